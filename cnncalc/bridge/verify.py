@@ -1,0 +1,233 @@
+"""Build the equivalent torch model, run it, and compare its numbers with the analytic engine's.
+
+Shapes are read from each layer's real output, MACs from ``FlopCounterMode`` around each layer
+call (FLOPs / 2), parameter and buffer names and shapes from ``named_parameters()`` and
+``named_buffers()``. On ``cpu`` a training step as the tutorial does it (zero_grad, MSELoss
+against a random target, backward) checks that every parameter gets a gradient of its shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine import Analysis
+from ..render import shape_text
+
+
+class VerifyRefused(Exception):
+    """The run would not fit in this machine's memory."""
+
+
+@dataclass
+class Row:
+    name: str
+    type: str
+    shape: tuple
+    torch_shape: tuple
+    macs: int
+    torch_macs: int
+    params: int
+    torch_params: int
+
+    @property
+    def ok(self) -> bool:
+        return self.shape == self.torch_shape and self.macs == self.torch_macs and self.params == self.torch_params
+
+
+@dataclass
+class Report:
+    device: str
+    rows: list[Row]
+    problems: list[str] = field(default_factory=list)
+    checked_grads: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.ok for r in self.rows)
+
+
+def available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
+
+
+def estimate_bytes(a: Analysis) -> int:
+    """A generous estimate of a float32 training step: parameters ×4 (value, grad, spares), activations ×3."""
+    acts = sum(_numel(layer.output_shape) for layer in a.layers) + _numel(a.input)
+    return 4 * (4 * a.total_params + 3 * acts)
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def verify(a: Analysis, device: str = "meta") -> Report:
+    """Compare torch with the analysis layer by layer; nothing is allocated on ``meta``."""
+    if device == "cpu":
+        need, have = estimate_bytes(a), available_memory()
+        if need > have:
+            raise VerifyRefused(
+                f"a cpu run needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB are available; use --device meta"
+            )
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .build import build
+
+    torch.manual_seed(0)
+    model = build(a, device)
+    model.eval()  # shapes do not depend on the mode; eval keeps batch-norm happy with batch 1
+    report = Report(device, [])
+
+    names = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    ours = [(t.name, t.shape) for t in a.tensors]
+    if names != ours:
+        report.problems.append(f"parameters differ: torch has {_diff(names, ours)}")
+    bufs = [(n, tuple(b.shape)) for n, b in model.named_buffers()]
+    our_bufs = [(t.name, t.shape) for t in a.buffers]
+    if bufs != our_bufs:
+        report.problems.append(f"buffers differ: torch has {_diff(bufs, our_bufs)}")
+
+    seen = {}
+
+    def record(name, m, xs):
+        with FlopCounterMode(display=False) as fc:
+            y = m(*xs)
+        seen[name] = (tuple(y.shape), fc.get_total_flops() // 2, sum(p.numel() for p in m.parameters(recurse=False)))
+        return y
+
+    x = torch.randn(a.input, device=device) if device == "cpu" else torch.empty(a.input, device=device)
+    if device == "cpu":
+        model.train()
+        x.requires_grad_(False)
+    try:
+        out = model(x, record)
+    except Exception as e:  # torch refused what the analysis accepted: report it, do not crash
+        report.problems.append(f"torch raised at layer '{_last_name(a, seen)}': {_first_line(e)}")
+        out = None
+    for layer in a.layers:
+        t_shape, t_macs, t_params = seen.get(layer.name, ((), -1, -1))
+        own = sum(t.count for t in layer.params if t.name.rsplit(".", 1)[0] == layer.name)
+        report.rows.append(Row(layer.name, layer.type, layer.output_shape, t_shape, layer.macs, t_macs, own, t_params))
+    if device == "cpu" and out is not None:
+        model.zero_grad()
+        loss = torch.nn.MSELoss()(out, torch.randn(out.shape))
+        loss.backward()
+        for n, p in model.named_parameters():
+            if p.grad is None or p.grad.shape != p.shape:
+                report.problems.append(f"parameter {n} got no gradient of its shape {list(p.shape)}")
+            else:
+                report.checked_grads += 1
+    return report
+
+
+def _last_name(a: Analysis, seen) -> str:
+    for layer in a.layers:
+        if layer.name not in seen:
+            return layer.name
+    return a.layers[-1].name
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def _diff(theirs, ours) -> str:
+    t, o = dict(theirs), dict(ours)
+    extra = [f"{n} {list(s)}" for n, s in theirs if o.get(n) != s]
+    missing = [f"{n} {list(s)}" for n, s in ours if t.get(n) != s]
+    return f"{', '.join(extra) or 'nothing more'}; the analysis has {', '.join(missing) or 'nothing more'}"
+
+
+def report_text(r: Report) -> str:
+    from ..render import table
+
+    rows = []
+    for row in r.rows:
+        shape = (
+            shape_text(row.shape)
+            if row.shape == row.torch_shape
+            else f"{shape_text(row.shape)} ≠ torch {shape_text(row.torch_shape)}"
+        )
+        macs = f"{row.macs:,}" if row.macs == row.torch_macs else f"{row.macs:,} ≠ torch {row.torch_macs:,}"
+        params = f"{row.params:,}" if row.params == row.torch_params else f"{row.params:,} ≠ torch {row.torch_params:,}"
+        rows.append([row.name, row.type, shape, params, macs, "ok" if row.ok else "DIFFERS"])
+    out = [f"verify on {r.device}: the torch model's numbers against the analysis", ""]
+    out.append(table(["Layer", "Type", "Output shape", "Params", "MACs", "Torch"], rows, {3, 4}))
+    out.append("")
+    out += [f"problem: {p}" for p in r.problems]
+    agree = sum(row.ok for row in r.rows)
+    out.append(
+        f"{agree} of {len(r.rows)} layers agree with torch; parameter and buffer names and shapes "
+        + ("agree" if not any(p.startswith(("parameters", "buffers")) for p in r.problems) else "DIFFER")
+    )
+    if r.device == "cpu":
+        out.append(f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes")
+    out.append("OK: torch agrees with every number" if r.ok else "FAILED: torch disagrees (see above)")
+    return "\n".join(out) + "\n"
+
+
+def torch_on_invalid(path: str, batch: int | None) -> str:
+    """For a spec the analysis rejects at a layer: what torch raises at that same layer."""
+    from ..diagnostics import SpecError
+    from ..engine import analyze
+    from ..layers import LayerError
+    from ..spec import load
+
+    try:
+        spec = load(path)
+        analyze(spec, batch)
+    except SpecError as e:
+        if e.layer is None:
+            return "torch was not run: the spec could not be read"
+        idx = next(i for i, layer in enumerate(spec.layers) if layer.name == e.layer)
+    except OSError:
+        return "torch was not run: the spec could not be read"
+    else:
+        return "torch was not run: the spec is valid"
+    import torch
+
+    from .build import attach, module_for
+
+    head = spec.layers[:idx]
+    bad = spec.layers[idx]
+    xs_shapes = []
+    if head:
+        spec.layers = head
+        a = analyze(spec, batch)
+        outs = {"input": a.input, **{lay.name: lay.output_shape for lay in a.layers}}
+        prev = a.layers[-1].name
+    else:
+        shape = spec.input if batch is None else (batch, *spec.input[1:])
+        outs, prev = {"input": shape}, "input"
+    sources = bad.inputs or [prev]
+    if any(s not in outs for s in sources):
+        return f"torch was not run at layer '{bad.name}': its inputs do not exist"
+    xs_shapes = [outs[s] for s in sources]
+    args = dict(bad.args)
+    try:
+        if bad.kind.inputs == 1:
+            bad.kind.infer(args, *xs_shapes)
+        else:
+            bad.kind.infer(args, xs_shapes, sources)
+    except LayerError:
+        pass  # inferred sizes are filled in before the rule fails
+    try:
+        with torch.device("meta"):
+            m = module_for(bad.type, args)
+            root = torch.nn.Module()
+            attach(root, bad.name, m)
+        m(*[torch.empty(s, device="meta") for s in xs_shapes])
+    except Exception as err:
+        return f"torch at layer '{bad.name}' ({bad.type}) agrees it is invalid: {_first_line(err)}"
+    return f"torch at layer '{bad.name}' ({bad.type}) ran without an error on the same input"

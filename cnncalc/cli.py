@@ -1,0 +1,210 @@
+"""The command line: parse options, call the library, render, set the exit status.
+
+Exit status: 0 all good; 1 a spec is invalid (or verify found a disagreement);
+2 a usage error or a file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import render
+from .diagnostics import Diagnostic, SpecError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.",
+)
+
+DEFAULT_SPEC = str(Path(__file__).parent / "data" / "lenet.yaml")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    github = "github"
+
+
+SpecArg = Annotated[str | None, typer.Argument(help="The YAML spec; default: the tutorial net shipped with cnncalc.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch", min=1, help="Replace the input's first (batch) dimension.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
+
+
+def _github() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command for one diagnostic."""
+    return f"::{d.severity} file={_escape(d.path, True)},line={d.line},col={d.col}::{_escape(d.message)}"
+
+
+def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
+    stream = stream or sys.stderr
+    for d in diags:
+        print(d, file=stream)
+        if github:
+            print(annotation(d), file=stream)
+
+
+def analyze_file(path: str, batch: int | None = None):
+    """(analysis, diagnostics); analysis is None when the spec has an error. OSError propagates."""
+    from .engine import analyze
+    from .spec import load
+
+    try:
+        a = analyze(load(path), batch)
+    except SpecError as e:
+        return None, [Diagnostic.of(path, e)]
+    return a, [Diagnostic(path, w.pos[0], w.pos[1], "warning", w.message) for w in a.warnings]
+
+
+def _run(path: str | None, batch: int | None, strict: bool):
+    """Analyze one spec for shapes/params/verify; exit 1 or 2 with diagnostics on stderr when it fails."""
+    path = path or DEFAULT_SPEC
+    try:
+        a, diags = analyze_file(path, batch)
+    except OSError as e:
+        print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if strict:
+        diags = [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
+    emit(diags, _github())
+    if a is None or any(d.severity == "error" for d in diags):
+        raise typer.Exit(1)
+    return a
+
+
+@app.command()
+def shapes(spec: SpecArg = None, format: FormatOpt = Format.table, batch: BatchOpt = None, strict: StrictOpt = False):
+    """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals."""
+    a = _run(spec, batch, strict)
+    if format is Format.json:
+        print(render.dump(render.shapes_json(a)))
+    else:
+        sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown))
+
+
+@app.command()
+def params(spec: SpecArg = None, format: FormatOpt = Format.table, batch: BatchOpt = None, strict: StrictOpt = False):
+    """Every parameter tensor (torch's names), its shape and count; buffers; totals."""
+    a = _run(spec, batch, strict)
+    if format is Format.json:
+        print(render.dump(render.params_json(a)))
+    else:
+        sys.stdout.write(render.params_text(a, markdown=format is Format.markdown))
+
+
+def expand_paths(targets: list[str]) -> tuple[list[str], list[str]]:
+    """Files, folders (every *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
+    files, missing = [], []
+    for t in targets:
+        if os.path.isdir(t):
+            found = sorted(str(p) for ext in ("*.yaml", "*.yml") for p in Path(t).rglob(ext) if p.is_file())
+            files += found
+        elif os.path.exists(t):
+            files.append(t)
+        elif any(c in t for c in "*?["):
+            matched = sorted(glob.glob(t, recursive=True))
+            if matched:
+                files += [m for m in matched if os.path.isfile(m)]
+            else:
+                missing.append(t)
+        else:
+            missing.append(t)
+    seen = set()
+    return [f for f in files if not (f in seen or seen.add(f))], missing
+
+
+@app.command()
+def check(
+    specs: Annotated[list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")],
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="text, or github for ::error annotations too.")
+    ] = CheckFormat.text,
+    strict: StrictOpt = False,
+):
+    """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary."""
+    files, missing = expand_paths(specs)
+    github = format is CheckFormat.github or _github()
+    status = 0
+    bad = errors = warnings = 0
+    for t in missing:
+        print(f"{t}: error: no such file, folder or matching glob", file=sys.stderr)
+        status = 2
+    for path in files:
+        try:
+            _, diags = analyze_file(path)
+        except OSError as e:
+            print(f"{path}: error: cannot read: {e.strerror or e}", file=sys.stderr)
+            status = 2
+            continue
+        if strict:
+            diags = [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
+        emit(diags, github, sys.stdout)
+        n_err = sum(d.severity == "error" for d in diags)
+        errors += n_err
+        warnings += len(diags) - n_err
+        bad += n_err > 0
+    if bad and status == 0:
+        status = 1
+    plural = "" if len(files) == 1 else "s"
+    print(f"checked {len(files)} spec{plural}: {len(files) - bad} ok, {bad} invalid ({errors} errors, {warnings} warnings)")
+    raise typer.Exit(status)
+
+
+@app.command()
+def verify(
+    spec: SpecArg = None,
+    device: Annotated[
+        str, typer.Option("--device", help="meta (nothing allocated) or cpu (a real forward and backward pass).")
+    ] = "meta",
+    batch: BatchOpt = None,
+):
+    """Build the equivalent torch model, run it, and compare every number with the analytic results."""
+    if device not in ("meta", "cpu"):
+        print(f"cnncalc: error: --device must be meta or cpu, found '{device}'", file=sys.stderr)
+        raise typer.Exit(2)
+    path = spec or DEFAULT_SPEC
+    from .bridge import verify as v
+
+    try:
+        a, diags = analyze_file(path, batch)
+    except OSError as e:
+        print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    emit(diags, _github())
+    if a is None:
+        print(v.torch_on_invalid(path, batch), file=sys.stderr)
+        raise typer.Exit(1)
+    try:
+        report = v.verify(a, device=device)
+    except v.VerifyRefused as e:
+        print(f"cnncalc: error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    sys.stdout.write(v.report_text(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""One error type with a source position, and the diagnostic lines the CLI prints.
+
+Everything below the CLI raises :class:`SpecError` (or returns :class:`Diagnostic`
+warnings); only ``cli.py`` turns them into ``PATH:LINE:COL: error: MESSAGE`` and an exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Pos = tuple[int, int]  # 1-based (line, column)
+
+
+class SpecError(Exception):
+    """A problem in a spec, at a 1-based (line, column) position."""
+
+    def __init__(self, message: str, pos: Pos | None = None, layer: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos or (1, 1)
+        self.layer = layer  # the layer whose shapes do not fit, when the spec itself was read
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: where it is, how bad it is and what it says."""
+
+    path: str
+    line: int
+    col: int
+    severity: str  # "error" | "warning"
+    message: str
+
+    @classmethod
+    def of(cls, path: str, err: SpecError, severity: str = "error") -> Diagnostic:
+        return cls(path, err.pos[0], err.pos[1], severity, err.message)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'Conv2d'?)`` for the nearest choice, or ``""``."""
+    import difflib
+
+    choices = list(choices)
+    lower = {c.lower(): c for c in choices}
+    if word.lower() in lower:
+        return f" (did you mean '{lower[word.lower()]}'?)"
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""

@@ -1,0 +1,220 @@
+"""Walk a spec's layer graph: shapes, parameter tensors, buffers, MACs and receptive fields.
+
+Counting rules, stated once:
+- a *parameter* is a tensor that ``named_parameters()`` of the equivalent torch model yields;
+- a *buffer* is a tensor it keeps but does not train (``running_mean``, ``running_var``,
+  ``num_batches_tracked``);
+- a *MAC* is one multiply-accumulate of a Conv*, ConvTranspose* or Linear weight product, bias
+  not included (half of ``torch.utils.flop_counter``'s FLOPs); every other layer has 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Pos, SpecError
+from .layers import LayerError
+from .layers.base import prod
+from .spec import LayerSpec, Spec
+
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Field:
+    """Receptive field per spatial dim: size, jump and the centre of output position 0."""
+
+    size: tuple[int, ...]
+    jump: tuple[int, ...]
+    start: tuple[float, ...]
+
+
+@dataclass
+class LayerResult:
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shape: tuple[int, ...]
+    params: list[Tensor]
+    buffers: list[Tensor]
+    macs: int
+    kwargs: dict
+    pos: Pos
+    field: Field | None = None
+    default_input: bool = True  # takes the layer above (no `from`)
+
+    @property
+    def param_count(self) -> int:
+        return sum(t.count for t in self.params)
+
+
+@dataclass
+class Warning_:
+    pos: Pos
+    message: str
+
+
+@dataclass
+class Analysis:
+    name: str | None
+    input: tuple[int, ...]
+    layers: list[LayerResult]
+    warnings: list[Warning_] = field(default_factory=list)
+    flattens: list[tuple[str, int, tuple[int, ...]]] = field(default_factory=list)  # (layer, size, factors)
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        return self.layers[-1].output_shape
+
+    @property
+    def tensors(self) -> list[Tensor]:
+        return [t for layer in self.layers for t in layer.params]
+
+    @property
+    def buffers(self) -> list[Tensor]:
+        return [t for layer in self.layers for t in layer.buffers]
+
+    @property
+    def total_params(self) -> int:
+        return sum(t.count for t in self.tensors)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params  # every parameter of a spec trains
+
+    @property
+    def total_macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+
+def analyze(spec: Spec, batch: int | None = None) -> Analysis:
+    """Compute every layer's facts; raises SpecError at the first layer that does not fit."""
+    shape = spec.input
+    if batch is not None:
+        shape = (batch, *shape[1:])
+    n_sp = _spatial_dims(spec)
+    outputs: dict[str, tuple[int, ...]] = {"input": shape}
+    fields: dict[str, Field | None] = {"input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None}
+    index = {"input": -1}
+    owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
+    analysis = Analysis(spec.name, shape, [])
+    prev = "input"
+    for i, layer in enumerate(spec.layers):
+        label = f"layer '{layer.name}' ({layer.type})"
+        sources = layer.inputs or [prev]
+        for src in sources:
+            if src not in index:
+                where = (
+                    "it is this layer"
+                    if src == layer.name
+                    else (
+                        "it is defined below this layer" if any(l.name == src for l in spec.layers) else "no layer has that name"
+                    )
+                )
+                raise SpecError(
+                    f"{label}: from names '{src}', but {where}; a layer may only take from layers above it or 'input'",
+                    layer.at("from"),
+                    layer.name,
+                )
+        xs = [outputs[s] for s in sources]
+        args = dict(layer.args)
+        try:
+            out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
+        except LayerError as e:
+            raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
+        params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
+        buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
+        for t in (*params, *buffers):
+            owned[t.name] = layer.name
+        if layer.name in owned:
+            raise SpecError(
+                f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name")
+            )
+        fld = _field(out.rf, [fields[s] for s in sources])
+        result = LayerResult(
+            name=layer.name,
+            type=layer.type,
+            inputs=tuple(sources),
+            input_shapes=tuple(xs),
+            output_shape=tuple(out.shape),
+            params=params,
+            buffers=buffers,
+            macs=out.macs,
+            kwargs=args,
+            pos=layer.pos,
+            field=fld,
+            default_input=layer.inputs is None,
+        )
+        analysis.layers.append(result)
+        if layer.type == "Flatten" and xs[0]:
+            x, n = xs[0], len(xs[0])
+            factors = x[args["start_dim"] % n : args["end_dim"] % n + 1]
+            analysis.flattens.append((layer.name, prod(factors), tuple(factors)))
+        _rounding(analysis, layer, xs[0], out.unread, label)
+        outputs[layer.name] = result.output_shape
+        fields[layer.name] = fld
+        index[layer.name] = i
+        prev = layer.name
+    return analysis
+
+
+def _spatial_dims(spec: Spec) -> int:
+    """How many trailing dims are spatial: those of the first layer that names them, else ndim − 2."""
+    for layer in spec.layers:
+        n = getattr(layer.kind, "n", None)
+        if n:
+            return n
+    return max(len(spec.input) - 2, 0)
+
+
+def _field(rf, ins: list[Field | None]) -> Field | None:
+    """r = r_in + (k_eff − 1)·j_in; j = j_in·s; start = start_in + ((k_eff − 1)/2 − p_left)·j_in."""
+    if rf is None or any(f is None for f in ins):
+        return None
+    if rf == "same":
+        if len(ins) == 1:
+            return ins[0]
+        if len({f.jump for f in ins}) != 1 or len({len(f.size) for f in ins}) != 1:
+            return None
+        lo = [min(f.start[d] - (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
+        hi = [max(f.start[d] + (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
+        return Field(tuple(int(h - l) + 1 for l, h in zip(lo, hi)), ins[0].jump, tuple((l + h) / 2 for l, h in zip(lo, hi)))
+    f = ins[0]
+    m, n = len(rf), len(f.size)
+    if m > n:
+        return None
+    size, jump, start = list(f.size), list(f.jump), list(f.start)
+    for d, (k, s, p) in zip(range(n - m, n), rf):
+        size[d] = size[d] + (k - 1) * jump[d]
+        start[d] = start[d] + ((k - 1) / 2 - p) * jump[d]
+        jump[d] = jump[d] * s
+    return Field(tuple(size), tuple(jump), tuple(float(v) for v in start))
+
+
+def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label: str) -> None:
+    """One warning for a layer whose windows leave the last input positions of a dim unread."""
+    n = len(unread)
+    lost = [(name, i, u) for name, i, u in zip(SPATIAL_NAMES.get(n, ()), x[len(x) - n :], unread) if u]
+    if not lost:
+        return
+    what = {"H": "rows", "W": "columns", "D": "slices", "L": "positions"}
+    read = " and ".join(f"{i - u} of its {i} input {what[name]}" for name, i, u in lost)
+    names = "/".join(name for name, _, _ in lost)
+    analysis.warnings.append(
+        Warning_(
+            layer.pos,
+            f"{label}: its windows read only {read}; the rest never reach the output "
+            f"(floor rounding of {names}; ceil_mode, padding or an input size that fits would use them)",
+        )
+    )

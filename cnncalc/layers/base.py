@@ -1,0 +1,208 @@
+"""What every layer kind shares: argument readers, the result record, and shape helpers.
+
+A layer kind declares its constructor arguments (torch's names and defaults) and one
+``infer`` that maps input shapes to an :class:`Out`. Sizes are plain Python integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Shape = tuple[int, ...]
+REQUIRED = object()  # a constructor argument torch requires
+INFER = None  # an input-size argument left out: taken from the incoming tensor
+
+
+class LayerError(Exception):
+    """A problem with one layer; ``key`` names the argument it is about, if any."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+@dataclass
+class Out:
+    """What a layer does to its input: the facts the engine collects.
+
+    ``params`` and ``buffers`` are (torch attribute, shape) pairs. ``macs`` counts the
+    multiply-accumulates of the weight products, bias excluded. ``rf`` is the receptive-field
+    step per spatial dim as (effective kernel, stride, left padding), ``"same"`` for a layer
+    that keeps the field, or None where the field is undefined. ``unread`` lists, per spatial
+    dim, how many input positions no window reads (floor rounding). ``kwargs`` are the
+    constructor arguments with inferred sizes filled in.
+    """
+
+    shape: Shape
+    params: list[tuple[str, Shape]] = field(default_factory=list)
+    buffers: list[tuple[str, Shape]] = field(default_factory=list)
+    macs: int = 0
+    rf: list[tuple[int, int, int]] | str | None = None
+    unread: list[int] = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+
+
+def prod(xs) -> int:
+    n = 1
+    for x in xs:
+        n *= x
+    return n
+
+
+def dims(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+# ---- argument readers: (value, key) -> normalized value, or LayerError ---------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def integer(lo: int | None = 1):
+    """An int of at least ``lo``."""
+
+    def read(v, key):
+        if not _is_int(v) or (lo is not None and v < lo):
+            want = "an integer" if lo is None else ("a positive integer" if lo == 1 else f"an integer >= {lo}")
+            raise LayerError(f"{key} must be {want}, found {v!r}", key)
+        return v
+
+    return read
+
+
+def ints(n: int, lo: int | None = 1):
+    """An int, repeated over ``n`` dims, or a list of ``n`` ints (torch's _ntuple)."""
+    one = integer(lo)
+
+    def read(v, key):
+        if _is_int(v):
+            return (one(v, key),) * n
+        if isinstance(v, list) and len(v) == n and all(_is_int(x) for x in v):
+            return tuple(one(x, key) for x in v)
+        want = {1: "a positive integer", 0: "a non-negative integer"}.get(lo, "an integer")
+        raise LayerError(f"{key} must be {want} or a list of {n} of them, found {v!r}", key)
+
+    return read
+
+
+def int_list(v, key):
+    """A list of ints (or one int) as a tuple."""
+    if _is_int(v):
+        return (v,)
+    if isinstance(v, list) and v and all(_is_int(x) for x in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
+
+
+def flag(v, key):
+    if not isinstance(v, bool):
+        raise LayerError(f"{key} must be true or false, found {v!r}", key)
+    return v
+
+
+def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    def read(v, key):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if ok and lo is not None:
+            ok = v > lo if lo_open else v >= lo
+        if ok and hi is not None:
+            ok = v <= hi
+        if not ok:
+            rng = "" if lo is None else (f" > {lo}" if lo_open else f" >= {lo}")
+            rng += "" if hi is None else f" and <= {hi}"
+            raise LayerError(f"{key} must be a number{rng}, found {v!r}", key)
+        return v
+
+    return read
+
+
+def choice(*options):
+    def read(v, key):
+        if v not in options or not isinstance(v, str):
+            opts = ", ".join(repr(o) for o in options)
+            raise LayerError(f"{key} must be one of {opts}, found {v!r}", key)
+        return v
+
+    return read
+
+
+def optional(reader):
+    def read(v, key):
+        return None if v is None else reader(v, key)
+
+    return read
+
+
+def anything(v, key):
+    return v
+
+
+# ---- shape helpers ------------------------------------------------------------------------
+
+
+def spatial_input(x: Shape, n: int, unbatched: bool = True) -> tuple[tuple[int, ...], int, Shape]:
+    """Split an (N, C, *n spatial) or, where allowed, (C, *n spatial) shape into (batch, C, spatial)."""
+    names = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+    if len(x) == n + 2:
+        return (x[0],), x[1], x[2:]
+    if unbatched and len(x) == n + 1:
+        return (), x[0], x[1:]
+    want = f"{n + 2}-D (N, C, {names})" + (f" or {n + 1}-D (C, {names})" if unbatched else "")
+    raise LayerError(f"expects a {want} input, but the incoming tensor {dims(x)} is {len(x)}-D")
+
+
+def check_size(a: dict, key: str, found: int, what: str, x: Shape) -> int:
+    """Fill an inferred input size, or check a written one against the incoming tensor."""
+    given = a.get(key)
+    if given is None:
+        a[key] = found
+    elif given != found:
+        raise LayerError(f"{key} is {given}, but the incoming tensor {dims(x)} has {found} {what}", key)
+    return found
+
+
+def norm_dim(d: int, ndim: int, key: str) -> int:
+    """A possibly negative dim index, checked the way torch checks it."""
+    if not -max(ndim, 1) <= d < max(ndim, 1):
+        raise LayerError(
+            f"{key} {d} is out of range for the {ndim}-D incoming tensor (expected {-max(ndim, 1)} to {max(ndim, 1) - 1})",
+            key,
+        )
+    return d % max(ndim, 1)
+
+
+class Kind:
+    """A layer type: its constructor arguments and its rule. Subclasses override ``infer``."""
+
+    type: str = ""
+    args: dict = {}
+    ignored = frozenset({"inplace", "device", "dtype"})
+    any_args = False
+    inputs = 1  # how many inputs it takes; 0 means two or more
+    size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
+
+    def __init__(self, type_: str, args: dict, **attrs):
+        self.type = type_
+        self.args = args
+        for k, v in attrs.items():
+            setattr(self, k, v)
+
+    def infer(self, a: dict, x):  # pragma: no cover - every kind overrides it
+        raise NotImplementedError
+
+    def module(self, kwargs: dict):
+        """The equivalent torch module (torch imported here, lazily)."""
+        import torch.nn as nn
+
+        return getattr(nn, self.type)(**kwargs)
+
+
+REGISTRY: dict[str, Kind] = {}
+
+
+def register(*kinds: Kind) -> None:
+    for k in kinds:
+        REGISTRY[k.type] = k

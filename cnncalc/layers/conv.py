@@ -1,0 +1,180 @@
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
+
+from __future__ import annotations
+
+from .base import (
+    INFER,
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    check_size,
+    choice,
+    flag,
+    integer,
+    ints,
+    optional,
+    prod,
+    register,
+    spatial_input,
+)
+
+SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
+
+
+def conv_out(i: int, k: int, s: int, pl: int, pr: int, d: int) -> int:
+    """out = ⌊(i + pl + pr − d·(k − 1) − 1) / s⌋ + 1"""
+    return (i + pl + pr - d * (k - 1) - 1) // s + 1
+
+
+def unread(i: int, o: int, k: int, s: int, pl: int, d: int) -> int:
+    """Input positions after the last window: pl + i − ((o − 1)·s + d·(k − 1) + 1), at least 0."""
+    return max(0, pl + i - ((o - 1) * s + d * (k - 1) + 1))
+
+
+def padding_reader(n: int):
+    lists = ints(n, lo=0)
+
+    def read(v, key):
+        if v in ("same", "valid"):
+            return v
+        try:
+            return lists(v, key)
+        except LayerError:
+            raise LayerError(
+                f"{key} must be a non-negative integer, a list of {n} of them, 'same' or 'valid', found {v!r}", key
+            ) from None
+
+    return read
+
+
+def check_groups(a: dict) -> int:
+    g = a["groups"]
+    for key in ("in_channels", "out_channels"):
+        if a[key] % g:
+            raise LayerError(f"{key} ({a[key]}) must be divisible by groups ({g})", "groups")
+    return g
+
+
+def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
+    """(left, right) padding per spatial dim; 'same' pads d·(k−1) in all, the odd one on the right."""
+    p = a["padding"]
+    if p == "same":
+        if any(s != 1 for s in a["stride"]):
+            raise LayerError(f"padding 'same' needs stride 1 (torch refuses it), found stride {list(a['stride'])}", "padding")
+        return [(t // 2, t - t // 2) for t in (dd * (kk - 1) for kk, dd in zip(k, d))]
+    if p == "valid":
+        return [(0, 0)] * n
+    return [(q, q) for q in p]
+
+
+class Conv(Kind):
+    size_keys = ("in_channels",)
+
+    def infer(self, a, x):
+        n = self.n
+        batch, c, sp = spatial_input(x, n)
+        check_size(a, "in_channels", c, "channels", x)
+        g = check_groups(a)
+        k, s, d = a["kernel_size"], a["stride"], a["dilation"]
+        pp = pads(a, k, d, n)
+        mode = a["padding_mode"]
+        for name, i, (pl, pr) in zip(SPATIAL[n], sp, pp):
+            if mode == "reflect" and max(pl, pr) >= i:
+                raise LayerError(
+                    f"reflect padding of {max(pl, pr)} needs an input longer than that, but {name} is {i}", "padding"
+                )
+            if mode == "circular" and max(pl, pr) > i:
+                raise LayerError(f"circular padding of {max(pl, pr)} wraps around {name} of size {i} more than once", "padding")
+        out = []
+        for name, i, kk, ss, dd, (pl, pr) in zip(SPATIAL[n], sp, k, s, d, pp):
+            keff = dd * (kk - 1) + 1
+            if i + pl + pr < keff:
+                raise LayerError(
+                    f"kernel of effective size {keff} does not fit the padded input: {name} is {i} + {pl + pr} = {i + pl + pr}",
+                    "kernel_size",
+                )
+            out.append(conv_out(i, kk, ss, pl, pr, dd))
+        cin, cout = a["in_channels"], a["out_channels"]
+        params = [("weight", (cout, cin // g, *k))] + ([("bias", (cout,))] if a["bias"] else [])
+        return Out(
+            shape=(*batch, cout, *out),
+            params=params,
+            # macs = N · C_out · ∏out · (C_in / g) · ∏k
+            macs=prod(batch) * cout * prod(out) * (cin // g) * prod(k),
+            rf=[(dd * (kk - 1) + 1, ss, pl) for kk, ss, dd, (pl, _) in zip(k, s, d, pp)],
+            unread=[unread(i, o, kk, ss, pl, dd) for i, o, kk, ss, dd, (pl, _) in zip(sp, out, k, s, d, pp)],
+        )
+
+
+class ConvTranspose(Kind):
+    size_keys = ("in_channels",)
+
+    def infer(self, a, x):
+        n = self.n
+        batch, c, sp = spatial_input(x, n)
+        check_size(a, "in_channels", c, "channels", x)
+        g = check_groups(a)
+        k, s, p, op, d = (a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation"))
+        for oo, ss, dd in zip(op, s, d):
+            if not (oo < ss or oo < dd):
+                raise LayerError(
+                    f"output_padding must be smaller than stride or dilation, found output_padding {list(op)}, "
+                    f"stride {list(s)}, dilation {list(d)}",
+                    "output_padding",
+                )
+        out = []
+        for name, i, kk, ss, pp, oo, dd in zip(SPATIAL[n], sp, k, s, p, op, d):
+            o = (i - 1) * ss - 2 * pp + dd * (kk - 1) + oo + 1  # out = (i−1)·s − 2p + d·(k−1) + op + 1
+            if o < 1:
+                raise LayerError(f"output {name} would be {o}: padding {pp} is too large for input {i}", "padding")
+            out.append(o)
+        cin, cout = a["in_channels"], a["out_channels"]
+        params = [("weight", (cin, cout // g, *k))] + ([("bias", (cout,))] if a["bias"] else [])
+        return Out(
+            shape=(*batch, cout, *out),
+            params=params,
+            # macs = N · C_in · ∏in · (C_out / g) · ∏k
+            macs=prod(batch) * cin * prod(sp) * (cout // g) * prod(k),
+            rf=None,
+        )
+
+
+def _conv(n: int) -> Kind:
+    return Conv(
+        f"Conv{n}d",
+        {
+            "in_channels": (optional(integer()), INFER),
+            "out_channels": (integer(), REQUIRED),
+            "kernel_size": (ints(n), REQUIRED),
+            "stride": (ints(n), 1),
+            "padding": (padding_reader(n), 0),
+            "dilation": (ints(n), 1),
+            "groups": (integer(), 1),
+            "bias": (flag, True),
+            "padding_mode": (choice("zeros", "reflect", "replicate", "circular"), "zeros"),
+        },
+        n=n,
+    )
+
+
+def _conv_transpose(n: int) -> Kind:
+    return ConvTranspose(
+        f"ConvTranspose{n}d",
+        {
+            "in_channels": (optional(integer()), INFER),
+            "out_channels": (integer(), REQUIRED),
+            "kernel_size": (ints(n), REQUIRED),
+            "stride": (ints(n), 1),
+            "padding": (ints(n, lo=0), 0),
+            "output_padding": (ints(n, lo=0), 0),
+            "groups": (integer(), 1),
+            "bias": (flag, True),
+            "dilation": (ints(n), 1),
+            "padding_mode": (choice("zeros"), "zeros"),
+        },
+        n=n,
+    )
+
+
+register(*(_conv(n) for n in (1, 2, 3)), *(_conv_transpose(n) for n in (1, 2, 3)))

@@ -1,0 +1,73 @@
+"""Layers that keep the shape: activations, dropout, Identity, PReLU, Softmax."""
+
+from __future__ import annotations
+
+from .base import Kind, LayerError, Out, choice, dims, integer, norm_dim, number, optional, register
+
+
+class Elementwise(Kind):
+    """Same shape out as in; no tensors; the receptive field passes through."""
+
+    def infer(self, a, x):
+        if self.ndims and len(x) not in self.ndims:
+            want = " or ".join(f"{d}-D" for d in self.ndims)
+            raise LayerError(f"expects a {want} input, but the incoming tensor {dims(x)} is {len(x)}-D")
+        if "max_val" in a and a["max_val"] <= a["min_val"]:  # Hardtanh
+            raise LayerError(f"max_val ({a['max_val']}) must be greater than min_val ({a['min_val']})", "max_val")
+        return Out(shape=x, rf="same")
+
+
+def elementwise(type_: str, args: dict | None = None, ndims=()) -> Kind:
+    return Elementwise(type_, args or {}, ndims=ndims)
+
+
+class PReLU(Kind):
+    def infer(self, a, x):
+        m = a["num_parameters"]
+        c = x[1] if len(x) > 1 else 1
+        if m != 1 and m != c:
+            raise LayerError(f"num_parameters is {m}, but the incoming tensor {dims(x)} has {c} channels", "num_parameters")
+        return Out(shape=x, params=[("weight", (m,))], rf="same")
+
+
+class Softmax(Kind):
+    def infer(self, a, x):
+        d = a["dim"]
+        # torch's implicit dim: 0 for 0-, 1- and 3-D inputs, else 1
+        d = (0 if len(x) in (0, 1, 3) else 1) if d is None else norm_dim(d, len(x), "dim")
+        a["dim"] = a["dim"] if a["dim"] is not None else d
+        return Out(shape=x, rf="same" if d <= 1 else None)  # along a spatial dim it sees the whole dim
+
+
+class Identity(Kind):
+    any_args = True  # torch's Identity takes and ignores any argument
+
+    def infer(self, a, x):
+        return Out(shape=x, rf="same")
+
+    def module(self, kwargs):
+        import torch.nn as nn
+
+        return nn.Identity()
+
+
+_P = {"p": (number(0.0, 1.0), 0.5)}
+_ALPHA = {"alpha": (number(), 1.0)}
+
+register(
+    *(elementwise(t) for t in ("ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid")),
+    elementwise("LeakyReLU", {"negative_slope": (number(), 0.01)}),
+    elementwise("ELU", _ALPHA),
+    elementwise("CELU", _ALPHA),
+    elementwise("GELU", {"approximate": (choice("none", "tanh"), "none")}),
+    elementwise("Hardtanh", {"min_val": (number(), -1.0), "max_val": (number(), 1.0)}),
+    elementwise("Softplus", {"beta": (number(), 1.0), "threshold": (number(), 20.0)}),
+    elementwise("Dropout", _P),
+    elementwise("Dropout1d", _P, ndims=(2, 3)),
+    elementwise("Dropout2d", _P),
+    elementwise("Dropout3d", _P),
+    PReLU("PReLU", {"num_parameters": (integer(), 1), "init": (number(), 0.25)}),
+    Softmax("Softmax", {"dim": (optional(integer(None)), None)}),
+    Softmax("LogSoftmax", {"dim": (optional(integer(None)), None)}),
+    Identity("Identity", {}),
+)

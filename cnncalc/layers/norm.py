@@ -1,0 +1,136 @@
+"""BatchNorm, InstanceNorm, GroupNorm, LayerNorm and LocalResponseNorm."""
+
+from __future__ import annotations
+
+from .base import (
+    INFER,
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    check_size,
+    dims,
+    flag,
+    int_list,
+    integer,
+    number,
+    optional,
+    prod,
+    register,
+)
+
+_STATS = [("running_mean", "C"), ("running_var", "C"), ("num_batches_tracked", None)]
+
+
+def _tensors(c: int, affine: bool, stats: bool):
+    params = [("weight", (c,)), ("bias", (c,))] if affine else []
+    buffers = [(name, (c,) if size else ()) for name, size in _STATS] if stats else []
+    return params, buffers
+
+
+class BatchNorm(Kind):
+    size_keys = ("num_features",)
+
+    def infer(self, a, x):
+        ok = (2, 3) if self.n == 1 else (self.n + 2,)
+        if len(x) not in ok:
+            want = " or ".join(f"{d}-D" for d in ok)
+            raise LayerError(f"expects a {want} (batched) input, but the incoming tensor {dims(x)} is {len(x)}-D")
+        c = check_size(a, "num_features", x[1], "channels", x)
+        params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
+        return Out(shape=x, params=params, buffers=buffers, rf="same")
+
+
+class InstanceNorm(Kind):
+    size_keys = ("num_features",)
+
+    def infer(self, a, x):
+        n = self.n
+        if len(x) not in (n + 1, n + 2):
+            raise LayerError(f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D")
+        c = check_size(a, "num_features", x[-n - 1], "channels", x)
+        if not a["track_running_stats"] and prod(x[-n:]) == 1:
+            raise LayerError(f"needs more than 1 spatial element per channel to normalize, but the incoming tensor is {dims(x)}")
+        params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
+        return Out(shape=x, params=params, buffers=buffers, rf="same")
+
+
+class GroupNorm(Kind):
+    size_keys = ("num_channels",)
+
+    def infer(self, a, x):
+        if len(x) < 2:
+            raise LayerError(f"expects an (N, C, ...) input of at least 2 dims, but the incoming tensor {dims(x)} is {len(x)}-D")
+        c = check_size(a, "num_channels", x[1], "channels", x)
+        if c % a["num_groups"]:
+            raise LayerError(f"num_channels ({c}) must be divisible by num_groups ({a['num_groups']})", "num_groups")
+        params, _ = _tensors(c, a["affine"], False)
+        return Out(shape=x, params=params, rf="same")
+
+
+class LayerNorm(Kind):
+    def infer(self, a, x):
+        ns = a["normalized_shape"]
+        if any(s < 1 for s in ns):
+            raise LayerError(f"normalized_shape must hold positive sizes, found {list(ns)}", "normalized_shape")
+        if len(x) < len(ns) or tuple(x[len(x) - len(ns) :]) != ns:
+            raise LayerError(
+                f"normalized_shape is {list(ns)}, but the incoming tensor {dims(x)} ends in {list(x[-len(ns) :])}",
+                "normalized_shape",
+            )
+        params = []
+        if a["elementwise_affine"]:
+            params = [("weight", ns)] + ([("bias", ns)] if a["bias"] else [])
+        return Out(shape=x, params=params, rf="same")
+
+
+class LocalResponseNorm(Kind):
+    def infer(self, a, x):
+        if len(x) < 3:
+            raise LayerError(f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is {len(x)}-D")
+        return Out(shape=x, rf="same")
+
+
+_EPS = (number(0.0), 1e-5)
+_MOMENTUM = (optional(number()), 0.1)
+
+for _n in (1, 2, 3):
+    register(
+        BatchNorm(
+            f"BatchNorm{_n}d",
+            {
+                "num_features": (optional(integer()), INFER),
+                "eps": _EPS,
+                "momentum": _MOMENTUM,
+                "affine": (flag, True),
+                "track_running_stats": (flag, True),
+            },
+            n=_n,
+        ),
+        InstanceNorm(
+            f"InstanceNorm{_n}d",
+            {
+                "num_features": (optional(integer()), INFER),
+                "eps": _EPS,
+                "momentum": _MOMENTUM,
+                "affine": (flag, False),
+                "track_running_stats": (flag, False),
+            },
+            n=_n,
+        ),
+    )
+
+register(
+    GroupNorm(
+        "GroupNorm",
+        {"num_groups": (integer(), REQUIRED), "num_channels": (optional(integer()), INFER), "eps": _EPS, "affine": (flag, True)},
+    ),
+    LayerNorm(
+        "LayerNorm",
+        {"normalized_shape": (int_list, REQUIRED), "eps": _EPS, "elementwise_affine": (flag, True), "bias": (flag, True)},
+    ),
+    LocalResponseNorm(
+        "LocalResponseNorm",
+        {"size": (integer(), REQUIRED), "alpha": (number(), 1e-4), "beta": (number(), 0.75), "k": (number(), 1.0)},
+    ),
+)

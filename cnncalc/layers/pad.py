@@ -1,0 +1,68 @@
+"""ZeroPad, ConstantPad, ReflectionPad and ReplicationPad, in 1, 2 and 3 dims."""
+
+from __future__ import annotations
+
+from .base import REQUIRED, Kind, LayerError, Out, dims, number, register
+
+
+def padding_reader(n: int, lo: int | None):
+    def read(v, key):
+        items = [v] * (2 * n) if isinstance(v, int) and not isinstance(v, bool) else v
+        if (
+            not isinstance(items, list)
+            or len(items) != 2 * n
+            or not all(isinstance(p, int) and not isinstance(p, bool) and (lo is None or p >= lo) for p in items)
+        ):
+            kind = "an integer" if lo is None else "a non-negative integer"
+            raise LayerError(
+                f"{key} must be {kind} or a list of {2 * n} of them (left, right, top, bottom, ...), found {v!r}", key
+            )
+        return tuple(items)
+
+    return read
+
+
+class Pad(Kind):
+    def infer(self, a, x):
+        n, p = self.n, a["padding"]
+        if self.ndims and len(x) not in self.ndims:
+            raise LayerError(f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D")
+        if len(x) < n:
+            raise LayerError(f"pads the last {n} dims, but the incoming tensor {dims(x)} is {len(x)}-D")
+        pairs = [(p[2 * j], p[2 * j + 1]) for j in range(n)][::-1]  # (left, right) per dim, first dim first
+        out = list(x)
+        for j, (pl, pr) in enumerate(pairs):
+            d = len(x) - n + j
+            if self.mode == "reflect" and (pl >= x[d] or pr >= x[d]):
+                raise LayerError(
+                    f"reflection padding ({pl}, {pr}) must be smaller than dim {d} of the incoming tensor {dims(x)}", "padding"
+                )
+            out[d] = x[d] + pl + pr
+            if out[d] < 1:
+                raise LayerError(
+                    f"padding ({pl}, {pr}) leaves dim {d} of the incoming tensor {dims(x)} with size {out[d]}", "padding"
+                )
+        return Out(shape=tuple(out), rf=[(1, 1, pl) for pl, _ in pairs])
+
+
+for _n in (1, 2, 3):
+    register(
+        Pad(f"ZeroPad{_n}d", {"padding": (padding_reader(_n, None), REQUIRED)}, n=_n, mode="constant", ndims=()),
+        Pad(
+            f"ConstantPad{_n}d",
+            {"padding": (padding_reader(_n, None), REQUIRED), "value": (number(), REQUIRED)},
+            n=_n,
+            mode="constant",
+            ndims=(),
+        ),
+        Pad(
+            f"ReflectionPad{_n}d", {"padding": (padding_reader(_n, None), REQUIRED)}, n=_n, mode="reflect", ndims=(_n + 1, _n + 2)
+        ),
+        Pad(
+            f"ReplicationPad{_n}d",
+            {"padding": (padding_reader(_n, None), REQUIRED)},
+            n=_n,
+            mode="replicate",
+            ndims=(_n + 1, _n + 2),
+        ),
+    )

@@ -1,0 +1,97 @@
+"""MaxPool, AvgPool and the adaptive pools, in 1, 2 and 3 dims."""
+
+from __future__ import annotations
+
+from .base import REQUIRED, Kind, LayerError, Out, flag, integer, ints, optional, register, spatial_input
+from .conv import SPATIAL, unread
+
+
+def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """out = ⌊(i + 2p − d·(k − 1) − 1 [+ s − 1 with ceil_mode]) / s⌋ + 1;
+    with ceil_mode the last window must start inside the input or the left padding."""
+    o = (i + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (o - 1) * s >= i + p:
+        o -= 1
+    return o
+
+
+def no_indices(v, key):
+    if flag(v, key):
+        raise LayerError(f"{key}: true makes the layer return a tuple, which a spec cannot pass on", key)
+    return v
+
+
+class Pool(Kind):
+    def infer(self, a, x):
+        n = self.n
+        batch, c, sp = spatial_input(x, n)
+        k, p = a["kernel_size"], a["padding"]
+        s = a["stride"] or k
+        d = a.get("dilation", (1,) * n)
+        out = []
+        for name, i, kk, ss, pp, dd in zip(SPATIAL[n], sp, k, s, p, d):
+            if pp > kk // 2:
+                raise LayerError(
+                    f"padding {pp} is more than half the kernel size {kk} (torch allows at most {kk // 2})", "padding"
+                )
+            o = pool_out(i, kk, ss, pp, dd, a["ceil_mode"])
+            if o < 1:
+                keff = dd * (kk - 1) + 1
+                raise LayerError(
+                    f"window of effective size {keff} does not fit the padded input: {name} is {i} + {2 * pp} = {i + 2 * pp}",
+                    "kernel_size",
+                )
+            out.append(o)
+        return Out(
+            shape=(*batch, c, *out),
+            rf=[(dd * (kk - 1) + 1, ss, pp) for kk, ss, pp, dd in zip(k, s, p, d)],
+            unread=[unread(i, o, kk, ss, pp, dd) for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)],
+        )
+
+
+class AdaptivePool(Kind):
+    def infer(self, a, x):
+        batch, c, sp = spatial_input(x, self.n)
+        want = a["output_size"]
+        return Out(shape=(*batch, c, *(i if o is None else o for i, o in zip(sp, want))), rf=None)
+
+
+def output_size(n: int):
+    def read(v, key):
+        items = [v] * n if not isinstance(v, list) else v
+        if len(items) != n or not all(o is None or (isinstance(o, int) and not isinstance(o, bool) and o > 0) for o in items):
+            raise LayerError(
+                f"{key} must be a positive integer or a list of {n} positive integers (or nulls to keep a size), found {v!r}",
+                key,
+            )
+        return tuple(items)
+
+    return read
+
+
+def _pools(n: int):
+    common = {
+        "kernel_size": (ints(n), REQUIRED),
+        "stride": (optional(ints(n)), None),
+        "padding": (ints(n, lo=0), 0),
+    }
+    maxpool = Pool(
+        f"MaxPool{n}d",
+        {**common, "dilation": (ints(n), 1), "return_indices": (no_indices, False), "ceil_mode": (flag, False)},
+        n=n,
+    )
+    avg_args = {**common, "ceil_mode": (flag, False), "count_include_pad": (flag, True)}
+    if n > 1:
+        avg_args["divisor_override"] = (optional(integer()), None)
+    avgpool = Pool(f"AvgPool{n}d", avg_args, n=n)
+    adaptive_avg = AdaptivePool(f"AdaptiveAvgPool{n}d", {"output_size": (output_size(n), REQUIRED)}, n=n)
+    adaptive_max = AdaptivePool(
+        f"AdaptiveMaxPool{n}d",
+        {"output_size": (output_size(n), REQUIRED), "return_indices": (no_indices, False)},
+        n=n,
+    )
+    return maxpool, avgpool, adaptive_avg, adaptive_max
+
+
+for _n in (1, 2, 3):
+    register(*_pools(_n))

@@ -1,0 +1,146 @@
+"""Layers that move elements between dims: Flatten, Unflatten, Upsample, PixelShuffle, PixelUnshuffle."""
+
+from __future__ import annotations
+
+import math
+
+from .base import (
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    choice,
+    dims,
+    flag,
+    int_list,
+    integer,
+    norm_dim,
+    number,
+    optional,
+    prod,
+    register,
+)
+
+
+class Flatten(Kind):
+    def infer(self, a, x):
+        s = norm_dim(a["start_dim"], len(x), "start_dim")
+        e = norm_dim(a["end_dim"], len(x), "end_dim")
+        if s > e:
+            raise LayerError(
+                f"start_dim ({a['start_dim']}) comes after end_dim ({a['end_dim']}) for the {len(x)}-D incoming tensor",
+                "start_dim",
+            )
+        if not x:
+            return Out(shape=(1,))
+        return Out(shape=(*x[:s], prod(x[s : e + 1]), *x[e + 1 :]))
+
+
+class Unflatten(Kind):
+    def infer(self, a, x):
+        d = norm_dim(a["dim"], len(x), "dim")
+        sizes = list(a["unflattened_size"])
+        if sizes.count(-1) > 1 or any(v < 1 and v != -1 for v in sizes):
+            raise LayerError(f"unflattened_size must hold positive sizes and at most one -1, found {sizes}", "unflattened_size")
+        known = prod(v for v in sizes if v != -1)
+        if -1 in sizes:
+            if x[d] % known:
+                raise LayerError(f"unflattened_size {sizes} does not divide dim {d} of size {x[d]}", "unflattened_size")
+            sizes[sizes.index(-1)] = x[d] // known
+        elif known != x[d]:
+            raise LayerError(
+                f"unflattened_size {sizes} holds {known} elements, but dim {d} of the incoming tensor {dims(x)} has {x[d]}",
+                "unflattened_size",
+            )
+        return Out(shape=(*x[:d], *sizes, *x[d + 1 :]))
+
+
+_MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def _scale(v, key):
+    if isinstance(v, list):
+        return tuple(number(0.0, lo_open=True)(s, key) for s in v)
+    return number(0.0, lo_open=True)(v, key)
+
+
+class Upsample(Kind):
+    def infer(self, a, x):
+        if len(x) not in (3, 4, 5):
+            raise LayerError(f"expects a 3-D, 4-D or 5-D (N, C, ...) input, but the incoming tensor {dims(x)} is {len(x)}-D")
+        mode, n = a["mode"], len(x) - 2
+        if mode in _MODE_DIMS and _MODE_DIMS[mode] != len(x):
+            raise LayerError(
+                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but the incoming tensor {dims(x)} is {len(x)}-D", "mode"
+            )
+        if a["align_corners"] is not None and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
+            raise LayerError(
+                "align_corners can only be set with the modes linear, bilinear, bicubic and trilinear", "align_corners"
+            )
+        size, scale = a["size"], a["scale_factor"]
+        if (size is None) == (scale is None):
+            raise LayerError("give exactly one of size and scale_factor", "size" if size is not None else None)
+        if size is not None:
+            if len(size) == 1:
+                size = size * n
+            if len(size) != n or any(s < 1 for s in size):
+                raise LayerError(
+                    f"size must be a positive integer or a list of {n} of them for a {n}-D spatial input, found {list(a['size'])}",
+                    "size",
+                )
+            out = size
+        else:
+            scales = scale if isinstance(scale, tuple) else (scale,) * n
+            if len(scales) != n:
+                raise LayerError(
+                    f"scale_factor must have {n} entries for a {n}-D spatial input, found {list(scales)}", "scale_factor"
+                )
+            out = tuple(math.floor(float(i) * float(s)) for i, s in zip(x[2:], scales))  # as torch: ⌊i · scale⌋ in double
+            if any(o < 1 for o in out):
+                raise LayerError(
+                    f"scale_factor {a['scale_factor']} turns spatial size {list(x[2:])} into {list(out)}; sizes must stay above 0",
+                    "scale_factor",
+                )
+        return Out(shape=(*x[:2], *out))
+
+    def module(self, kwargs):
+        import torch.nn as nn
+
+        kw = dict(kwargs)
+        if isinstance(kw["size"], tuple) and len(kw["size"]) == 1:
+            kw["size"] = kw["size"][0]
+        return nn.Upsample(**kw)
+
+
+class PixelShuffle(Kind):
+    def infer(self, a, x):
+        if len(x) < 3:
+            raise LayerError(f"expects an input of at least 3 dims (C, H, W), but the incoming tensor {dims(x)} is {len(x)}-D")
+        *b, c, h, w = x
+        if self.up:
+            r = a["upscale_factor"]
+            if c % (r * r):
+                raise LayerError(f"channels ({c}) must be divisible by upscale_factor² ({r * r})", "upscale_factor")
+            return Out(shape=(*b, c // (r * r), h * r, w * r))
+        r = a["downscale_factor"]
+        if h % r or w % r:
+            raise LayerError(f"height and width ({h}, {w}) must be divisible by downscale_factor ({r})", "downscale_factor")
+        return Out(shape=(*b, c * r * r, h // r, w // r))
+
+
+register(
+    Flatten("Flatten", {"start_dim": (integer(None), 1), "end_dim": (integer(None), -1)}),
+    Unflatten("Unflatten", {"dim": (integer(None), REQUIRED), "unflattened_size": (int_list, REQUIRED)}),
+    Upsample(
+        "Upsample",
+        {
+            "size": (optional(int_list), None),
+            "scale_factor": (optional(_scale), None),
+            "mode": (choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"), "nearest"),
+            "align_corners": (optional(flag), None),
+            "recompute_scale_factor": (optional(flag), None),
+        },
+    ),
+    PixelShuffle("PixelShuffle", {"upscale_factor": (integer(), REQUIRED)}, up=True),
+    PixelShuffle("PixelUnshuffle", {"downscale_factor": (integer(), REQUIRED)}, up=False),
+)

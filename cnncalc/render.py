@@ -1,0 +1,145 @@
+"""Table, JSON and Markdown output, read from an :class:`~cnncalc.engine.Analysis`."""
+
+from __future__ import annotations
+
+import json
+
+from .engine import Analysis, Field, LayerResult
+
+PARAM_BYTES = 4  # float32
+
+
+def shape_text(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def field_json(f: Field | None):
+    if f is None:
+        return None
+    return {"size": list(f.size), "jump": list(f.jump), "start": list(f.start)}
+
+
+def field_text(f: Field | None) -> str:
+    if f is None:
+        return "-"
+    return "×".join(map(str, f.size)) + " (jump " + "×".join(map(str, f.jump)) + ")"
+
+
+def bytes_text(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit} ({n:,} bytes)"
+    return f"{n:,} bytes"
+
+
+# ---- JSON ---------------------------------------------------------------------------------
+
+
+def shapes_json(a: Analysis) -> dict:
+    return {
+        "name": a.name,
+        "input": list(a.input),
+        "output": list(a.output),
+        "layers": [
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "from": list(layer.inputs),
+                "output_shape": list(layer.output_shape),
+                "params": layer.param_count,
+                "macs": layer.macs,
+                "receptive_field": field_json(layer.field),
+            }
+            for layer in a.layers
+        ],
+        "flatten": [{"layer": name, "size": size, "factors": list(f)} for name, size, f in a.flattens],
+        "total_params": a.total_params,
+        "trainable_params": a.trainable_params,
+        "total_macs": a.total_macs,
+        "param_bytes": a.total_params * PARAM_BYTES,
+    }
+
+
+def params_json(a: Analysis) -> dict:
+    return {
+        "name": a.name,
+        "tensors": [{"name": t.name, "shape": list(t.shape), "count": t.count} for t in a.tensors],
+        "buffers": [{"name": t.name, "shape": list(t.shape), "count": t.count} for t in a.buffers],
+        "total": a.total_params,
+        "trainable": a.trainable_params,
+        "non_trainable": a.total_params - a.trainable_params,
+    }
+
+
+def dump(obj) -> str:
+    return json.dumps(obj)
+
+
+# ---- tables -------------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int], markdown: bool = False) -> str:
+    if markdown:
+        out = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|",
+        ]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(out)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _source(layer: LayerResult) -> str:
+    return "" if layer.default_input else ", ".join(layer.inputs)
+
+
+def shapes_text(a: Analysis, markdown: bool = False) -> str:
+    graph = any(not layer.default_input for layer in a.layers)
+    headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
+    rows = [
+        [
+            layer.name,
+            layer.type,
+            *([_source(layer)] if graph else []),
+            shape_text(layer.output_shape),
+            f"{layer.param_count:,}",
+            f"{layer.macs:,}",
+            field_text(layer.field),
+        ]
+        for layer in a.layers
+    ]
+    n = len(headers)
+    out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]
+    out.append(table(headers, rows, {n - 3, n - 2}, markdown))
+    out.append("")
+    for name, size, factors in a.flattens:
+        out.append(f"Flatten at '{name}': {size:,} = {' × '.join(map(str, factors))}")
+    out += [
+        f"Total params: {a.total_params:,}",
+        f"Trainable params: {a.trainable_params:,}",
+        f"MACs: {a.total_macs:,}",
+        f"Param memory (float32): {bytes_text(a.total_params * PARAM_BYTES)}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def params_text(a: Analysis, markdown: bool = False) -> str:
+    rows = [[t.name, shape_text(t.shape), f"{t.count:,}"] for t in a.tensors]
+    out = [table(["Parameter", "Shape", "Count"], rows, {2}, markdown), ""]
+    if a.buffers:
+        brows = [[t.name, shape_text(t.shape), f"{t.count:,}"] for t in a.buffers]
+        out += [table(["Buffer", "Shape", "Count"], brows, {2}, markdown), ""]
+    with_params = sum(1 for layer in a.layers if layer.params)
+    out += [
+        f"{len(a.tensors)} parameter tensors in {with_params} layers"
+        + (f", {len(a.buffers)} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)" if a.buffers else ""),
+        f"Total params: {a.total_params:,}",
+        f"Trainable params: {a.trainable_params:,}",
+        f"Non-trainable params: {a.total_params - a.trainable_params:,}",
+    ]
+    return "\n".join(out) + "\n"

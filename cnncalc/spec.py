@@ -1,0 +1,176 @@
+"""YAML text -> a :class:`Spec` of layer descriptors, with the source position of every value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Pos, SpecError, did_you_mean
+from .layers import REGISTRY, REQUIRED, Kind, LayerError
+from .yamlpos import Map, Seq, loads
+
+TOP_KEYS = ("name", "input", "layers", "blocks")
+LAYER_KEYS = ("name", "type", "from")
+
+
+@dataclass
+class LayerSpec:
+    """One layer as written: its kind, its arguments (torch defaults filled in) and where it stands."""
+
+    name: str
+    type: str
+    kind: Kind
+    args: dict
+    inputs: list[str] | None  # `from`; None: the layer above
+    pos: Pos
+    vpos: dict = field(default_factory=dict)  # argument -> position of its value
+
+    def at(self, key: str | None) -> Pos:
+        return self.vpos.get(key, self.pos) if key else self.pos
+
+
+@dataclass
+class Spec:
+    input: tuple[int, ...]
+    layers: list[LayerSpec]
+    name: str | None = None
+    path: str = "<spec>"
+    input_pos: Pos = (1, 1)
+
+
+def read_text(path: str) -> str:
+    """A spec file's text; OSError for a missing or unreadable file, SpecError for bytes that are not UTF-8."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})", (line, col)) from None
+
+
+def load(path: str) -> Spec:
+    """Read and parse a spec file."""
+    spec = parse(read_text(path))
+    spec.path = path
+    return spec
+
+
+def parse(text: str) -> Spec:
+    """Parse spec text into a :class:`Spec`; raises SpecError at the offending value."""
+    doc = loads(text)
+    if doc is None:
+        raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'")
+    if not isinstance(doc, Map):
+        raise SpecError(f"the spec must be a mapping with 'input' and 'layers', found {_what(doc)}", getattr(doc, "pos", None))
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise SpecError(f"unknown top-level key '{key}'{did_you_mean(str(key), TOP_KEYS)}", doc.kpos[key])
+    name = doc.get("name")
+    if name is not None and not isinstance(name, str):
+        raise SpecError(f"name must be text, found {_what(name)}", doc.at("name"))
+    if "input" not in doc:
+        raise SpecError("missing 'input': the input tensor's full shape, batch first, e.g. [1, 1, 32, 32]", doc.pos)
+    shape = doc["input"]
+    if (
+        not isinstance(shape, Seq)
+        or not shape
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise SpecError(f"input must be a list of positive integers, e.g. [1, 1, 32, 32], found {_show(shape)}", doc.at("input"))
+    if "blocks" in doc:
+        raise SpecError("blocks are not supported yet", doc.kpos["blocks"])
+    if "layers" not in doc:
+        raise SpecError("missing 'layers': a non-empty list of layers", doc.pos)
+    items = doc["layers"]
+    if not isinstance(items, Seq) or not items:
+        raise SpecError(f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers"))
+    layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(zip(items, items.ipos))]
+    _check_names(layers)
+    return Spec(input=tuple(shape), layers=layers, name=name, input_pos=doc.at("input"))
+
+
+def _layer(item, pos: Pos, index: int) -> LayerSpec:
+    if not isinstance(item, Map):
+        raise SpecError(f"layer {index} must be a mapping with a 'type', found {_show(item)}", pos)
+    name = item.get("name", str(index))
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name or any(not part for part in name.split(".")) or name != name.strip():
+        raise SpecError(
+            f"layer {index}: name must be non-empty text without empty dotted parts, found {_show(name)}", item.at("name")
+        )
+    if name == "input":
+        raise SpecError(f"layer {index}: the name 'input' is reserved for the spec's input", item.at("name"))
+    label = f"layer '{name}'"
+    if "type" not in item:
+        raise SpecError(f"{label}: missing 'type', a torch.nn class name such as Conv2d", item.pos)
+    type_ = item["type"]
+    kind = REGISTRY.get(type_) if isinstance(type_, str) else None
+    if kind is None:
+        hint = did_you_mean(type_, REGISTRY) if isinstance(type_, str) else ""
+        raise SpecError(f"{label}: unknown layer type {_show(type_)}{hint}", item.at("type"))
+    label = f"layer '{name}' ({type_})"
+    inputs = item.get("from")
+    if inputs is not None or "from" in item:
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(s, str) for s in inputs):
+            raise SpecError(
+                f"{label}: from must be a layer name or a list of names, found {_show(item['from'])}", item.at("from")
+            )
+        inputs = list(inputs)
+    if kind.inputs == 0 and (inputs is None or len(inputs) < 2):
+        raise SpecError(f"{label}: takes two or more inputs; list them in 'from', e.g. from: [conv2, input]", item.at("from"))
+    if kind.inputs == 1 and inputs is not None and len(inputs) != 1:
+        raise SpecError(f"{label}: takes one input, but from lists {len(inputs)}", item.at("from"))
+    args, vpos = {}, {}
+    for key, value in item.items():
+        if key in LAYER_KEYS:
+            continue
+        vpos[key] = item.at(key)
+        if key not in kind.args:
+            if key in kind.ignored or kind.any_args:
+                continue
+            hint = did_you_mean(str(key), [*kind.args, *LAYER_KEYS])
+            known = ", ".join(kind.args) or "none"
+            raise SpecError(f"{label}: unknown argument '{key}'{hint}; {type_} takes: {known}", item.kpos[key])
+        reader = kind.args[key][0]
+        try:
+            args[key] = reader(value, key)
+        except LayerError as e:
+            raise SpecError(f"{label}: {e.message}", vpos[key]) from None
+    for key, (reader, default) in kind.args.items():
+        if key not in args:
+            if default is REQUIRED:
+                raise SpecError(f"{label}: missing required argument '{key}'", item.pos)
+            args[key] = None if default is None else reader(default, key)
+    if "from" in item:
+        vpos["from"] = item.at("from")
+    return LayerSpec(name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos)
+
+
+def _check_names(layers: list[LayerSpec]) -> None:
+    seen: dict[str, LayerSpec] = {}
+    for layer in layers:
+        if layer.name in seen:
+            first = seen[layer.name].pos
+            raise SpecError(f"layer '{layer.name}': the name is already used by the layer at line {first[0]}", layer.at("name"))
+        seen[layer.name] = layer
+
+
+def _what(v) -> str:
+    if isinstance(v, Map):
+        return "a mapping"
+    if isinstance(v, Seq):
+        return "a list"
+    return f"{type(v).__name__} {v!r}"
+
+
+def _show(v) -> str:
+    if isinstance(v, (Map, Seq)):
+        text = repr(v if isinstance(v, Seq) else dict(v))
+        return text if len(text) <= 60 else text[:57] + "..."
+    if v is None:
+        return "nothing"
+    return repr(v)

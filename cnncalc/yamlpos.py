@@ -1,0 +1,172 @@
+"""Safe YAML reading that keeps the source position of every value.
+
+Built on PyYAML's event stream (its C parser where present) so that no tag ever constructs
+an object, nesting depth and alias expansion are bounded, and no recursion can overflow.
+Mappings come back as :class:`Map` (a dict with positions), sequences as :class:`Seq`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from .diagnostics import Pos, SpecError
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader
+
+MAX_DEPTH = 100
+MAX_NODES = 1_000_000  # values read, aliases counted at their full size
+
+_STR = "tag:yaml.org,2002:str"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:int": SafeConstructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": SafeConstructor.construct_yaml_float,
+    "tag:yaml.org,2002:bool": SafeConstructor.construct_yaml_bool,
+    "tag:yaml.org,2002:null": lambda self, node: None,
+    _STR: lambda self, node: node.value,
+}
+_COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_constructor = SafeConstructor()
+_EXP_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$")
+
+
+class Map(dict):
+    """A YAML mapping: ``pos`` of the mapping, ``vpos[key]`` of each value, ``kpos[key]`` of each key."""
+
+    __slots__ = ("pos", "vpos", "kpos")
+
+    def at(self, key, default: Pos | None = None) -> Pos:
+        return self.vpos.get(key, default or self.pos)
+
+
+class Seq(list):
+    """A YAML sequence: ``pos`` of the sequence, ``ipos[i]`` of each item."""
+
+    __slots__ = ("pos", "ipos")
+
+
+def _pos(mark) -> Pos:
+    return (mark.line + 1, mark.column + 1)
+
+
+def loads(text: str):
+    """Parse one YAML document into plain values (Map, Seq, str, int, float, bool, None)."""
+    loader = _Loader(text)
+    try:
+        return _read(loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        raise SpecError(f"invalid YAML: {problem}", _pos(mark) if mark else None) from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def _read(loader):
+    anchors: dict[str, tuple[object, int]] = {}
+    stack: list[list] = []  # frames: [container, size, pending key, pending key pos]
+    budget = MAX_NODES
+    result = None
+    docs = 0
+
+    def add(value, pos, size):
+        nonlocal result
+        if not stack:
+            result = value
+            return
+        frame = stack[-1]
+        frame[1] += size
+        c = frame[0]
+        if isinstance(c, Seq):
+            c.append(value)
+            c.ipos.append(pos)
+        elif frame[2] is _NO_KEY:
+            if isinstance(value, (Map, Seq)):
+                raise SpecError("a mapping key must be a plain value, not a list or mapping", pos)
+            if value in c:
+                raise SpecError(f"duplicate key '{value}'", pos)
+            frame[2], frame[3] = value, pos
+        else:
+            key = frame[2]
+            c[key] = value
+            c.vpos[key] = pos
+            c.kpos[key] = frame[3]
+            frame[2] = _NO_KEY
+
+    while True:
+        event = loader.get_event()
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            budget -= 1
+            value = _scalar(loader, event)
+            add(value, _pos(event.start_mark), 1)
+            if event.anchor:
+                anchors[event.anchor] = (value, 1)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if event.tag not in _COLLECTION_TAGS:
+                raise SpecError(f"YAML tag '{event.tag}' is not allowed in a spec", _pos(event.start_mark))
+            if len(stack) >= MAX_DEPTH:
+                raise SpecError(f"YAML nested deeper than {MAX_DEPTH} levels", _pos(event.start_mark))
+            budget -= 1
+            if kind is yaml.MappingStartEvent:
+                c = Map()
+                c.vpos, c.kpos = {}, {}
+            else:
+                c = Seq()
+                c.ipos = []
+            c.pos = _pos(event.start_mark)
+            stack.append([c, 1, _NO_KEY, None, event.anchor])
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            c, size, _, _, anchor = stack.pop()
+            add(c, c.pos, size)
+            if anchor:
+                anchors[anchor] = (c, size)
+        elif kind is yaml.AliasEvent:
+            if event.anchor not in anchors:
+                raise SpecError(f"unknown YAML alias '*{event.anchor}'", _pos(event.start_mark))
+            value, size = anchors[event.anchor]
+            budget -= size
+            if budget < 0:
+                break
+            add(value, _pos(event.start_mark), size)
+        elif kind is yaml.DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                raise SpecError("a spec file holds one YAML document, found a second", _pos(event.start_mark))
+        elif kind is yaml.StreamEndEvent:
+            return result
+        if budget < 0:
+            break
+    raise SpecError(f"YAML expands to more than {MAX_NODES:,} values (aliases counted in full)")
+
+
+class _NoKey:
+    pass
+
+
+_NO_KEY = _NoKey()
+
+
+def _scalar(loader, event):
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit) if tag is None else _STR
+    if tag == _STR and event.tag is None and event.implicit[0] and _EXP_FLOAT.match(event.value):
+        return float(event.value)  # YAML 1.1 reads 1e-5 as text; a spec means the number
+    construct = _SCALAR_TAGS.get(tag)
+    if construct is None:
+        if event.tag is not None:
+            raise SpecError(f"YAML tag '{event.tag}' is not allowed in a spec", _pos(event.start_mark))
+        construct = _SCALAR_TAGS[_STR]  # timestamps, merge keys and the like stay text
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+    try:
+        return construct(_constructor, node)
+    except (ValueError, TypeError, yaml.YAMLError):
+        raise SpecError(f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)) from None
