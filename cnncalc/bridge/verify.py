@@ -100,8 +100,9 @@ def verify(a: Analysis, device: str = "meta") -> Report:
     seen = {}
 
     def record(name, m, xs):
-        with FlopCounterMode(display=False) as fc:
-            y = m(*xs)
+        y = m(*xs)  # plain first: under FlopCounterMode some of torch's checks are skipped
+        with FlopCounterMode(display=False) as fc:  # detached: its module tracker trips on no_grad views
+            m(*[x.detach() for x in xs])
         seen[name] = (tuple(y.shape), fc.get_total_flops() // 2, sum(p.numel() for p in m.parameters(recurse=False)))
         return y
 

@@ -1,0 +1,71 @@
+"""Shared test helpers: write a spec, analyze it, and run the same layers in torch itself."""
+
+from __future__ import annotations
+
+import yaml
+
+from cnncalc.engine import analyze
+from cnncalc.spec import parse
+
+
+def spec_text(input_shape, layers, name="t") -> str:
+    return yaml.safe_dump({"name": name, "input": list(input_shape), "layers": layers}, sort_keys=False)
+
+
+def analysis_of(input_shape, layers, batch=None):
+    return analyze(parse(spec_text(input_shape, layers)), batch)
+
+
+def torch_run(input_shape, layers):
+    """Run the layers as plain torch modules built from the written arguments, independently of cnncalc.
+
+    Returns (facts, failed_at): facts per layer (output shape, parameter (name, shape) list, buffer
+    list, FLOPs // 2), and the index of the first layer torch refuses (None if all ran).
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cnncalc.bridge.modules import Add, Cat, Mul
+
+    graph = {"Add": Add, "Mul": Mul, "Cat": Cat}
+    outs = {"input": torch.randn(*input_shape)}
+    prev = "input"
+    facts = []
+    for i, layer in enumerate(layers):
+        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in layer.items() if k not in ("name", "type", "from")}
+        name = layer.get("name", str(i))
+        src = layer.get("from", prev)
+        srcs = [src] if isinstance(src, str) else src
+        try:
+            cls = graph.get(layer["type"]) or getattr(torch.nn, layer["type"])
+            m = cls(**kw)
+            xs = [outs[s] for s in srcs]
+            with torch.no_grad():
+                y = m(*xs)  # plain first: under FlopCounterMode some checks are skipped
+            with FlopCounterMode(display=False) as fc:
+                m(*[x.detach() for x in xs])
+        except Exception:
+            return facts, i
+        facts.append(
+            (
+                tuple(y.shape),
+                [(f"{name}.{n}", tuple(p.shape)) for n, p in m.named_parameters()],
+                [(f"{name}.{n}", tuple(b.shape)) for n, b in m.named_buffers()],
+                fc.get_total_flops() // 2,
+            )
+        )
+        outs[name] = y
+        prev = name
+    return facts, None
+
+
+def ours(analysis):
+    return [
+        (
+            layer.output_shape,
+            [(t.name, t.shape) for t in layer.params],
+            [(t.name, t.shape) for t in layer.buffers],
+            layer.macs,
+        )
+        for layer in analysis.layers
+    ]

@@ -1,0 +1,173 @@
+"""Every layer type against the real torch module: shapes, tensors (names and shapes), buffers, MACs.
+
+Each case is an input shape and a list of layers, arguments written as torch takes them. torch runs
+the same modules; where torch refuses a layer, cnncalc must report an error at that same layer.
+"""
+
+import pytest
+
+from cnncalc.diagnostics import SpecError
+from cnncalc.layers import REGISTRY
+from helpers import analysis_of, ours, torch_run
+
+C = [
+    # --- conv ---
+    ((1, 3, 32, 32), [{"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3}]),
+    ((2, 3, 17, 23), [{"type": "Conv2d", "in_channels": 3, "out_channels": 6, "kernel_size": [3, 5], "stride": [2, 3], "padding": [1, 2], "dilation": [2, 1]}]),
+    ((1, 4, 10, 10), [{"type": "Conv2d", "in_channels": 4, "out_channels": 8, "kernel_size": 3, "groups": 4, "bias": False}]),
+    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 4, "padding": "same"}]),
+    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": [2, 5], "padding": "same", "dilation": [3, 2]}]),
+    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": "valid"}]),
+    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": "same", "stride": 2}]),
+    ((1, 2, 9, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 2, "padding_mode": "reflect"}]),
+    ((1, 2, 2, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 1, "padding": 2, "padding_mode": "reflect"}]),
+    ((1, 2, 5, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 3, "padding_mode": "circular"}]),
+    ((1, 2, 5, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 3, "padding_mode": "replicate"}]),
+    ((3, 9, 9), [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}]),  # unbatched
+    ((9, 9), [{"type": "Conv2d", "in_channels": 1, "out_channels": 5, "kernel_size": 3}]),  # too few dims
+    ((1, 3, 2, 9), [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}]),  # kernel too big
+    ((1, 3, 9, 9), [{"type": "Conv2d", "in_channels": 2, "out_channels": 5, "kernel_size": 3}]),  # wrong channels
+    ((1, 6, 9, 9), [{"type": "Conv2d", "in_channels": 6, "out_channels": 5, "kernel_size": 3, "groups": 4}]),
+    ((2, 3, 50), [{"type": "Conv1d", "in_channels": 3, "out_channels": 4, "kernel_size": 5, "stride": 3, "padding": 2, "dilation": 2}]),
+    ((3, 50), [{"type": "Conv1d", "in_channels": 3, "out_channels": 4, "kernel_size": 5}]),
+    ((1, 2, 7, 9, 11), [{"type": "Conv3d", "in_channels": 2, "out_channels": 4, "kernel_size": [3, 2, 1], "stride": 2, "padding": 1}]),
+    ((2, 7, 9, 11), [{"type": "Conv3d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": "same"}]),
+    # --- transposed conv ---
+    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}]),
+    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "groups": 2, "dilation": 2, "bias": False}]),
+    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "output_padding": 2}]),
+    ((1, 4, 3, 3), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "padding": 4}]),
+    ((4, 5), [{"type": "ConvTranspose1d", "in_channels": 4, "out_channels": 2, "kernel_size": 4, "stride": 3, "output_padding": 2, "dilation": 1}]),
+    ((1, 2, 3, 4, 5), [{"type": "ConvTranspose3d", "in_channels": 2, "out_channels": 2, "kernel_size": 2, "stride": 2}]),
+    # --- linear ---
+    ((4, 10), [{"type": "Linear", "in_features": 10, "out_features": 3}]),
+    ((10,), [{"type": "Linear", "in_features": 10, "out_features": 3, "bias": False}]),
+    ((2, 5, 7, 10), [{"type": "Linear", "in_features": 10, "out_features": 3}]),
+    ((2, 10), [{"type": "Linear", "in_features": 11, "out_features": 3}]),
+    # --- pools ---
+    ((20, 16, 50), [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2}]),  # the tutorial's examples
+    ((20, 16, 50), [{"type": "MaxPool2d", "kernel_size": [2, 4], "stride": 2}]),
+    ((1, 2, 13, 13), [{"type": "MaxPool2d", "kernel_size": 2}]),
+    ((1, 2, 13, 13), [{"type": "MaxPool2d", "kernel_size": 2, "ceil_mode": True}]),
+    ((1, 2, 5, 5), [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}]),
+    ((1, 2, 4, 4), [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}]),
+    ((1, 2, 10, 10), [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}]),
+    ((1, 2, 10, 10), [{"type": "MaxPool2d", "kernel_size": 3, "padding": 2, "dilation": 2}]),  # pad > k/2
+    ((1, 2, 2, 2), [{"type": "MaxPool2d", "kernel_size": 3}]),
+    ((1, 2, 11), [{"type": "MaxPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True}]),
+    ((2, 11), [{"type": "MaxPool1d", "kernel_size": 4, "padding": 2}]),
+    ((1, 2, 5, 6, 7), [{"type": "MaxPool3d", "kernel_size": [2, 3, 2], "stride": [1, 2, 2], "padding": 1}]),
+    ((1, 2, 11, 11), [{"type": "AvgPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}]),
+    ((1, 2, 11, 11), [{"type": "AvgPool2d", "kernel_size": 3, "padding": 2}]),
+    ((1, 2, 11), [{"type": "AvgPool1d", "kernel_size": 2}]),
+    ((2, 5, 6, 7), [{"type": "AvgPool3d", "kernel_size": 2, "divisor_override": 3}]),
+    ((1, 8, 7, 9), [{"type": "AdaptiveAvgPool2d", "output_size": [3, None]}]),
+    ((1, 8, 2, 2), [{"type": "AdaptiveAvgPool2d", "output_size": 5}]),
+    ((8, 7, 9), [{"type": "AdaptiveMaxPool2d", "output_size": 1}]),
+    ((1, 8, 7), [{"type": "AdaptiveAvgPool1d", "output_size": 3}]),
+    ((1, 8, 3, 7, 9), [{"type": "AdaptiveMaxPool3d", "output_size": [1, 2, 3]}]),
+    # --- norms ---
+    ((2, 8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8}]),
+    ((2, 8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8, "affine": False, "track_running_stats": False}]),
+    ((8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8}]),  # no unbatched batch norm
+    ((2, 8), [{"type": "BatchNorm1d", "num_features": 8}]),
+    ((2, 8, 5), [{"type": "BatchNorm1d", "num_features": 8, "momentum": None}]),
+    ((2, 3, 4, 5, 6), [{"type": "BatchNorm3d", "num_features": 3}]),
+    ((2, 8, 5, 5), [{"type": "InstanceNorm2d", "num_features": 8, "affine": True}]),
+    ((8, 5, 5), [{"type": "InstanceNorm2d", "num_features": 8, "track_running_stats": True}]),
+    ((2, 8, 1, 1), [{"type": "InstanceNorm2d", "num_features": 8}]),
+    ((2, 8, 5), [{"type": "InstanceNorm1d", "num_features": 8}]),
+    ((2, 3, 4, 5, 6), [{"type": "InstanceNorm3d", "num_features": 3, "affine": True}]),
+    ((2, 8, 5, 5), [{"type": "GroupNorm", "num_groups": 4, "num_channels": 8}]),
+    ((2, 8, 5), [{"type": "GroupNorm", "num_groups": 2, "num_channels": 8, "affine": False}]),
+    ((2, 8, 5, 5), [{"type": "GroupNorm", "num_groups": 3, "num_channels": 9}]),
+    ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [5, 5]}]),
+    ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": 5, "bias": False}]),
+    ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [8, 5], "elementwise_affine": False}]),
+    ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [4, 5]}]),
+    ((2, 8, 5, 5), [{"type": "LocalResponseNorm", "size": 3}]),
+    ((2, 8), [{"type": "LocalResponseNorm", "size": 3}]),
+    # --- element-wise ---
+    ((2, 3, 4, 5), [{"type": t} for t in ("ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Identity")]),
+    ((2, 3, 4), [{"type": "LeakyReLU", "negative_slope": 0.2}, {"type": "ELU", "alpha": 0.5}, {"type": "CELU"}, {"type": "GELU", "approximate": "tanh"},
+                 {"type": "Hardtanh", "min_val": -2, "max_val": 2}, {"type": "Softplus", "beta": 2}, {"type": "Dropout", "p": 0.1}]),
+    ((2, 3, 4), [{"type": "Hardtanh", "min_val": 2, "max_val": 1}]),
+    ((2, 3, 4), [{"type": "Dropout1d"}, {"type": "Dropout2d"}, {"type": "Dropout3d"}]),
+    ((2, 3, 4, 5), [{"type": "Dropout1d"}]),
+    ((2, 3, 4, 5), [{"type": "PReLU"}, {"type": "PReLU", "num_parameters": 3}]),
+    ((2, 4, 4, 5), [{"type": "PReLU", "num_parameters": 3}]),
+    ((2, 3, 4, 5), [{"type": "Softmax", "dim": 1}, {"type": "LogSoftmax", "dim": -1}, {"type": "Softmax"}]),
+    ((2, 3, 4, 5), [{"type": "Softmax", "dim": 4}]),
+    # --- reshape ---
+    ((2, 3, 4, 5), [{"type": "Flatten"}]),
+    ((2, 3, 4, 5), [{"type": "Flatten", "start_dim": 0, "end_dim": 2}]),
+    ((2, 3, 4, 5), [{"type": "Flatten", "start_dim": -2}]),
+    ((2, 3, 4, 5), [{"type": "Flatten", "start_dim": 3, "end_dim": 1}]),
+    ((7,), [{"type": "Flatten"}]),
+    ((2, 12), [{"type": "Unflatten", "dim": 1, "unflattened_size": [3, 4]}]),
+    ((2, 12), [{"type": "Unflatten", "dim": -1, "unflattened_size": [2, -1, 3]}]),
+    ((2, 12), [{"type": "Unflatten", "dim": 1, "unflattened_size": [5, 3]}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 2}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 1.7, "mode": "bilinear", "align_corners": False}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": [0.5, 2.5], "mode": "nearest"}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "size": [3, 9], "mode": "bicubic"}]),
+    ((1, 2, 5), [{"type": "Upsample", "size": 11, "mode": "linear"}]),
+    ((1, 2, 3, 5, 7), [{"type": "Upsample", "scale_factor": 2, "mode": "trilinear"}]),
+    ((1, 2, 5), [{"type": "Upsample", "scale_factor": 2, "mode": "bilinear"}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 0.1}]),
+    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 2, "align_corners": True}]),
+    ((1, 8, 5, 7), [{"type": "PixelShuffle", "upscale_factor": 2}]),
+    ((3, 18, 5, 7), [{"type": "PixelShuffle", "upscale_factor": 3}]),
+    ((1, 6, 5, 7), [{"type": "PixelShuffle", "upscale_factor": 2}]),
+    ((1, 2, 6, 8), [{"type": "PixelUnshuffle", "downscale_factor": 2}]),
+    ((1, 2, 6, 8), [{"type": "PixelUnshuffle", "downscale_factor": 3}]),
+    # --- pads ---
+    ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": [1, 2, 3, 0]}]),
+    ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": -1}]),
+    ((5, 7), [{"type": "ConstantPad2d", "padding": 2, "value": 1.5}]),
+    ((1, 2, 5), [{"type": "ConstantPad1d", "padding": [3, 1], "value": 0}]),
+    ((1, 2, 3, 4, 5), [{"type": "ConstantPad3d", "padding": [1, 1, 0, 2, 1, 0], "value": 0}]),
+    ((1, 2, 5, 7), [{"type": "ReflectionPad2d", "padding": [1, 2, 3, 4]}]),
+    ((1, 2, 3, 7), [{"type": "ReflectionPad2d", "padding": [1, 2, 3, 0]}]),
+    ((2, 5), [{"type": "ReflectionPad1d", "padding": 4}]),
+    ((1, 2, 3, 4, 5), [{"type": "ReflectionPad3d", "padding": 2}]),
+    ((1, 2, 5, 7), [{"type": "ReplicationPad2d", "padding": [4, 4, 0, 9]}]),
+    ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
+    ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
+]
+
+
+@pytest.mark.parametrize("shape,layers", C, ids=[f"{i}-{c[1][0]['type']}" for i, c in enumerate(C)])
+def test_layer_matches_torch(shape, layers):
+    facts, failed_at = torch_run(shape, layers)
+    if failed_at is None:
+        assert ours(analysis_of(shape, layers)) == facts
+    else:
+        with pytest.raises(SpecError) as e:
+            analysis_of(shape, layers)
+        assert e.value.layer == str(failed_at), e.value.message
+
+
+def test_every_listed_type_has_a_case():
+    covered = {layer["type"] for _, layers in C for layer in layers}
+    listed = set(REGISTRY) - {"Add", "Mul", "Cat"}
+    missing = listed - covered - {"AvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "ZeroPad1d", "ZeroPad3d", "ConstantPad2d"}
+    assert not missing
+
+
+INFERRED = [
+    ((1, 3, 9, 9), [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "GroupNorm", "num_groups": 2},
+                    {"type": "InstanceNorm2d", "affine": True}, {"type": "ConvTranspose2d", "out_channels": 2, "kernel_size": 2}, {"type": "Flatten"},
+                    {"type": "Linear", "out_features": 5}]),
+    ((3, 9, 9), [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "InstanceNorm2d", "affine": True}]),
+    ((2, 4, 9), [{"type": "Conv1d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm1d"}, {"type": "Linear", "out_features": 2}]),
+]
+
+
+@pytest.mark.parametrize("shape,layers", INFERRED)
+def test_inferred_sizes_build_in_torch(shape, layers):
+    """Left-out input sizes are inferred; the torch model built from them runs and agrees."""
+    from cnncalc.bridge.verify import verify
+
+    report = verify(analysis_of(shape, layers), device="cpu")
+    assert report.ok, report.problems + [r for r in report.rows if not r.ok]
