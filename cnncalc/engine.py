@@ -162,6 +162,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             factors = x[args["start_dim"] % n : args["end_dim"] % n + 1]
             analysis.flattens.append((layer.name, prod(factors), tuple(factors)))
         _rounding(analysis, layer, xs[0], out.unread, label)
+        analysis.warnings += [Warning_(layer.pos, f"{label}: {w}") for w in out.warnings]
         outputs[layer.name] = result.output_shape
         fields[layer.name] = fld
         index[layer.name] = i

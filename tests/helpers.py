@@ -16,6 +16,19 @@ def analysis_of(input_shape, layers, batch=None):
     return analyze(parse(spec_text(input_shape, layers)), batch)
 
 
+def _fill_sizes(type_: str, kw: dict, x) -> None:
+    """Input sizes left out of a spec, taken from the torch tensor as torch's docs define them."""
+    n = int(type_[-2]) if type_[-1] == "d" and type_[-2].isdigit() else 0
+    if type_.startswith(("Conv", "InstanceNorm")) and "in_channels" not in kw and "num_features" not in kw:
+        kw["num_features" if type_.startswith("Instance") else "in_channels"] = x.shape[-n - 1]
+    elif type_.startswith("BatchNorm") and "num_features" not in kw:
+        kw["num_features"] = x.shape[1]
+    elif type_ == "GroupNorm" and "num_channels" not in kw:
+        kw["num_channels"] = x.shape[1]
+    elif type_ == "Linear" and "in_features" not in kw:
+        kw["in_features"] = x.shape[-1]
+
+
 def torch_run(input_shape, layers):
     """Run the layers as plain torch modules built from the written arguments, independently of cnncalc.
 
@@ -38,7 +51,9 @@ def torch_run(input_shape, layers):
         srcs = [src] if isinstance(src, str) else src
         try:
             cls = graph.get(layer["type"]) or getattr(torch.nn, layer["type"])
-            m = cls(**kw)
+            if len(srcs) == 1:
+                _fill_sizes(layer["type"], kw, outs[srcs[0]])
+            m = cls(**kw).eval()  # shapes do not depend on the mode; batch norm needs 2 values per channel only in training
             xs = [outs[s] for s in srcs]
             with torch.no_grad():
                 y = m(*xs)  # plain first: under FlopCounterMode some checks are skipped

@@ -31,7 +31,7 @@ class Out:
     step per spatial dim as (effective kernel, stride, left padding), ``"same"`` for a layer
     that keeps the field, or None where the field is undefined. ``unread`` lists, per spatial
     dim, how many input positions no window reads (floor rounding). ``kwargs`` are the
-    constructor arguments with inferred sizes filled in.
+    constructor arguments with inferred sizes filled in; ``warnings`` what is legal but likely wrong.
     """
 
     shape: Shape
@@ -41,6 +41,7 @@ class Out:
     rf: list[tuple[int, int, int]] | str | None = None
     unread: list[int] = field(default_factory=list)
     kwargs: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def prod(xs) -> int:

@@ -38,7 +38,10 @@ class BatchNorm(Kind):
             raise LayerError(f"expects a {want} (batched) input, but the incoming tensor {dims(x)} is {len(x)}-D")
         c = check_size(a, "num_features", x[1], "channels", x)
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
-        return Out(shape=x, params=params, buffers=buffers, rf="same")
+        out = Out(shape=x, params=params, buffers=buffers, rf="same")
+        if prod(x) // c == 1:
+            out.warnings.append(f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it in training mode (use a batch above 1)")
+        return out
 
 
 class InstanceNorm(Kind):
