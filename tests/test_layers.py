@@ -5,10 +5,10 @@ the same modules; where torch refuses a layer, cnncalc must report an error at t
 """
 
 import pytest
+from helpers import analysis_of, ours, torch_run
 
 from cnncalc.diagnostics import SpecError
 from cnncalc.layers import REGISTRY
-from helpers import analysis_of, ours, torch_run
 
 C = [
     # --- conv ---

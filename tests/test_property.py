@@ -4,11 +4,11 @@ Where torch runs, every analytic number equals torch's; where torch raises, cnnc
 error at that same layer, and the other way round.
 """
 
+from helpers import analysis_of, ours, torch_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnncalc.diagnostics import SpecError
-from helpers import analysis_of, ours, torch_run
 
 MAX_SIDE = {1: 24, 2: 12, 3: 6}
 

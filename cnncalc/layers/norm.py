@@ -40,7 +40,9 @@ class BatchNorm(Kind):
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
         out = Out(shape=x, params=params, buffers=buffers, rf="same")
         if prod(x) // c == 1:
-            out.warnings.append(f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it in training mode (use a batch above 1)")
+            out.warnings.append(
+                f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it in training mode (use a batch above 1)"
+            )
         return out
 
 

@@ -35,7 +35,9 @@ class Pool(Kind):
                     f"padding {pp} is more than half the kernel size {kk} (torch allows at most {kk // 2})", "padding"
                 )
             if self.type == "AvgPool3d" and i < kk:  # torch checks this for 3-D average pooling only
-                raise LayerError(f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d checks it before padding)", "kernel_size")
+                raise LayerError(
+                    f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d checks it before padding)", "kernel_size"
+                )
             o = pool_out(i, kk, ss, pp, dd, a["ceil_mode"])
             if o < 1:
                 keff = dd * (kk - 1) + 1

@@ -1,0 +1,148 @@
+"""The command line: the tutorial's numbers, JSON keys, diagnostics, exit status, and no torch import."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_params_lists_the_tutorials_ten_tensors():
+    r = run("params", "--format", "json")
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    assert [(t["name"], t["shape"]) for t in out["tensors"]] == [
+        ("conv1.weight", [6, 1, 3, 3]),
+        ("conv1.bias", [6]),
+        ("conv2.weight", [16, 6, 3, 3]),
+        ("conv2.bias", [16]),
+        ("fc1.weight", [120, 576]),
+        ("fc1.bias", [120]),
+        ("fc2.weight", [84, 120]),
+        ("fc2.bias", [84]),
+        ("fc3.weight", [10, 84]),
+        ("fc3.bias", [10]),
+    ]
+    assert (out["total"], out["trainable"], out["non_trainable"], out["buffers"]) == (81194, 81194, 0, [])
+
+
+def test_shapes_of_the_tutorial_net():
+    r = run("shapes", ROOT / "configs" / "lenet.yaml", "--format", "json")
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    sides = [layer["output_shape"][-1] for layer in out["layers"] if len(layer["output_shape"]) == 4]
+    assert sides == [30, 30, 15, 13, 13, 6]
+    assert out["flatten"] == [{"layer": "6", "size": 576, "factors": [16, 6, 6]}]
+    assert (out["input"], out["output"], out["total_params"], out["trainable_params"], out["total_macs"]) == (
+        [1, 1, 32, 32],
+        [1, 10],
+        81194,
+        81194,
+        274656,
+    )
+    conv1 = out["layers"][0]
+    assert conv1 == {
+        "name": "conv1",
+        "type": "Conv2d",
+        "from": ["input"],
+        "output_shape": [1, 6, 30, 30],
+        "params": 60,
+        "macs": 48600,
+        "receptive_field": {"size": [3, 3], "jump": [1, 1], "start": [1.0, 1.0]},
+    }
+
+
+def test_shapes_table_shows_flatten_factors_and_totals():
+    r = run("shapes", ROOT / "configs" / "lenet.yaml")
+    assert r.exit_code == 0
+    for line in (
+        "576 = 16 × 6 × 6",
+        "Total params: 81,194",
+        "Trainable params: 81,194",
+        "MACs: 274,656",
+        "Param memory (float32): 317.2 KiB",
+    ):
+        assert line in r.stdout
+    assert "[1, 16, 13, 13]" in r.stdout and "[1, 6, 15, 15]" in r.stdout
+
+
+def test_markdown_table():
+    r = run("params", "--format", "markdown")
+    assert "| conv1.weight | [6, 1, 3, 3] | 54 |" in r.stdout
+
+
+def test_batch_override():
+    out = json.loads(run("shapes", "--format", "json", "--batch", "8").stdout)
+    assert out["input"] == [8, 1, 32, 32] and out["output"] == [8, 10] and out["total_macs"] == 8 * 274656
+
+
+def test_rounding_warning_keeps_exit_0_and_strict_makes_it_1():
+    r = run("shapes", ROOT / "configs" / "lenet.yaml")
+    assert r.exit_code == 0
+    assert "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): its windows read only 12 of its 13 input rows" in r.stderr
+    assert run("shapes", ROOT / "configs" / "lenet.yaml", "--strict").exit_code == 1
+
+
+def test_invalid_spec_exit_1_with_diagnostic(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        "input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: 3}\n  - {type: MaxPool2d, kernel_size: 2}\n"
+        "  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: MaxPool2d, kernel_size: 2}\n  - {type: Flatten}\n"
+        "  - {name: fc1, type: Linear, in_features: 400, out_features: 120}\n"
+    )
+    r = run("shapes", p)
+    assert r.exit_code == 1
+    assert (
+        f"{p}:8:44: error: layer 'fc1' (Linear): in_features is 400, but the incoming tensor [1, 576] has 576 features"
+        in r.stderr
+    )
+    assert "Traceback" not in r.output
+
+
+def test_missing_file_and_unknown_option_exit_2():
+    r = run("shapes", "no/such/spec.yaml")
+    assert r.exit_code == 2 and "cannot read 'no/such/spec.yaml'" in r.stderr
+    assert run("shapes", "--no-such-option").exit_code == 2
+
+
+def test_verify_meta_and_cpu_agree_on_the_tutorial():
+    for device in ("meta", "cpu"):
+        r = run("verify", "--device", device)
+        assert r.exit_code == 0, r.output
+        assert "12 of 12 layers agree with torch" in r.stdout
+    assert "10 parameter tensors got gradients of their shapes" in run("verify", "--device", "cpu").stdout
+
+
+def test_verify_on_an_invalid_spec_shows_torchs_error(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n  - {type: Flatten}\n  - {name: fc, type: Linear, in_features: 400, out_features: 2}\n"
+    )
+    r = run("verify", p)
+    assert r.exit_code == 1
+    assert "error: layer 'fc' (Linear): in_features is 400" in r.stderr
+    assert "torch at layer 'fc' (Linear) agrees it is invalid" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["shapes", "params", "check"])
+def test_analytic_commands_never_import_torch(command):
+    code = (
+        "import sys\nfrom cnncalc.cli import app\n"
+        f"try:\n    app(['{command}', '{ROOT / 'configs' / 'lenet.yaml'}', '--format', "
+        f"'{'text' if command == 'check' else 'json'}'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\nprint('no torch')"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "no torch" in r.stdout
