@@ -174,6 +174,22 @@ def check(
 
 
 @app.command()
+def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")]):
+    """Print the flat spec a block spec stands for: YAML that analyses identically."""
+    from .spec import flat_yaml, load
+
+    try:
+        s = load(spec)
+    except OSError as e:
+        print(f"cnncalc: error: cannot read '{spec}': {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except SpecError as e:
+        emit([Diagnostic.of(spec, e)], _github())
+        raise typer.Exit(1) from None
+    sys.stdout.write(flat_yaml(s))
+
+
+@app.command()
 def verify(
     spec: SpecArg = None,
     device: Annotated[

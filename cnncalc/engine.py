@@ -210,12 +210,11 @@ def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label:
     if not lost:
         return
     what = {"H": "rows", "W": "columns", "D": "slices", "L": "positions"}
-    read = " and ".join(f"{i - u} of its {i} input {what[name]}" for name, i, u in lost)
-    names = "/".join(name for name, _, _ in lost)
+    parts = " and ".join(f"the last {u} of its {i} input {what[name]} ({name})" for name, i, u in lost)
     analysis.warnings.append(
         Warning_(
             layer.pos,
-            f"{label}: its windows read only {read}; the rest never reach the output "
-            f"(floor rounding of {names}; ceil_mode, padding or an input size that fits would use them)",
+            f"{label}: {parts} lie past its last window and never reach the output "
+            "(floor rounding; ceil_mode, padding or an input size that fits would use them)",
         )
     )

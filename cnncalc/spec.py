@@ -23,6 +23,7 @@ class LayerSpec:
     inputs: list[str] | None  # `from`; None: the layer above
     pos: Pos
     vpos: dict = field(default_factory=dict)  # argument -> position of its value
+    written: dict = field(default_factory=dict)  # the arguments as written (blocks substituted)
 
     def at(self, key: str | None) -> Pos:
         return self.vpos.get(key, self.pos) if key else self.pos
@@ -79,14 +80,18 @@ def parse(text: str) -> Spec:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     ):
         raise SpecError(f"input must be a list of positive integers, e.g. [1, 1, 32, 32], found {_show(shape)}", doc.at("input"))
-    if "blocks" in doc:
-        raise SpecError("blocks are not supported yet", doc.kpos["blocks"])
     if "layers" not in doc:
         raise SpecError("missing 'layers': a non-empty list of layers", doc.pos)
     items = doc["layers"]
     if not isinstance(items, Seq) or not items:
         raise SpecError(f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers"))
-    layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(zip(items, items.ipos))]
+    if "blocks" in doc:
+        from .blocks import expand, read_blocks
+
+        flat = expand(items, read_blocks(doc["blocks"]))
+    else:
+        flat = zip(items, items.ipos)
+    layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(flat)]
     _check_names(layers)
     return Spec(input=tuple(shape), layers=layers, name=name, input_pos=doc.at("input"))
 
@@ -124,7 +129,7 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
         raise SpecError(f"{label}: takes two or more inputs; list them in 'from', e.g. from: [conv2, input]", item.at("from"))
     if kind.inputs == 1 and inputs is not None and len(inputs) != 1:
         raise SpecError(f"{label}: takes one input, but from lists {len(inputs)}", item.at("from"))
-    args, vpos = {}, {}
+    args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
             continue
@@ -136,6 +141,7 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
             known = ", ".join(kind.args) or "none"
             raise SpecError(f"{label}: unknown argument '{key}'{hint}; {type_} takes: {known}", item.kpos[key])
         reader = kind.args[key][0]
+        written[key] = plain(value)
         try:
             args[key] = reader(value, key)
         except LayerError as e:
@@ -147,7 +153,7 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
             args[key] = None if default is None else reader(default, key)
     if "from" in item:
         vpos["from"] = item.at("from")
-    return LayerSpec(name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos)
+    return LayerSpec(name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos, written=written)
 
 
 def _check_names(layers: list[LayerSpec]) -> None:
@@ -157,6 +163,38 @@ def _check_names(layers: list[LayerSpec]) -> None:
             first = seen[layer.name].pos
             raise SpecError(f"layer '{layer.name}': the name is already used by the layer at line {first[0]}", layer.at("name"))
         seen[layer.name] = layer
+
+
+def plain(v):
+    """Map/Seq -> dict/list, all the way down."""
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
+
+
+def flat_yaml(spec: Spec) -> str:
+    """The spec as a flat layer list (blocks expanded), YAML that analyses identically."""
+    import json
+
+    import yaml
+
+    def one(v) -> str:
+        return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
+
+    lines = []
+    if spec.name is not None:
+        lines.append(f"name: {json.dumps(spec.name)}")
+    lines.append(f"input: {one(list(spec.input))}")
+    lines.append("layers:")
+    for layer in spec.layers:
+        d = {"name": layer.name, "type": layer.type}
+        if layer.inputs is not None:
+            d["from"] = layer.inputs[0] if len(layer.inputs) == 1 else layer.inputs
+        d.update(layer.written)
+        lines.append(f"  - {one(d)}")
+    return "\n".join(lines) + "\n"
 
 
 def _what(v) -> str:
