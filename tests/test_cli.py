@@ -90,7 +90,7 @@ def test_batch_override():
 def test_rounding_warning_keeps_exit_0_and_strict_makes_it_1():
     r = run("shapes", ROOT / "configs" / "lenet.yaml")
     assert r.exit_code == 0
-    assert "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): its windows read only 12 of its 13 input rows" in r.stderr
+    assert "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows (H) and the last 1 of its 13 input columns (W) lie past its last window" in r.stderr
     assert run("shapes", ROOT / "configs" / "lenet.yaml", "--strict").exit_code == 1
 
 

@@ -1,10 +1,10 @@
 """Graph nets: `from`, Add, Mul and Cat against torch; reference errors at the right layer."""
 
 import pytest
+from helpers import analysis_of, ours, torch_run
 
 from cnncalc.bridge.verify import verify
 from cnncalc.diagnostics import SpecError
-from helpers import analysis_of, ours, torch_run
 
 RESIDUAL = [
     {"name": "stem", "type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": 1},
