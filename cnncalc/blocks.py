@@ -14,7 +14,7 @@ from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
 MAX_LAYERS = 200_000
-USE_KEYS = ("name", "type", "from", "repeat", "first")
+USE_KEYS = ("name", "type", "from", "repeat", "first", "when")
 
 
 class Block:
