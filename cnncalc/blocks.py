@@ -70,7 +70,10 @@ class _Expander:
         for j, (item, pos) in enumerate(zip(items, items.ipos)):
             if not isinstance(item, Map):
                 raise SpecError(f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos)
-            item = _subst(item, env, pos)
+            try:
+                item = _subst(item, env, pos)
+            except SpecError as e:
+                raise SpecError(f"layer '{prefix}{item.get('name', j)}': {e.message}", e.pos) from None
             rel = item.get("name", str(j))
             rel = str(rel) if isinstance(rel, (int, str)) and not isinstance(rel, bool) else rel
             if not isinstance(rel, str):

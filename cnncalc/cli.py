@@ -174,6 +174,16 @@ def check(
 
 
 @app.command()
+def schema():
+    """Print the JSON Schema of the spec format (for editors with the YAML language server)."""
+    import json
+
+    from .schema import spec_schema
+
+    print(json.dumps(spec_schema(), indent=2))
+
+
+@app.command()
 def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")]):
     """Print the flat spec a block spec stands for: YAML that analyses identically."""
     from .spec import flat_yaml, load

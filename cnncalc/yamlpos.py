@@ -50,6 +50,10 @@ class Seq(list):
     __slots__ = ("pos", "ipos")
 
 
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
 def _pos(mark) -> Pos:
     return (mark.line + 1, mark.column + 1)
 
@@ -111,7 +115,7 @@ def _read(loader):
                 anchors[event.anchor] = (value, 1)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             if event.tag not in _COLLECTION_TAGS:
-                raise SpecError(f"YAML tag '{event.tag}' is not allowed in a spec", _pos(event.start_mark))
+                raise SpecError(f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark))
             if len(stack) >= MAX_DEPTH:
                 raise SpecError(f"YAML nested deeper than {MAX_DEPTH} levels", _pos(event.start_mark))
             budget -= 1
@@ -163,7 +167,7 @@ def _scalar(loader, event):
     construct = _SCALAR_TAGS.get(tag)
     if construct is None:
         if event.tag is not None:
-            raise SpecError(f"YAML tag '{event.tag}' is not allowed in a spec", _pos(event.start_mark))
+            raise SpecError(f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark))
         construct = _SCALAR_TAGS[_STR]  # timestamps, merge keys and the like stay text
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
     try:

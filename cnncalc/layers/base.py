@@ -62,9 +62,20 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def schema(fragment: dict):
+    """Attach the JSON Schema of what a reader accepts (used by ``cnncalc schema``)."""
+
+    def wrap(read):
+        read.schema = fragment
+        return read
+
+    return wrap
+
+
 def integer(lo: int | None = 1):
     """An int of at least ``lo``."""
 
+    @schema({"type": "integer"} if lo is None else {"type": "integer", "minimum": lo})
     def read(v, key):
         if not _is_int(v) or (lo is not None and v < lo):
             want = "an integer" if lo is None else ("a positive integer" if lo == 1 else f"an integer >= {lo}")
@@ -78,6 +89,7 @@ def ints(n: int, lo: int | None = 1):
     """An int, repeated over ``n`` dims, or a list of ``n`` ints (torch's _ntuple)."""
     one = integer(lo)
 
+    @schema({"anyOf": [one.schema, {"type": "array", "items": one.schema, "minItems": n, "maxItems": n}]})
     def read(v, key):
         if _is_int(v):
             return (one(v, key),) * n
@@ -89,6 +101,7 @@ def ints(n: int, lo: int | None = 1):
     return read
 
 
+@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]})
 def int_list(v, key):
     """A list of ints (or one int) as a tuple."""
     if _is_int(v):
@@ -98,6 +111,7 @@ def int_list(v, key):
     raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
 
 
+@schema({"type": "boolean"})
 def flag(v, key):
     if not isinstance(v, bool):
         raise LayerError(f"{key} must be true or false, found {v!r}", key)
@@ -105,6 +119,13 @@ def flag(v, key):
 
 
 def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    frag = {"type": "number"}
+    if lo is not None:
+        frag["exclusiveMinimum" if lo_open else "minimum"] = lo
+    if hi is not None:
+        frag["maximum"] = hi
+
+    @schema(frag)
     def read(v, key):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if ok and lo is not None:
@@ -121,6 +142,7 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
 
 
 def choice(*options):
+    @schema({"enum": list(options)})
     def read(v, key):
         if v not in options or not isinstance(v, str):
             opts = ", ".join(repr(o) for o in options)
@@ -131,14 +153,11 @@ def choice(*options):
 
 
 def optional(reader):
+    @schema({"anyOf": [getattr(reader, "schema", {}), {"type": "null"}]})
     def read(v, key):
         return None if v is None else reader(v, key)
 
     return read
-
-
-def anything(v, key):
-    return v
 
 
 # ---- shape helpers ------------------------------------------------------------------------

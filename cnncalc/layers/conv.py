@@ -16,6 +16,7 @@ from .base import (
     optional,
     prod,
     register,
+    schema,
     spatial_input,
 )
 
@@ -35,6 +36,7 @@ def unread(i: int, o: int, k: int, s: int, pl: int, d: int) -> int:
 def padding_reader(n: int):
     lists = ints(n, lo=0)
 
+    @schema({"anyOf": [lists.schema, {"enum": ["same", "valid"]}]})
     def read(v, key):
         if v in ("same", "valid"):
             return v
@@ -91,7 +93,9 @@ class Conv(Kind):
             keff = dd * (kk - 1) + 1
             if i + pl + pr < keff:
                 raise LayerError(
-                    f"kernel of effective size {keff} does not fit the padded input: {name} is {i} + {pl + pr} = {i + pl + pr}",
+                    f"kernel of effective size {keff} does not fit: input {name} is {i}"
+                    + (f" + {pl + pr} padding = {i + pl + pr}" if pl + pr else "")
+                    + f", smaller than {keff}",
                     "kernel_size",
                 )
             out.append(conv_out(i, kk, ss, pl, pr, dd))

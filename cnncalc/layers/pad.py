@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, dims, number, register
+from .base import REQUIRED, Kind, LayerError, Out, dims, number, register, schema
 
 
 def padding_reader(n: int, lo: int | None):
+    one = {"type": "integer"} if lo is None else {"type": "integer", "minimum": lo}
+
+    @schema({"anyOf": [one, {"type": "array", "items": one, "minItems": 2 * n, "maxItems": 2 * n}]})
     def read(v, key):
         items = [v] * (2 * n) if isinstance(v, int) and not isinstance(v, bool) else v
         if (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, flag, integer, ints, optional, register, spatial_input
+from .base import REQUIRED, Kind, LayerError, Out, flag, integer, ints, optional, register, schema, spatial_input
 from .conv import SPATIAL, unread
 
 
@@ -15,6 +15,7 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return o
 
 
+@schema({"const": False})
 def no_indices(v, key):
     if flag(v, key):
         raise LayerError(f"{key}: true makes the layer return a tuple, which a spec cannot pass on", key)
@@ -42,7 +43,9 @@ class Pool(Kind):
             if o < 1:
                 keff = dd * (kk - 1) + 1
                 raise LayerError(
-                    f"window of effective size {keff} does not fit the padded input: {name} is {i} + {2 * pp} = {i + 2 * pp}",
+                    f"window of effective size {keff} does not fit: input {name} is {i}"
+                    + (f" + {2 * pp} padding = {i + 2 * pp}" if pp else "")
+                    + f", smaller than {keff}",
                     "kernel_size",
                 )
             out.append(o)
@@ -61,6 +64,9 @@ class AdaptivePool(Kind):
 
 
 def output_size(n: int):
+    one = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
+
+    @schema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": one, "minItems": n, "maxItems": n}]})
     def read(v, key):
         items = [v] * n if not isinstance(v, list) else v
         if len(items) != n or not all(o is None or (isinstance(o, int) and not isinstance(o, bool) and o > 0) for o in items):

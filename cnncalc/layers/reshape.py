@@ -19,6 +19,7 @@ from .base import (
     optional,
     prod,
     register,
+    schema,
 )
 
 
@@ -58,6 +59,7 @@ class Unflatten(Kind):
 _MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
+@schema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}]})
 def _scale(v, key):
     if isinstance(v, list):
         return tuple(number(0.0, lo_open=True)(s, key) for s in v)

@@ -1,0 +1,68 @@
+"""The JSON Schema of the spec format, generated from the layer registry.
+
+Editors with the YAML language server validate and complete specs against it.
+"""
+
+from __future__ import annotations
+
+from .layers import REGISTRY, REQUIRED
+
+NAME = {"type": "string", "minLength": 1, "description": "unique; dots nest modules (layer1.0.conv1); 'input' is reserved"}
+FROM = {
+    "description": "the layer (or 'input') that feeds this one, or a list of them; default: the layer above",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+}
+EXPR = {"type": "string", "pattern": r"\$\{"}
+
+
+def _layer_rule(kind, in_block: bool) -> dict:
+    props = {}
+    for key, (reader, default) in kind.args.items():
+        frag = dict(getattr(reader, "schema", {}))
+        if default is not REQUIRED and default is not None:
+            frag["default"] = list(default) if isinstance(default, tuple) else default
+        props[key] = {"anyOf": [frag, EXPR]} if in_block else frag
+    for key in kind.ignored:
+        props.setdefault(key, {})
+    required = [k for k, (_, d) in kind.args.items() if d is REQUIRED]
+    rule = {"properties": props}
+    if required:
+        rule["required"] = required
+    return {"if": {"properties": {"type": {"const": kind.type}}, "required": ["type"]}, "then": rule}
+
+
+def _layer(in_block: bool) -> dict:
+    base = {"name": NAME, "type": {"anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}], "description": "a torch.nn class name, or a block"}, "from": FROM}
+    if in_block:
+        base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
+    base["repeat"] = {"type": "integer", "minimum": 1, "description": "block uses: instances NAME.0 ... NAME.{N-1}"}
+    base["first"] = {"type": "object", "description": "block uses: args overridden for instance 0"}
+    return {"type": "object", "required": ["type"], "properties": base, "allOf": [_layer_rule(k, in_block) for k in REGISTRY.values()]}
+
+
+def spec_schema() -> dict:
+    """The whole spec format as a JSON Schema (draft 2020-12)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "cnncalc spec",
+        "type": "object",
+        "required": ["input", "layers"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "input": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "description": "the input's full shape, batch first"},
+            "layers": {"type": "array", "minItems": 1, "items": _layer(False)},
+            "blocks": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["layers"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "args": {"type": "object", "description": "argument defaults; null: required"},
+                        "layers": {"type": "array", "minItems": 1, "items": _layer(True)},
+                    },
+                },
+            },
+        },
+    }
