@@ -20,14 +20,19 @@ from .spec import LayerSpec, Spec
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-@dataclass(frozen=True)
 class Tensor:
-    name: str
-    shape: tuple[int, ...]
+    """A parameter or buffer: its full name, shape and element count."""
 
-    @property
-    def count(self) -> int:
-        return prod(self.shape)
+    __slots__ = ("name", "shape", "count")
+
+    def __init__(self, name: str, shape: tuple[int, ...]):
+        self.name, self.shape, self.count = name, shape, prod(shape)
+
+    def __eq__(self, other):
+        return isinstance(other, Tensor) and (self.name, self.shape) == (other.name, other.shape)
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.name!r}, {self.shape})"
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,8 @@ def _field(rf, ins: list[Field | None]) -> Field | None:
 
 def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label: str) -> None:
     """One warning for a layer whose windows leave the last input positions of a dim unread."""
+    if not any(unread):
+        return
     n = len(unread)
     lost = [(name, i, u) for name, i, u in zip(SPATIAL_NAMES.get(n, ()), x[len(x) - n :], unread) if u]
     if not lost:

@@ -158,7 +158,23 @@ class _NoKey:
 _NO_KEY = _NoKey()
 
 
+_PLAIN: dict[str, object] = {}  # plain scalars resolve the same way every time: text -> value
+
+
 def _scalar(loader, event):
+    tag = event.tag
+    if tag is None and event.implicit[0]:
+        value = _PLAIN.get(event.value, _PLAIN)
+        if value is not _PLAIN:
+            return value
+        value = _resolve(loader, event)
+        if len(_PLAIN) < 10_000:
+            _PLAIN[event.value] = value
+        return value
+    return _resolve(loader, event)
+
+
+def _resolve(loader, event):
     tag = event.tag
     if tag is None or tag == "!":
         tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit) if tag is None else _STR

@@ -1,0 +1,104 @@
+"""Speed and memory of cnncalc against `python -c "import torch"`, as ratios (issue budgets).
+
+Run: .venv/bin/python benchmarks/bench.py   (medians of several runs, a warm-up first)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+CNNCALC = [PY, "-m", "cnncalc"]
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+
+
+def timed(cmd: list[str], runs: int = RUNS) -> float:
+    """Median wall time of a command, after one warm-up run."""
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peak_kib(cmd: list[str]) -> int:
+    """Peak resident memory of one run (KiB), measured in a fresh wrapper process."""
+    code = (
+        "import resource, subprocess, sys\n"
+        f"subprocess.run({cmd!r}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    return int(subprocess.run([PY, "-c", code], capture_output=True, text=True).stdout)
+
+
+def sequential(n: int) -> str:
+    kinds = ["{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}", "{type: BatchNorm2d}", "{type: ReLU}"]
+    return "input: [1, 8, 16, 16]\nlayers:\n" + "".join(f"  - {kinds[i % 3]}\n" for i in range(n))
+
+
+def row(what: str, seconds: float, torch_s: float, budget: float | None) -> str:
+    ratio = seconds / torch_s
+    verdict = "" if budget is None else ("  ok" if ratio <= budget else "  OVER BUDGET")
+    limit = "" if budget is None else f" (budget {budget:.2f})"
+    return f"{what:<52} {seconds * 1000:8.1f} ms  {ratio:6.3f} x import torch{limit}{verdict}"
+
+
+def main() -> None:
+    resnet50 = str(ROOT / "configs" / "resnet50.yaml")
+    tmp = Path(tempfile.mkdtemp(prefix="cnncalc-bench-"))
+    try:
+        (tmp / "seq1k.yaml").write_text(sequential(1_000))
+        (tmp / "seq10k.yaml").write_text(sequential(10_000))
+        many = tmp / "many"
+        many.mkdir()
+        lenet = (ROOT / "configs" / "lenet.yaml").read_text()
+        for i in range(200):
+            (many / f"net{i:03}.yaml").write_text(lenet.replace("out_features: 10", f"out_features: {10 + i}"))
+
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {RUNS} runs each (median)")
+        torch_s = timed([PY, "-c", "import torch"])
+        label = 'python -c "import torch"'
+        print(f"{label:<52} {torch_s * 1000:8.1f} ms")
+        print(f"{'python -c pass (interpreter start)':<52} {timed([PY, '-c', 'pass']) * 1000:8.1f} ms")
+        json50 = timed([*CNNCALC, "shapes", resnet50, "--format", "json"])
+        table50 = timed([*CNNCALC, "shapes", resnet50])
+        k1 = timed([*CNNCALC, "shapes", str(tmp / "seq1k.yaml"), "--format", "json"])
+        k10 = timed([*CNNCALC, "shapes", str(tmp / "seq10k.yaml"), "--format", "json"], runs=max(3, RUNS // 2))
+        check200 = timed([*CNNCALC, "check", str(many)])
+        print(row("shapes resnet50 --format json", json50, torch_s, 0.10))
+        print(row("shapes resnet50 (table) minus json", table50 - json50, torch_s, 0.05))
+        print(row("shapes 1,000-layer spec --format json", k1, torch_s, None))
+        print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
+        print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
+        print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
+        mem = peak_kib([*CNNCALC, "shapes", resnet50, "--format", "json"])
+        print(f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  {'ok' if mem < 40 * 1024 else 'OVER BUDGET'}")
+        try:
+            import torchinfo  # noqa: F401
+        except ImportError:
+            print("torchinfo is not installed: no comparison against it")
+        else:
+            code = (
+                "import sys; sys.path.insert(0, %r)\n"
+                "import torch, torchinfo\nfrom tests.torchref import ResNet, Bottleneck\n"
+                "torchinfo.summary(ResNet(Bottleneck, [3, 4, 6, 3]), input_size=(1, 3, 224, 224), verbose=0)" % str(ROOT)
+            )
+            ti = timed([PY, "-c", code], runs=3)
+            print(row("torchinfo.summary(ResNet-50)", ti, torch_s, None))
+            print(f"{'cnncalc json / torchinfo on ResNet-50':<52} {json50 / ti:8.3f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
