@@ -89,9 +89,9 @@ def main() -> None:
             print("torchinfo is not installed: no comparison against it")
         else:
             code = (
-                "import sys; sys.path.insert(0, %r)\n"
-                "import torch, torchinfo\nfrom tests.torchref import ResNet, Bottleneck\n"
-                "torchinfo.summary(ResNet(Bottleneck, [3, 4, 6, 3]), input_size=(1, 3, 224, 224), verbose=0)" % str(ROOT)
+                f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+                "import torch, torchinfo\nfrom torchref import ResNet, Bottleneck\n"
+                "torchinfo.summary(ResNet(Bottleneck, [3, 4, 6, 3]), input_size=(1, 3, 224, 224), verbose=0)"
             )
             ti = timed([PY, "-c", code], runs=3)
             print(row("torchinfo.summary(ResNet-50)", ti, torch_s, None))
