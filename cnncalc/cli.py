@@ -174,6 +174,24 @@ def check(
 
 
 @app.command()
+def explain(
+    spec: SpecArg = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="Explain only this layer.")] = None,
+    batch: BatchOpt = None,
+):
+    """Every layer's numbers with the rules that produced them, the numbers filled in."""
+    from .explain import explain as explain_text
+    from .spec import load
+
+    a = _run(spec, batch, False)
+    s = load(spec or DEFAULT_SPEC)
+    if layer is not None and all(x.name != layer for x in a.layers):
+        print(f"cnncalc: error: no layer named '{layer}'", file=sys.stderr)
+        raise typer.Exit(2)
+    sys.stdout.write(explain_text(s, a, layer))
+
+
+@app.command()
 def schema():
     """Print the JSON Schema of the spec format (for editors with the YAML language server)."""
     import json

@@ -146,3 +146,33 @@ def test_analytic_commands_never_import_torch(command):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "no torch" in r.stdout
+
+
+def test_explain_walks_a_beginner_through_the_tutorial():
+    r = run("explain")
+    assert r.exit_code == 0
+    for line in (
+        "conv1 (Conv2d): [1, 1, 32, 32] -> [1, 6, 30, 30]   (from the input)",
+        "  H: out = ⌊(32 + 2·0 − 1·(3 − 1) − 1) / 1⌋ + 1 = 30",
+        "  stride defaults to kernel_size [2, 2]: the windows sit side by side without overlapping",
+        "  H: out = ⌊(13 + 2·0 − 1·(2 − 1) − 1) / 2⌋ + 1 = 6",
+        "  in_channels = 6: left out, so taken from the incoming tensor [1, 6, 15, 15]",
+        "  parameters: weight [6, 1, 3, 3] = 6 × 1 × 3 × 3 = 54; bias [6]; 60 in all (2 tensors)",
+        "  dims 1..3 [16, 6, 6] become one: 16 × 6 × 6 = 576; [1, 16, 6, 6] -> [1, 576]",
+        "  MACs: 1 sample(s) · 6 out channels · 30 × 30 positions · 1 × 3 × 3 per output = 48,600",
+        "parameters: 10 tensors in 5 layers (conv1: 2, conv2: 2, fc1: 2, fc2: 2, fc3: 2), "
+        "60 + 880 + 69,240 + 10,164 + 850 = 81,194; a weight and a bias for each",
+    ):
+        assert line in r.stdout.splitlines(), line
+    assert "warning: the last 1 of its 13 input rows (H)" in r.stdout
+
+
+def test_explain_one_layer_and_unknown_layer():
+    r = run("explain", "--layer", "fc1")
+    assert r.exit_code == 0 and r.stdout.startswith("fc1 (Linear): [1, 576] -> [1, 120]")
+    assert run("explain", "--layer", "nope").exit_code == 2
+
+
+def test_verify_cpu_checks_receptive_fields():
+    r = run("verify", "--device", "cpu")
+    assert "receptive fields: 12 layer positions checked against the support of the input gradient" in r.stdout

@@ -40,6 +40,7 @@ class Report:
     rows: list[Row]
     problems: list[str] = field(default_factory=list)
     checked_grads: int = 0
+    checked_fields: int = 0
 
     @property
     def ok(self) -> bool:
@@ -128,6 +129,15 @@ def verify(a: Analysis, device: str = "meta") -> Report:
                 report.problems.append(f"parameter {n} got no gradient of its shape {list(p.shape)}")
             else:
                 report.checked_grads += 1
+        from .receptive import measure
+
+        for name, pos, expected, measured in measure(a):
+            if expected != measured:
+                report.problems.append(
+                    f"receptive field of '{name}' at output position {list(pos)}: the analysis covers input {expected}, "
+                    f"the input gradient reaches {measured}"
+                )
+            report.checked_fields += 1
     return report
 
 
@@ -174,6 +184,7 @@ def report_text(r: Report) -> str:
     )
     if r.device == "cpu":
         out.append(f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes")
+        out.append(f"receptive fields: {r.checked_fields} layer positions checked against the support of the input gradient")
     out.append("OK: torch agrees with every number" if r.ok else "FAILED: torch disagrees (see above)")
     return "\n".join(out) + "\n"
 

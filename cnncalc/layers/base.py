@@ -55,6 +55,11 @@ def dims(shape) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def times(xs) -> str:
+    """``16 × 6 × 6``"""
+    return " × ".join(str(v) for v in xs) if len(xs) else "1"
+
+
 # ---- argument readers: (value, key) -> normalized value, or LayerError ---------------------
 
 
@@ -212,6 +217,12 @@ class Kind:
 
     def infer(self, a: dict, x):  # pragma: no cover - every kind overrides it
         raise NotImplementedError
+
+    def explain(self, a: dict, x, out) -> list[str]:
+        """The rule behind the output shape (and MACs), with the numbers filled in."""
+        if tuple(out) == tuple(x):
+            return [f"keeps the shape {dims(x)}: it acts on each value (or each channel) in place"]
+        return [f"{dims(x)} -> {dims(out)}"]
 
     def module(self, kwargs: dict):
         """The equivalent torch module (torch imported here, lazily)."""

@@ -18,6 +18,7 @@ from .base import (
     register,
     schema,
     spatial_input,
+    times,
 )
 
 SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
@@ -111,6 +112,25 @@ class Conv(Kind):
         )
 
 
+    def explain(self, a, x, out):
+        batch, c, sp = spatial_input(x, self.n)
+        k, s, d, g = a["kernel_size"], a["stride"], a["dilation"], a["groups"]
+        pp = pads(a, k, d, self.n)
+        lines = []
+        if a["padding"] == "same":
+            lines.append("padding 'same': d·(k − 1) zeros in all per dim, the odd one on the right, so out = in")
+        for name, i, o, kk, ss, dd, (pl, pr) in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, d, pp):
+            pad = f"2·{pl}" if pl == pr else f"{pl} + {pr}"
+            lines.append(f"{name}: out = ⌊({i} + {pad} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
+        cin, cout = a["in_channels"], a["out_channels"]
+        per = times([f"({cin}/{g})" if g > 1 else cin, *k])
+        lines.append(
+            f"MACs: {prod(batch)} sample(s) · {cout} out channels · {times(out[-self.n:])} positions · {per} per output"
+            f" = {prod(batch) * cout * prod(out[-self.n:]) * (cin // g) * prod(k):,}"
+        )
+        return lines
+
+
 class ConvTranspose(Kind):
     size_keys = ("in_channels",)
 
@@ -142,6 +162,20 @@ class ConvTranspose(Kind):
             macs=prod(batch) * cin * prod(sp) * (cout // g) * prod(k),
             rf=None,
         )
+
+    def explain(self, a, x, out):
+        batch, c, sp = spatial_input(x, self.n)
+        k, s, p, op, d, g = (a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation", "groups"))
+        lines = [
+            f"{name}: out = ({i} − 1)·{ss} − 2·{pp} + {dd}·({kk} − 1) + {oo} + 1 = {o}"
+            for name, i, o, kk, ss, pp, oo, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, op, d)
+        ]
+        cin, cout = a["in_channels"], a["out_channels"]
+        lines.append(
+            f"MACs: {prod(batch)} sample(s) · {cin} in channels · {times(sp)} input positions · {cout}/{g}·{times(k)} per input"
+            f" = {prod(batch) * cin * prod(sp) * (cout // g) * prod(k):,}"
+        )
+        return lines
 
 
 def _conv(n: int) -> Kind:

@@ -25,6 +25,14 @@ class Linear(Kind):
         return Out(shape=(*x[:-1], fout), params=params, macs=prod(x[:-1]) * fin * fout)
 
 
+    def explain(self, a, x, out):
+        rows = prod(x[:-1])
+        return [
+            f"acts on the last dim: {x[-1]} features -> {a['out_features']}; the other dims {list(x[:-1])} stay",
+            f"MACs: {rows} row(s) · {a['in_features']} in · {a['out_features']} out = {rows * a['in_features'] * a['out_features']:,}",
+        ]
+
+
 register(
     Linear(
         "Linear",

@@ -56,11 +56,32 @@ class Pool(Kind):
         )
 
 
+    def explain(self, a, x, out):
+        batch, c, sp = spatial_input(x, self.n)
+        k, p = a["kernel_size"], a["padding"]
+        s = a["stride"] or k
+        d = a.get("dilation", (1,) * self.n)
+        lines = []
+        if a["stride"] is None:
+            lines.append(f"stride defaults to kernel_size {list(k)}: the windows sit side by side without overlapping")
+        ceil = a["ceil_mode"]
+        for name, i, o, kk, ss, pp, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, d):
+            if ceil:
+                lines.append(f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = {o} (ceil_mode; the last window must start inside the input or the left padding)")
+            else:
+                lines.append(f"{name}: out = ⌊({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
+        lines.append(f"channels stay {c}: a pool works on each channel alone")
+        return lines
+
+
 class AdaptivePool(Kind):
     def infer(self, a, x):
         batch, c, sp = spatial_input(x, self.n)
         want = a["output_size"]
         return Out(shape=(*batch, c, *(i if o is None else o for i, o in zip(sp, want))), rf=None)
+
+    def explain(self, a, x, out):
+        return [f"output_size {list(a['output_size'])}: the spatial size becomes {list(out[-self.n:])} whatever the input; windows adapt to fit"]
 
 
 def output_size(n: int):

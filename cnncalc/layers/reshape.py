@@ -20,6 +20,7 @@ from .base import (
     prod,
     register,
     schema,
+    times,
 )
 
 
@@ -35,6 +36,14 @@ class Flatten(Kind):
         if not x:
             return Out(shape=(1,))
         return Out(shape=(*x[:s], prod(x[s : e + 1]), *x[e + 1 :]))
+
+
+    def explain(self, a, x, out):
+        if not x:
+            return ["a scalar becomes a 1-element vector"]
+        s, e = a["start_dim"] % len(x), a["end_dim"] % len(x)
+        run = x[s : e + 1]
+        return [f"dims {s}..{e} {list(run)} become one: {times(run)} = {prod(run):,}; {dims(x)} -> {dims(out)}"]
 
 
 class Unflatten(Kind):

@@ -1,0 +1,120 @@
+"""Receptive fields measured in torch: the support of the input gradient of one output position.
+
+The model is rebuilt in float64 with every weight positive and biases zero, so no gradient can
+cancel; max pools become average pools of the same geometry (a max routes the gradient to one
+element only), element-wise layers and normalizations become identities (as in the usual
+definition, statistics are not counted), and reflection or replication padding becomes zero
+padding (what a border position reads is then the padding, not a mirrored pixel). For a layer,
+the gradient of the sum over channels at output position p is taken with respect to an all-ones
+input; along each spatial dim, the first and last input positions where it is non-zero must be the
+analytic field [centre − (size − 1)/2, centre + (size − 1)/2], centre = start + p·jump, clipped to
+the input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..engine import Analysis
+from .build import build
+
+_IDENTITY_PREFIXES = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout")
+_ELEMENTWISE = {"ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+                "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Softmax", "LogSoftmax", "Identity"}
+
+
+def _swap(type_: str, m: nn.Module) -> nn.Module:
+    if type_.startswith(_IDENTITY_PREFIXES) or type_ in _ELEMENTWISE:
+        return nn.Identity()
+    if type_.startswith("MaxPool"):
+        n = int(type_[-2])
+        if all(d == 1 for d in _tuple(m.dilation, n)):
+            return getattr(nn, f"AvgPool{n}d")(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode, count_include_pad=True)
+        return _DilatedWindow(n, m)
+    if type_.startswith(("ReflectionPad", "ReplicationPad")):
+        n = int(type_[-2])
+        return getattr(nn, f"ZeroPad{n}d")(m.padding)
+    if type_.startswith(("Conv", "ConvTranspose")):
+        m.padding_mode = "zeros"
+    return m
+
+
+class _DilatedWindow(nn.Module):
+    """A dilated max pool's window as a depthwise conv of ones (ceil_mode kept by padding the end)."""
+
+    def __init__(self, n, pool):
+        super().__init__()
+        self.n, self.pool = n, pool
+
+    def forward(self, x):
+        n, p = self.n, self.pool
+        k, s, pad, d = (_tuple(v, n) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation))
+        conv = getattr(nn.functional, f"conv{n}d")
+        c = x.shape[-n - 1]
+        w = torch.ones((c, 1, *k), dtype=x.dtype)
+        batched = x.dim() == n + 2
+        y = conv(x if batched else x.unsqueeze(0), w, None, s, pad, d, c)
+        return y if batched else y.squeeze(0)
+
+
+def _tuple(v, n):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _positions(f, d: int, i: int, o: int) -> tuple[int, int]:
+    """The first and last output positions whose whole field lies inside the input along dim d
+    (there padding cannot hide what a window reads); the middle one where none does."""
+    half = (f.size[d] - 1) / 2
+    lo = max(0, math.ceil((half - f.start[d]) / f.jump[d]))
+    hi = min(o - 1, math.floor((i - 1 - half - f.start[d]) / f.jump[d]))
+    return (lo, hi) if lo <= hi else (o // 2, o // 2)
+
+
+def measure(a: Analysis, limit: int = 24) -> list[tuple[str, list, list]]:
+    """(layer, analytic extents, measured extents) per checked layer; extents per spatial dim, at two positions."""
+    candidates = [layer for layer in a.layers if layer.field is not None]
+    if len(candidates) > limit:  # spread the checks over the net, the last layer included
+        step = len(candidates) / limit
+        candidates = [candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)] for i in range(limit)]
+    if not candidates:
+        return []
+    with torch.device("cpu"):
+        model = build(a, "cpu").double()
+    for n, p in model.named_parameters():
+        with torch.no_grad():
+            p.fill_(1.0 if not n.endswith("bias") else 0.0)
+    model._steps = [(name, _swap(layer.type, m), inputs) for (name, m, inputs), layer in zip(model._steps, a.layers)]
+    model.eval()
+    x = torch.ones(a.input, dtype=torch.float64, requires_grad=True)
+    outs = {}
+
+    def record(name, m, xs):
+        y = m(*xs)
+        outs[name] = y
+        return y
+
+    model(x, record)
+    results = []
+    for layer in candidates:
+        y = outs[layer.name]
+        f = layer.field
+        n = len(f.size)
+        sizes_in, sizes_out = a.input[-n:], y.shape[-n:]
+        positions = list(zip(*(_positions(f, d, sizes_in[d], sizes_out[d]) for d in range(n))))
+        for pos in positions:
+            (g,) = torch.autograd.grad(y[(..., *pos)].sum(), x, retain_graph=True)
+            measured, expected = [], []
+            for d in range(n):
+                axis = x.dim() - n + d
+                mass = g.abs().sum(dim=[j for j in range(x.dim()) if j != axis])
+                nz = torch.nonzero(mass).flatten().tolist()
+                measured.append((nz[0], nz[-1]) if nz else None)
+                centre = f.start[d] + pos[d] * f.jump[d]
+                lo, hi = centre - (f.size[d] - 1) / 2, centre + (f.size[d] - 1) / 2
+                lo, hi = max(int(math.ceil(lo)), 0), min(int(math.floor(hi)), sizes_in[d] - 1)
+                expected.append((lo, hi) if lo <= hi else None)
+            results.append((layer.name, pos, expected, measured))
+    return results

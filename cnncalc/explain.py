@@ -1,0 +1,85 @@
+"""Every number of every layer with the rule that produced it, the numbers filled in."""
+
+from __future__ import annotations
+
+from .engine import Analysis, LayerResult
+from .layers.base import times
+from .render import shape_text
+from .spec import LayerSpec, Spec
+
+# What a default means, where it is not obvious from its name.
+MEANING = {
+    "bias": "adds a learned bias per output",
+    "padding_mode": "how the border is padded",
+    "ceil_mode": "round output sizes down",
+    "affine": "learns a scale (weight) and shift (bias) per channel",
+    "track_running_stats": "keeps running mean and variance as buffers",
+}
+
+
+def explain(spec: Spec, a: Analysis, only: str | None = None) -> str:
+    out = []
+    for layer_spec, layer in zip(spec.layers, a.layers):
+        if only is None or layer.name == only:
+            out.append(_layer(layer_spec, layer, a))
+    if only is None:
+        out.append(_totals(a))
+    return "\n\n".join(out) + "\n"
+
+
+def _layer(ls: LayerSpec, r: LayerResult, a: Analysis) -> str:
+    x = r.input_shapes[0]
+    src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
+    lines = [f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {shape_text(r.output_shape)}   (from {src})"]
+    for key in ls.kind.size_keys:
+        if key not in ls.written:
+            lines.append(f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}")
+        else:
+            lines.append(f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor {shape_text(x)}")
+    defaults = [k for k in ls.kind.args if k not in ls.written and k not in ls.kind.size_keys and ls.kind.args[k][1] is not None]
+    if defaults:
+        shown = ", ".join(f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "") for k in defaults)
+        lines.append(f"  defaults: {shown}")
+    xs = r.input_shapes if ls.kind.inputs != 1 else x
+    for line in ls.kind.explain(r.kwargs, xs if ls.kind.inputs == 1 else xs[0], r.output_shape):
+        lines.append(f"  {line}")
+    if r.params:
+        parts = [
+            f"{t.name.rsplit('.', 1)[-1]} {shape_text(t.shape)}" + (f" = {times(t.shape)} = {t.count:,}" if len(t.shape) > 1 else "")
+            for t in r.params
+        ]
+        lines.append(f"  parameters: {'; '.join(parts)}; {r.param_count:,} in all ({len(r.params)} tensor{'s' * (len(r.params) > 1)})")
+    else:
+        lines.append("  parameters: none")
+    if r.buffers:
+        lines.append(f"  buffers (not parameters): {', '.join(t.name.rsplit('.', 1)[-1] + ' ' + shape_text(t.shape) for t in r.buffers)}")
+    f = r.field
+    if f is not None:
+        lines.append(f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, centre of output 0 at {_value(list(f.start))}")
+    for w in a.warnings:
+        if w.message.startswith(f"layer '{r.name}' "):
+            lines.append("  warning: " + w.message.split(": ", 1)[1])
+    return "\n".join(lines)
+
+
+def _totals(a: Analysis) -> str:
+    with_params = [layer for layer in a.layers if layer.params]
+    lines = [
+        f"parameters: {len(a.tensors)} tensors in {len(with_params)} layers "
+        f"({', '.join(f'{layer.name}: {len(layer.params)}' for layer in with_params)}), "
+        f"{' + '.join(f'{layer.param_count:,}' for layer in with_params)} = {a.total_params:,}"
+        + ("; a weight and a bias for each" if all(sorted(t.name.rsplit(".", 1)[-1] for t in layer.params) == ["bias", "weight"] for layer in with_params) else ""),
+        f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = {a.total_macs:,} "
+        "(multiply-accumulates of Conv/Linear weights, bias not included)",
+    ]
+    for name, size, factors in a.flattens:
+        lines.append(f"flatten at '{name}': {times(factors)} = {size:,} features")
+    return "\n".join(lines)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return str(list(v))
+    return str(v)
