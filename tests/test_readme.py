@@ -1,0 +1,20 @@
+"""The README's examples run as written."""
+
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_python_api_example_runs(monkeypatch, capsys):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    block = re.search(r"## Python API\n\n```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["(1, 10) 81194 274656", "['conv1.weight', 'conv1.bias']"]
+
+
+def test_quick_start_is_what_ci_runs():
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    test_line = next(line for line in README.splitlines() if line.endswith(".venv/bin/python -m pytest"))
+    assert test_line in ci
