@@ -96,13 +96,19 @@ def _run(path: str | None, batch: int | None, strict: bool):
 
 
 @app.command()
-def shapes(spec: SpecArg = None, format: FormatOpt = Format.table, batch: BatchOpt = None, strict: StrictOpt = False):
+def shapes(
+    spec: SpecArg = None,
+    format: FormatOpt = Format.table,
+    batch: BatchOpt = None,
+    strict: StrictOpt = False,
+    depth: Annotated[int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")] = None,
+):
     """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals."""
     a = _run(spec, batch, strict)
     if format is Format.json:
         print(render.dump(render.shapes_json(a)))
     else:
-        sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown))
+        sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown, depth=depth))
 
 
 @app.command()

@@ -98,20 +98,38 @@ def _source(layer: LayerResult) -> str:
     return "" if layer.default_input else ", ".join(layer.inputs)
 
 
-def shapes_text(a: Analysis, markdown: bool = False) -> str:
-    graph = any(not layer.default_input for layer in a.layers)
+def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerResult, int, int]]:
+    """(name, type, last layer, params, MACs) rows, layers below ``depth`` dotted parts folded into one."""
+    rows: list = []
+    for layer in layers:
+        parts = layer.name.split(".")
+        if len(parts) > depth:
+            group = ".".join(parts[:depth])
+            if rows and rows[-1][0] == group and rows[-1][5]:
+                name, _, _, params, macs, count = rows[-1]
+                rows[-1] = [name, f"({count + 1} layers)", layer, params + layer.param_count, macs + layer.macs, count + 1]
+                continue
+            rows.append([group, "(1 layer)", layer, layer.param_count, layer.macs, 1])
+        else:
+            rows.append([layer.name, layer.type, layer, layer.param_count, layer.macs, 0])
+    return [tuple(r[:5]) for r in rows]
+
+
+def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -> str:
+    graph = any(not layer.default_input for layer in a.layers) and depth is None
     headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
+    folded = fold(a.layers, depth) if depth is not None else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
     rows = [
         [
-            layer.name,
-            layer.type,
+            name,
+            type_,
             *([_source(layer)] if graph else []),
             shape_text(layer.output_shape),
-            f"{layer.param_count:,}",
-            f"{layer.macs:,}",
+            f"{params:,}",
+            f"{macs:,}",
             field_text(layer.field),
         ]
-        for layer in a.layers
+        for name, type_, layer, params, macs in folded
     ]
     n = len(headers)
     out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]

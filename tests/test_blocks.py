@@ -1,5 +1,7 @@
 """Blocks: block-written ResNets against hand-written torch ResNets, expand round trips, diagnostics."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -136,3 +138,17 @@ def test_bad_expression_and_cycles():
     with pytest.raises(SpecError) as e:
         parse(text)
     assert "blocks use each other in a cycle: A -> B -> A" in e.value.message and e.value.pos == (8, 16)
+
+
+def test_depth_folds_block_instances_into_rows():
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    config = str(Path(__file__).resolve().parent.parent / "configs" / "resnet50.yaml")
+    r = CliRunner().invoke(app, ["shapes", config, "--depth", "1"])
+    rows = {line.split()[0]: line for line in r.stdout.splitlines() if line.startswith("layer")}
+    assert list(rows) == ["layer1", "layer2", "layer3", "layer4"]
+    assert "(62 layers)" in rows["layer3"] and "[1, 1024, 14, 14]" in rows["layer3"] and "7,098,368" in rows["layer3"]
+    r2 = CliRunner().invoke(app, ["shapes", config, "--depth", "2"])
+    assert sum(line.startswith("layer") for line in r2.stdout.splitlines()) == 16
