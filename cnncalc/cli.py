@@ -142,6 +142,52 @@ def expand_paths(targets: list[str]) -> tuple[list[str], list[str]]:
     return [f for f in files if not (f in seen or seen.add(f))], missing
 
 
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+@app.command()
+def memory(
+    spec: SpecArg = None,
+    batch: BatchOpt = None,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Parameter and activation dtype.")] = Dtype.float32,
+    optimizer: Annotated[Optimizer, typer.Option("--optimizer", help="sgd keeps no state, momentum 1x, adam/adamw 2x the parameters.")] = Optimizer.sgd,
+    format: FormatOpt = Format.table,
+    fit: Annotated[str | None, typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits.")] = None,
+):
+    """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd keeps."""
+    from .engine import analyze
+    from .memory import fit as fit_batch
+    from .memory import memory as measure
+    from .memory import parse_size
+    from .spec import load
+
+    a = _run(spec, batch, False)
+    fitted = None
+    if fit is not None:
+        try:
+            limit = parse_size(fit)
+        except ValueError as e:
+            print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        s = load(spec or DEFAULT_SPEC)
+        fitted = (fit, fit_batch(lambda n: analyze(s, n), limit, dtype.value, optimizer.value))
+    m = measure(a, dtype.value, optimizer.value)
+    if format is Format.json:
+        print(render.dump(render.memory_json(m, fitted[1] if fitted else None)))
+    else:
+        sys.stdout.write(render.memory_text(a, m, markdown=format is Format.markdown, fit=fitted))
+
+
 @app.command()
 def check(
     specs: Annotated[list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")],

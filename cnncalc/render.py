@@ -146,6 +146,44 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -
     return "\n".join(out) + "\n"
 
 
+def memory_json(m, fit_batch: int | None = None) -> dict:
+    out = {
+        "dtype": m.dtype,
+        "optimizer": m.optimizer,
+        "batch": m.batch,
+        "params_bytes": m.params_bytes,
+        "grads_bytes": m.grads_bytes,
+        "optimizer_bytes": m.optimizer_bytes,
+        "buffers_bytes": m.buffers_bytes,
+        "saved_activation_bytes": m.saved_activation_bytes,
+        "layers": [{"name": name, "saved_bytes": b} for name, b in m.per_layer.items()],
+        "total_bytes": m.total_bytes,
+        "inference_peak_bytes": m.inference_peak_bytes,
+    }
+    if fit_batch is not None:
+        out["fit_batch"] = fit_batch
+    return out
+
+
+def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | None = None) -> str:
+    rows = [[name, a_type, shape_text(shape), f"{b:,}"] for (name, b), a_type, shape in zip(m.per_layer.items(), (x.type for x in a.layers), (x.output_shape for x in a.layers))]
+    out = [f"one training step, batch {m.batch}, {m.dtype}, {m.optimizer}", ""]
+    out.append(table(["Layer", "Type", "Output shape", "Saved for backward (bytes)"], rows, {3}, markdown))
+    out += [
+        "",
+        f"Parameters:        {bytes_text(m.params_bytes)}",
+        f"Gradients:         {bytes_text(m.grads_bytes)}",
+        f"Optimizer state:   {bytes_text(m.optimizer_bytes)}",
+        f"Buffers:           {bytes_text(m.buffers_bytes)}",
+        f"Saved activations: {bytes_text(m.saved_activation_bytes)}",
+        f"Total:             {bytes_text(m.total_bytes)}",
+        f"Inference peak (activations alive at once): {bytes_text(m.inference_peak_bytes)}",
+    ]
+    if fit is not None:
+        out.append(f"Largest batch whose training step fits in {fit[0]}: {fit[1]:,}")
+    return "\n".join(out) + "\n"
+
+
 def params_text(a: Analysis, markdown: bool = False) -> str:
     rows = [[t.name, shape_text(t.shape), f"{t.count:,}"] for t in a.tensors]
     out = [table(["Parameter", "Shape", "Count"], rows, {2}, markdown), ""]

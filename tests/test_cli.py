@@ -176,3 +176,15 @@ def test_explain_one_layer_and_unknown_layer():
 def test_verify_cpu_checks_receptive_fields():
     r = run("verify", "--device", "cpu")
     assert "receptive fields: 12 layer positions checked against the support of the input gradient" in r.stdout
+
+
+def test_memory_command_json_and_fit():
+    out = json.loads(run("memory", "--format", "json", "--optimizer", "adam").stdout)
+    assert out["params_bytes"] == out["grads_bytes"] == 81194 * 4 and out["optimizer_bytes"] == 2 * 81194 * 4
+    assert out["saved_activation_bytes"] == sum(x["saved_bytes"] for x in out["layers"])
+    assert out["total_bytes"] == 4 * 81194 * 4 + out["saved_activation_bytes"]
+    fitted = json.loads(run("memory", "--format", "json", "--fit", "1MiB").stdout)["fit_batch"]
+    at = json.loads(run("memory", "--format", "json", "--batch", str(fitted)).stdout)["total_bytes"]
+    above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)["total_bytes"]
+    assert at <= 1 << 20 < above
+    assert run("memory", "--fit", "12 parsecs").exit_code == 2

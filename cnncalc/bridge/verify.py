@@ -41,6 +41,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     checked_grads: int = 0
     checked_fields: int = 0
+    saved_bytes: tuple[int, int] | None = None  # (analysis, torch) bytes autograd keeps in training
 
     @property
     def ok(self) -> bool:
@@ -120,6 +121,8 @@ def verify(a: Analysis, device: str = "meta") -> Report:
         t_shape, t_macs, t_params = seen.get(layer.name, ((), -1, -1))
         own = sum(t.count for t in layer.params if t.name.rsplit(".", 1)[0] == layer.name)
         report.rows.append(Row(layer.name, layer.type, layer.output_shape, t_shape, layer.macs, t_macs, own, t_params))
+    if out is not None:
+        _check_memory(a, device, report)
     if device == "cpu" and out is not None:
         model.zero_grad()
         loss = torch.nn.MSELoss()(out, torch.randn(out.shape))
@@ -139,6 +142,22 @@ def verify(a: Analysis, device: str = "meta") -> Report:
                 )
             report.checked_fields += 1
     return report
+
+
+def _check_memory(a: Analysis, device: str, report: Report) -> None:
+    from ..memory import memory
+    from .memory import measure_saved
+
+    try:
+        total, per_layer = measure_saved(a, device)
+    except Exception as e:  # e.g. batch norm with one value per channel, refused in training mode
+        report.problems.append(f"torch could not run a training-mode forward to measure memory: {_first_line(e)}")
+        return
+    m = memory(a)
+    report.saved_bytes = (m.saved_activation_bytes, total)
+    for name, ours in m.per_layer.items():
+        if ours != per_layer.get(name, 0):
+            report.problems.append(f"layer '{name}' makes autograd keep {ours:,} bytes by the analysis, {per_layer.get(name, 0):,} in torch")
 
 
 def _last_name(a: Analysis, seen) -> str:
@@ -182,6 +201,10 @@ def report_text(r: Report) -> str:
         f"{agree} of {len(r.rows)} layers agree with torch; parameter and buffer names and shapes "
         + ("agree" if not any(p.startswith(("parameters", "buffers")) for p in r.problems) else "DIFFER")
     )
+    if r.saved_bytes is not None:
+        ours, theirs = r.saved_bytes
+        verdict = "agree" if ours == theirs else "DIFFER"
+        out.append(f"saved for backward in training: {ours:,} bytes by the analysis, {theirs:,} in torch ({verdict})")
     if r.device == "cpu":
         out.append(f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes")
         out.append(f"receptive fields: {r.checked_fields} layer positions checked against the support of the input gradient")

@@ -218,6 +218,18 @@ class Kind:
     def infer(self, a: dict, x):  # pragma: no cover - every kind overrides it
         raise NotImplementedError
 
+    view = False  # the output shares the input's storage (a view, or the input itself)
+
+    def shares_input(self, a: dict) -> bool:
+        return self.view
+
+    def saves(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
+        """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
+        ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a fresh
+        tensor, dtype one of ``"act"`` (the activation dtype), ``"stat"`` (float32) or ``"int64"``.
+        Only asked when an input needs a gradient or the layer has parameters."""
+        return []
+
     def explain(self, a: dict, x, out) -> list[str]:
         """The rule behind the output shape (and MACs), with the numbers filled in."""
         if tuple(out) == tuple(x):

@@ -112,6 +112,18 @@ class Conv(Kind):
         )
 
 
+    def saves(self, a, xs, out, grads):
+        # its input, for the weight's gradient; a padded copy where torch pads before the conv
+        x, n = xs[0], self.n
+        k, d, mode = a["kernel_size"], a["dilation"], a["padding_mode"]
+        pp = pads(a, k, d, n)
+        if mode == "zeros":
+            if a["padding"] == "same" and any((pl + pr) % 2 for pl, pr in pp):
+                return [("new", (*x[:-n], *(i + (pl + pr) % 2 for i, (pl, pr) in zip(x[-n:], pp))), "act")]
+            return [("in", 0)]
+        padded = ("new", (*x[:-n], *(i + pl + pr for i, (pl, pr) in zip(x[-n:], pp))), "act")
+        return [("in", 0), padded] if mode != "circular" and grads[0] else [padded]  # the pad keeps its input
+
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)
         k, s, d, g = a["kernel_size"], a["stride"], a["dilation"], a["groups"]
@@ -162,6 +174,9 @@ class ConvTranspose(Kind):
             macs=prod(batch) * cin * prod(sp) * (cout // g) * prod(k),
             rf=None,
         )
+
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)]
 
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)

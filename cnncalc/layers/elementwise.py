@@ -6,7 +6,14 @@ from .base import Kind, LayerError, Out, choice, dims, integer, norm_dim, number
 
 
 class Elementwise(Kind):
-    """Same shape out as in; no tensors; the receptive field passes through."""
+    """Same shape out as in; no tensors; the receptive field passes through.
+
+    ``keeps`` is what its backward needs: "in", "out" or "" (nothing)."""
+
+    keeps = ""
+
+    def saves(self, a, xs, out, grads):
+        return {"in": [("in", 0)], "out": [("out",)], "": []}[self.keeps]
 
     def infer(self, a, x):
         if self.ndims and len(x) not in self.ndims:
@@ -17,11 +24,34 @@ class Elementwise(Kind):
         return Out(shape=x, rf="same")
 
 
-def elementwise(type_: str, args: dict | None = None, ndims=()) -> Kind:
-    return Elementwise(type_, args or {}, ndims=ndims)
+def elementwise(type_: str, args: dict | None = None, ndims=(), keeps: str = "in") -> Kind:
+    return Elementwise(type_, args or {}, ndims=ndims, keeps=keeps)
+
+
+class Dropout(Elementwise):
+    """Training mode: multiplies by a fresh noise tensor (per element, or per channel for Dropout1d/2d/3d)."""
+
+    def shares_input(self, a):
+        return a["p"] == 0  # torch returns the input itself
+
+    def saves(self, a, xs, out, grads):
+        x, p = xs[0], a["p"]
+        if p == 0:
+            return []
+        if p == 1:
+            return [("new", (), "act")]
+        if self.type == "Dropout":
+            return [("new", x, "act")]
+        # torch adds a batch dim for Dropout1d on 2-D and Dropout3d on anything but 5-D; Dropout2d never
+        unbatched = (self.type == "Dropout1d" and len(x) == 2) or (self.type == "Dropout3d" and len(x) != 5)
+        b = (1, *x[:1]) if unbatched else x[:2]
+        return [("new", (*b, *(1,) * (len(x) + unbatched - 2)), "act")]
 
 
 class PReLU(Kind):
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)]
+
     def infer(self, a, x):
         m = a["num_parameters"]
         c = x[1] if len(x) > 1 else 1
@@ -38,9 +68,13 @@ class Softmax(Kind):
         a["dim"] = a["dim"] if a["dim"] is not None else d
         return Out(shape=x, rf="same" if d <= 1 else None)  # along a spatial dim it sees the whole dim
 
+    def saves(self, a, xs, out, grads):
+        return [("out",)]
+
 
 class Identity(Kind):
     any_args = True  # torch's Identity takes and ignores any argument
+    view = True
 
     def infer(self, a, x):
         return Out(shape=x, rf="same")
@@ -55,17 +89,18 @@ _P = {"p": (number(0.0, 1.0), 0.5)}
 _ALPHA = {"alpha": (number(), 1.0)}
 
 register(
-    *(elementwise(t) for t in ("ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid")),
+    *(elementwise(t, keeps="out") for t in ("ReLU", "Sigmoid", "Tanh")),
+    *(elementwise(t) for t in ("ReLU6", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid")),
     elementwise("LeakyReLU", {"negative_slope": (number(), 0.01)}),
     elementwise("ELU", _ALPHA),
     elementwise("CELU", _ALPHA),
     elementwise("GELU", {"approximate": (choice("none", "tanh"), "none")}),
     elementwise("Hardtanh", {"min_val": (number(), -1.0), "max_val": (number(), 1.0)}),
     elementwise("Softplus", {"beta": (number(), 1.0), "threshold": (number(), 20.0)}),
-    elementwise("Dropout", _P),
-    elementwise("Dropout1d", _P, ndims=(2, 3)),
-    elementwise("Dropout2d", _P),
-    elementwise("Dropout3d", _P),
+    Dropout("Dropout", _P, ndims=()),
+    Dropout("Dropout1d", _P, ndims=(2, 3)),
+    Dropout("Dropout2d", _P, ndims=()),
+    Dropout("Dropout3d", _P, ndims=()),
     PReLU("PReLU", {"num_parameters": (integer(), 1), "init": (number(), 0.25)}),
     Softmax("Softmax", {"dim": (optional(integer(None)), None)}),
     Softmax("LogSoftmax", {"dim": (optional(integer(None)), None)}),

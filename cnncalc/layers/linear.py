@@ -25,6 +25,9 @@ class Linear(Kind):
         return Out(shape=(*x[:-1], fout), params=params, macs=prod(x[:-1]) * fin * fout)
 
 
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)]  # for the weight's gradient (a 2-D view of it)
+
     def explain(self, a, x, out):
         rows = prod(x[:-1])
         return [

@@ -29,6 +29,20 @@ class Elementwise2(Kind):
     def infer(self, a, xs, names=()):
         return Out(shape=broadcast(xs, list(names)), rf="same")
 
+    def saves(self, a, xs, out, grads):
+        if self.type == "Add":
+            return []
+        # (x0 · x1) · x2 ...: each product keeps the factor the other side's gradient needs
+        items, acc_grad, acc = [], grads[0], ("in", 0)
+        for k in range(1, len(xs)):
+            if acc_grad:
+                items.append(("in", k))
+            if grads[k]:
+                items.append(acc)
+            acc_grad = acc_grad or grads[k]
+            acc = ("new", broadcast(xs[: k + 1], [str(j) for j in range(k + 1)]), "act") if k + 1 < len(xs) else None
+        return items
+
     def module(self, kwargs):
         from ..bridge.modules import Add, Mul
 

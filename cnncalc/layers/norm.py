@@ -46,6 +46,12 @@ class BatchNorm(Kind):
         return out
 
 
+    def saves(self, a, xs, out, grads):
+        # input, batch mean and inverse std, and the running statistics when tracked
+        c = xs[0][1]
+        return [("in", 0)] + [("new", (c,), "stat")] * (4 if a["track_running_stats"] else 2)
+
+
 class InstanceNorm(Kind):
     size_keys = ("num_features",)
 
@@ -60,6 +66,14 @@ class InstanceNorm(Kind):
         return Out(shape=x, params=params, buffers=buffers, rf="same")
 
 
+    def saves(self, a, xs, out, grads):
+        # batch norm over a (1, N·C, ...) view: statistics per sample and channel
+        x, n = xs[0], self.n
+        nc = prod(x[: len(x) - n])
+        stats = 2 + a["affine"] + 2 * a["track_running_stats"]
+        return [("in", 0)] + [("new", (nc,), "stat")] * stats
+
+
 class GroupNorm(Kind):
     size_keys = ("num_channels",)
 
@@ -71,6 +85,10 @@ class GroupNorm(Kind):
             raise LayerError(f"num_channels ({c}) must be divisible by num_groups ({a['num_groups']})", "num_groups")
         params, _ = _tensors(c, a["affine"], False)
         return Out(shape=x, params=params, rf="same")
+
+
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)] + [("new", (xs[0][0], a["num_groups"]), "stat")] * 2
 
 
 class LayerNorm(Kind):
@@ -89,11 +107,23 @@ class LayerNorm(Kind):
         return Out(shape=x, params=params, rf="same")
 
 
+    def saves(self, a, xs, out, grads):
+        x = xs[0]
+        lead = x[: len(x) - len(a["normalized_shape"])]
+        return [("in", 0)] + [("new", lead, "stat")] * 2
+
+
 class LocalResponseNorm(Kind):
     def infer(self, a, x):
         if len(x) < 3:
             raise LayerError(f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is {len(x)}-D")
         return Out(shape=x, rf="same")
+
+    def saves(self, a, xs, out, grads):
+        # x·x padded over channels and pooled, its power, and the input (torch's functional form)
+        x = xs[0]
+        padded = (x[0], 1, x[1] + a["size"] - 1, *x[2:])
+        return [("in", 0), ("new", padded, "act"), ("new", x, "act"), ("new", x, "act")]
 
 
 _EPS = (number(0.0), 1e-5)

@@ -56,6 +56,11 @@ class Pool(Kind):
         )
 
 
+    def saves(self, a, xs, out, grads):
+        if self.type.startswith("Max"):
+            return [("in", 0), ("new", out, "int64")]  # the input and the argmax indices
+        return [("in", 0)]
+
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)
         k, p = a["kernel_size"], a["padding"]
@@ -79,6 +84,13 @@ class AdaptivePool(Kind):
         batch, c, sp = spatial_input(x, self.n)
         want = a["output_size"]
         return Out(shape=(*batch, c, *(i if o is None else o for i, o in zip(sp, want))), rf=None)
+
+    def saves(self, a, xs, out, grads):
+        if self.type.startswith("AdaptiveMax"):
+            return [("in", 0), ("new", out, "int64")]
+        if all(o == 1 for o in out[-self.n :]):
+            return []  # torch takes the mean, whose backward needs no tensor
+        return [("in", 0)]
 
     def explain(self, a, x, out):
         return [f"output_size {list(a['output_size'])}: the spatial size becomes {list(out[-self.n:])} whatever the input; windows adapt to fit"]

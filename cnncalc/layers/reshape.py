@@ -25,6 +25,8 @@ from .base import (
 
 
 class Flatten(Kind):
+    view = True
+
     def infer(self, a, x):
         s = norm_dim(a["start_dim"], len(x), "start_dim")
         e = norm_dim(a["end_dim"], len(x), "end_dim")
@@ -47,6 +49,8 @@ class Flatten(Kind):
 
 
 class Unflatten(Kind):
+    view = True
+
     def infer(self, a, x):
         d = norm_dim(a["dim"], len(x), "dim")
         sizes = list(a["unflattened_size"])
@@ -113,6 +117,9 @@ class Upsample(Kind):
                     "scale_factor",
                 )
         return Out(shape=(*x[:2], *out))
+
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)] if a["mode"] == "area" else []  # area is adaptive average pooling
 
     def module(self, kwargs):
         import torch.nn as nn

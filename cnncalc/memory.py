@@ -1,0 +1,149 @@
+"""One training step's memory, to the byte, from the layers' declarations of what autograd keeps.
+
+- ``params_bytes``: the parameters in the chosen dtype; ``grads_bytes``: one gradient each;
+- ``optimizer_bytes``: SGD keeps nothing, momentum one buffer a parameter, Adam/AdamW two;
+- ``buffers_bytes``: running statistics in the dtype, ``num_batches_tracked`` as int64;
+- ``saved_activation_bytes``: the tensors autograd keeps for backward in one training-mode forward
+  (unique storages, parameters excluded), each layer declaring what its backward needs
+  (``Kind.saves``); a layer keeps nothing when no input needs a gradient and it has no parameters;
+- ``inference_peak_bytes``: the most activation bytes alive at once in an inference forward, each
+  tensor (the input too) freed after its last use, a view living as long as its base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .engine import Analysis
+from .layers import REGISTRY
+from .layers.base import prod
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+ITEM = {"int64": 8, "stat": 4}
+
+
+@dataclass
+class Memory:
+    dtype: str
+    optimizer: str
+    batch: int
+    params_bytes: int
+    grads_bytes: int
+    optimizer_bytes: int
+    buffers_bytes: int
+    saved_activation_bytes: int
+    inference_peak_bytes: int
+    per_layer: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.params_bytes + self.grads_bytes + self.optimizer_bytes + self.buffers_bytes + self.saved_activation_bytes
+
+
+def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memory:
+    size = DTYPES[dtype]
+    params = a.total_params * size
+    buffers = sum(t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers)
+    storage = {"input": prod(a.input) * size}  # storage id -> bytes
+    owner = {"input": "input"}  # tensor -> storage id
+    grad = {"input": False}
+    saved: dict[str, int] = {}
+    per_layer: dict[str, int] = {}
+    for layer in a.layers:
+        kind = REGISTRY[layer.type]
+        grads = [grad[s] for s in layer.inputs]
+        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
+        owner[layer.name] = sid
+        if sid == layer.name:
+            storage[sid] = prod(layer.output_shape) * size
+        grad[layer.name] = any(grads) or bool(layer.params)
+        share = 0
+        if any(grads) or layer.params:
+            for n, item in enumerate(kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)):
+                if item[0] == "in":
+                    key = owner[layer.inputs[item[1]]]
+                elif item[0] == "out":
+                    key = sid
+                else:
+                    key = f"{layer.name}#{n}"
+                    storage[key] = prod(item[1]) * ITEM.get(item[2], size)
+                if key not in saved:
+                    saved[key] = storage[key]
+                    share += storage[key]
+        per_layer[layer.name] = share
+    return Memory(
+        dtype=dtype,
+        optimizer=optimizer,
+        batch=a.input[0],
+        params_bytes=params,
+        grads_bytes=params,
+        optimizer_bytes=params * OPTIMIZERS[optimizer],
+        buffers_bytes=buffers,
+        saved_activation_bytes=sum(saved.values()),
+        inference_peak_bytes=_inference_peak(a, size),
+        per_layer=per_layer,
+    )
+
+
+def _inference_peak(a: Analysis, size: int) -> int:
+    """Walk the forward pass: allocate each new output, free storages after their last reader."""
+    owner = {"input": "input"}
+    nbytes = {"input": prod(a.input) * size}
+    last_use = {"input": -1}
+    for i, layer in enumerate(a.layers):
+        for s in layer.inputs:
+            last_use[s] = i
+    last_use[a.layers[-1].name] = len(a.layers)  # the output is returned
+    alive_until: dict[str, int] = {"input": last_use["input"]}
+    for i, layer in enumerate(a.layers):
+        kind = REGISTRY[layer.type]
+        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
+        owner[layer.name] = sid
+        if sid == layer.name:
+            nbytes[sid] = prod(layer.output_shape) * size
+        alive_until[sid] = max(alive_until.get(sid, -1), last_use.get(layer.name, i))
+    live = nbytes["input"]
+    peak = live
+    ends: dict[int, list[str]] = {}
+    for sid, end in alive_until.items():
+        ends.setdefault(end, []).append(sid)
+    for sid in ends.pop(-1, []):
+        live -= nbytes[sid]
+    for i, layer in enumerate(a.layers):
+        if owner[layer.name] == layer.name:
+            live += nbytes[layer.name]
+        peak = max(peak, live)
+        for sid in ends.get(i, []):
+            live -= nbytes[sid]
+    return peak
+
+
+def parse_size(text: str) -> int:
+    """``16GiB``, ``512MiB``, ``2GB``, ``1000000`` -> bytes."""
+    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+    t = text.strip().lower().replace(" ", "")
+    num = t.rstrip("kmgtib")
+    unit = t[len(num) :]
+    if unit not in units:
+        raise ValueError(f"unknown size unit in {text!r}; use B, KB, MB, GB, KiB, MiB or GiB")
+    return int(float(num) * units[unit])
+
+
+def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1) -> int:
+    """The largest batch whose training step fits in ``limit`` bytes (0 if not even batch 1);
+    ``a_at(batch)`` analyses the spec at that batch."""
+    def total(n):
+        return memory(a_at(n), dtype, optimizer).total_bytes
+
+    if total(1) > limit:
+        return 0
+    lo, hi = 1, 2
+    while total(hi) <= limit:
+        lo, hi = hi, hi * 2
+        if hi > 1 << 40:
+            return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if total(mid) <= limit else (lo, mid)
+    return lo

@@ -1,0 +1,90 @@
+"""Memory of a training step against torch: saved tensors under saved_tensors_hooks, byte for byte."""
+
+from pathlib import Path
+
+import pytest
+from helpers import analysis_of, torch_run
+from hypothesis import HealthCheck, given, settings
+from test_graph import CASES as GRAPHS
+from test_layers import C as LAYERS
+from test_property import nets
+
+from cnncalc.bridge.memory import measure_saved
+from cnncalc.diagnostics import SpecError
+from cnncalc.engine import analyze
+from cnncalc.memory import fit, memory, parse_size
+from cnncalc.spec import load
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def agree(a, device="cpu"):
+    m = memory(a)
+    total, per_layer = measure_saved(a, device)
+    assert m.saved_activation_bytes == total
+    assert {k: v for k, v in m.per_layer.items() if v} == per_layer
+
+
+VALID = [(s, layers) for s, layers in LAYERS + GRAPHS if torch_run(s, layers)[1] is None]
+
+
+@pytest.mark.parametrize("shape,layers", VALID)
+def test_every_layer_type_saves_what_torch_saves(shape, layers):
+    agree(analysis_of(shape, layers))
+    # and behind a layer with parameters, where every input needs a gradient
+    if len(shape) >= 2 and all(layer.get("from") is None for layer in layers):
+        head = {"name": "head", "type": "Linear", "out_features": shape[-1]}
+        agree(analysis_of(shape, [head, *layers]))
+
+
+@pytest.mark.parametrize("name", ["alexnet.yaml", "resnet50.yaml", "mobilenet_v2.yaml", "densenet121.yaml", "squeezenet1_0.yaml"])
+def test_architectures_on_meta(name):
+    agree(analyze(load(str(CONFIGS / name))), device="meta")
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(nets())
+def test_random_nets_save_what_torch_saves(net):
+    shape, layers = net
+    try:
+        a = analysis_of(shape, layers)
+    except SpecError:
+        return
+    if any("in training mode" in w.message for w in a.warnings):
+        return  # torch refuses batch norm with 1 value per channel in training: nothing to measure
+    agree(a)
+
+
+def test_totals_of_the_tutorial():
+    a = analyze(load(str(CONFIGS / "lenet.yaml")))
+    m = memory(a, optimizer="adam")
+    assert m.params_bytes == m.grads_bytes == 81194 * 4
+    assert m.optimizer_bytes == 2 * 81194 * 4
+    assert m.buffers_bytes == 0
+    # conv1 keeps the input (1·32·32), ReLU its output, the pool its input (the same) and int64 indices, ...
+    assert m.per_layer["conv1"] == 32 * 32 * 4
+    assert m.per_layer["1"] == 6 * 30 * 30 * 4 and m.per_layer["2"] == 6 * 15 * 15 * 8
+    assert m.total_bytes == 4 * 81194 * 4 + m.saved_activation_bytes
+    half = memory(a, dtype="float16")
+    assert half.params_bytes == 81194 * 2 and half.per_layer["2"] == 6 * 15 * 15 * 8  # indices stay int64
+
+
+def test_a_parameter_free_first_layer_keeps_nothing():
+    a = analysis_of((1, 3, 8, 8), [{"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Conv2d", "out_channels": 2, "kernel_size": 1}])
+    m = memory(a)
+    assert m.per_layer == {"0": 0, "1": 0, "2": 3 * 4 * 4 * 4}
+
+
+def test_inference_peak_frees_after_last_use():
+    a = analysis_of((1, 1, 4, 4), [{"type": "Conv2d", "out_channels": 2, "kernel_size": 1}, {"type": "ReLU"}, {"type": "Flatten"}])
+    # input 16 + conv output 32 floats; then the conv output and the ReLU output, 32 + 32 (the input is freed)
+    assert memory(a).inference_peak_bytes == (32 + 32) * 4
+    skip = analysis_of((1, 1, 4, 4), [{"name": "a", "type": "ReLU"}, {"name": "b", "type": "ReLU"}, {"name": "c", "type": "Add", "from": ["b", "input"]}])
+    assert memory(skip).inference_peak_bytes == 3 * 16 * 4  # the input lives until the Add
+
+
+def test_fit_and_sizes():
+    assert parse_size("16GiB") == 16 << 30 and parse_size("512MB") == 512 * 10**6 and parse_size("1000") == 1000
+    spec = load(str(CONFIGS / "resnet18.yaml"))
+    n = fit(lambda b: analyze(spec, b), 2 << 30, "float32", "sgd")
+    assert memory(analyze(spec, n)).total_bytes <= 2 << 30 < memory(analyze(spec, n + 1)).total_bytes
