@@ -244,6 +244,33 @@ def explain(
 
 
 @app.command()
+def export(
+    spec: SpecArg = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the source here instead of stdout.")] = None,
+    class_name: Annotated[str, typer.Option("--class-name", help="Name of the nn.Module class.")] = "Net",
+):
+    """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's parameter names."""
+    from .bridge.export import ExportError
+    from .bridge.export import export as source
+
+    a = _run(spec, None, False)
+    try:
+        text = source(a, class_name)
+    except ExportError as e:
+        print(f"cnncalc: error: {e}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    if output:
+        try:
+            with open(output, "w") as f:
+                f.write(text)
+        except OSError as e:
+            print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
+            raise typer.Exit(2) from None
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
 def schema():
     """Print the JSON Schema of the spec format (for editors with the YAML language server)."""
     import json

@@ -9,6 +9,22 @@ from .layers import REGISTRY, REQUIRED, Kind, LayerError
 from .yamlpos import Map, Seq, loads
 
 TOP_KEYS = ("name", "input", "layers", "blocks")
+# torch cannot register a submodule under a name nn.Module already uses (torch 2.13's attributes)
+MODULE_ATTRIBUTES = frozenset(
+    """T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl _forward_hooks
+    _forward_hooks_always_called _forward_hooks_with_kwargs _forward_pre_hooks _forward_pre_hooks_with_kwargs
+    _get_backward_hooks _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
+    _load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
+    _non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook _register_state_dict_hook
+    _replicate_for_data_parallel _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
+    _wrapped_call_impl add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+    eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+    modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+    register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+    set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
+)
 LAYER_KEYS = ("name", "type", "from")
 
 
@@ -108,6 +124,12 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
         )
     if name == "input":
         raise SpecError(f"layer {index}: the name 'input' is reserved for the spec's input", item.at("name"))
+    clash = next((part for part in name.split(".") if part in MODULE_ATTRIBUTES or part.startswith("__")), None)
+    if clash is not None:
+        raise SpecError(
+            f"layer '{name}': '{clash}' is an attribute of torch's nn.Module, so torch cannot register a layer under it; rename it",
+            item.at("name"),
+        )
     label = f"layer '{name}'"
     if "type" not in item:
         raise SpecError(f"{label}: missing 'type', a torch.nn class name such as Conv2d", item.pos)

@@ -1,0 +1,140 @@
+"""Spec -> readable PyTorch source: an nn.Module class with modules in ``__init__`` and a plain
+``forward``; its ``named_parameters()`` are the spec's tensor names. Generates text only: torch
+is not imported here."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from ..engine import Analysis, LayerResult
+from ..layers import REGISTRY, REQUIRED
+
+RESERVED = {"forward", "training", "eval", "train", "to", "cuda", "cpu", "type", "float", "double", "half", "apply", "children", "modules", "parameters", "buffers", "state_dict", "zero_grad", "register_buffer", "add_module"}
+
+
+MODULE_DICT_METHODS = {"clear", "items", "keys", "pop", "update", "values"}
+
+
+class ExportError(Exception):
+    pass
+
+
+def _value(v) -> str:
+    if isinstance(v, tuple):
+        if len(set(v)) == 1 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            return repr(v[0])
+        return "(" + ", ".join(_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
+
+
+def module_source(layer: LayerResult) -> str:
+    """``nn.Conv2d(1, 6, kernel_size=3)``: required arguments first, then those that differ from torch's defaults."""
+    kind = REGISTRY[layer.type]
+    if layer.type in ("Add", "Mul", "Cat"):
+        raise ExportError("graph layers are expressions, not modules")
+    parts = []
+    for key, (reader, default) in kind.args.items():
+        v = layer.kwargs.get(key)
+        norm = None if default is None or default is REQUIRED else reader(default, key)
+        if default is REQUIRED or key in kind.size_keys:
+            parts.append(f"{key}={_value(v)}")
+        elif v != norm:
+            parts.append(f"{key}={_value(v)}")
+    return f"nn.{layer.type}({', '.join(parts)})"
+
+
+def _ident(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in RESERVED
+
+
+def export(a: Analysis, class_name: str = "Net") -> str:
+    """Python source of an nn.Module equivalent to the analysed spec."""
+    if not class_name.isidentifier() or keyword.iskeyword(class_name):
+        raise ExportError(f"--class-name must be a Python identifier, found {class_name!r}")
+    modules = [layer for layer in a.layers if layer.type not in ("Add", "Mul", "Cat")]
+    names = {layer.name for layer in modules}
+    for name in names:
+        for i in range(1, name.count(".") + 1):
+            if name.rsplit(".", i)[0] in names:
+                raise ExportError(f"layer '{name}' nests inside layer '{name.rsplit('.', i)[0]}'; export needs containers without parameters")
+    # parameter-free layers whose names cannot be attributes get readable ones (no tensor names change)
+    taken = {name.split(".")[0] for name in names}
+    rename = {}
+    for layer in modules:
+        if "." not in layer.name and not _ident(layer.name) and not layer.params and not layer.buffers:
+            base = re.sub(r"\W", "_", layer.type.lower())
+            new = f"{base}{layer.name}" if _ident(f"{base}{layer.name}") else base
+            k = 1
+            while new in taken:
+                new, k = f"{base}_{k}", k + 1
+            taken.add(new)
+            rename[layer.name] = new
+    tree: dict = {}
+    for layer in modules:
+        parts = rename.get(layer.name, layer.name).split(".")
+        if any(p in MODULE_DICT_METHODS for p in parts[1:]):
+            raise ExportError(f"layer '{layer.name}': nn.ModuleDict cannot hold a key named like its methods ({', '.join(sorted(MODULE_DICT_METHODS))})")
+        node = tree
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = layer
+
+    init = []
+    for key, node in tree.items():
+        value = _tree_source(node, 2)
+        init.append(f"        self.{key} = {value}" if _ident(key) else f"        self.add_module({key!r}, {value})")
+
+    def access(name: str) -> str:
+        first, *rest = rename.get(name, name).split(".")
+        head = f"self.{first}" if _ident(first) else f"getattr(self, {first!r})"
+        return head + "".join(f"[{p!r}]" for p in rest)
+
+    # variable names: "x" for a value used only by the next layer, a name of its own otherwise
+    uses: dict[str, list[int]] = {}
+    for i, layer in enumerate(a.layers):
+        for s in layer.inputs:
+            uses.setdefault(s, []).append(i)
+    var = {}
+    taken_vars = {"x"}
+    for i, name in enumerate(["input"] + [layer.name for layer in a.layers]):
+        used = uses.get(name, [])
+        if used == [i] or not used:  # read only by the next layer (layer i is the one after)
+            var[name] = "x"
+        else:
+            v = "x_" + re.sub(r"\W", "_", name)
+            while v in taken_vars:
+                v += "_"
+            taken_vars.add(v)
+            var[name] = v
+    body = []
+    if var["input"] != "x":
+        body.append(f"        {var['input']} = x")
+    uses_torch = False
+    for layer in a.layers:
+        args = [var[s] for s in layer.inputs]
+        if layer.type == "Add":
+            expr = " + ".join(args)
+        elif layer.type == "Mul":
+            expr = " * ".join(args)
+        elif layer.type == "Cat":
+            expr = f"torch.cat([{', '.join(args)}], dim={layer.kwargs['dim']})"
+            uses_torch = True
+        else:
+            expr = f"{access(layer.name)}({', '.join(args)})"
+        body.append(f"        {var[layer.name]} = {expr}")
+    body.append(f"        return {var[a.layers[-1].name]}")
+    head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
+    doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
+    return "\n".join(
+        [*head, "", "", f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init, "",
+         "    def forward(self, x):", *body, ""]
+    )
+
+
+def _tree_source(node, depth: int) -> str:
+    if isinstance(node, LayerResult):
+        return module_source(node)
+    pad = "    " * (depth + 1)
+    items = [f"{pad}{k!r}: {_tree_source(v, depth + 1)}," for k, v in node.items()]
+    return "nn.ModuleDict({\n" + "\n".join(items) + "\n" + "    " * depth + "})"
