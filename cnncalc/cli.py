@@ -270,6 +270,38 @@ def export(
         sys.stdout.write(text)
 
 
+@app.command("import")
+def import_(
+    target: Annotated[str, typer.Argument(help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one.")],
+    input: Annotated[str, typer.Option("--input", help="The input shape, e.g. 1,3,224,224.")],
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")] = None,
+):
+    """Trace a torch model with torch.fx into a spec whose analysis equals the model's."""
+    try:
+        shape = tuple(int(v) for v in input.replace("x", ",").split(","))
+        if not shape or any(v < 1 for v in shape):
+            raise ValueError
+    except ValueError:
+        print(f"cnncalc: error: --input must be positive integers separated by commas, found '{input}'", file=sys.stderr)
+        raise typer.Exit(2) from None
+    from .bridge.importer import ImportFailed, import_spec
+
+    try:
+        text = import_spec(target, shape)
+    except ImportFailed as e:
+        print(f"cnncalc: error: {e}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    if output:
+        try:
+            with open(output, "w") as f:
+                f.write(text)
+        except OSError as e:
+            print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
+            raise typer.Exit(2) from None
+    else:
+        sys.stdout.write(text)
+
+
 @app.command()
 def schema():
     """Print the JSON Schema of the spec format (for editors with the YAML language server)."""

@@ -1,0 +1,68 @@
+"""import: torch models traced into specs whose parameters, MACs and output equal torch's."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
+
+from cnncalc.bridge.export import export
+from cnncalc.bridge.importer import ImportFailed, import_spec, load_target
+from cnncalc.cli import app
+from cnncalc.engine import analyze
+from cnncalc.spec import load, parse
+
+TESTS = Path(__file__).resolve().parent
+CONFIGS = TESTS.parent / "configs"
+
+MODELS = [
+    ("TutorialNet", (1, 1, 32, 32)),
+    ("Audio1d", (2, 2, 40)),
+    ("Video3d", (1, 3, 5, 6, 7)),
+    ("TinyUNet", (1, 1, 16, 12)),
+    ("PadsAndShuffles", (2, 3, 9, 10)),
+    ("Residual", (2, 4, 8, 8)),
+    ("resnet10", (1, 3, 64, 80)),
+]
+
+
+@pytest.mark.parametrize("name,shape", MODELS)
+def test_imported_specs_equal_the_model(name, shape):
+    target = f"{TESTS / 'models.py'}:{name}"
+    a = analyze(parse(import_spec(target, shape)))
+    model = load_target(target).eval()
+    assert [(t.name, t.shape) for t in a.tensors] == [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    with FlopCounterMode(display=False) as fc:
+        out = model(torch.randn(shape))
+    assert a.total_macs == fc.get_total_flops() // 2
+    assert a.output == tuple(out.shape)
+
+
+@pytest.mark.parametrize("config", ["lenet.yaml", "resnet18.yaml", "squeezenet1_0.yaml", "mobilenet_v2.yaml"])
+def test_round_trip_spec_export_import(config, tmp_path):
+    a = analyze(load(str(CONFIGS / config)))
+    path = tmp_path / "net.py"
+    path.write_text(export(a))
+    b = analyze(parse(import_spec(f"{path}:Net", a.input)))
+    assert [(t.name, t.shape) for t in b.tensors] == [(t.name, t.shape) for t in a.tensors]
+    assert (b.total_macs, b.output, b.total_params) == (a.total_macs, a.output, a.total_params)
+    assert [x.output_shape for x in b.layers if x.params] == [x.output_shape for x in a.layers if x.params]
+
+
+def test_what_a_spec_cannot_express_is_named_with_its_line():
+    with pytest.raises(ImportFailed) as e:
+        import_spec(f"{TESTS / 'models.py'}:Unsupported", (1, 3, 4, 4))
+    assert "the operation 'exp' has no cnncalc layer at models.py:" in str(e.value)
+    with pytest.raises(ImportFailed) as e:
+        import_spec(f"{TESTS / 'models.py'}:SharedWeights", (1, 3, 4, 4))
+    assert "module 'conv' is called twice (shared weights)" in str(e.value)
+
+
+def test_cli_import(tmp_path):
+    out = tmp_path / "spec.yaml"
+    r = CliRunner().invoke(app, ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "1,1,32,32", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert analyze(load(str(out))).total_params == 81194
+    assert CliRunner().invoke(app, ["import", "nope.py:X", "--input", "1,2"]).exit_code == 1
+    assert CliRunner().invoke(app, ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "a,b"]).exit_code == 2
