@@ -76,6 +76,10 @@ def analyze_file(path: str, batch: int | None = None):
         a = analyze(load(path), batch)
     except SpecError as e:
         return None, [Diagnostic.of(path, e)]
+    except OSError:
+        raise
+    except Exception as e:  # a bug, never a traceback: say where and what, and ask for a report
+        return None, [Diagnostic(path, 1, 1, "error", f"internal error while reading this spec ({type(e).__name__}: {e}); please report it")]
     return a, [Diagnostic(path, w.pos[0], w.pos[1], "warning", w.message) for w in a.warnings]
 
 

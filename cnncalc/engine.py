@@ -138,6 +138,8 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
         except LayerError as e:
             raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
+        except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
+            raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
         params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
         buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
         for t in (*params, *buffers):

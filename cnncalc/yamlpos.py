@@ -61,21 +61,32 @@ def _pos(mark) -> Pos:
 def loads(text: str):
     """Parse one YAML document into plain values (Map, Seq, str, int, float, bool, None)."""
     loader = _Loader(text)
+    stack: list[list] = []
     try:
-        return _read(loader)
+        return _read(loader, stack)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
-        raise SpecError(f"invalid YAML: {problem}", _pos(mark) if mark else None) from None
+        raise SpecError(f"{_layer_context(stack)}invalid YAML: {problem}", _pos(mark) if mark else None) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}") from None
+    except SpecError as e:
+        raise SpecError(f"{_layer_context(stack)}{e.message}", e.pos) from None
     finally:
         loader.dispose()
 
 
-def _read(loader):
+def _layer_context(stack: list[list]) -> str:
+    """``layer 'conv1': `` when the reader stopped inside an item of the top-level ``layers`` list."""
+    if len(stack) < 3 or stack[0][2] != "layers" or not isinstance(stack[1][0], Seq) or not isinstance(stack[2][0], Map):
+        return ""
+    name = stack[2][0].get("name", len(stack[1][0]))
+    return f"layer '{name}': " if isinstance(name, (str, int)) else f"layer {len(stack[1][0])}: "
+
+
+def _read(loader, stack: list[list]):
     anchors: dict[str, tuple[object, int]] = {}
-    stack: list[list] = []  # frames: [container, size, pending key, pending key pos]
+    # stack frames: [container, size, pending key, pending key pos, anchor]
     budget = MAX_NODES
     result = None
     docs = 0
