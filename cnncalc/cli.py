@@ -67,6 +67,24 @@ def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
             print(annotation(d), file=stream)
 
 
+def _cannot_read(path: str, e: OSError):
+    print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
+    raise typer.Exit(2) from None
+
+
+def _write(text: str, output: str | None) -> None:
+    """To the file ``output``, or to stdout."""
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w") as f:
+            f.write(text)
+    except OSError as e:
+        print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 def analyze_file(path: str, batch: int | None = None):
     """(analysis, diagnostics); analysis is None when the spec has an error. OSError propagates."""
     from .engine import analyze
@@ -89,8 +107,7 @@ def _run(path: str | None, batch: int | None, strict: bool):
     try:
         a, diags = analyze_file(path, batch)
     except OSError as e:
-        print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        _cannot_read(path, e)
     if strict:
         diags = [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
     emit(diags, _github())
@@ -263,15 +280,7 @@ def export(
     except ExportError as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(1) from None
-    if output:
-        try:
-            with open(output, "w") as f:
-                f.write(text)
-        except OSError as e:
-            print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
-            raise typer.Exit(2) from None
-    else:
-        sys.stdout.write(text)
+    _write(text, output)
 
 
 @app.command("import")
@@ -295,15 +304,7 @@ def import_(
     except ImportFailed as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(1) from None
-    if output:
-        try:
-            with open(output, "w") as f:
-                f.write(text)
-        except OSError as e:
-            print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
-            raise typer.Exit(2) from None
-    else:
-        sys.stdout.write(text)
+    _write(text, output)
 
 
 @app.command()
@@ -324,8 +325,7 @@ def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")]
     try:
         s = load(spec)
     except OSError as e:
-        print(f"cnncalc: error: cannot read '{spec}': {e.strerror or e}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        _cannot_read(spec, e)
     except SpecError as e:
         emit([Diagnostic.of(spec, e)], _github())
         raise typer.Exit(1) from None
@@ -350,8 +350,7 @@ def verify(
     try:
         a, diags = analyze_file(path, batch)
     except OSError as e:
-        print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        _cannot_read(path, e)
     emit(diags, _github())
     if a is None:
         print(v.torch_on_invalid(path, batch), file=sys.stderr)

@@ -59,6 +59,13 @@ def check_groups(a: dict) -> int:
     return g
 
 
+def channels(a: dict, x, n: int):
+    """(batch dims, spatial sizes, groups) of a conv's input, in_channels inferred or checked."""
+    batch, c, sp = spatial_input(x, n)
+    check_size(a, "in_channels", c, "channels", x)
+    return batch, sp, check_groups(a)
+
+
 def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
     """(left, right) padding per spatial dim; 'same' pads d·(k−1) in all, the odd one on the right."""
     p = a["padding"]
@@ -76,9 +83,7 @@ class Conv(Kind):
 
     def infer(self, a, x):
         n = self.n
-        batch, c, sp = spatial_input(x, n)
-        check_size(a, "in_channels", c, "channels", x)
-        g = check_groups(a)
+        batch, sp, g = channels(a, x, n)
         k, s, d = a["kernel_size"], a["stride"], a["dilation"]
         pp = pads(a, k, d, n)
         mode = a["padding_mode"]
@@ -148,9 +153,7 @@ class ConvTranspose(Kind):
 
     def infer(self, a, x):
         n = self.n
-        batch, c, sp = spatial_input(x, n)
-        check_size(a, "in_channels", c, "channels", x)
-        g = check_groups(a)
+        batch, sp, g = channels(a, x, n)
         k, s, p, op, d = (a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation"))
         for oo, ss, dd in zip(op, s, d):
             if not (oo < ss or oo < dd):

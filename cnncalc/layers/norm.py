@@ -129,31 +129,21 @@ class LocalResponseNorm(Kind):
 _EPS = (number(0.0), 1e-5)
 _MOMENTUM = (optional(number()), 0.1)
 
+
+
+def _batch_args(stats: bool) -> dict:
+    """BatchNorm's and InstanceNorm's arguments; they differ in the defaults of affine and tracking."""
+    return {
+        "num_features": (optional(integer()), INFER),
+        "eps": _EPS,
+        "momentum": _MOMENTUM,
+        "affine": (flag, stats),
+        "track_running_stats": (flag, stats),
+    }
+
+
 for _n in (1, 2, 3):
-    register(
-        BatchNorm(
-            f"BatchNorm{_n}d",
-            {
-                "num_features": (optional(integer()), INFER),
-                "eps": _EPS,
-                "momentum": _MOMENTUM,
-                "affine": (flag, True),
-                "track_running_stats": (flag, True),
-            },
-            n=_n,
-        ),
-        InstanceNorm(
-            f"InstanceNorm{_n}d",
-            {
-                "num_features": (optional(integer()), INFER),
-                "eps": _EPS,
-                "momentum": _MOMENTUM,
-                "affine": (flag, False),
-                "track_running_stats": (flag, False),
-            },
-            n=_n,
-        ),
-    )
+    register(BatchNorm(f"BatchNorm{_n}d", _batch_args(True), n=_n), InstanceNorm(f"InstanceNorm{_n}d", _batch_args(False), n=_n))
 
 register(
     GroupNorm(
