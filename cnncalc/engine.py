@@ -65,7 +65,7 @@ class LayerResult:
 
 
 @dataclass
-class Warning_:
+class LayerWarning:
     pos: Pos
     message: str
 
@@ -75,7 +75,7 @@ class Analysis:
     name: str | None
     input: tuple[int, ...]
     layers: list[LayerResult]
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: list[LayerWarning] = field(default_factory=list)
     flattens: list[tuple[str, int, tuple[int, ...]]] = field(default_factory=list)  # (layer, size, factors)
 
     @property
@@ -106,9 +106,10 @@ class Analysis:
 def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     """Compute every layer's facts; raises SpecError at the first layer that does not fit."""
     shape = spec.input
-    if batch is not None:
-        shape = (batch, *shape[1:])
     n_sp = _spatial_dims(spec)
+    if batch is not None:
+        # an unbatched (C, *spatial) input gets a batch dim; a batched one a new batch size
+        shape = (batch, *shape) if n_sp and len(shape) == n_sp + 1 else (batch, *shape[1:])
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
     fields: dict[str, Field | None] = {"input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None}
     index = {"input": -1}
@@ -169,7 +170,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             factors = x[args["start_dim"] % n : args["end_dim"] % n + 1]
             analysis.flattens.append((layer.name, prod(factors), tuple(factors)))
         _rounding(analysis, layer, xs[0], out.unread, label)
-        analysis.warnings += [Warning_(layer.pos, f"{label}: {w}") for w in out.warnings]
+        analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
         outputs[layer.name] = result.output_shape
         fields[layer.name] = fld
         index[layer.name] = i
@@ -221,7 +222,7 @@ def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label:
     what = {"H": "rows", "W": "columns", "D": "slices", "L": "positions"}
     parts = " and ".join(f"the last {u} of its {i} input {what[name]} ({name})" for name, i, u in lost)
     analysis.warnings.append(
-        Warning_(
+        LayerWarning(
             layer.pos,
             f"{label}: {parts} lie past its last window and never reach the output "
             "(floor rounding; ceil_mode, padding or an input size that fits would use them)",

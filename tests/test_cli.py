@@ -188,3 +188,10 @@ def test_memory_command_json_and_fit():
     above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)["total_bytes"]
     assert at <= 1 << 20 < above
     assert run("memory", "--fit", "12 parsecs").exit_code == 2
+
+
+def test_batch_on_an_unbatched_spec_adds_the_batch_dim(tmp_path):
+    p = tmp_path / "unbatched.yaml"
+    p.write_text("input: [3, 16, 16]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n")
+    assert json.loads(run("shapes", p, "--format", "json").stdout)["output"] == [4, 14, 14]
+    assert json.loads(run("shapes", p, "--format", "json", "--batch", "8").stdout)["output"] == [8, 4, 14, 14]
