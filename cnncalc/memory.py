@@ -56,7 +56,7 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
         sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
         owner[layer.name] = sid
         if sid == layer.name:
-            storage[sid] = prod(layer.output_shape) * size
+            storage[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
         grad[layer.name] = any(grads) or bool(layer.params)
         share = 0
         if any(grads) or layer.params:
@@ -101,7 +101,7 @@ def _inference_peak(a: Analysis, size: int) -> int:
         sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
         owner[layer.name] = sid
         if sid == layer.name:
-            nbytes[sid] = prod(layer.output_shape) * size
+            nbytes[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
         alive_until[sid] = max(alive_until.get(sid, -1), last_use.get(layer.name, i))
     live = nbytes["input"]
     peak = live

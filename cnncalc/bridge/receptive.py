@@ -8,7 +8,9 @@ padding (what a border position reads is then the padding, not a mirrored pixel)
 the gradient of the sum over channels at output position p is taken with respect to an all-ones
 input; along each spatial dim, the first and last input positions where it is non-zero must be the
 analytic field [centre − (size − 1)/2, centre + (size − 1)/2], centre = start + p·jump, clipped to
-the input.
+the input. Positions are the first and last whose field lies inside the input (so padding cannot
+hide what a window reads); where the field is wider than the input, the middle one, whose
+support must then lie within the clipped field (a dilated window's taps may miss the border).
 """
 
 from __future__ import annotations
@@ -30,10 +32,7 @@ def _swap(type_: str, m: nn.Module) -> nn.Module:
     if type_.startswith(_IDENTITY_PREFIXES) or type_ in _ELEMENTWISE:
         return nn.Identity()
     if type_.startswith("MaxPool"):
-        n = int(type_[-2])
-        if all(d == 1 for d in _tuple(m.dilation, n)):
-            return getattr(nn, f"AvgPool{n}d")(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode, count_include_pad=True)
-        return _DilatedWindow(n, m)
+        return _Window(int(type_[-2]), m)
     if type_.startswith(("ReflectionPad", "ReplicationPad")):
         n = int(type_[-2])
         return getattr(nn, f"ZeroPad{n}d")(m.padding)
@@ -42,21 +41,29 @@ def _swap(type_: str, m: nn.Module) -> nn.Module:
     return m
 
 
-class _DilatedWindow(nn.Module):
-    """A dilated max pool's window as a depthwise conv of ones (ceil_mode kept by padding the end)."""
+class _Window(nn.Module):
+    """A max pool's windows as a depthwise conv of ones: the same geometry, dilation and ceil_mode
+    included (ceil_mode by padding the end so the extra window exists), every element reached."""
 
     def __init__(self, n, pool):
         super().__init__()
         self.n, self.pool = n, pool
 
     def forward(self, x):
+        from ..layers.pool import pool_out
+
         n, p = self.n, self.pool
         k, s, pad, d = (_tuple(v, n) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation))
-        conv = getattr(nn.functional, f"conv{n}d")
-        c = x.shape[-n - 1]
-        w = torch.ones((c, 1, *k), dtype=x.dtype)
         batched = x.dim() == n + 2
-        y = conv(x if batched else x.unsqueeze(0), w, None, s, pad, d, c)
+        x = x if batched else x.unsqueeze(0)
+        extra = []
+        for i, kk, ss, pp, dd in zip(x.shape[2:], k, s, pad, d):
+            o = pool_out(i, kk, ss, pp, dd, p.ceil_mode)
+            extra.append(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (i + 2 * pp)))
+        x = nn.functional.pad(x, [v for e in reversed(extra) for v in (0, e)])
+        c = x.shape[1]
+        w = torch.ones((c, 1, *k), dtype=x.dtype)
+        y = getattr(nn.functional, f"conv{n}d")(x, w, None, s, pad, d, c)
         return y if batched else y.squeeze(0)
 
 
@@ -64,17 +71,29 @@ def _tuple(v, n):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
-def _positions(f, d: int, i: int, o: int) -> tuple[int, int]:
+def _positions(f, d: int, i: int, o: int) -> tuple[int, int, bool]:
     """The first and last output positions whose whole field lies inside the input along dim d
     (there padding cannot hide what a window reads); the middle one where none does."""
     half = (f.size[d] - 1) / 2
     lo = max(0, math.ceil((half - f.start[d]) / f.jump[d]))
     hi = min(o - 1, math.floor((i - 1 - half - f.start[d]) / f.jump[d]))
-    return (lo, hi) if lo <= hi else (o // 2, o // 2)
+    return (lo, hi, True) if lo <= hi else (o // 2, o // 2, False)
 
 
-def measure(a: Analysis, limit: int = 24) -> list[tuple[str, list, list]]:
-    """(layer, analytic extents, measured extents) per checked layer; extents per spatial dim, at two positions."""
+def agrees(expected, measured, interior) -> bool:
+    """Equal extents where the field lies inside the input; where it does not, the measured support
+    must lie within the clipped field (a dilated window's taps may all miss the border rows)."""
+    for e, m, inside in zip(expected, measured, interior):
+        if inside and e != m:
+            return False
+        if not inside and m is not None and (e is None or not e[0] <= m[0] <= m[1] <= e[1]):
+            return False
+    return True
+
+
+def measure(a: Analysis, limit: int = 24) -> list[tuple]:
+    """(layer, position, analytic extents, measured extents, interior flags) per check; extents per
+    spatial dim, at two positions; ``agrees`` compares them."""
     candidates = [layer for layer in a.layers if layer.field is not None]
     if len(candidates) > limit:  # spread the checks over the net, the last layer included
         step = len(candidates) / limit
@@ -103,7 +122,9 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple[str, list, list]]:
         f = layer.field
         n = len(f.size)
         sizes_in, sizes_out = a.input[-n:], y.shape[-n:]
-        positions = list(zip(*(_positions(f, d, sizes_in[d], sizes_out[d]) for d in range(n))))
+        picks = [_positions(f, d, sizes_in[d], sizes_out[d]) for d in range(n)]
+        interior = [inside for _, _, inside in picks]
+        positions = list(zip(*((lo, hi) for lo, hi, _ in picks)))
         for pos in positions:
             (g,) = torch.autograd.grad(y[(..., *pos)].sum(), x, retain_graph=True)
             measured, expected = [], []
@@ -116,5 +137,5 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple[str, list, list]]:
                 lo, hi = centre - (f.size[d] - 1) / 2, centre + (f.size[d] - 1) / 2
                 lo, hi = max(int(math.ceil(lo)), 0), min(int(math.floor(hi)), sizes_in[d] - 1)
                 expected.append((lo, hi) if lo <= hi else None)
-            results.append((layer.name, pos, expected, measured))
+            results.append((layer.name, pos, expected, measured, interior))
     return results

@@ -132,10 +132,10 @@ def verify(a: Analysis, device: str = "meta") -> Report:
                 report.problems.append(f"parameter {n} got no gradient of its shape {list(p.shape)}")
             else:
                 report.checked_grads += 1
-        from .receptive import measure
+        from .receptive import agrees, measure
 
-        for name, pos, expected, measured in measure(a):
-            if expected != measured:
+        for name, pos, expected, measured, interior in measure(a):
+            if not agrees(expected, measured, interior):
                 report.problems.append(
                     f"receptive field of '{name}' at output position {list(pos)}: the analysis covers input {expected}, "
                     f"the input gradient reaches {measured}"

@@ -223,6 +223,10 @@ class Kind:
     def shares_input(self, a: dict) -> bool:
         return self.view
 
+    def storage_numel(self, a: dict, xs: list, out) -> int:
+        """Elements of the storage torch allocates for the output (more than it holds in rare kernels)."""
+        return prod(out)
+
     def saves(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
         ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a fresh

@@ -83,6 +83,8 @@ class GroupNorm(Kind):
         c = check_size(a, "num_channels", x[1], "channels", x)
         if c % a["num_groups"]:
             raise LayerError(f"num_channels ({c}) must be divisible by num_groups ({a['num_groups']})", "num_groups")
+        if x[0] * c // a["num_groups"] * prod(x[2:]) == 1:  # torch checks this in every mode
+            raise LayerError(f"the incoming tensor {dims(x)} gives each group a single value to normalize; torch refuses it")
         params, _ = _tensors(c, a["affine"], False)
         return Out(shape=x, params=params, rf="same")
 
