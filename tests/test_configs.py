@@ -17,6 +17,7 @@ PUBLISHED = {
     "lenet.yaml": (81_194, None),  # the tutorial's net
     "alexnet.yaml": (61_100_840, 0.71),
     "densenet121.yaml": (7_978_856, 2.83),
+    "googlenet.yaml": (6_624_904, 1.50),
     "mobilenet_v2.yaml": (3_504_872, 0.30),
     "resnet18.yaml": (11_689_512, 1.81),
     "resnet50.yaml": (25_557_032, 4.09),
