@@ -40,8 +40,7 @@ def _layer(ls: LayerSpec, r: LayerResult, a: Analysis) -> str:
     if defaults:
         shown = ", ".join(f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "") for k in defaults)
         lines.append(f"  defaults: {shown}")
-    xs = r.input_shapes if ls.kind.inputs != 1 else x
-    for line in ls.kind.explain(r.kwargs, xs if ls.kind.inputs == 1 else xs[0], r.output_shape):
+    for line in ls.kind.explain(r.kwargs, x if ls.kind.inputs == 1 else list(r.input_shapes), r.output_shape):
         lines.append(f"  {line}")
     if r.params:
         parts = [
@@ -64,6 +63,9 @@ def _layer(ls: LayerSpec, r: LayerResult, a: Analysis) -> str:
 
 def _totals(a: Analysis) -> str:
     with_params = [layer for layer in a.layers if layer.params]
+    if not with_params:
+        lines = ["parameters: none (no layer has weights)", "MACs: 0 (only Conv, ConvTranspose and Linear layers multiply-accumulate)"]
+        return "\n".join(lines + [f"flatten at '{n}': {times(f)} = {s:,} features" for n, s, f in a.flattens])
     lines = [
         f"parameters: {len(a.tensors)} tensors in {len(with_params)} layers "
         f"({', '.join(f'{layer.name}: {len(layer.params)}' for layer in with_params)}), "

@@ -29,6 +29,11 @@ class Elementwise2(Kind):
     def infer(self, a, xs, names=()):
         return Out(shape=broadcast(xs, list(names)), rf="same")
 
+    def explain(self, a, xs, out):
+        what = "sum" if self.type == "Add" else "product"
+        same = all(tuple(x) == tuple(out) for x in xs)
+        return [f"element-wise {what} of {len(xs)} tensors" + ("" if same else f", broadcast to {dims(out)} (sizes of 1 stretch)")]
+
     def saves(self, a, xs, out, grads):
         if self.type == "Add":
             return []
@@ -65,6 +70,10 @@ class Cat(Kind):
         out = list(first)
         out[d] = sum(s[d] for s in xs)
         return Out(shape=tuple(out), rf="same" if d < 2 else None)
+
+    def explain(self, a, xs, out):
+        d = a["dim"] % len(out)
+        return [f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = {out[d]}; the other dims stay"]
 
     def module(self, kwargs):
         from ..bridge.modules import Cat

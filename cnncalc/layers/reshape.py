@@ -121,6 +121,12 @@ class Upsample(Kind):
     def saves(self, a, xs, out, grads):
         return [("in", 0)] if a["mode"] == "area" else []  # area is adaptive average pooling
 
+    def explain(self, a, x, out):
+        if a["size"] is not None:
+            return [f"size {list(a['size'])}: the spatial dims become {list(out[2:])} ({a['mode']})"]
+        scales = a["scale_factor"] if isinstance(a["scale_factor"], tuple) else (a["scale_factor"],) * (len(x) - 2)
+        return [f"dim {j + 2}: ⌊{i} · {s}⌋ = {o} ({a['mode']})" for j, (i, s, o) in enumerate(zip(x[2:], scales, out[2:]))]
+
     def module(self, kwargs):
         import torch.nn as nn
 
@@ -144,6 +150,14 @@ class PixelShuffle(Kind):
         if h % r or w % r:
             raise LayerError(f"height and width ({h}, {w}) must be divisible by downscale_factor ({r})", "downscale_factor")
         return Out(shape=(*b, c * r * r, h // r, w // r))
+
+    def explain(self, a, x, out):
+        *b, c, h, w = x
+        if self.up:
+            r = a["upscale_factor"]
+            return [f"channels {c} / {r}² = {c // (r * r)}; height {h} · {r} = {h * r}; width {w} · {r} = {w * r}: same number of values"]
+        r = a["downscale_factor"]
+        return [f"channels {c} · {r}² = {c * r * r}; height {h} / {r} = {h // r}; width {w} / {r} = {w // r}: same number of values"]
 
 
 register(
