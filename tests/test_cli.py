@@ -195,3 +195,11 @@ def test_batch_on_an_unbatched_spec_adds_the_batch_dim(tmp_path):
     p.write_text("input: [3, 16, 16]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n")
     assert json.loads(run("shapes", p, "--format", "json").stdout)["output"] == [4, 14, 14]
     assert json.loads(run("shapes", p, "--format", "json", "--batch", "8").stdout)["output"] == [8, 4, 14, 14]
+
+
+def test_verify_cpu_refuses_what_does_not_fit(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text("input: [4096, 3, 1024, 1024]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n")
+    r = run("verify", p, "--device", "cpu")
+    assert r.exit_code == 2 and "use --device meta" in r.stderr
+    assert run("verify", p).exit_code == 0  # meta allocates nothing

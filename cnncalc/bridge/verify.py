@@ -60,9 +60,13 @@ def available_memory() -> int:
 
 
 def estimate_bytes(a: Analysis) -> int:
-    """A generous estimate of a float32 training step: parameters ×4 (value, grad, spares), activations ×3."""
-    acts = sum(_numel(layer.output_shape) for layer in a.layers) + _numel(a.input)
-    return 4 * (4 * a.total_params + 3 * acts)
+    """What the cpu run needs: the training step cnncalc computes, every layer's output kept
+    (the forward is recorded layer by layer), with a quarter more for torch's own workspaces."""
+    from ..memory import memory
+
+    m = memory(a)
+    outputs = sum(4 * _numel(layer.output_shape) for layer in a.layers)
+    return (m.total_bytes + outputs) * 5 // 4
 
 
 def _numel(shape) -> int:
