@@ -112,15 +112,14 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
         shape = (batch, *shape) if n_sp and len(shape) == n_sp + 1 else (batch, *shape[1:])
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
     fields: dict[str, Field | None] = {"input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None}
-    index = {"input": -1}
     owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
     analysis = Analysis(spec.name, shape, [])
     prev = "input"
-    for i, layer in enumerate(spec.layers):
+    for layer in spec.layers:
         label = f"layer '{layer.name}' ({layer.type})"
         sources = layer.inputs or [prev]
         for src in sources:
-            if src not in index:
+            if src not in outputs:
                 where = (
                     "it is this layer"
                     if src == layer.name
@@ -144,10 +143,12 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
         params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
         buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
         for t in (*params, *buffers):
+            if t.name in outputs:
+                raise SpecError(f"{label}: its tensor '{t.name}' has the name of a layer above", layer.at("name"), layer.name)
             owned[t.name] = layer.name
         if layer.name in owned:
             raise SpecError(
-                f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name")
+                f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
             )
         fld = _field(out.rf, [fields[s] for s in sources])
         result = LayerResult(
@@ -165,15 +166,12 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             default_input=layer.inputs is None,
         )
         analysis.layers.append(result)
-        if layer.type == "Flatten" and xs[0]:
-            x, n = xs[0], len(xs[0])
-            factors = x[args["start_dim"] % n : args["end_dim"] % n + 1]
-            analysis.flattens.append((layer.name, prod(factors), tuple(factors)))
+        if out.flattened:
+            analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
         _rounding(analysis, layer, xs[0], out.unread, label)
         analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
         outputs[layer.name] = result.output_shape
         fields[layer.name] = fld
-        index[layer.name] = i
         prev = layer.name
     return analysis
 

@@ -42,6 +42,7 @@ class Out:
     unread: list[int] = field(default_factory=list)
     kwargs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    flattened: tuple[int, ...] = ()  # the sizes a Flatten multiplies into one
 
 
 def prod(xs) -> int:

@@ -37,7 +37,7 @@ class Flatten(Kind):
             )
         if not x:
             return Out(shape=(1,))
-        return Out(shape=(*x[:s], prod(x[s : e + 1]), *x[e + 1 :]))
+        return Out(shape=(*x[:s], prod(x[s : e + 1]), *x[e + 1 :]), flattened=tuple(x[s : e + 1]))
 
 
     def explain(self, a, x, out):
