@@ -16,6 +16,16 @@ def analysis_of(input_shape, layers, batch=None):
     return analyze(parse(spec_text(input_shape, layers)), batch)
 
 
+def valid_analysis(input_shape, layers):
+    """The analysis, or None where cnncalc (rightly, the layer tests show) refuses the net."""
+    from cnncalc.diagnostics import SpecError
+
+    try:
+        return analysis_of(input_shape, layers)
+    except SpecError:
+        return None
+
+
 def _fill_sizes(type_: str, kw: dict, x) -> None:
     """Input sizes left out of a spec, taken from the torch tensor as torch's docs define them."""
     n = int(type_[-2]) if type_[-1] == "d" and type_[-2].isdigit() else 0

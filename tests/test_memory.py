@@ -3,14 +3,13 @@
 from pathlib import Path
 
 import pytest
-from helpers import analysis_of, torch_run
+from helpers import analysis_of, torch_run, valid_analysis
 from hypothesis import HealthCheck, given, settings
 from test_graph import CASES as GRAPHS
 from test_layers import C as LAYERS
 from test_property import nets
 
 from cnncalc.bridge.memory import measure_saved
-from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze
 from cnncalc.memory import fit, memory, parse_size
 from cnncalc.spec import load
@@ -45,13 +44,9 @@ def test_architectures_on_meta(name):
 @settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(nets())
 def test_random_nets_save_what_torch_saves(net):
-    shape, layers = net
-    try:
-        a = analysis_of(shape, layers)
-    except SpecError:
-        return
-    if any("in training mode" in w.message for w in a.warnings):
-        return  # torch refuses batch norm with 1 value per channel in training: nothing to measure
+    a = valid_analysis(*net)
+    if a is None or any("in training mode" in w.message for w in a.warnings):
+        return  # invalid, or batch norm with 1 value per channel, which torch refuses in training
     agree(a)
 
 

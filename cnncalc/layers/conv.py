@@ -204,41 +204,28 @@ class ConvTranspose(Kind):
         return lines
 
 
-def _conv(n: int) -> Kind:
-    return Conv(
-        f"Conv{n}d",
-        {
-            "in_channels": (optional(integer()), INFER),
-            "out_channels": (integer(), REQUIRED),
-            "kernel_size": (ints(n), REQUIRED),
-            "stride": (ints(n), 1),
-            "padding": (padding_reader(n), 0),
-            "dilation": (ints(n), 1),
-            "groups": (integer(), 1),
-            "bias": (flag, True),
-            "padding_mode": (choice("zeros", "reflect", "replicate", "circular"), "zeros"),
-        },
-        n=n,
-    )
+def _args(n: int, transposed: bool) -> dict:
+    """Constructor arguments in torch's order; a transposed conv adds output_padding and pads with zeros only."""
+    args = {
+        "in_channels": (optional(integer()), INFER),
+        "out_channels": (integer(), REQUIRED),
+        "kernel_size": (ints(n), REQUIRED),
+        "stride": (ints(n), 1),
+        "padding": (ints(n, lo=0) if transposed else padding_reader(n), 0),
+    }
+    if transposed:
+        args["output_padding"] = (ints(n, lo=0), 0)
+    else:
+        args["dilation"] = (ints(n), 1)
+    args["groups"] = (integer(), 1)
+    args["bias"] = (flag, True)
+    if transposed:
+        args["dilation"] = (ints(n), 1)
+    args["padding_mode"] = (choice("zeros") if transposed else choice("zeros", "reflect", "replicate", "circular"), "zeros")
+    return args
 
 
-def _conv_transpose(n: int) -> Kind:
-    return ConvTranspose(
-        f"ConvTranspose{n}d",
-        {
-            "in_channels": (optional(integer()), INFER),
-            "out_channels": (integer(), REQUIRED),
-            "kernel_size": (ints(n), REQUIRED),
-            "stride": (ints(n), 1),
-            "padding": (ints(n, lo=0), 0),
-            "output_padding": (ints(n, lo=0), 0),
-            "groups": (integer(), 1),
-            "bias": (flag, True),
-            "dilation": (ints(n), 1),
-            "padding_mode": (choice("zeros"), "zeros"),
-        },
-        n=n,
-    )
-
-
-register(*(_conv(n) for n in (1, 2, 3)), *(_conv_transpose(n) for n in (1, 2, 3)))
+register(
+    *(Conv(f"Conv{n}d", _args(n, False), n=n) for n in (1, 2, 3)),
+    *(ConvTranspose(f"ConvTranspose{n}d", _args(n, True), n=n) for n in (1, 2, 3)),
+)
