@@ -92,7 +92,8 @@ class Residual(nn.Module):
 
     def forward(self, x):
         y = self.act(self.a(x))
-        y = self.b(y) + x
+        y = self.b(y)
+        y += x
         y = y * torch.sigmoid(self.gate(F.adaptive_avg_pool2d(y, 1)))
         return self.act(y)
 

@@ -87,6 +87,8 @@ _FUNCS = {
     F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]), F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
     torch.flatten: ("Flatten", ["start_dim", "end_dim"]),
 }
+_ADD = (operator.add, operator.iadd, torch.add)
+_MUL = (operator.mul, operator.imul, torch.mul)
 _METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "log_softmax": "LogSoftmax"}
 _FUNC_DEFAULTS = {torch.flatten: {"start_dim": 0}}  # where the function's default differs from the module's
 
@@ -221,10 +223,11 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
                 used[name] = used.get(name, 0) + 1
             emit(node, type_, _module_args(kind, sub), name, srcs[:1])
             continue
-        if node.op == "call_function" and node.target in (operator.add, torch.add, operator.mul, torch.mul):
+        if node.op == "call_function" and node.target in _ADD + _MUL:
             if len(srcs) != len(node.args) or node.kwargs:
                 raise ImportFailed(f"{node.target.__name__} with a constant or keyword cannot be a layer{_where(node)}")
-            emit(node, "Add" if node.target in (operator.add, torch.add) else "Mul", {}, fresh(node.target.__name__), srcs)
+            type_ = "Add" if node.target in _ADD else "Mul"
+            emit(node, type_, {}, fresh(type_.lower()), srcs)
             continue
         if node.op == "call_function" and node.target is torch.cat:
             tensors = node.args[0]
