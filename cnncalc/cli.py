@@ -6,7 +6,6 @@ Exit status: 0 all good; 1 a spec is invalid (or verify found a disagreement);
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from enum import Enum
@@ -152,6 +151,8 @@ def expand_paths(targets: list[str]) -> tuple[list[str], list[str]]:
         elif os.path.exists(t):
             files.append(t)
         elif any(c in t for c in "*?["):
+            import glob
+
             matched = sorted(glob.glob(t, recursive=True))
             if matched:
                 files += [m for m in matched if os.path.isfile(m)]
