@@ -255,14 +255,12 @@ def explain(
 ):
     """Every layer's numbers with the rules that produced them, the numbers filled in."""
     from .explain import explain as explain_text
-    from .spec import load
 
     a = _run(spec, batch, False)
-    s = load(spec or DEFAULT_SPEC)
     if layer is not None and all(x.name != layer for x in a.layers):
         print(f"cnncalc: error: no layer named '{layer}'", file=sys.stderr)
         raise typer.Exit(2)
-    sys.stdout.write(explain_text(s, a, layer))
+    sys.stdout.write(explain_text(a, layer))
 
 
 @app.command()

@@ -10,6 +10,7 @@ Counting rules, stated once:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .diagnostics import Pos, SpecError
@@ -58,6 +59,7 @@ class LayerResult:
     pos: Pos
     field: Field | None = None
     default_input: bool = True  # takes the layer above (no `from`)
+    written: dict = dataclasses.field(default_factory=dict)  # the arguments as written in the spec
 
     @property
     def param_count(self) -> int:
@@ -164,6 +166,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             pos=layer.pos,
             field=fld,
             default_input=layer.inputs is None,
+            written=layer.written,
         )
         analysis.layers.append(result)
         if out.flattened:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .engine import Analysis, LayerResult
+from .layers import REGISTRY
 from .layers.base import times
 from .render import shape_text
-from .spec import LayerSpec, Spec
 
 # What a default means, where it is not obvious from its name.
 MEANING = {
@@ -17,30 +17,31 @@ MEANING = {
 }
 
 
-def explain(spec: Spec, a: Analysis, only: str | None = None) -> str:
+def explain(a: Analysis, only: str | None = None) -> str:
     out = []
-    for layer_spec, layer in zip(spec.layers, a.layers):
+    for layer in a.layers:
         if only is None or layer.name == only:
-            out.append(_layer(layer_spec, layer, a))
+            out.append(_layer(layer, a))
     if only is None:
         out.append(_totals(a))
     return "\n\n".join(out) + "\n"
 
 
-def _layer(ls: LayerSpec, r: LayerResult, a: Analysis) -> str:
+def _layer(r: LayerResult, a: Analysis) -> str:
+    kind = REGISTRY[r.type]
     x = r.input_shapes[0]
     src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
     lines = [f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {shape_text(r.output_shape)}   (from {src})"]
-    for key in ls.kind.size_keys:
-        if key not in ls.written:
+    for key in kind.size_keys:
+        if key not in r.written:
             lines.append(f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}")
         else:
             lines.append(f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor {shape_text(x)}")
-    defaults = [k for k in ls.kind.args if k not in ls.written and k not in ls.kind.size_keys and ls.kind.args[k][1] is not None]
+    defaults = [k for k in kind.args if k not in r.written and k not in kind.size_keys and kind.args[k][1] is not None]
     if defaults:
         shown = ", ".join(f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "") for k in defaults)
         lines.append(f"  defaults: {shown}")
-    for line in ls.kind.explain(r.kwargs, x if ls.kind.inputs == 1 else list(r.input_shapes), r.output_shape):
+    for line in kind.explain(r.kwargs, x if kind.inputs == 1 else list(r.input_shapes), r.output_shape):
         lines.append(f"  {line}")
     if r.params:
         parts = [

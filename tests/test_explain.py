@@ -19,7 +19,7 @@ VALID = [(s, layers) for s, layers in LAYERS + GRAPHS if torch_run(s, layers)[1]
 def test_explain_every_layer(shape, layers):
     spec = parse(spec_text(shape, layers))
     a = analyze(spec)
-    text = explain(spec, a)
+    text = explain(a)
     for layer in a.layers:
         assert f"{layer.name} ({layer.type}): " in text
     assert f"= {a.total_params:,}" in text or "parameters: none" in text
@@ -29,5 +29,5 @@ def test_explain_every_layer(shape, layers):
 def test_explain_architectures(name):
     spec = load(str(CONFIGS / name))
     a = analyze(spec)
-    text = explain(spec, a)
+    text = explain(a)
     assert "MACs: " in text and f"= {a.total_macs:,}" in text
