@@ -51,7 +51,6 @@ class Spec:
     layers: list[LayerSpec]
     name: str | None = None
     path: str = "<spec>"
-    input_pos: Pos = (1, 1)
 
 
 def read_text(path: str) -> str:
@@ -109,7 +108,7 @@ def parse(text: str) -> Spec:
         flat = zip(items, items.ipos)
     layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(flat)]
     _check_names(layers)
-    return Spec(input=tuple(shape), layers=layers, name=name, input_pos=doc.at("input"))
+    return Spec(input=tuple(shape), layers=layers, name=name)
 
 
 def _layer(item, pos: Pos, index: int) -> LayerSpec:
