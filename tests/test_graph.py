@@ -103,3 +103,46 @@ def test_dotted_names_give_nested_parameter_names():
     a = analysis_of((1, 3, 9, 11), RESIDUAL)
     assert [t.name for t in a.tensors][2:6] == ["b.conv1.weight", "b.bn1.weight", "b.bn1.bias", "b.conv2.weight"]
     assert [t.name for t in a.buffers] == ["b.bn1.running_mean", "b.bn1.running_var", "b.bn1.num_batches_tracked"]
+
+
+# ---- random graphs: layers take from any layer above; merges of two or three of them -----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_property import layer  # noqa: E402
+
+
+@st.composite
+def graphs(draw):
+    n = 2
+    shape = [draw(st.sampled_from([1, 2])), draw(st.integers(1, 4)), draw(st.integers(2, 10)), draw(st.integers(2, 10))]
+    layers = []
+    for i in range(draw(st.integers(2, 7))):
+        names = ["input"] + [f"l{j}" for j in range(i)]
+        if i and draw(st.integers(0, 2)) == 0:
+            merge = draw(st.sampled_from(["Add", "Mul", "Cat"]))
+            srcs = draw(st.lists(st.sampled_from(names), min_size=2, max_size=3))
+            item = {"name": f"l{i}", "type": merge, "from": srcs}
+            if merge == "Cat":
+                item["dim"] = draw(st.sampled_from([1, -1, -3]))
+        else:
+            item = {"name": f"l{i}", **draw(layer(n))}
+            if draw(st.booleans()):
+                item["from"] = draw(st.sampled_from(names))
+        layers.append(item)
+    return shape, layers
+
+
+@settings(max_examples=250, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graphs())
+def test_random_graphs_agree_with_torch(net):
+    shape, layers = net
+    facts, failed_at = torch_run(shape, layers)
+    try:
+        a = analysis_of(shape, layers)
+    except SpecError as e:
+        assert failed_at is not None, f"cnncalc refused what torch ran: {e.message}"
+        assert e.layer == layers[failed_at]["name"], e.message
+        return
+    assert failed_at is None, f"torch refused {layers[failed_at]} that cnncalc accepted"
+    assert ours(a) == facts
