@@ -62,6 +62,7 @@ def expand(layers: Seq, blocks: dict[str, Block]) -> list[tuple[Map, Pos]]:
 class _Expander:
     def __init__(self, blocks, out):
         self.blocks, self.out = blocks, out
+        self.origin = None  # (block type, use name, use line) of the top-level block use being expanded
 
     def scope(self, items: Seq, prefix: str, env: dict, block_input: str, stack: tuple) -> str:
         """Expand one list of layers; returns the absolute name of its output."""
@@ -93,6 +94,7 @@ class _Expander:
             else:
                 flat = _copy(item, drop=("when",))
                 flat["name"] = full
+                flat.origin = self.origin
                 if inputs is not None and inputs != [self.last]:
                     flat["from"] = inputs[0] if len(inputs) == 1 else _seq(inputs, item)
                 else:
@@ -132,6 +134,9 @@ class _Expander:
         if first is not None and not isinstance(first, Map):
             raise SpecError(f"{label}: first must be a mapping of block args", item.at("first"))
         x = inputs[0]
+        outermost = self.origin is None
+        if outermost:
+            self.origin = (block.name, full, item.pos[0])
         for i in range(repeat or 1):
             scope_env = dict(args)
             if i == 0 and first:
@@ -139,6 +144,8 @@ class _Expander:
             scope_env["index"] = i
             prefix = f"{full}.{i}." if repeat is not None else f"{full}."
             x = self.scope(block.layers, prefix, scope_env, x, (*stack, block.name))
+        if outermost:
+            self.origin = None
         return x
 
     def args(self, block: Block, given: Map, label: str, pos: Pos, overrides: bool = False) -> dict:

@@ -117,66 +117,73 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
     analysis = Analysis(spec.name, shape, [])
     prev = "input"
+    names = {layer.name for layer in spec.layers}
     for layer in spec.layers:
-        label = f"layer '{layer.name}' ({layer.type})"
-        sources = layer.inputs or [prev]
-        for src in sources:
-            if src not in outputs:
-                where = (
-                    "it is this layer"
-                    if src == layer.name
-                    else (
-                        "it is defined below this layer" if any(l.name == src for l in spec.layers) else "no layer has that name"
-                    )
-                )
-                raise SpecError(
-                    f"{label}: from names '{src}', but {where}; a layer may only take from layers above it or 'input'",
-                    layer.at("from"),
-                    layer.name,
-                )
-        xs = [outputs[s] for s in sources]
-        args = dict(layer.args)
         try:
-            out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
-        except LayerError as e:
-            raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
-        except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
-            raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
-        params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
-        buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
-        for t in (*params, *buffers):
-            if t.name in outputs:
-                raise SpecError(f"{label}: its tensor '{t.name}' has the name of a layer above", layer.at("name"), layer.name)
-            owned[t.name] = layer.name
-        if layer.name in owned:
-            raise SpecError(
-                f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
-            )
-        fld = _field(out.rf, [fields[s] for s in sources])
-        result = LayerResult(
-            name=layer.name,
-            type=layer.type,
-            inputs=tuple(sources),
-            input_shapes=tuple(xs),
-            output_shape=tuple(out.shape),
-            params=params,
-            buffers=buffers,
-            macs=out.macs,
-            kwargs=args,
-            pos=layer.pos,
-            field=fld,
-            default_input=layer.inputs is None,
-            written=layer.written,
-        )
-        analysis.layers.append(result)
-        if out.flattened:
-            analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
-        _rounding(analysis, layer, xs[0], out.unread, label)
-        analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
-        outputs[layer.name] = result.output_shape
-        fields[layer.name] = fld
-        prev = layer.name
+            prev = _layer(layer, analysis, outputs, fields, owned, prev, names)
+        except SpecError as e:
+            raise SpecError(e.message + layer.context(), e.pos, e.layer) from None
     return analysis
+
+
+def _layer(layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, owned: dict, prev: str, names: set) -> str:
+    """Analyse one layer into ``analysis``; returns its name (the next layer's default input)."""
+    label = f"layer '{layer.name}' ({layer.type})"
+    sources = layer.inputs or [prev]
+    for src in sources:
+        if src not in outputs:
+            where = (
+                "it is this layer"
+                if src == layer.name
+                else ("it is defined below this layer" if src in names else "no layer has that name")
+            )
+            raise SpecError(
+                f"{label}: from names '{src}', but {where}; a layer may only take from layers above it or 'input'",
+                layer.at("from"),
+                layer.name,
+            )
+    xs = [outputs[s] for s in sources]
+    args = dict(layer.args)
+    try:
+        out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
+    except LayerError as e:
+        raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
+    except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
+        raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
+    params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
+    buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
+    for t in (*params, *buffers):
+        if t.name in outputs:
+            raise SpecError(f"{label}: its tensor '{t.name}' has the name of a layer above", layer.at("name"), layer.name)
+        owned[t.name] = layer.name
+    if layer.name in owned:
+        raise SpecError(
+            f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
+        )
+    fld = _field(out.rf, [fields[s] for s in sources])
+    result = LayerResult(
+        name=layer.name,
+        type=layer.type,
+        inputs=tuple(sources),
+        input_shapes=tuple(xs),
+        output_shape=tuple(out.shape),
+        params=params,
+        buffers=buffers,
+        macs=out.macs,
+        kwargs=args,
+        pos=layer.pos,
+        field=fld,
+        default_input=layer.inputs is None,
+        written=layer.written,
+    )
+    analysis.layers.append(result)
+    if out.flattened:
+        analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
+    _rounding(analysis, layer, xs[0], out.unread, label)
+    analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
+    outputs[layer.name] = result.output_shape
+    fields[layer.name] = fld
+    return layer.name
 
 
 def _spatial_dims(spec: Spec) -> int:

@@ -40,6 +40,14 @@ class LayerSpec:
     pos: Pos
     vpos: dict = field(default_factory=dict)  # argument -> position of its value
     written: dict = field(default_factory=dict)  # the arguments as written (blocks substituted)
+    origin: tuple | None = None  # (block type, use name, use line) for a layer expanded from a block
+
+    def context(self) -> str:
+        """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
+        if self.origin is None:
+            return ""
+        block, use, line = self.origin
+        return f" (in block '{block}' used by '{use}' at line {line})"
 
     def at(self, key: str | None) -> Pos:
         return self.vpos.get(key, self.pos) if key else self.pos
@@ -106,7 +114,15 @@ def parse(text: str) -> Spec:
         flat = expand(items, read_blocks(doc["blocks"]))
     else:
         flat = zip(items, items.ipos)
-    layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(flat)]
+    layers = []
+    for i, (item, pos) in enumerate(flat):
+        try:
+            layers.append(_layer(item, pos, i))
+        except SpecError as e:
+            origin = getattr(item, "origin", None)
+            if origin is None:
+                raise
+            raise SpecError(e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer) from None
     _check_names(layers)
     return Spec(input=tuple(shape), layers=layers, name=name)
 
@@ -174,7 +190,9 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
             args[key] = None if default is None else reader(default, key)
     if "from" in item:
         vpos["from"] = item.at("from")
-    return LayerSpec(name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos, written=written)
+    return LayerSpec(
+        name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos, written=written, origin=getattr(item, "origin", None)
+    )
 
 
 def _check_names(layers: list[LayerSpec]) -> None:

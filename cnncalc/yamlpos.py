@@ -38,7 +38,7 @@ _EXP_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$")
 class Map(dict):
     """A YAML mapping: ``pos`` of the mapping, ``vpos[key]`` of each value, ``kpos[key]`` of each key."""
 
-    __slots__ = ("pos", "vpos", "kpos")
+    __slots__ = ("pos", "vpos", "kpos", "origin")  # origin: the block use a layer was expanded from
 
     def at(self, key, default: Pos | None = None) -> Pos:
         return self.vpos.get(key, default or self.pos)
