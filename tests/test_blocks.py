@@ -152,3 +152,18 @@ def test_depth_folds_block_instances_into_rows():
     assert "(62 layers)" in rows["layer3"] and "[1, 1024, 14, 14]" in rows["layer3"] and "7,098,368" in rows["layer3"]
     r2 = CliRunner().invoke(app, ["shapes", config, "--depth", "2"])
     assert sum(line.startswith("layer") for line in r2.stdout.splitlines()) == 16
+
+
+def test_errors_inside_a_block_name_the_use():
+    text = (
+        "input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {w: null}\n    layers:\n"
+        "      - {name: c, type: Conv2d, out_channels: '${w}', kernel_size: 3}\n"
+        "      - {name: d, type: Conv2d, out_channels: 4, kernel_size: 9}\n"
+        "layers:\n  - {name: stem, type: ReLU}\n  - {name: b1, type: B, w: 4, repeat: 2}\n"
+    )
+    with pytest.raises(SpecError) as e:
+        analyze(parse(text))
+    assert e.value.pos == (7, 63)
+    assert e.value.message == (
+        "layer 'b1.0.d' (Conv2d): kernel of effective size 9 does not fit: input H is 6, smaller than 9 (in block 'B' used by 'b1' at line 10)"
+    )
