@@ -272,10 +272,11 @@ def export(
     """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's parameter names."""
     from .bridge.export import ExportError
     from .bridge.export import export as source
+    from .spec import load
 
     a = _run(spec, None, False)
     try:
-        text = source(a, class_name)
+        text = source(a, class_name, load(spec or DEFAULT_SPEC))
     except ExportError as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(1) from None

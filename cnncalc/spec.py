@@ -59,6 +59,8 @@ class Spec:
     layers: list[LayerSpec]
     name: str | None = None
     path: str = "<spec>"
+    blocks: dict = field(default_factory=dict)  # block name -> its definition, as written
+    written_layers: list = field(default_factory=list)  # the top-level layers as written (block uses unexpanded)
 
 
 def read_text(path: str) -> str:
@@ -108,10 +110,12 @@ def parse(text: str) -> Spec:
     items = doc["layers"]
     if not isinstance(items, Seq) or not items:
         raise SpecError(f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers"))
+    blocks = {}
     if "blocks" in doc:
         from .blocks import expand, read_blocks
 
-        flat = expand(items, read_blocks(doc["blocks"]))
+        blocks = read_blocks(doc["blocks"])
+        flat = expand(items, blocks)
     else:
         flat = zip(items, items.ipos)
     layers = []
@@ -124,7 +128,7 @@ def parse(text: str) -> Spec:
                 raise
             raise SpecError(e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer) from None
     _check_names(layers)
-    return Spec(input=tuple(shape), layers=layers, name=name)
+    return Spec(input=tuple(shape), layers=layers, name=name, blocks=blocks, written_layers=list(items))
 
 
 def _layer(item, pos: Pos, index: int) -> LayerSpec:

@@ -23,8 +23,8 @@ def load_class(source: str, name: str = "Net"):
     return namespace[name]
 
 
-def check(a, device="cpu"):
-    source = export(a)
+def check(a, device="cpu", spec=None):
+    source = export(a, spec=spec)
     with torch.device(device):
         model = load_class(source)()
     assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == [(t.name, t.shape) for t in a.tensors]
@@ -36,7 +36,11 @@ def check(a, device="cpu"):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
 def test_configs_export(name):
-    check(analyze(load(str(CONFIGS / name))), device="meta")
+    spec = load(str(CONFIGS / name))
+    source = check(analyze(spec), device="meta", spec=spec)
+    if name in ("resnet18.yaml", "resnet50.yaml", "googlenet.yaml", "squeezenet1_0.yaml", "densenet121.yaml"):
+        assert "class " in source.split("class Net")[0]  # its blocks became classes
+        check(analyze(spec, batch=2), device="meta", spec=spec)
 
 
 @pytest.mark.parametrize("shape,layers", [c for c in GRAPHS if torch_run(*c)[1] is None])
@@ -63,3 +67,25 @@ def test_export_is_ruff_clean_and_imports_only_torch(tmp_path):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     r = subprocess.run([ruff, "check", "--isolated", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+@pytest.mark.parametrize("block,layers,shape", [("Bottleneck", [2, 1], (1, 3, 45, 61)), ("BasicBlock", [1, 2], (2, 3, 40, 33))])
+def test_block_specs_export_block_classes(block, layers, shape, tmp_path):
+    from test_blocks import resnet_spec
+
+    from cnncalc.spec import parse
+
+    spec = parse(resnet_spec(block, layers, shape, 8, classes=5))
+    source = check(analyze(spec), spec=spec)
+    assert f"class {block}(nn.Module):" in source
+    assert ("class Down(nn.Module):" in source) == (block == "Bottleneck")  # the nested block, only where used
+    path = tmp_path / "net.py"
+    path.write_text(source)
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    assert subprocess.run([ruff, "check", "--isolated", str(path)], capture_output=True).returncode == 0
+
+
+def test_blocks_with_computed_names_export_flat():
+    spec = load(str(CONFIGS / "mobilenet_v2.yaml"))
+    source = check(analyze(spec), device="meta", spec=spec)
+    assert source.count("class ") == 1

@@ -48,10 +48,21 @@ def _ident(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name) and name not in RESERVED
 
 
-def export(a: Analysis, class_name: str = "Net") -> str:
-    """Python source of an nn.Module equivalent to the analysed spec."""
+def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
+    """Python source of an nn.Module equivalent to the analysed spec; with ``spec`` given and
+    blocks in it, one class per block where they can be expressed that way."""
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise ExportError(f"--class-name must be a Python identifier, found {class_name!r}")
+    if spec is not None and spec.blocks:
+        from ..engine import _spatial_dims
+        from .export_blocks import Unsupported, export_with_blocks
+
+        n = _spatial_dims(spec)
+        channel_dim = 1 if len(a.input) == n + 2 else 0
+        try:
+            return export_with_blocks(spec, a, class_name, module_source, channel_dim)
+        except Unsupported:
+            pass  # the flat export below expresses everything
     modules = [layer for layer in a.layers if layer.type not in ("Add", "Mul", "Cat")]
     names = {layer.name for layer in modules}
     for name in names:

@@ -1,0 +1,331 @@
+"""Export of a spec that uses blocks: each block becomes an nn.Module subclass.
+
+A block class takes its input's channel count and the block's args; its ``__init__`` computes
+the channel count after each layer (what the spec infers) and builds the modules that ``when``
+keeps; its ``forward`` follows ``from``, a left-out layer standing for its (first) input. Where a
+block holds something this cannot express (a computed name, a size other than channels inferred,
+a layer that changes what "channels" means), :class:`Unsupported` sends the caller to the flat
+export. Text only: torch is not imported here.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from ..engine import Analysis
+from ..expr import _CONST, evaluate, tokenize
+from ..layers import REGISTRY
+from ..yamlpos import Map
+
+SAME_CHANNELS = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "MaxPool", "AvgPool",
+                 "AdaptiveAvgPool", "AdaptiveMaxPool", "ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "Upsample")
+CHANNEL_KEYS = {"in_channels", "num_features", "num_channels"}
+RESERVED_ARGS = {"self", "in_channels", "index", "x", "nn", "torch"}
+_FULL = re.compile(r"^\$\{(.*)\}$", re.S)
+
+
+class Unsupported(Exception):
+    pass
+
+
+def py_expr(text: str) -> str:
+    """Our expression grammar is a subset of Python's: re-spell the constants."""
+    out = []
+    for kind, value in tokenize(text)[:-1]:
+        if kind == "name" and value in _CONST:
+            out.append(repr(_CONST[value]))
+        else:
+            out.append(str(value))
+    return " ".join(out).replace("( ", "(").replace(" )", ")").replace(" ,", ",")
+
+
+def value_source(v) -> tuple[str, str | None]:
+    """(Python source, our expression or None when constant) of a written value."""
+    if isinstance(v, str):
+        m = _FULL.match(v)
+        if m and "${" not in m.group(1):
+            return py_expr(m.group(1)), m.group(1)
+        if "${" in v:
+            raise Unsupported(f"a value with text around ${{...}}: {v!r}")
+        return repr(v), None
+    if isinstance(v, list):
+        items = [value_source(x) for x in v]
+        if any(e is not None for _, e in items):
+            raise Unsupported("a list with expressions")
+        return "(" + ", ".join(s for s, _ in items) + ("," if len(items) == 1 else "") + ")", None
+    return repr(v), None
+
+
+def ident(name: str) -> str:
+    v = re.sub(r"\W", "_", name)
+    if not v or v[0].isdigit() or keyword.iskeyword(v) or v in ("self", "x", "nn", "torch"):
+        v = "l_" + v
+    return v
+
+
+class BlockClass:
+    """One block's class source, and its channel rule evaluated for concrete args."""
+
+    def __init__(self, name: str, block, blocks: dict):
+        self.name, self.block, self.blocks = name, block, blocks
+        if name in ("nn", "torch") or any(a in RESERVED_ARGS or keyword.iskeyword(a) for a in block.args):
+            raise Unsupported(f"block {name}: a name the class cannot use")
+        self.steps = []  # (rel, type, item) in order
+        for j, item in enumerate(block.layers):
+            if not isinstance(item, Map):
+                raise Unsupported("a layer that is not a mapping")
+            rel = item.get("name", str(j))
+            if not isinstance(rel, (str, int)) or "${" in str(rel):
+                raise Unsupported(f"block {name}: a computed layer name")
+            type_ = item.get("type")
+            if type_ not in REGISTRY and type_ not in blocks:
+                raise Unsupported(f"unknown type {type_!r}")
+            if type_ in REGISTRY and not _channel_rule(type_):
+                raise Unsupported(f"block {name}: {type_} changes what the channel dim is")
+            for key in REGISTRY[type_].size_keys if type_ in REGISTRY else ():
+                if key not in item and key not in CHANNEL_KEYS:
+                    raise Unsupported(f"block {name}: {type_}'s {key} would be inferred")
+            if type_ == "Cat" and item.get("dim", 1) != 1:
+                raise Unsupported("a Cat along another dim than channels")
+            if str(rel) == "input" or str(rel).split(".")[0] in ("out_channels", "_when"):
+                raise Unsupported(f"block {name}: a layer named {rel!r}")
+            self.steps.append((str(rel), type_, item))
+        if len({ident(rel) for rel, _, _ in self.steps}) != len(self.steps):
+            raise Unsupported(f"block {name}: two layer names read as one variable")
+
+    def _sources(self, item, names, prev) -> list[str]:
+        src = item.get("from")
+        srcs = [prev] if src is None else ([src] if isinstance(src, str) else list(src))
+        if any("${" in s for s in srcs):
+            raise Unsupported("a computed `from`")
+        return [names.get(s, s) for s in srcs]
+
+    def out_channels(self, env: dict) -> int:
+        """The channel count out of this block for concrete args and ``in_channels``."""
+        channels = {"input": env["in_channels"]}
+        names, prev = {"input": "input"}, "input"
+        for rel, type_, item in self.steps:
+            srcs = self._sources(item, names, prev)
+            if "when" in item and not _value(item["when"], env):
+                names[rel] = prev = srcs[0]
+                continue
+            if type_ in self.blocks:
+                inner = {k: _value(v, env) for k, v in _use_args(self.blocks[type_], item).items()}
+                c = BlockClass(type_, self.blocks[type_], self.blocks).out_channels({**inner, "in_channels": channels[srcs[0]], "index": 0})
+            elif type_.startswith(("Conv", "ConvTranspose")):
+                c = _value(item["out_channels"], env)
+            elif type_ == "Cat":
+                c = sum(channels[s] for s in srcs)
+            else:
+                c = channels[srcs[0]]
+            channels[rel] = c
+            names[rel] = prev = rel
+        return channels[prev]
+
+    def source(self) -> str:
+        args = list(self.block.args)
+        sig = ", ".join(["self", "in_channels"] + [a if self.block.args[a] is None else f"{a}={value_source(self.block.args[a])[0]}" for a in args] + ["index=0"])
+        init = ["        super().__init__()"]
+        made: set[str] = set()
+        flags = {}
+        chan = {"input": "in_channels"}
+        names, prev = {"input": "input"}, "input"
+        fwd_var = {"input": "x"}
+        body = []
+        for rel, type_, item in self.steps:
+            srcs = self._sources(item, names, prev)
+            var = ident(rel)
+            cvar = "c_" + var
+            guarded = "when" in item
+            cond = value_source(item["when"])[0] if guarded else None
+            if type_ in self.blocks:
+                inner_args = _use_args(self.blocks[type_], item)
+                call = ", ".join([chan[srcs[0]]] + [f"{k}={value_source(v)[0]}" for k, v in inner_args.items()])
+                make, out_c = f"{type_}({call})", f"{_access(rel)}.out_channels"
+            elif type_ in ("Add", "Mul", "Cat"):
+                make, out_c = None, (" + ".join(chan[s] for s in srcs) if type_ == "Cat" else chan[srcs[0]])
+            else:
+                kind = REGISTRY[type_]
+                kw = []
+                for key in kind.args:
+                    if key in item:
+                        kw.append(f"{key}={value_source(item[key])[0]}")
+                    elif key in kind.size_keys:
+                        kw.append(f"{key}={chan[srcs[0]]}")
+                make = f"nn.{type_}({', '.join(kw)})"
+                out_c = value_source(item["out_channels"])[0] if type_.startswith(("Conv", "ConvTranspose")) else chan[srcs[0]]
+            lines = []
+            if make:
+                init += _containers(rel, made)  # registered where their first child is: torch's order
+                lines.append(_assign(rel, make))
+            lines.append(f"{cvar} = {out_c}")
+            if guarded:
+                flags[rel] = cond
+                init.append(f"        if {cond}:")
+                init += [f"            {line}" for line in lines]
+                init.append("        else:")
+                init.append(f"            {cvar} = {chan[srcs[0]]}")
+            else:
+                init += [f"        {line}" for line in lines]
+            chan[rel] = cvar
+            args_v = [fwd_var[s] for s in srcs]
+            if type_ == "Add":
+                expr = " + ".join(args_v)
+            elif type_ == "Mul":
+                expr = " * ".join(args_v)
+            elif type_ == "Cat":
+                expr = f"torch.cat([{', '.join(args_v)}], dim=1)"
+            else:
+                expr = f"{_access(rel)}({args_v[0]})"
+            if guarded:
+                expr = f"{expr} if self._when[{rel!r}] else {args_v[0]}"
+            body.append(f"        {var} = {expr}")
+            fwd_var[rel] = var
+            names[rel] = prev = rel
+        if flags:
+            init.append("        self._when = {" + ", ".join(f"{k!r}: bool({v})" for k, v in flags.items()) + "}")
+        init.append(f"        self.out_channels = {chan[prev]}")
+        body.append(f"        return {fwd_var[prev]}")
+        doc = f'    """Block {self.name} of the spec."""'
+        return "\n".join([f"class {self.name}(nn.Module):", doc, "", f"    def __init__({sig}):", *init, "", "    def forward(self, x):", *body])
+
+
+def _containers(rel: str, made: set) -> list[str]:
+    """``self.a = nn.ModuleDict()`` lines for the containers of a dotted name not made yet."""
+    lines = []
+    parts = rel.split(".")
+    for k in range(1, len(parts)):
+        c = ".".join(parts[:k])
+        if c not in made:
+            made.add(c)
+            lines.append(f"        {_assign(c, 'nn.ModuleDict()')}")
+    return lines
+
+
+def _assign(rel: str, value: str) -> str:
+    """Register ``value`` at a dotted name: an attribute, a container key, or add_module."""
+    if "." not in rel and not (rel.isidentifier() and not keyword.iskeyword(rel)):
+        return f"self.add_module({rel!r}, {value})"
+    return f"{_access(rel)} = {value}"
+
+
+def _access(rel: str) -> str:
+    first, *rest = rel.split(".")
+    head = f"self.{first}" if first.isidentifier() and not keyword.iskeyword(first) else f"getattr(self, {first!r})"
+    return head + "".join(f"[{p!r}]" for p in rest)
+
+
+def _value(v, env):
+    if isinstance(v, str):
+        m = _FULL.match(v)
+        if m:
+            return evaluate(m.group(1), env)
+    return v
+
+
+def _use_args(block, item: Map) -> dict:
+    return {k: v for k, v in item.items() if k in block.args}
+
+
+def _channel_rule(type_: str) -> bool:
+    return type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS) or type_ in (
+        "Add", "Mul", "Cat", "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+        "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Softmax", "LogSoftmax")
+
+
+def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channel_dim: int) -> str:
+    """The spec with one class per block; raises Unsupported where only the flat export fits."""
+    from .export import ExportError
+
+    classes = {name: BlockClass(name, b, spec.blocks) for name, b in spec.blocks.items()}
+    used_types = set()
+    results = {layer.name: layer for layer in a.layers}
+    channels = {"input": a.input[channel_dim]}
+    names, prev = {"input": "input"}, "input"
+    init, body = [], []
+    made: set[str] = set()
+    fwd_var = {"input": "x"}
+    for j, item in enumerate(spec.written_layers):
+        rel = str(item.get("name", j))
+        src = item.get("from")
+        srcs = [prev] if src is None else ([src] if isinstance(src, str) else list(src))
+        srcs = [names.get(s, s) for s in srcs]
+        if "when" in item and not _value(item["when"], {}):
+            names[rel] = prev = srcs[0]
+            continue
+        type_ = item.get("type")
+        var = ident(rel)
+        args_v = [fwd_var[s] for s in srcs]
+        if type_ in classes:
+            used_types.add(type_)
+            block = classes[type_]
+            args = _use_args(spec.blocks[type_], item)
+            first = item.get("first") or {}
+            count = item.get("repeat")
+            c = channels[srcs[0]]
+            calls = []
+            for i in range(count or 1):
+                these = {**args, **(first if i == 0 else {})}
+                kw = [f"{k}={value_source(v)[0]}" for k, v in these.items()] + ([f"index={i}"] if i else [])
+                calls.append(f"{type_}({', '.join([str(c), *kw])})")
+                env = {**{k: v for k, v in spec.blocks[type_].args.items()}, **these, "in_channels": c, "index": i}
+                c = block.out_channels(env)
+            if count is None:
+                make = calls[0]
+            else:
+                make = "nn.Sequential(\n" + "".join(f"            {call},\n" for call in calls) + "        )"
+            channels[rel] = c
+        elif type_ in ("Add", "Mul", "Cat"):
+            make = None
+            channels[rel] = results[rel].output_shape[channel_dim]
+        else:
+            if rel not in results:
+                raise ExportError(f"layer '{rel}' not found in the analysis")
+            make = module_source(results[rel])
+            channels[rel] = results[rel].output_shape[channel_dim] if len(results[rel].output_shape) > channel_dim else 0
+        if make is not None:
+            init += _containers(rel, made)
+            init.append(f"        {_assign(rel, make)}")
+        if type_ == "Add":
+            expr = " + ".join(args_v)
+        elif type_ == "Mul":
+            expr = " * ".join(args_v)
+        elif type_ == "Cat":
+            expr = f"torch.cat([{', '.join(args_v)}], dim={item.get('dim', 1)})"
+        else:
+            expr = f"{_access(rel)}({args_v[0]})"
+        body.append(f"        {var} = {expr}")
+        fwd_var[rel] = var
+        names[rel] = prev = rel
+    body.append(f"        return {fwd_var[prev]}")
+    uses_torch = any("torch.cat" in line for line in body) or any(
+        "torch.cat" in classes[t].source() for t in used_types
+    )
+    head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
+    order = _dependency_order(classes, used_types)
+    doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
+    parts = [*head, "", ""]
+    for t in order:
+        parts += [classes[t].source(), "", ""]
+    parts += [f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init, "",
+              "    def forward(self, x):", *body, ""]
+    return "\n".join(parts)
+
+
+def _dependency_order(classes: dict, used: set) -> list[str]:
+    """Block classes, each after the blocks it uses."""
+    order, seen = [], set()
+
+    def visit(t):
+        if t in seen:
+            return
+        seen.add(t)
+        for _, type_, _ in classes[t].steps:
+            if type_ in classes:
+                visit(type_)
+        order.append(t)
+
+    for t in sorted(used):
+        visit(t)
+    return order
