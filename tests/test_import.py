@@ -39,11 +39,13 @@ def test_imported_specs_equal_the_model(name, shape):
     assert a.output == tuple(out.shape)
 
 
-@pytest.mark.parametrize("config", ["lenet.yaml", "resnet18.yaml", "squeezenet1_0.yaml", "mobilenet_v2.yaml"])
-def test_round_trip_spec_export_import(config, tmp_path):
-    a = analyze(load(str(CONFIGS / config)))
+@pytest.mark.parametrize("config", ["lenet.yaml", "resnet18.yaml", "squeezenet1_0.yaml", "mobilenet_v2.yaml", "googlenet.yaml"])
+@pytest.mark.parametrize("with_blocks", [False, True])
+def test_round_trip_spec_export_import(config, with_blocks, tmp_path):
+    spec = load(str(CONFIGS / config))
+    a = analyze(spec)
     path = tmp_path / "net.py"
-    path.write_text(export(a))
+    path.write_text(export(a, spec=spec if with_blocks else None))
     b = analyze(parse(import_spec(f"{path}:Net", a.input)))
     assert [(t.name, t.shape) for t in b.tensors] == [(t.name, t.shape) for t in a.tensors]
     assert (b.total_macs, b.output, b.total_params) == (a.total_macs, a.output, a.total_params)

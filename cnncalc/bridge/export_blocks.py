@@ -141,7 +141,7 @@ class BlockClass:
             cond = value_source(item["when"])[0] if guarded else None
             if type_ in self.blocks:
                 inner_args = _use_args(self.blocks[type_], item)
-                call = ", ".join([chan[srcs[0]]] + [f"{k}={value_source(v)[0]}" for k, v in inner_args.items()])
+                call = ", ".join([_bare(chan[srcs[0]])] + [f"{k}={value_source(v)[0]}" for k, v in inner_args.items()])
                 make, out_c = f"{type_}({call})", f"{_access(rel)}.out_channels"
             elif type_ in ("Add", "Mul", "Cat"):
                 make, out_c = None, (" + ".join(chan[s] for s in srcs) if type_ == "Cat" else chan[srcs[0]])
@@ -152,23 +152,20 @@ class BlockClass:
                     if key in item:
                         kw.append(f"{key}={value_source(item[key])[0]}")
                     elif key in kind.size_keys:
-                        kw.append(f"{key}={chan[srcs[0]]}")
+                        kw.append(f"{key}={_bare(chan[srcs[0]])}")
                 make = f"nn.{type_}({', '.join(kw)})"
                 out_c = value_source(item["out_channels"])[0] if type_.startswith(("Conv", "ConvTranspose")) else chan[srcs[0]]
-            lines = []
             if make:
                 init += _containers(rel, made)  # registered where their first child is: torch's order
-                lines.append(_assign(rel, make))
-            lines.append(f"{cvar} = {out_c}")
             if guarded:
+                # the channels differ with the condition: a variable, kept only if something reads it
                 flags[rel] = cond
-                init.append(f"        if {cond}:")
-                init += [f"            {line}" for line in lines]
-                init.append("        else:")
-                init.append(f"            {cvar} = {chan[srcs[0]]}")
+                init.append({"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[srcs[0]]})
+                chan[rel] = cvar
             else:
-                init += [f"        {line}" for line in lines]
-            chan[rel] = cvar
+                if make:
+                    init.append(f"        {_assign(rel, make)}")
+                chan[rel] = _paren(out_c)
             args_v = [fwd_var[s] for s in srcs]
             if type_ == "Add":
                 expr = " + ".join(args_v)
@@ -185,10 +182,48 @@ class BlockClass:
             names[rel] = prev = rel
         if flags:
             init.append("        self._when = {" + ", ".join(f"{k!r}: bool({v})" for k, v in flags.items()) + "}")
-        init.append(f"        self.out_channels = {chan[prev]}")
+        init.append(f"        self.out_channels = {_bare(chan[prev])}")
+        init = _render(init)
         body.append(f"        return {fwd_var[prev]}")
         doc = f'    """Block {self.name} of the spec."""'
         return "\n".join([f"class {self.name}(nn.Module):", doc, "", f"    def __init__({sig}):", *init, "", "    def forward(self, x):", *body])
+
+
+def _bare(expr: str) -> str:
+    """``expr`` without parentheses that wrap all of it (for an argument or an assignment)."""
+    if expr.startswith("(") and _paren(expr[1:-1]) == expr:
+        return expr[1:-1]
+    return expr
+
+
+def _paren(expr: str) -> str:
+    """``expr`` safe to use inside a larger expression."""
+    if re.fullmatch(r"[\w.'\[\]]+", expr):
+        return expr
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and i < len(expr) - 1:
+            return f"({expr})"
+    return expr if expr.startswith("(") else f"({expr})"
+
+
+def _render(entries: list) -> list[str]:
+    """Lines of ``__init__``; a guarded layer's channel variable is written only where it is read."""
+    text = "\n".join(e if isinstance(e, str) else f"{e['yes']} {e['no']} {e['make'] or ''}" for e in entries)
+    lines = []
+    for e in entries:
+        if isinstance(e, str):
+            lines.append(e)
+            continue
+        others = text.replace(f"{e['yes']} {e['no']} {e['make'] or ''}", "", 1)
+        used = re.search(rf"\b{e['var']}\b", others) is not None
+        body = ([f"            {e['make']}"] if e["make"] else []) + ([f"            {e['var']} = {e['yes']}"] if used else [])
+        if body:
+            lines += [f"        if {e['cond']}:", *body]
+        if used:
+            lines += ["        else:", f"            {e['var']} = {e['no']}"]
+    return lines
 
 
 def _containers(rel: str, made: set) -> list[str]:
