@@ -96,3 +96,20 @@ def ours(analysis):
         )
         for layer in analysis.layers
     ]
+
+
+def assert_agrees_with_torch(input_shape, layers):
+    """Where torch runs the layers, cnncalc's numbers equal torch's; where torch refuses a layer,
+    cnncalc reports an error at that same layer; and the other way round."""
+    from cnncalc.diagnostics import SpecError
+
+    facts, failed_at = torch_run(input_shape, layers)
+    try:
+        a = analysis_of(input_shape, layers)
+    except SpecError as e:
+        assert failed_at is not None, f"cnncalc refused what torch ran: {e.message}"
+        expected = layers[failed_at].get("name", str(failed_at))
+        assert e.layer == expected, f"torch failed at layer {expected}, cnncalc at {e.layer}: {e.message}"
+        return
+    assert failed_at is None, f"torch refused layer {failed_at} ({layers[failed_at]}) that cnncalc accepted"
+    assert ours(a) == facts

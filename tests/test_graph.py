@@ -1,7 +1,7 @@
 """Graph nets: `from`, Add, Mul and Cat against torch; reference errors at the right layer."""
 
 import pytest
-from helpers import analysis_of, ours, torch_run
+from helpers import analysis_of, assert_agrees_with_torch, ours, torch_run
 
 from cnncalc.bridge.verify import verify
 from cnncalc.diagnostics import SpecError
@@ -136,13 +136,4 @@ def graphs(draw):
 @settings(max_examples=250, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(graphs())
 def test_random_graphs_agree_with_torch(net):
-    shape, layers = net
-    facts, failed_at = torch_run(shape, layers)
-    try:
-        a = analysis_of(shape, layers)
-    except SpecError as e:
-        assert failed_at is not None, f"cnncalc refused what torch ran: {e.message}"
-        assert e.layer == layers[failed_at]["name"], e.message
-        return
-    assert failed_at is None, f"torch refused {layers[failed_at]} that cnncalc accepted"
-    assert ours(a) == facts
+    assert_agrees_with_torch(*net)

@@ -4,11 +4,9 @@ Where torch runs, every analytic number equals torch's; where torch raises, cnnc
 error at that same layer, and the other way round.
 """
 
-from helpers import analysis_of, ours, torch_run
+from helpers import assert_agrees_with_torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cnncalc.diagnostics import SpecError
 
 MAX_SIDE = {1: 24, 2: 12, 3: 6}
 
@@ -80,13 +78,4 @@ def nets(draw):
 @settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(nets())
 def test_random_nets_agree_with_torch(net):
-    shape, layers = net
-    facts, failed_at = torch_run(shape, layers)
-    try:
-        a = analysis_of(shape, layers)
-    except SpecError as e:
-        assert failed_at is not None, f"cnncalc refused what torch ran: {e.message}"
-        assert e.layer == str(failed_at), f"torch failed at layer {failed_at}, cnncalc at {e.layer}: {e.message}"
-        return
-    assert failed_at is None, f"torch refused layer {failed_at} ({layers[failed_at]}) that cnncalc accepted"
-    assert ours(a) == facts
+    assert_agrees_with_torch(*net)

@@ -167,14 +167,7 @@ class BlockClass:
                     init.append(f"        {_assign(rel, make)}")
                 chan[rel] = _paren(out_c)
             args_v = [fwd_var[s] for s in srcs]
-            if type_ == "Add":
-                expr = " + ".join(args_v)
-            elif type_ == "Mul":
-                expr = " * ".join(args_v)
-            elif type_ == "Cat":
-                expr = f"torch.cat([{', '.join(args_v)}], dim=1)"
-            else:
-                expr = f"{_access(rel)}({args_v[0]})"
+            expr = call_expr(type_, rel, args_v, 1)
             if guarded:
                 expr = f"{expr} if self._when[{rel!r}] else {args_v[0]}"
             body.append(f"        {var} = {expr}")
@@ -224,6 +217,17 @@ def _render(entries: list) -> list[str]:
         if used:
             lines += ["        else:", f"            {e['var']} = {e['no']}"]
     return lines
+
+
+def call_expr(type_: str, rel: str, args: list[str], dim: int) -> str:
+    """The forward expression of one layer: a module call, or the graph layers' +, * and torch.cat."""
+    if type_ == "Add":
+        return " + ".join(args)
+    if type_ == "Mul":
+        return " * ".join(args)
+    if type_ == "Cat":
+        return f"torch.cat([{', '.join(args)}], dim={dim})"
+    return f"{_access(rel)}({args[0]})"
 
 
 def _containers(rel: str, made: set) -> list[str]:
@@ -322,15 +326,7 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         if make is not None:
             init += _containers(rel, made)
             init.append(f"        {_assign(rel, make)}")
-        if type_ == "Add":
-            expr = " + ".join(args_v)
-        elif type_ == "Mul":
-            expr = " * ".join(args_v)
-        elif type_ == "Cat":
-            expr = f"torch.cat([{', '.join(args_v)}], dim={item.get('dim', 1)})"
-        else:
-            expr = f"{_access(rel)}({args_v[0]})"
-        body.append(f"        {var} = {expr}")
+        body.append(f"        {var} = {call_expr(type_, rel, args_v, item.get('dim', 1))}")
         fwd_var[rel] = var
         names[rel] = prev = rel
     body.append(f"        return {fwd_var[prev]}")
