@@ -20,7 +20,7 @@ from .layers.base import prod
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
-ITEM = {"int64": 8, "stat": 4}
+ITEM = {"int64": 8}  # every other saved tensor has the activation dtype
 
 
 @dataclass

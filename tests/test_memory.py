@@ -83,3 +83,23 @@ def test_fit_and_sizes():
     spec = load(str(CONFIGS / "resnet18.yaml"))
     n = fit(lambda b: analyze(spec, b), 2 << 30, "float32", "sgd")
     assert memory(analyze(spec, n)).total_bytes <= 2 << 30 < memory(analyze(spec, n + 1)).total_bytes
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_saves_what_torch_saves(dtype):
+    layers = [
+        {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"type": "BatchNorm2d"},
+        {"type": "InstanceNorm2d", "affine": True},
+        {"type": "GroupNorm", "num_groups": 4},
+        {"type": "LayerNorm", "normalized_shape": [16, 16]},
+        {"type": "MaxPool2d", "kernel_size": 2},
+        {"type": "Dropout"},
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 3},
+    ]
+    a = analysis_of((2, 3, 16, 16), layers)
+    m = memory(a, dtype)
+    total, per_layer = measure_saved(a, "cpu", dtype)
+    assert (m.saved_activation_bytes, {k: v for k, v in m.per_layer.items() if v}) == (total, per_layer)
+    assert m.per_layer["5"] == 2 * 8 * 16 * 16 * 2 + 2 * 8 * 8 * 8 * 8  # input in half, indices int64

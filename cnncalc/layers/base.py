@@ -231,7 +231,7 @@ class Kind:
     def saves(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
         ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a fresh
-        tensor, dtype one of ``"act"`` (the activation dtype), ``"stat"`` (float32) or ``"int64"``.
+        tensor, dtype ``"act"`` (the activation dtype: statistics too, on the CPU) or ``"int64"``.
         Only asked when an input needs a gradient or the layer has parameters."""
         return []
 

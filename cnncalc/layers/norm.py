@@ -49,7 +49,7 @@ class BatchNorm(Kind):
     def saves(self, a, xs, out, grads):
         # input, batch mean and inverse std, and the running statistics when tracked
         c = xs[0][1]
-        return [("in", 0)] + [("new", (c,), "stat")] * (4 if a["track_running_stats"] else 2)
+        return [("in", 0)] + [("new", (c,), "act")] * (4 if a["track_running_stats"] else 2)
 
 
 class InstanceNorm(Kind):
@@ -71,7 +71,7 @@ class InstanceNorm(Kind):
         x, n = xs[0], self.n
         nc = prod(x[: len(x) - n])
         stats = 2 + a["affine"] + 2 * a["track_running_stats"]
-        return [("in", 0)] + [("new", (nc,), "stat")] * stats
+        return [("in", 0)] + [("new", (nc,), "act")] * stats
 
 
 class GroupNorm(Kind):
@@ -90,7 +90,7 @@ class GroupNorm(Kind):
 
 
     def saves(self, a, xs, out, grads):
-        return [("in", 0)] + [("new", (xs[0][0], a["num_groups"]), "stat")] * 2
+        return [("in", 0)] + [("new", (xs[0][0], a["num_groups"]), "act")] * 2
 
 
 class LayerNorm(Kind):
@@ -112,7 +112,7 @@ class LayerNorm(Kind):
     def saves(self, a, xs, out, grads):
         x = xs[0]
         lead = x[: len(x) - len(a["normalized_shape"])]
-        return [("in", 0)] + [("new", lead, "stat")] * 2
+        return [("in", 0)] + [("new", lead, "act")] * 2
 
 
 class LocalResponseNorm(Kind):
