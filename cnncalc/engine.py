@@ -161,6 +161,8 @@ def _layer(layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, ow
             f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
         )
     fld = _field(out.rf, [fields[s] for s in sources])
+    if fld is not None and out.mixes_dim is not None and out.mixes_dim >= len(out.shape) - len(fld.size):
+        fld = None  # it mixes a spatial dim whole
     result = LayerResult(
         name=layer.name,
         type=layer.type,

@@ -43,6 +43,7 @@ class Out:
     kwargs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     flattened: tuple[int, ...] = ()  # the sizes a Flatten multiplies into one
+    mixes_dim: int | None = None  # a dim along which outputs mix all inputs (no field if it is spatial)
 
 
 def prod(xs) -> int:

@@ -66,7 +66,7 @@ class Softmax(Kind):
         # torch's implicit dim: 0 for 0-, 1- and 3-D inputs, else 1
         d = (0 if len(x) in (0, 1, 3) else 1) if d is None else norm_dim(d, len(x), "dim")
         a["dim"] = a["dim"] if a["dim"] is not None else d
-        return Out(shape=x, rf="same" if d <= 1 else None)  # along a spatial dim it sees the whole dim
+        return Out(shape=x, rf="same", mixes_dim=d)
 
     def saves(self, a, xs, out, grads):
         return [("out",)]

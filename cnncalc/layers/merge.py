@@ -69,7 +69,7 @@ class Cat(Kind):
                 )
         out = list(first)
         out[d] = sum(s[d] for s in xs)
-        return Out(shape=tuple(out), rf="same" if d < 2 else None)
+        return Out(shape=tuple(out), rf="same", mixes_dim=d)
 
     def explain(self, a, xs, out):
         d = a["dim"] % len(out)
