@@ -40,7 +40,9 @@ class CheckFormat(str, Enum):
 
 SpecArg = Annotated[str | None, typer.Argument(help="The YAML spec; default: the tutorial net shipped with cnncalc.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-BatchOpt = Annotated[int | None, typer.Option("--batch", min=1, help="Replace the input's first (batch) dimension.")]
+BatchOpt = Annotated[
+    int | None, typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input.")
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
 
 
@@ -100,17 +102,25 @@ def analyze_file(path: str, batch: int | None = None):
     return a, [Diagnostic(path, w.pos[0], w.pos[1], "warning", w.message) for w in a.warnings]
 
 
-def _run(path: str | None, batch: int | None, strict: bool):
-    """Analyze one spec for shapes/params/verify; exit 1 or 2 with diagnostics on stderr when it fails."""
+def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """--strict: every warning becomes an error."""
+    return [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
+
+
+def _run(path: str | None, batch: int | None, strict: bool, on_invalid=None):
+    """Analyze one spec; exit 1 or 2 with diagnostics on stderr when it fails (after ``on_invalid(path)``
+    has said its piece)."""
     path = path or DEFAULT_SPEC
     try:
         a, diags = analyze_file(path, batch)
     except OSError as e:
         _cannot_read(path, e)
     if strict:
-        diags = [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
+        diags = _strict(diags)
     emit(diags, _github())
     if a is None or any(d.severity == "error" for d in diags):
+        if on_invalid is not None:
+            on_invalid(path)
         raise typer.Exit(1)
     return a
 
@@ -234,7 +244,7 @@ def check(
             status = 2
             continue
         if strict:
-            diags = [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
+            diags = _strict(diags)
         emit(diags, github, sys.stdout)
         n_err = sum(d.severity == "error" for d in diags)
         errors += n_err
@@ -344,17 +354,9 @@ def verify(
     if device not in ("meta", "cpu"):
         print(f"cnncalc: error: --device must be meta or cpu, found '{device}'", file=sys.stderr)
         raise typer.Exit(2)
-    path = spec or DEFAULT_SPEC
     from .bridge import verify as v
 
-    try:
-        a, diags = analyze_file(path, batch)
-    except OSError as e:
-        _cannot_read(path, e)
-    emit(diags, _github())
-    if a is None:
-        print(v.torch_on_invalid(path, batch), file=sys.stderr)
-        raise typer.Exit(1)
+    a = _run(spec, batch, False, on_invalid=lambda path: print(v.torch_on_invalid(path, batch), file=sys.stderr))
     try:
         report = v.verify(a, device=device)
     except v.VerifyRefused as e:

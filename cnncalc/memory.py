@@ -45,18 +45,14 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers)
-    storage = {"input": prod(a.input) * size}  # storage id -> bytes
-    owner = {"input": "input"}  # tensor -> storage id
+    owner, storage = _storages(a, size)
     grad = {"input": False}
     saved: dict[str, int] = {}
     per_layer: dict[str, int] = {}
     for layer in a.layers:
         kind = REGISTRY[layer.type]
         grads = [grad[s] for s in layer.inputs]
-        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
-        owner[layer.name] = sid
-        if sid == layer.name:
-            storage[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
+        sid = owner[layer.name]
         grad[layer.name] = any(grads) or bool(layer.params)
         share = 0
         if any(grads) or layer.params:
@@ -86,10 +82,22 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
     )
 
 
-def _inference_peak(a: Analysis, size: int) -> int:
-    """Walk the forward pass: allocate each new output, free storages after their last reader."""
+def _storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
+    """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's storage."""
     owner = {"input": "input"}
     nbytes = {"input": prod(a.input) * size}
+    for layer in a.layers:
+        kind = REGISTRY[layer.type]
+        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
+        owner[layer.name] = sid
+        if sid == layer.name:
+            nbytes[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
+    return owner, nbytes
+
+
+def _inference_peak(a: Analysis, size: int) -> int:
+    """Walk the forward pass: allocate each new output, free storages after their last reader."""
+    owner, nbytes = _storages(a, size)
     last_use = {"input": -1}
     for i, layer in enumerate(a.layers):
         for s in layer.inputs:
@@ -97,11 +105,7 @@ def _inference_peak(a: Analysis, size: int) -> int:
     last_use[a.layers[-1].name] = len(a.layers)  # the output is returned
     alive_until: dict[str, int] = {"input": last_use["input"]}
     for i, layer in enumerate(a.layers):
-        kind = REGISTRY[layer.type]
-        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
-        owner[layer.name] = sid
-        if sid == layer.name:
-            nbytes[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
+        sid = owner[layer.name]
         alive_until[sid] = max(alive_until.get(sid, -1), last_use.get(layer.name, i))
     live = nbytes["input"]
     peak = live
