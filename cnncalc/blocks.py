@@ -38,13 +38,17 @@ def read_blocks(raw) -> dict[str, Block]:
             raise SpecError(f"block '{name}' must be a mapping with 'layers' (and 'args')", raw.at(name))
         for key in body:
             if key not in ("args", "layers"):
-                raise SpecError(f"block '{name}': unknown key '{key}'{did_you_mean(str(key), ['args', 'layers'])}", body.kpos[key])
+                raise SpecError(
+                    f"block '{name}': unknown key '{key}'{did_you_mean(str(key), ['args', 'layers'])}", body.kpos[key]
+                )
         args = body.get("args")
         if args is None:
             args = Map()
             args.pos, args.vpos, args.kpos = body.pos, {}, {}
         if not isinstance(args, Map) or not all(isinstance(k, str) and k.isidentifier() and k != "index" for k in args):
-            raise SpecError(f"block '{name}': args must map identifiers (not 'index') to defaults (null: required)", body.at("args"))
+            raise SpecError(
+                f"block '{name}': args must map identifiers (not 'index') to defaults (null: required)", body.at("args")
+            )
         layers = body.get("layers")
         if not isinstance(layers, Seq) or not layers:
             raise SpecError(f"block '{name}': layers must be a non-empty list", body.at("layers", body.pos))

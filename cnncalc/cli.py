@@ -41,7 +41,8 @@ class CheckFormat(str, Enum):
 SpecArg = Annotated[str | None, typer.Argument(help="The YAML spec; default: the tutorial net shipped with cnncalc.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 BatchOpt = Annotated[
-    int | None, typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input.")
+    int | None,
+    typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input."),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
 
@@ -98,7 +99,9 @@ def analyze_file(path: str, batch: int | None = None):
     except OSError:
         raise
     except Exception as e:  # a bug, never a traceback: say where and what, and ask for a report
-        return None, [Diagnostic(path, 1, 1, "error", f"internal error while reading this spec ({type(e).__name__}: {e}); please report it")]
+        return None, [
+            Diagnostic(path, 1, 1, "error", f"internal error while reading this spec ({type(e).__name__}: {e}); please report it")
+        ]
     return a, [Diagnostic(path, w.pos[0], w.pos[1], "warning", w.message) for w in a.warnings]
 
 
@@ -131,7 +134,9 @@ def shapes(
     format: FormatOpt = Format.table,
     batch: BatchOpt = None,
     strict: StrictOpt = False,
-    depth: Annotated[int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")] = None,
+    depth: Annotated[
+        int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")
+    ] = None,
 ):
     """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals."""
     a = _run(spec, batch, strict)
@@ -192,7 +197,9 @@ def memory(
     spec: SpecArg = None,
     batch: BatchOpt = None,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Parameter and activation dtype.")] = Dtype.float32,
-    optimizer: Annotated[Optimizer, typer.Option("--optimizer", help="sgd keeps no state, momentum 1x, adam/adamw 2x the parameters.")] = Optimizer.sgd,
+    optimizer: Annotated[
+        Optimizer, typer.Option("--optimizer", help="sgd keeps no state, momentum 1x, adam/adamw 2x the parameters.")
+    ] = Optimizer.sgd,
     format: FormatOpt = Format.table,
     fit: Annotated[str | None, typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits.")] = None,
 ):
@@ -295,7 +302,9 @@ def export(
 
 @app.command("import")
 def import_(
-    target: Annotated[str, typer.Argument(help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one.")],
+    target: Annotated[
+        str, typer.Argument(help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one.")
+    ],
     input: Annotated[str, typer.Option("--input", help="The input shape, e.g. 1,3,224,224.")],
     output: Annotated[str | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")] = None,
 ):

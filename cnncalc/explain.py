@@ -31,7 +31,9 @@ def _layer(r: LayerResult, a: Analysis) -> str:
     kind = REGISTRY[r.type]
     x = r.input_shapes[0]
     src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
-    lines = [f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {shape_text(r.output_shape)}   (from {src})"]
+    lines = [
+        f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {shape_text(r.output_shape)}   (from {src})"
+    ]
     for key in kind.size_keys:
         if key not in r.written:
             lines.append(f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}")
@@ -45,17 +47,24 @@ def _layer(r: LayerResult, a: Analysis) -> str:
         lines.append(f"  {line}")
     if r.params:
         parts = [
-            f"{t.name.rsplit('.', 1)[-1]} {shape_text(t.shape)}" + (f" = {times(t.shape)} = {t.count:,}" if len(t.shape) > 1 else "")
+            f"{t.name.rsplit('.', 1)[-1]} {shape_text(t.shape)}"
+            + (f" = {times(t.shape)} = {t.count:,}" if len(t.shape) > 1 else "")
             for t in r.params
         ]
-        lines.append(f"  parameters: {'; '.join(parts)}; {r.param_count:,} in all ({len(r.params)} tensor{'s' * (len(r.params) > 1)})")
+        lines.append(
+            f"  parameters: {'; '.join(parts)}; {r.param_count:,} in all ({len(r.params)} tensor{'s' * (len(r.params) > 1)})"
+        )
     else:
         lines.append("  parameters: none")
     if r.buffers:
-        lines.append(f"  buffers (not parameters): {', '.join(t.name.rsplit('.', 1)[-1] + ' ' + shape_text(t.shape) for t in r.buffers)}")
+        lines.append(
+            f"  buffers (not parameters): {', '.join(t.name.rsplit('.', 1)[-1] + ' ' + shape_text(t.shape) for t in r.buffers)}"
+        )
     f = r.field
     if f is not None:
-        lines.append(f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, centre of output 0 at {_value(list(f.start))}")
+        lines.append(
+            f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, centre of output 0 at {_value(list(f.start))}"
+        )
     for w in a.warnings:
         if w.message.startswith(f"layer '{r.name}' "):
             lines.append("  warning: " + w.message.split(": ", 1)[1])
@@ -65,13 +74,20 @@ def _layer(r: LayerResult, a: Analysis) -> str:
 def _totals(a: Analysis) -> str:
     with_params = [layer for layer in a.layers if layer.params]
     if not with_params:
-        lines = ["parameters: none (no layer has weights)", "MACs: 0 (only Conv, ConvTranspose and Linear layers multiply-accumulate)"]
+        lines = [
+            "parameters: none (no layer has weights)",
+            "MACs: 0 (only Conv, ConvTranspose and Linear layers multiply-accumulate)",
+        ]
         return "\n".join(lines + [f"flatten at '{n}': {times(f)} = {s:,} features" for n, s, f in a.flattens])
     lines = [
         f"parameters: {len(a.tensors)} tensors in {len(with_params)} layers "
         f"({', '.join(f'{layer.name}: {len(layer.params)}' for layer in with_params)}), "
         f"{' + '.join(f'{layer.param_count:,}' for layer in with_params)} = {a.total_params:,}"
-        + ("; a weight and a bias for each" if all(sorted(t.name.rsplit(".", 1)[-1] for t in layer.params) == ["bias", "weight"] for layer in with_params) else ""),
+        + (
+            "; a weight and a bias for each"
+            if all(sorted(t.name.rsplit(".", 1)[-1] for t in layer.params) == ["bias", "weight"] for layer in with_params)
+            else ""
+        ),
         f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = {a.total_macs:,} "
         "(multiply-accumulates of Conv/Linear weights, bias not included)",
     ]

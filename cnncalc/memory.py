@@ -125,7 +125,18 @@ def _inference_peak(a: Analysis, size: int) -> int:
 
 def parse_size(text: str) -> int:
     """``16GiB``, ``512MiB``, ``2GB``, ``1000000`` -> bytes."""
-    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+    units = {
+        "": 1,
+        "b": 1,
+        "kb": 10**3,
+        "mb": 10**6,
+        "gb": 10**9,
+        "tb": 10**12,
+        "kib": 1 << 10,
+        "mib": 1 << 20,
+        "gib": 1 << 30,
+        "tib": 1 << 40,
+    }
     t = text.strip().lower().replace(" ", "")
     num = t.rstrip("kmgtib")
     unit = t[len(num) :]
@@ -137,6 +148,7 @@ def parse_size(text: str) -> int:
 def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1) -> int:
     """The largest batch whose training step fits in ``limit`` bytes (0 if not even batch 1);
     ``a_at(batch)`` analyses the spec at that batch."""
+
     def total(n):
         return memory(a_at(n), dtype, optimizer).total_bytes
 

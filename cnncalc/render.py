@@ -166,7 +166,10 @@ def memory_json(m, fit_batch: int | None = None) -> dict:
 
 
 def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | None = None) -> str:
-    rows = [[name, a_type, shape_text(shape), f"{b:,}"] for (name, b), a_type, shape in zip(m.per_layer.items(), (x.type for x in a.layers), (x.output_shape for x in a.layers))]
+    rows = [
+        [name, a_type, shape_text(shape), f"{b:,}"]
+        for (name, b), a_type, shape in zip(m.per_layer.items(), (x.type for x in a.layers), (x.output_shape for x in a.layers))
+    ]
     out = [f"one training step, batch {m.batch}, {m.dtype}, {m.optimizer}", ""]
     out.append(table(["Layer", "Type", "Output shape", "Saved for backward (bytes)"], rows, {3}, markdown))
     out += [

@@ -32,12 +32,21 @@ def _layer_rule(kind, in_block: bool) -> dict:
 
 
 def _layer(in_block: bool) -> dict:
-    base = {"name": NAME, "type": {"anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}], "description": "a torch.nn class name, or a block"}, "from": FROM}
+    base = {
+        "name": NAME,
+        "type": {"anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}], "description": "a torch.nn class name, or a block"},
+        "from": FROM,
+    }
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
     base["repeat"] = {"type": "integer", "minimum": 1, "description": "block uses: instances NAME.0 ... NAME.{N-1}"}
     base["first"] = {"type": "object", "description": "block uses: args overridden for instance 0"}
-    return {"type": "object", "required": ["type"], "properties": base, "allOf": [_layer_rule(k, in_block) for k in REGISTRY.values()]}
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": base,
+        "allOf": [_layer_rule(k, in_block) for k in REGISTRY.values()],
+    }
 
 
 def spec_schema() -> dict:
@@ -50,7 +59,12 @@ def spec_schema() -> dict:
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string"},
-            "input": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "description": "the input's full shape, batch first"},
+            "input": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 1,
+                "description": "the input's full shape, batch first",
+            },
             "layers": {"type": "array", "minItems": 1, "items": _layer(False)},
             "blocks": {
                 "type": "object",

@@ -126,7 +126,9 @@ def parse(text: str) -> Spec:
             origin = getattr(item, "origin", None)
             if origin is None:
                 raise
-            raise SpecError(e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer) from None
+            raise SpecError(
+                e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer
+            ) from None
     _check_names(layers)
     return Spec(input=tuple(shape), layers=layers, name=name, blocks=blocks, written_layers=list(items))
 
@@ -195,7 +197,15 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
     if "from" in item:
         vpos["from"] = item.at("from")
     return LayerSpec(
-        name=name, type=type_, kind=kind, args=args, inputs=inputs, pos=pos, vpos=vpos, written=written, origin=getattr(item, "origin", None)
+        name=name,
+        type=type_,
+        kind=kind,
+        args=args,
+        inputs=inputs,
+        pos=pos,
+        vpos=vpos,
+        written=written,
+        origin=getattr(item, "origin", None),
     )
 
 

@@ -10,7 +10,28 @@ import re
 from ..engine import Analysis, LayerResult
 from ..layers import REGISTRY, REQUIRED
 
-RESERVED = {"forward", "training", "eval", "train", "to", "cuda", "cpu", "type", "float", "double", "half", "apply", "children", "modules", "parameters", "buffers", "state_dict", "zero_grad", "register_buffer", "add_module"}
+RESERVED = {
+    "forward",
+    "training",
+    "eval",
+    "train",
+    "to",
+    "cuda",
+    "cpu",
+    "type",
+    "float",
+    "double",
+    "half",
+    "apply",
+    "children",
+    "modules",
+    "parameters",
+    "buffers",
+    "state_dict",
+    "zero_grad",
+    "register_buffer",
+    "add_module",
+}
 
 
 MODULE_DICT_METHODS = {"clear", "items", "keys", "pop", "update", "values"}
@@ -68,7 +89,9 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     for name in names:
         for i in range(1, name.count(".") + 1):
             if name.rsplit(".", i)[0] in names:
-                raise ExportError(f"layer '{name}' nests inside layer '{name.rsplit('.', i)[0]}'; export needs containers without parameters")
+                raise ExportError(
+                    f"layer '{name}' nests inside layer '{name.rsplit('.', i)[0]}'; export needs containers without parameters"
+                )
     # parameter-free layers whose names cannot be attributes get readable ones (no tensor names change)
     taken = {name.split(".")[0] for name in names}
     rename = {}
@@ -85,7 +108,9 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     for layer in modules:
         parts = rename.get(layer.name, layer.name).split(".")
         if any(p in MODULE_DICT_METHODS for p in parts[1:]):
-            raise ExportError(f"layer '{layer.name}': nn.ModuleDict cannot hold a key named like its methods ({', '.join(sorted(MODULE_DICT_METHODS))})")
+            raise ExportError(
+                f"layer '{layer.name}': nn.ModuleDict cannot hold a key named like its methods ({', '.join(sorted(MODULE_DICT_METHODS))})"
+            )
         node = tree
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -138,8 +163,21 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
     return "\n".join(
-        [*head, "", "", f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init, "",
-         "    def forward(self, x):", *body, ""]
+        [
+            *head,
+            "",
+            "",
+            f"class {class_name}(nn.Module):",
+            doc,
+            "",
+            "    def __init__(self):",
+            "        super().__init__()",
+            *init,
+            "",
+            "    def forward(self, x):",
+            *body,
+            "",
+        ]
     )
 
 

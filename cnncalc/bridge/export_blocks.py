@@ -18,8 +18,23 @@ from ..expr import _CONST, evaluate, tokenize
 from ..layers import REGISTRY
 from ..yamlpos import Map
 
-SAME_CHANNELS = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "MaxPool", "AvgPool",
-                 "AdaptiveAvgPool", "AdaptiveMaxPool", "ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "Upsample")
+SAME_CHANNELS = (
+    "BatchNorm",
+    "InstanceNorm",
+    "GroupNorm",
+    "LayerNorm",
+    "LocalResponseNorm",
+    "Dropout",
+    "MaxPool",
+    "AvgPool",
+    "AdaptiveAvgPool",
+    "AdaptiveMaxPool",
+    "ZeroPad",
+    "ConstantPad",
+    "ReflectionPad",
+    "ReplicationPad",
+    "Upsample",
+)
 CHANNEL_KEYS = {"in_channels", "num_features", "num_channels"}
 RESERVED_ARGS = {"self", "in_channels", "index", "x", "nn", "torch"}
 _FULL = re.compile(r"^\$\{(.*)\}$", re.S)
@@ -112,7 +127,9 @@ class BlockClass:
                 continue
             if type_ in self.blocks:
                 inner = {k: _value(v, env) for k, v in _use_args(self.blocks[type_], item).items()}
-                c = BlockClass(type_, self.blocks[type_], self.blocks).out_channels({**inner, "in_channels": channels[srcs[0]], "index": 0})
+                c = BlockClass(type_, self.blocks[type_], self.blocks).out_channels(
+                    {**inner, "in_channels": channels[srcs[0]], "index": 0}
+                )
             elif type_.startswith(("Conv", "ConvTranspose")):
                 c = _value(item["out_channels"], env)
             elif type_ == "Cat":
@@ -125,7 +142,11 @@ class BlockClass:
 
     def source(self) -> str:
         args = list(self.block.args)
-        sig = ", ".join(["self", "in_channels"] + [a if self.block.args[a] is None else f"{a}={value_source(self.block.args[a])[0]}" for a in args] + ["index=0"])
+        sig = ", ".join(
+            ["self", "in_channels"]
+            + [a if self.block.args[a] is None else f"{a}={value_source(self.block.args[a])[0]}" for a in args]
+            + ["index=0"]
+        )
         init = ["        super().__init__()"]
         made: set[str] = set()
         flags = {}
@@ -160,7 +181,9 @@ class BlockClass:
             if guarded:
                 # the channels differ with the condition: a variable, kept only if something reads it
                 flags[rel] = cond
-                init.append({"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[srcs[0]]})
+                init.append(
+                    {"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[srcs[0]]}
+                )
                 chan[rel] = cvar
             else:
                 if make:
@@ -179,7 +202,18 @@ class BlockClass:
         init = _render(init)
         body.append(f"        return {fwd_var[prev]}")
         doc = f'    """Block {self.name} of the spec."""'
-        return "\n".join([f"class {self.name}(nn.Module):", doc, "", f"    def __init__({sig}):", *init, "", "    def forward(self, x):", *body])
+        return "\n".join(
+            [
+                f"class {self.name}(nn.Module):",
+                doc,
+                "",
+                f"    def __init__({sig}):",
+                *init,
+                "",
+                "    def forward(self, x):",
+                *body,
+            ]
+        )
 
 
 def _bare(expr: str) -> str:
@@ -269,8 +303,29 @@ def _use_args(block, item: Map) -> dict:
 
 def _channel_rule(type_: str) -> bool:
     return type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS) or type_ in (
-        "Add", "Mul", "Cat", "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
-        "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Softmax", "LogSoftmax")
+        "Add",
+        "Mul",
+        "Cat",
+        "Identity",
+        "ReLU",
+        "ReLU6",
+        "LeakyReLU",
+        "PReLU",
+        "ELU",
+        "SELU",
+        "CELU",
+        "GELU",
+        "SiLU",
+        "Mish",
+        "Sigmoid",
+        "Tanh",
+        "Hardswish",
+        "Hardsigmoid",
+        "Hardtanh",
+        "Softplus",
+        "Softmax",
+        "LogSoftmax",
+    )
 
 
 def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channel_dim: int) -> str:
@@ -330,17 +385,25 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         fwd_var[rel] = var
         names[rel] = prev = rel
     body.append(f"        return {fwd_var[prev]}")
-    uses_torch = any("torch.cat" in line for line in body) or any(
-        "torch.cat" in classes[t].source() for t in used_types
-    )
+    uses_torch = any("torch.cat" in line for line in body) or any("torch.cat" in classes[t].source() for t in used_types)
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     order = _dependency_order(classes, used_types)
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
     parts = [*head, "", ""]
     for t in order:
         parts += [classes[t].source(), "", ""]
-    parts += [f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init, "",
-              "    def forward(self, x):", *body, ""]
+    parts += [
+        f"class {class_name}(nn.Module):",
+        doc,
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *init,
+        "",
+        "    def forward(self, x):",
+        *body,
+        "",
+    ]
     return "\n".join(parts)
 
 

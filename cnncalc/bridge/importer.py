@@ -65,26 +65,59 @@ def _n(name: str) -> int:
 
 # function -> (layer type or a callable picking it, the layer's argument names in call order)
 _ACT = {
-    F.relu: "ReLU", torch.relu: "ReLU", F.relu6: "ReLU6", F.gelu: "GELU", F.silu: "SiLU", F.mish: "Mish",
-    torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh", F.hardswish: "Hardswish",
-    F.hardsigmoid: "Hardsigmoid", F.elu: "ELU", F.selu: "SELU", F.celu: "CELU", F.leaky_relu: "LeakyReLU",
-    F.softplus: "Softplus", F.hardtanh: "Hardtanh",
+    F.relu: "ReLU",
+    torch.relu: "ReLU",
+    F.relu6: "ReLU6",
+    F.gelu: "GELU",
+    F.silu: "SiLU",
+    F.mish: "Mish",
+    torch.sigmoid: "Sigmoid",
+    F.sigmoid: "Sigmoid",
+    torch.tanh: "Tanh",
+    F.tanh: "Tanh",
+    F.hardswish: "Hardswish",
+    F.hardsigmoid: "Hardsigmoid",
+    F.elu: "ELU",
+    F.selu: "SELU",
+    F.celu: "CELU",
+    F.leaky_relu: "LeakyReLU",
+    F.softplus: "Softplus",
+    F.hardtanh: "Hardtanh",
 }
 _FUNCS = {
-    **{f: (t, {"ReLU": [], "LeakyReLU": ["negative_slope"], "ELU": ["alpha"], "CELU": ["alpha"], "Hardtanh": ["min_val", "max_val"],
-               "Softplus": ["beta", "threshold"]}.get(t, [])) for f, t in _ACT.items()},
-    F.softmax: ("Softmax", ["dim"]), torch.softmax: ("Softmax", ["dim"]), F.log_softmax: ("LogSoftmax", ["dim"]),
-    torch.log_softmax: ("LogSoftmax", ["dim"]), F.dropout: ("Dropout", ["p"]),
+    **{
+        f: (
+            t,
+            {
+                "ReLU": [],
+                "LeakyReLU": ["negative_slope"],
+                "ELU": ["alpha"],
+                "CELU": ["alpha"],
+                "Hardtanh": ["min_val", "max_val"],
+                "Softplus": ["beta", "threshold"],
+            }.get(t, []),
+        )
+        for f, t in _ACT.items()
+    },
+    F.softmax: ("Softmax", ["dim"]),
+    torch.softmax: ("Softmax", ["dim"]),
+    F.log_softmax: ("LogSoftmax", ["dim"]),
+    torch.log_softmax: ("LogSoftmax", ["dim"]),
+    F.dropout: ("Dropout", ["p"]),
     F.max_pool1d: ("MaxPool1d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
     F.max_pool2d: ("MaxPool2d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
     F.max_pool3d: ("MaxPool3d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
     F.avg_pool1d: ("AvgPool1d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"]),
     F.avg_pool2d: ("AvgPool2d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]),
     F.avg_pool3d: ("AvgPool3d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]),
-    F.adaptive_avg_pool1d: ("AdaptiveAvgPool1d", ["output_size"]), F.adaptive_avg_pool2d: ("AdaptiveAvgPool2d", ["output_size"]),
-    F.adaptive_avg_pool3d: ("AdaptiveAvgPool3d", ["output_size"]), F.adaptive_max_pool1d: ("AdaptiveMaxPool1d", ["output_size"]),
-    F.adaptive_max_pool2d: ("AdaptiveMaxPool2d", ["output_size"]), F.adaptive_max_pool3d: ("AdaptiveMaxPool3d", ["output_size"]),
-    F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]), F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
+    F.adaptive_avg_pool1d: ("AdaptiveAvgPool1d", ["output_size"]),
+    F.adaptive_avg_pool2d: ("AdaptiveAvgPool2d", ["output_size"]),
+    F.adaptive_avg_pool3d: ("AdaptiveAvgPool3d", ["output_size"]),
+    F.adaptive_max_pool1d: ("AdaptiveMaxPool1d", ["output_size"]),
+    F.adaptive_max_pool2d: ("AdaptiveMaxPool2d", ["output_size"]),
+    F.adaptive_max_pool3d: ("AdaptiveMaxPool3d", ["output_size"]),
+    F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]),
+    F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
     torch.flatten: ("Flatten", ["start_dim", "end_dim"]),
 }
 _ADD = (operator.add, operator.iadd, torch.add)
@@ -160,7 +193,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
     try:
         ShapeProp(gm).propagate(torch.randn(shape))
     except Exception as e:
-        raise ImportFailed(f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        raise ImportFailed(
+            f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {str(e).splitlines()[0]}"
+        ) from None
 
     layers: list[dict] = []
     name_of: dict[fx.Node, str] = {}
@@ -204,7 +239,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
                 emit(node, "Identity", {}, fresh("output"), [name_of[out]])
             continue
         if node.op == "get_attr":
-            raise ImportFailed(f"the forward reads the tensor attribute '{node.target}' directly{_where(node)}; a spec holds layers only")
+            raise ImportFailed(
+                f"the forward reads the tensor attribute '{node.target}' directly{_where(node)}; a spec holds layers only"
+            )
         srcs = tensor_inputs(node)
         if node.op == "call_module":
             sub = gm.get_submodule(node.target)
@@ -215,7 +252,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
             has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(True for _ in sub.buffers(recurse=False))
             if node.target in called:
                 if has_tensors:
-                    raise ImportFailed(f"module '{node.target}' is called twice (shared weights), which a spec cannot express{_where(node)}")
+                    raise ImportFailed(
+                        f"module '{node.target}' is called twice (shared weights), which a spec cannot express{_where(node)}"
+                    )
                 name = fresh(node.target)
             else:
                 called.add(node.target)
@@ -239,7 +278,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
             mode = node.args[2] if len(node.args) > 2 else node.kwargs.get("mode", "constant")
             value = node.args[3] if len(node.args) > 3 else node.kwargs.get("value", 0.0)
             n = len(pad) // 2
-            type_ = {"constant": f"ConstantPad{n}d", "reflect": f"ReflectionPad{n}d", "replicate": f"ReplicationPad{n}d"}.get(mode)
+            type_ = {"constant": f"ConstantPad{n}d", "reflect": f"ReflectionPad{n}d", "replicate": f"ReplicationPad{n}d"}.get(
+                mode
+            )
             if type_ is None or n not in (1, 2, 3):
                 raise ImportFailed(f"F.pad with mode {mode!r} over {n} dims is not supported{_where(node)}")
             args = {"padding": pad, **({"value": value or 0.0} if mode == "constant" else {})}

@@ -38,7 +38,11 @@ def measure_saved(a: Analysis, device: str = "meta", dtype: str = "float32") -> 
         current[0] = name
         return m(*xs)
 
-    x = torch.randn(a.input, device=device, dtype=DTYPES[dtype]) if device == "cpu" else torch.empty(a.input, device=device, dtype=DTYPES[dtype])
+    x = (
+        torch.randn(a.input, device=device, dtype=DTYPES[dtype])
+        if device == "cpu"
+        else torch.empty(a.input, device=device, dtype=DTYPES[dtype])
+    )
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(x, record)
     return sum(seen.values()), per_layer

@@ -24,8 +24,27 @@ from ..engine import Analysis
 from .build import build
 
 _IDENTITY_PREFIXES = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout")
-_ELEMENTWISE = {"ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-                "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Softmax", "LogSoftmax", "Identity"}
+_ELEMENTWISE = {
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "SELU",
+    "CELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Sigmoid",
+    "Tanh",
+    "Hardswish",
+    "Hardsigmoid",
+    "Hardtanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "Identity",
+}
 
 
 def _swap(type_: str, m: nn.Module) -> nn.Module:

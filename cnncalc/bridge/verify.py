@@ -161,7 +161,9 @@ def _check_memory(a: Analysis, device: str, report: Report) -> None:
     report.saved_bytes = (m.saved_activation_bytes, total)
     for name, ours in m.per_layer.items():
         if ours != per_layer.get(name, 0):
-            report.problems.append(f"layer '{name}' makes autograd keep {ours:,} bytes by the analysis, {per_layer.get(name, 0):,} in torch")
+            report.problems.append(
+                f"layer '{name}' makes autograd keep {ours:,} bytes by the analysis, {per_layer.get(name, 0):,} in torch"
+            )
 
 
 def _last_name(a: Analysis, seen) -> str:

@@ -116,7 +116,6 @@ class Conv(Kind):
             unread=[unread(i, o, kk, ss, pl, dd) for i, o, kk, ss, dd, (pl, _) in zip(sp, out, k, s, d, pp)],
         )
 
-
     def saves(self, a, xs, out, grads):
         # its input, for the weight's gradient; a padded copy where torch pads before the conv
         x, n = xs[0], self.n
@@ -142,8 +141,8 @@ class Conv(Kind):
         cin, cout = a["in_channels"], a["out_channels"]
         per = times([f"({cin}/{g})" if g > 1 else cin, *k])
         lines.append(
-            f"MACs: {prod(batch)} sample(s) · {cout} out channels · {times(out[-self.n:])} positions · {per} per output"
-            f" = {prod(batch) * cout * prod(out[-self.n:]) * (cin // g) * prod(k):,}"
+            f"MACs: {prod(batch)} sample(s) · {cout} out channels · {times(out[-self.n :])} positions · {per} per output"
+            f" = {prod(batch) * cout * prod(out[-self.n :]) * (cin // g) * prod(k):,}"
         )
         return lines
 

@@ -24,7 +24,6 @@ class Linear(Kind):
         # macs = ∏(all dims but the last) · in_features · out_features
         return Out(shape=(*x[:-1], fout), params=params, macs=prod(x[:-1]) * fin * fout)
 
-
     def saves(self, a, xs, out, grads):
         return [("in", 0)]  # for the weight's gradient (a 2-D view of it)
 

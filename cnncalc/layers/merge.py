@@ -32,7 +32,9 @@ class Elementwise2(Kind):
     def explain(self, a, xs, out):
         what = "sum" if self.type == "Add" else "product"
         same = all(tuple(x) == tuple(out) for x in xs)
-        return [f"element-wise {what} of {len(xs)} tensors" + ("" if same else f", broadcast to {dims(out)} (sizes of 1 stretch)")]
+        return [
+            f"element-wise {what} of {len(xs)} tensors" + ("" if same else f", broadcast to {dims(out)} (sizes of 1 stretch)")
+        ]
 
     def saves(self, a, xs, out, grads):
         if self.type == "Add":

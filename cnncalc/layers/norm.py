@@ -45,7 +45,6 @@ class BatchNorm(Kind):
             )
         return out
 
-
     def saves(self, a, xs, out, grads):
         # input, batch mean and inverse std, and the running statistics when tracked
         c = xs[0][1]
@@ -64,7 +63,6 @@ class InstanceNorm(Kind):
             raise LayerError(f"needs more than 1 spatial element per channel to normalize, but the incoming tensor is {dims(x)}")
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
         return Out(shape=x, params=params, buffers=buffers, rf="same")
-
 
     def saves(self, a, xs, out, grads):
         # batch norm over a (1, N·C, ...) view: statistics per sample and channel
@@ -88,7 +86,6 @@ class GroupNorm(Kind):
         params, _ = _tensors(c, a["affine"], False)
         return Out(shape=x, params=params, rf="same")
 
-
     def saves(self, a, xs, out, grads):
         return [("in", 0)] + [("new", (xs[0][0], a["num_groups"]), "act")] * 2
 
@@ -107,7 +104,6 @@ class LayerNorm(Kind):
         if a["elementwise_affine"]:
             params = [("weight", ns)] + ([("bias", ns)] if a["bias"] else [])
         return Out(shape=x, params=params, rf="same")
-
 
     def saves(self, a, xs, out, grads):
         x = xs[0]
@@ -130,7 +126,6 @@ class LocalResponseNorm(Kind):
 
 _EPS = (number(0.0), 1e-5)
 _MOMENTUM = (optional(number()), 0.1)
-
 
 
 def _batch_args(stats: bool) -> dict:

@@ -53,8 +53,14 @@ class Pad(Kind):
     def explain(self, a, x, out):
         n, p = self.n, a["padding"]
         pairs = [(p[2 * j], p[2 * j + 1]) for j in range(n)][::-1]
-        how = {"constant": "zeros" if "Zero" in self.type else f"the value {a.get('value')}", "reflect": "mirrored values", "replicate": "copies of the edge"}
-        lines = [f"dim {len(x) - n + j}: {x[len(x) - n + j]} + {pl} + {pr} = {out[len(x) - n + j]}" for j, (pl, pr) in enumerate(pairs)]
+        how = {
+            "constant": "zeros" if "Zero" in self.type else f"the value {a.get('value')}",
+            "reflect": "mirrored values",
+            "replicate": "copies of the edge",
+        }
+        lines = [
+            f"dim {len(x) - n + j}: {x[len(x) - n + j]} + {pl} + {pr} = {out[len(x) - n + j]}" for j, (pl, pr) in enumerate(pairs)
+        ]
         return lines + [f"padding (left, right per dim, the last dim first) is filled with {how[self.mode]}"]
 
 

@@ -55,7 +55,6 @@ class Pool(Kind):
             unread=[unread(i, o, kk, ss, pp, dd) for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)],
         )
 
-
     def saves(self, a, xs, out, grads):
         if self.type.startswith("Max"):
             return [("in", 0), ("new", out, "int64")]  # the input and the argmax indices
@@ -72,7 +71,9 @@ class Pool(Kind):
         ceil = a["ceil_mode"]
         for name, i, o, kk, ss, pp, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, d):
             if ceil:
-                lines.append(f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = {o} (ceil_mode; the last window must start inside the input or the left padding)")
+                lines.append(
+                    f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = {o} (ceil_mode; the last window must start inside the input or the left padding)"
+                )
             else:
                 lines.append(f"{name}: out = ⌊({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
         lines.append(f"channels stay {c}: a pool works on each channel alone")
@@ -93,7 +94,9 @@ class AdaptivePool(Kind):
         return [("in", 0)]
 
     def explain(self, a, x, out):
-        return [f"output_size {list(a['output_size'])}: the spatial size becomes {list(out[-self.n:])} whatever the input; windows adapt to fit"]
+        return [
+            f"output_size {list(a['output_size'])}: the spatial size becomes {list(out[-self.n :])} whatever the input; windows adapt to fit"
+        ]
 
 
 def output_size(n: int):

@@ -39,7 +39,6 @@ class Flatten(Kind):
             return Out(shape=(1,))
         return Out(shape=(*x[:s], prod(x[s : e + 1]), *x[e + 1 :]), flattened=tuple(x[s : e + 1]))
 
-
     def explain(self, a, x, out):
         if not x:
             return ["a scalar becomes a 1-element vector"]
@@ -72,7 +71,9 @@ class Unflatten(Kind):
 _MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
-@schema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}]})
+@schema(
+    {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}]}
+)
 def _scale(v, key):
     if isinstance(v, list):
         return tuple(number(0.0, lo_open=True)(s, key) for s in v)
@@ -155,9 +156,13 @@ class PixelShuffle(Kind):
         *b, c, h, w = x
         if self.up:
             r = a["upscale_factor"]
-            return [f"channels {c} / {r}² = {c // (r * r)}; height {h} · {r} = {h * r}; width {w} · {r} = {w * r}: same number of values"]
+            return [
+                f"channels {c} / {r}² = {c // (r * r)}; height {h} · {r} = {h * r}; width {w} · {r} = {w * r}: same number of values"
+            ]
         r = a["downscale_factor"]
-        return [f"channels {c} · {r}² = {c * r * r}; height {h} / {r} = {h // r}; width {w} / {r} = {w // r}: same number of values"]
+        return [
+            f"channels {c} · {r}² = {c * r * r}; height {h} / {r} = {h // r}; width {w} / {r} = {w // r}: same number of values"
+        ]
 
 
 register(
