@@ -162,23 +162,13 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     body.append(f"        return {var[a.layers[-1].name]}")
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
-    return "\n".join(
-        [
-            *head,
-            "",
-            "",
-            f"class {class_name}(nn.Module):",
-            doc,
-            "",
-            "    def __init__(self):",
-            "        super().__init__()",
-            *init,
-            "",
-            "    def forward(self, x):",
-            *body,
-            "",
-        ]
-    )
+    return "\n".join([*head, "", "", net_class(class_name, doc, init, body)])
+
+
+def net_class(class_name: str, doc: str, init: list[str], body: list[str]) -> str:
+    """The top-level nn.Module class from its ``__init__`` and ``forward`` lines."""
+    lines = [f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init]
+    return "\n".join([*lines, "", "    def forward(self, x):", *body, ""])
 
 
 def _tree_source(node, depth: int) -> str:

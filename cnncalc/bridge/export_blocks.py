@@ -302,35 +302,15 @@ def _use_args(block, item: Map) -> dict:
 
 
 def _channel_rule(type_: str) -> bool:
-    return type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS) or type_ in (
-        "Add",
-        "Mul",
-        "Cat",
-        "Identity",
-        "ReLU",
-        "ReLU6",
-        "LeakyReLU",
-        "PReLU",
-        "ELU",
-        "SELU",
-        "CELU",
-        "GELU",
-        "SiLU",
-        "Mish",
-        "Sigmoid",
-        "Tanh",
-        "Hardswish",
-        "Hardsigmoid",
-        "Hardtanh",
-        "Softplus",
-        "Softmax",
-        "LogSoftmax",
+    """Whether the channels after this layer follow from its arguments or its inputs' channels."""
+    return (
+        type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS) or type_ in ("Add", "Mul", "Cat") or REGISTRY[type_].pointwise
     )
 
 
 def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channel_dim: int) -> str:
     """The spec with one class per block; raises Unsupported where only the flat export fits."""
-    from .export import ExportError
+    from .export import ExportError, net_class
 
     classes = {name: BlockClass(name, b, spec.blocks) for name, b in spec.blocks.items()}
     used_types = set()
@@ -392,18 +372,7 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
     parts = [*head, "", ""]
     for t in order:
         parts += [classes[t].source(), "", ""]
-    parts += [
-        f"class {class_name}(nn.Module):",
-        doc,
-        "",
-        "    def __init__(self):",
-        "        super().__init__()",
-        *init,
-        "",
-        "    def forward(self, x):",
-        *body,
-        "",
-    ]
+    parts.append(net_class(class_name, doc, init, body))
     return "\n".join(parts)
 
 

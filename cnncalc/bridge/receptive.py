@@ -21,34 +21,14 @@ import torch
 from torch import nn
 
 from ..engine import Analysis
+from ..layers import REGISTRY
 from .build import build
 
 _IDENTITY_PREFIXES = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout")
-_ELEMENTWISE = {
-    "ReLU",
-    "ReLU6",
-    "LeakyReLU",
-    "PReLU",
-    "ELU",
-    "SELU",
-    "CELU",
-    "GELU",
-    "SiLU",
-    "Mish",
-    "Sigmoid",
-    "Tanh",
-    "Hardswish",
-    "Hardsigmoid",
-    "Hardtanh",
-    "Softplus",
-    "Softmax",
-    "LogSoftmax",
-    "Identity",
-}
 
 
 def _swap(type_: str, m: nn.Module) -> nn.Module:
-    if type_.startswith(_IDENTITY_PREFIXES) or type_ in _ELEMENTWISE:
+    if type_.startswith(_IDENTITY_PREFIXES) or REGISTRY[type_].pointwise:
         return nn.Identity()
     if type_.startswith("MaxPool"):
         return _Window(int(type_[-2]), m)

@@ -208,6 +208,7 @@ class Kind:
     args: dict = {}
     ignored = frozenset({"inplace", "device", "dtype"})
     any_args = False
+    pointwise = False  # acts on each value (or channel) alone: shape, channels and receptive field pass through
     inputs = 1  # how many inputs it takes; 0 means two or more
     size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
 

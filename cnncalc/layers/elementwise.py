@@ -10,6 +10,8 @@ class Elementwise(Kind):
 
     ``keeps`` is what its backward needs: "in", "out" or "" (nothing)."""
 
+    pointwise = True
+
     keeps = ""
 
     def saves(self, a, xs, out, grads):
@@ -49,6 +51,8 @@ class Dropout(Elementwise):
 
 
 class PReLU(Kind):
+    pointwise = True
+
     def saves(self, a, xs, out, grads):
         return [("in", 0)]
 
@@ -61,6 +65,8 @@ class PReLU(Kind):
 
 
 class Softmax(Kind):
+    pointwise = True
+
     def infer(self, a, x):
         d = a["dim"]
         # torch's implicit dim: 0 for 0-, 1- and 3-D inputs, else 1
@@ -73,6 +79,7 @@ class Softmax(Kind):
 
 
 class Identity(Kind):
+    pointwise = True
     any_args = True  # torch's Identity takes and ignores any argument
     view = True
 
