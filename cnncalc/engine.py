@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Pos, SpecError
 from .layers import LayerError
-from .layers.base import prod
+from .layers.base import arity, contiguous, prod
 from .spec import LayerSpec, Spec
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -60,6 +60,9 @@ class LayerResult:
     field: Field | None = None
     default_input: bool = True  # takes the layer above (no `from`)
     written: dict = dataclasses.field(default_factory=dict)  # the arguments as written in the spec
+    output_shapes: tuple | None = None  # every output of a layer with several (``name:0``, ``name:1``, ...)
+    trainable: bool = True
+    copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
 
     @property
     def param_count(self) -> int:
@@ -79,10 +82,11 @@ class Analysis:
     layers: list[LayerResult]
     warnings: list[LayerWarning] = field(default_factory=list)
     flattens: list[tuple[str, int, tuple[int, ...]]] = field(default_factory=list)  # (layer, size, factors)
+    outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # what the net returns, in order
 
     @property
     def output(self) -> tuple[int, ...]:
-        return self.layers[-1].output_shape
+        return self.outputs[0][1] if self.outputs else self.layers[-1].output_shape
 
     @property
     def tensors(self) -> list[Tensor]:
@@ -98,7 +102,7 @@ class Analysis:
 
     @property
     def trainable_params(self) -> int:
-        return self.total_params  # every parameter of a spec trains
+        return sum(layer.param_count for layer in self.layers if layer.trainable)
 
     @property
     def total_macs(self) -> int:
@@ -115,48 +119,92 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
     fields: dict[str, Field | None] = {"input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None}
     owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
+    strides: dict[str, tuple] = {}  # tensor -> its strides where a view left it non-contiguous
     analysis = Analysis(spec.name, shape, [])
     prev = "input"
     names = {layer.name for layer in spec.layers}
     for layer in spec.layers:
         try:
-            prev = _layer(layer, analysis, outputs, fields, owned, prev, names)
+            prev = _layer(layer, analysis, outputs, fields, strides, owned, prev, names)
         except SpecError as e:
             raise SpecError(e.message + layer.context(), e.pos, e.layer) from None
+    _outputs(spec, analysis, outputs)
     return analysis
 
 
-def _layer(layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, owned: dict, prev: str, names: set) -> str:
+def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:
+    """The tensors the net returns; a warning for each layer none of them depends on."""
+    wanted = spec.outputs or [analysis.layers[-1].name]
+    for i, name in enumerate(wanted):
+        pos = spec.outputs_pos[i] if spec.outputs else None
+        shape = outputs.get(name)
+        if not isinstance(shape, tuple):
+            why = _missing(name, outputs, {layer.name for layer in spec.layers})
+            raise SpecError(f"outputs names '{name}', but {why}", pos)
+        analysis.outputs.append((name, shape))
+    reached = {base(n) for n in wanted}
+    for layer in reversed(analysis.layers):
+        if layer.name in reached:
+            reached.update(base(s) for s in layer.inputs)
+    dead = [layer for layer in analysis.layers if layer.name not in reached]
+    for layer in dead[:20]:
+        analysis.warnings.append(
+            LayerWarning(layer.pos, f"layer '{layer.name}' ({layer.type}): its output reaches no output of the net")
+        )
+    if len(dead) > 20:
+        analysis.warnings.append(LayerWarning(dead[20].pos, f"{len(dead) - 20} more layers reach no output of the net"))
+
+
+def base(ref: str) -> str:
+    """``split:1`` -> ``split``: the layer a reference names."""
+    return ref.rsplit(":", 1)[0] if ":" in ref else ref
+
+
+def _missing(src: str, outputs: dict, names: set, here: str | None = None) -> str:
+    """Why a reference names nothing above."""
+    if isinstance(outputs.get(src), int):
+        n = outputs[src]
+        return f"'{src}' has {n} outputs: name one of them, '{src}:0' to '{src}:{n - 1}'"
+    b = base(src)
+    if b != src and isinstance(outputs.get(b), (tuple, int)):
+        n = outputs[b] if isinstance(outputs[b], int) else 1
+        if n == 1:
+            return f"'{b}' has one output: name it '{b}'"
+        return f"'{b}' has {n} outputs, '{b}:0' to '{b}:{n - 1}'"
+    if b == here:
+        return "it is this layer"
+    if b in names:
+        return "it is defined below this layer"
+    return "no layer has that name"
+
+
+def _layer(
+    layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, strides: dict, owned: dict, prev: str, names: set
+) -> str:
     """Analyse one layer into ``analysis``; returns its name (the next layer's default input)."""
     label = f"layer '{layer.name}' ({layer.type})"
-    sources = layer.inputs or [prev]
+    sources = layer.inputs or ([] if arity(layer.kind)[1] == 0 else [prev])
     for src in sources:
-        if src not in outputs:
-            where = (
-                "it is this layer"
-                if src == layer.name
-                else ("it is defined below this layer" if src in names else "no layer has that name")
-            )
-            raise SpecError(
-                f"{label}: from names '{src}', but {where}; a layer may only take from layers above it or 'input'",
-                layer.at("from"),
-                layer.name,
-            )
+        if not isinstance(outputs.get(src), tuple):
+            where = _missing(src, outputs, names, layer.name)
+            tail = "" if "output" in where else "; a layer may only take from layers above it or 'input'"
+            raise SpecError(f"{label}: from names '{src}', but {where}{tail}", layer.at("from"), layer.name)
     xs = [outputs[s] for s in sources]
     args = dict(layer.args)
     try:
         out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
+        st, copies = _layout(layer.kind, args, xs, [strides.get(s) for s in sources], out.shape)
     except LayerError as e:
         raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
     except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
         raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
-    params = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.params]
+    params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
     buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
     for t in (*params, *buffers):
-        if t.name in outputs:
+        if t.name in outputs and t.name != layer.name:
             raise SpecError(f"{label}: its tensor '{t.name}' has the name of a layer above", layer.at("name"), layer.name)
         owned[t.name] = layer.name
-    if layer.name in owned:
+    if owned.get(layer.name, layer.name) != layer.name:
         raise SpecError(
             f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
         )
@@ -177,15 +225,48 @@ def _layer(layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, ow
         field=fld,
         default_input=layer.inputs is None,
         written=layer.written,
+        output_shapes=tuple(tuple(o) for o in out.outputs) if out.outputs is not None else None,
+        trainable=layer.trainable,
+        copies=copies,
     )
     analysis.layers.append(result)
     if out.flattened:
         analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
-    _rounding(analysis, layer, xs[0], out.unread, label)
+    if xs:
+        _rounding(analysis, layer, xs[0], out.unread, label)
     analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
+    if out.outputs is not None:
+        outputs[layer.name] = len(out.outputs)  # the bare name stands for several tensors: name one
+        for k, o in enumerate(result.output_shapes):
+            outputs[f"{layer.name}:{k}"] = o
+            fields[f"{layer.name}:{k}"] = fld
+            if st is not None and not is_contiguous(o, st):
+                strides[f"{layer.name}:{k}"] = st
+        return layer.name  # a layer below without `from` is told to name one output
     outputs[layer.name] = result.output_shape
-    fields[layer.name] = fld
+    fields[layer.name] = CONST if arity(layer.kind)[1] == 0 else fld
+    if st is not None and not is_contiguous(result.output_shape, st):
+        strides[layer.name] = st
     return layer.name
+
+
+CONST = Field((), (), ())  # the field of a parameter: it reads no input position
+
+
+def is_contiguous(shape, stride) -> bool:
+    """torch's is_contiguous: strides of size-1 dims do not matter."""
+    return all(s == c for n, s, c in zip(shape, stride, contiguous(shape)) if n != 1)
+
+
+def _layout(kind, a: dict, xs: list, xstrides: list, out) -> tuple[tuple | None, bool]:
+    """(the output's strides, or None where contiguous; whether a reshape had to copy)."""
+    if getattr(kind, "strided", False):
+        given = xstrides[0] or contiguous(xs[0])
+        st = kind.layout(a, xs[0], given, out)
+        return st, st is None and xstrides[0] is not None
+    if kind.keeps_layout and len(xs) == 1:
+        return xstrides[0], False  # element-wise kernels lay the output out as the input
+    return None, False
 
 
 def _spatial_dims(spec: Spec) -> int:
@@ -199,7 +280,8 @@ def _spatial_dims(spec: Spec) -> int:
 
 def _field(rf, ins: list[Field | None]) -> Field | None:
     """r = r_in + (k_eff − 1)·j_in; j = j_in·s; start = start_in + ((k_eff − 1)/2 − p_left)·j_in."""
-    if rf is None or any(f is None for f in ins):
+    ins = [f for f in ins if f is not CONST]
+    if rf is None or not ins or any(f is None for f in ins):
         return None
     if rf == "same":
         if len(ins) == 1:

@@ -29,11 +29,13 @@ def explain(a: Analysis, only: str | None = None) -> str:
 
 def _layer(r: LayerResult, a: Analysis) -> str:
     kind = REGISTRY[r.type]
-    x = r.input_shapes[0]
+    x = r.input_shapes[0] if r.input_shapes else ()
     src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
-    lines = [
-        f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {shape_text(r.output_shape)}   (from {src})"
-    ]
+    outs = " | ".join(shape_text(s) for s in r.output_shapes) if r.output_shapes is not None else shape_text(r.output_shape)
+    if r.inputs:
+        lines = [f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {outs}   (from {src})"]
+    else:
+        lines = [f"{r.name} ({r.type}): {outs}   (a parameter: it takes no input)"]
     for key in kind.size_keys:
         if key not in r.written:
             lines.append(f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}")
@@ -44,7 +46,9 @@ def _layer(r: LayerResult, a: Analysis) -> str:
         shown = ", ".join(f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "") for k in defaults)
         lines.append(f"  defaults: {shown}")
     for line in kind.explain(r.kwargs, x if kind.inputs == 1 else list(r.input_shapes), r.output_shape):
-        lines.append(f"  {line}")
+        lines.append(f"  {line}".replace("{name}", r.name))
+    if not r.trainable and r.params:
+        lines.append("  trainable: false, so its parameters are frozen: no gradients, no optimizer state")
     if r.params:
         parts = [
             f"{t.name.rsplit('.', 1)[-1]} {shape_text(t.shape)}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .engine import Analysis
+from .engine import Analysis, base
 from .layers import REGISTRY
 from .layers.base import prod
 
@@ -45,6 +45,7 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers)
+    trainable = a.trainable_params * size
     owner, storage = _storages(a, size)
     grad = {"input": False}
     saved: dict[str, int] = {}
@@ -53,12 +54,20 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
         kind = REGISTRY[layer.type]
         grads = [grad[s] for s in layer.inputs]
         sid = owner[layer.name]
-        grad[layer.name] = any(grads) or bool(layer.params)
+        trains = bool(layer.params) and layer.trainable
+        grad[layer.name] = any(grads) or trains
+        for k in range(len(layer.output_shapes or ())):
+            grad[f"{layer.name}:{k}"] = grad[layer.name]
         share = 0
-        if any(grads) or layer.params:
-            for n, item in enumerate(kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)):
+        if any(grads) or trains:
+            items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)
+            if not trains and kind.reads_input_for_weight:
+                items = [i for i in items if i != ("in", 0)]  # a frozen weight needs no input for its gradient
+            for n, item in enumerate(items):
                 if item[0] == "in":
                     key = owner[layer.inputs[item[1]]]
+                    if key is None:
+                        continue  # a parameter: not an activation
                 elif item[0] == "out":
                     key = sid
                 else:
@@ -73,8 +82,8 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
         optimizer=optimizer,
         batch=a.input[0],
         params_bytes=params,
-        grads_bytes=params,
-        optimizer_bytes=params * OPTIMIZERS[optimizer],
+        grads_bytes=trainable,
+        optimizer_bytes=trainable * OPTIMIZERS[optimizer],
         buffers_bytes=buffers,
         saved_activation_bytes=sum(saved.values()),
         inference_peak_bytes=_inference_peak(a, size),
@@ -88,8 +97,13 @@ def _storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
     nbytes = {"input": prod(a.input) * size}
     for layer in a.layers:
         kind = REGISTRY[layer.type]
-        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) else layer.name
+        if not layer.inputs:  # a parameter
+            owner[layer.name] = None
+            continue
+        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) and not layer.copies else layer.name
         owner[layer.name] = sid
+        for k in range(len(layer.output_shapes or ())):
+            owner[f"{layer.name}:{k}"] = sid
         if sid == layer.name:
             nbytes[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
     return owner, nbytes
@@ -101,11 +115,14 @@ def _inference_peak(a: Analysis, size: int) -> int:
     last_use = {"input": -1}
     for i, layer in enumerate(a.layers):
         for s in layer.inputs:
-            last_use[s] = i
-    last_use[a.layers[-1].name] = len(a.layers)  # the output is returned
+            last_use[base(s)] = i
+    for name, _ in a.outputs or [(a.layers[-1].name, None)]:
+        last_use[base(name)] = len(a.layers)  # the outputs are returned
     alive_until: dict[str, int] = {"input": last_use["input"]}
     for i, layer in enumerate(a.layers):
         sid = owner[layer.name]
+        if sid is None:
+            continue
         alive_until[sid] = max(alive_until.get(sid, -1), last_use.get(layer.name, i))
     live = nbytes["input"]
     peak = live

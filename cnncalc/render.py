@@ -35,23 +35,30 @@ def bytes_text(n: int) -> str:
 # ---- JSON ---------------------------------------------------------------------------------
 
 
+def _layer_json(layer: LayerResult) -> dict:
+    d = {
+        "name": layer.name,
+        "type": layer.type,
+        "from": list(layer.inputs),
+        "output_shape": list(layer.output_shape),
+        "params": layer.param_count,
+        "macs": layer.macs,
+        "receptive_field": field_json(layer.field),
+    }
+    if layer.output_shapes is not None:
+        d["output_shapes"] = [list(s) for s in layer.output_shapes]
+    if not layer.trainable:
+        d["trainable"] = False
+    return d
+
+
 def shapes_json(a: Analysis) -> dict:
     return {
         "name": a.name,
         "input": list(a.input),
         "output": list(a.output),
-        "layers": [
-            {
-                "name": layer.name,
-                "type": layer.type,
-                "from": list(layer.inputs),
-                "output_shape": list(layer.output_shape),
-                "params": layer.param_count,
-                "macs": layer.macs,
-                "receptive_field": field_json(layer.field),
-            }
-            for layer in a.layers
-        ],
+        "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
+        "layers": [_layer_json(layer) for layer in a.layers],
         "flatten": [{"layer": name, "size": size, "factors": list(f)} for name, size, f in a.flattens],
         "total_params": a.total_params,
         "trainable_params": a.trainable_params,
@@ -63,7 +70,11 @@ def shapes_json(a: Analysis) -> dict:
 def params_json(a: Analysis) -> dict:
     return {
         "name": a.name,
-        "tensors": [{"name": t.name, "shape": list(t.shape), "count": t.count} for t in a.tensors],
+        "tensors": [
+            {"name": t.name, "shape": list(t.shape), "count": t.count, **({} if layer.trainable else {"trainable": False})}
+            for layer in a.layers
+            for t in layer.params
+        ],
         "buffers": [{"name": t.name, "shape": list(t.shape), "count": t.count} for t in a.buffers],
         "total": a.total_params,
         "trainable": a.trainable_params,
@@ -92,6 +103,12 @@ def table(headers: list[str], rows: list[list[str]], right: set[int], markdown: 
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _shape_cell(layer: LayerResult) -> str:
+    if layer.output_shapes is None:
+        return shape_text(layer.output_shape)
+    return " | ".join(shape_text(s) for s in layer.output_shapes)
 
 
 def _source(layer: LayerResult) -> str:
@@ -124,7 +141,7 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -
             name,
             type_,
             *([_source(layer)] if graph else []),
-            shape_text(layer.output_shape),
+            _shape_cell(layer),
             f"{params:,}",
             f"{macs:,}",
             field_text(layer.field),
@@ -132,7 +149,11 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -
         for name, type_, layer, params, macs in folded
     ]
     n = len(headers)
-    out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]
+    if len(a.outputs) > 1:
+        outs = ", ".join(f"{name} {shape_text(s)}" for name, s in a.outputs)
+        out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> outputs {outs}", ""]
+    else:
+        out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]
     out.append(table(headers, rows, {n - 3, n - 2}, markdown))
     out.append("")
     for name, size, factors in a.flattens:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Pos, SpecError, did_you_mean
 from .layers import REGISTRY, REQUIRED, Kind, LayerError
+from .layers.base import arity
 from .yamlpos import Map, Seq, loads
 
-TOP_KEYS = ("name", "input", "layers", "blocks")
+TOP_KEYS = ("name", "input", "layers", "blocks", "outputs")
 # torch cannot register a submodule under a name nn.Module already uses (torch 2.13's attributes)
 MODULE_ATTRIBUTES = frozenset(
     """T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl _forward_hooks
@@ -25,7 +26,7 @@ MODULE_ATTRIBUTES = frozenset(
     register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
     set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
 )
-LAYER_KEYS = ("name", "type", "from")
+LAYER_KEYS = ("name", "type", "from", "trainable")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class LayerSpec:
     vpos: dict = field(default_factory=dict)  # argument -> position of its value
     written: dict = field(default_factory=dict)  # the arguments as written (blocks substituted)
     origin: tuple | None = None  # (block type, use name, use line) for a layer expanded from a block
+    trainable: bool = True  # `trainable: false` freezes its parameters
 
     def context(self) -> str:
         """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
@@ -61,6 +63,8 @@ class Spec:
     path: str = "<spec>"
     blocks: dict = field(default_factory=dict)  # block name -> its definition, as written
     written_layers: list = field(default_factory=list)  # the top-level layers as written (block uses unexpanded)
+    outputs: list[str] | None = None  # `outputs:` the tensors the net returns; None: the last layer's
+    outputs_pos: list = field(default_factory=list)
 
 
 def read_text(path: str) -> str:
@@ -130,7 +134,25 @@ def parse(text: str) -> Spec:
                 e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer
             ) from None
     _check_names(layers)
-    return Spec(input=tuple(shape), layers=layers, name=name, blocks=blocks, written_layers=list(items))
+    outputs, outputs_pos = None, []
+    if "outputs" in doc:
+        outs = doc["outputs"]
+        outs = Seq([outs]) if isinstance(outs, str) else outs
+        if not isinstance(outs, Seq) or not outs or not all(isinstance(o, str) for o in outs):
+            raise SpecError(
+                f"outputs must be a layer name or a list of layer names, found {_show(doc['outputs'])}", doc.at("outputs")
+            )
+        outputs = list(outs)
+        outputs_pos = list(getattr(outs, "ipos", None) or [doc.at("outputs")] * len(outputs))
+    return Spec(
+        input=tuple(shape),
+        layers=layers,
+        name=name,
+        blocks=blocks,
+        written_layers=list(items),
+        outputs=outputs,
+        outputs_pos=outputs_pos,
+    )
 
 
 def _layer(item, pos: Pos, index: int) -> LayerSpec:
@@ -142,6 +164,11 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
     if not isinstance(name, str) or not name or any(not part for part in name.split(".")) or name != name.strip():
         raise SpecError(
             f"layer {index}: name must be non-empty text without empty dotted parts, found {_show(name)}", item.at("name")
+        )
+    if ":" in name:
+        raise SpecError(
+            f"layer {index}: name {_show(name)} has a ':', which `from` keeps for naming one output of a layer (split:0)",
+            item.at("name"),
         )
     if name == "input":
         raise SpecError(f"layer {index}: the name 'input' is reserved for the spec's input", item.at("name"))
@@ -168,10 +195,17 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
                 f"{label}: from must be a layer name or a list of names, found {_show(item['from'])}", item.at("from")
             )
         inputs = list(inputs)
-    if kind.inputs == 0 and (inputs is None or len(inputs) < 2):
+    lo, hi = arity(kind)
+    if lo == hi == 0 and "from" in item:
+        raise SpecError(f"{label}: takes no input (it holds a parameter), so it has no 'from'", item.at("from"))
+    if lo >= 2 and (inputs is None or len(inputs) < lo):
         raise SpecError(f"{label}: takes two or more inputs; list them in 'from', e.g. from: [conv2, input]", item.at("from"))
-    if kind.inputs == 1 and inputs is not None and len(inputs) != 1:
-        raise SpecError(f"{label}: takes one input, but from lists {len(inputs)}", item.at("from"))
+    if hi is not None and hi >= 1 and inputs is not None and len(inputs) > hi:
+        many = "one input" if hi == 1 else f"at most {hi} inputs"
+        raise SpecError(f"{label}: takes {many}, but from lists {len(inputs)}", item.at("from"))
+    trainable = item.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise SpecError(f"{label}: trainable must be true or false, found {_show(trainable)}", item.at("trainable"))
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -206,6 +240,7 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
         vpos=vpos,
         written=written,
         origin=getattr(item, "origin", None),
+        trainable=trainable,
     )
 
 
@@ -245,8 +280,12 @@ def flat_yaml(spec: Spec) -> str:
         d = {"name": layer.name, "type": layer.type}
         if layer.inputs is not None:
             d["from"] = layer.inputs[0] if len(layer.inputs) == 1 else layer.inputs
+        if not layer.trainable:
+            d["trainable"] = False
         d.update(layer.written)
         lines.append(f"  - {one(d)}")
+    if spec.outputs is not None:
+        lines.append(f"outputs: {one(list(spec.outputs))}")
     return "\n".join(lines) + "\n"
 
 

@@ -39,6 +39,74 @@ def _fill_sizes(type_: str, kw: dict, x) -> None:
         kw["in_features"] = x.shape[-1]
 
 
+def _dims(kw):
+    d = kw.get("dim")
+    return None if d is None else (list(d) if isinstance(d, (list, tuple)) else [d])
+
+
+def _reduce(f, kw):
+    dim = _dims(kw)
+    keep = kw.get("keepdim", False)
+    return lambda x: f(x, dim=list(range(x.dim())) if dim is None else dim, keepdim=keep)
+
+
+def _arith(op, kw):
+    v = kw.get("value")
+    return lambda *xs: op(_fold(op, xs), v) if v is not None else _fold(op, xs)
+
+
+def _fold(op, xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = op(out, x)
+    return out
+
+
+# torch's own functions for the layers torch.nn has no module for, from the written arguments alone
+def _oracle(type_, kw):
+    import torch
+
+    table = {
+        "View": lambda: lambda x: x.view(*kw["shape"]),
+        "Reshape": lambda: lambda x: x.reshape(*kw["shape"]),
+        "Contiguous": lambda: lambda x: x.contiguous(),
+        "Permute": lambda: lambda x: x.permute(*([kw["dims"]] if isinstance(kw["dims"], int) else kw["dims"])),
+        "Transpose": lambda: lambda x: x.transpose(kw["dim0"], kw["dim1"]),
+        "Squeeze": lambda: (lambda x: x.squeeze()) if kw.get("dim") is None else (lambda x: x.squeeze(tuple(_dims(kw)))),
+        "Unsqueeze": lambda: lambda x: x.unsqueeze(kw["dim"]),
+        "Split": lambda: (
+            lambda x: torch.split(
+                x,
+                kw["split_size_or_sections"]
+                if isinstance(kw["split_size_or_sections"], int)
+                else list(kw["split_size_or_sections"]),
+                kw.get("dim", 0),
+            )
+        ),
+        "Chunk": lambda: lambda x: torch.chunk(x, kw["chunks"], kw.get("dim", 0)),
+        "Mean": lambda: _reduce(torch.mean, kw),
+        "Sum": lambda: _reduce(torch.sum, kw),
+        "Amax": lambda: _reduce(torch.amax, kw),
+        "MatMul": lambda: torch.matmul,
+        "Add": lambda: _arith(torch.add, kw),
+        "Mul": lambda: _arith(torch.mul, kw),
+        "Div": lambda: _arith(torch.div, kw),
+        "Cat": lambda: lambda *xs: torch.cat(xs, kw.get("dim", 1)),
+        "StochasticDepth": lambda: lambda x: x,  # torchvision.ops.StochasticDepth in eval: the input itself
+    }
+    if type_ == "Parameter":
+        m = torch.nn.Module()
+        m.p = torch.nn.Parameter(torch.randn(kw["shape"]))
+        m.forward = lambda: m.p
+        return m
+    if type_ not in table:
+        return None
+    fn = table[type_]()
+    m = torch.nn.Module()
+    m.forward = fn
+    return m
+
+
 def torch_run(input_shape, layers):
     """Run the layers as plain torch modules built from the written arguments, independently of cnncalc.
 
@@ -48,26 +116,30 @@ def torch_run(input_shape, layers):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from cnncalc.bridge.modules import Add, Cat, Mul
-
-    graph = {"Add": Add, "Mul": Mul, "Cat": Cat}
     outs = {"input": torch.randn(*input_shape)}
     prev = "input"
     facts = []
     for i, layer in enumerate(layers):
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in layer.items() if k not in ("name", "type", "from")}
+        kw = {
+            k: (tuple(v) if isinstance(v, list) else v)
+            for k, v in layer.items()
+            if k not in ("name", "type", "from", "trainable")
+        }
         name = layer.get("name", str(i))
-        src = layer.get("from", prev)
+        src = layer.get("from", prev if layer["type"] != "Parameter" else [])
         srcs = [src] if isinstance(src, str) else src
         try:
-            cls = graph.get(layer["type"]) or getattr(torch.nn, layer["type"])
-            if len(srcs) == 1:
-                _fill_sizes(layer["type"], kw, outs[srcs[0]])
-            m = cls(**kw).eval()  # shapes do not depend on the mode; batch norm needs 2 values per channel only in training
+            m = _oracle(layer["type"], kw)
+            if m is None:
+                if len(srcs) == 1:
+                    _fill_sizes(layer["type"], kw, outs[srcs[0]])
+                m = getattr(torch.nn, layer["type"])(**kw)
+            m.eval()  # shapes do not depend on the mode; batch norm needs 2 values per channel only in training
             xs = [outs[s] for s in srcs]
             with torch.no_grad():
                 y = m(*xs)  # plain first: under FlopCounterMode some checks are skipped
-            if 0 in y.shape:  # cnncalc refuses an empty output by design (README): count it as refused
+            ys = y if isinstance(y, tuple) else (y,)
+            if any(0 in t.shape for t in ys):  # cnncalc refuses an empty output by design (README): count it as refused
                 return facts, i
             with FlopCounterMode(display=False) as fc:
                 m(*[x.detach() for x in xs])
@@ -75,13 +147,15 @@ def torch_run(input_shape, layers):
             return facts, i
         facts.append(
             (
-                tuple(y.shape),
-                [(f"{name}.{n}", tuple(p.shape)) for n, p in m.named_parameters()],
+                tuple(tuple(t.shape) for t in ys) if isinstance(y, tuple) else tuple(y.shape),
+                [(name if layer["type"] == "Parameter" else f"{name}.{n}", tuple(p.shape)) for n, p in m.named_parameters()],
                 [(f"{name}.{n}", tuple(b.shape)) for n, b in m.named_buffers()],
                 fc.get_total_flops() // 2,
             )
         )
         outs[name] = y
+        if isinstance(y, tuple):
+            outs.update((f"{name}:{k}", t) for k, t in enumerate(y))
         prev = name
     return facts, None
 
@@ -89,7 +163,7 @@ def torch_run(input_shape, layers):
 def ours(analysis):
     return [
         (
-            layer.output_shape,
+            layer.output_shapes if layer.output_shapes is not None else layer.output_shape,
             [(t.name, t.shape) for t in layer.params],
             [(t.name, t.shape) for t in layer.buffers],
             layer.macs,

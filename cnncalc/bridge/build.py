@@ -38,17 +38,35 @@ class SpecNet(nn.Module):
         steps = []
         for layer in analysis.layers:
             m = module_for(layer.type, layer.kwargs)
-            attach(self, layer.name, m)
+            if isinstance(m, nn.Module):
+                attach(self, layer.name, m)
+                if not layer.trainable:
+                    m.requires_grad_(False)
+            else:  # a parameter owned by the module above it in the dotted path
+                *parents, last = layer.name.split(".")
+                owner = self
+                for part in parents:
+                    if part not in owner._modules:
+                        owner.add_module(part, nn.Module())
+                    owner = owner._modules[part]
+                m.register(owner, last)
+                getattr(owner, last).requires_grad_(layer.trainable)
             steps.append((layer.name, m, layer.inputs))
         self._steps = steps  # a plain list: registration happened in attach
+        self._outputs = [name for name, _ in analysis.outputs] or [analysis.layers[-1].name]
 
     def forward(self, x, record=None):
-        """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its output)."""
+        """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its output).
+        Several outputs come back as a tuple."""
         outs = {"input": x}
         for name, m, inputs in self._steps:
             xs = [outs[i] for i in inputs]
-            outs[name] = record(name, m, xs) if record else m(*xs)
-        return outs[self._steps[-1][0]]
+            y = record(name, m, xs) if record else m(*xs)
+            outs[name] = y
+            if isinstance(y, tuple):
+                outs.update((f"{name}:{k}", t) for k, t in enumerate(y))
+        res = [outs[o] for o in self._outputs]
+        return res[0] if len(res) == 1 else tuple(res)
 
 
 def build(analysis: Analysis, device: str = "cpu") -> SpecNet:

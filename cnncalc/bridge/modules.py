@@ -1,29 +1,10 @@
-"""Parameter-free modules for the graph layers torch.nn lacks: Add, Mul, Cat."""
+"""Modules for the layers torch.nn lacks: Add, Mul, Div, Cat, Split/Chunk, MatMul, views, reductions,
+StochasticDepth, and the reader of a parameter a module owns directly."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class Add(nn.Module):
-    """Element-wise sum of two or more tensors (broadcasting)."""
-
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out
-
-
-class Mul(nn.Module):
-    """Element-wise product of two or more tensors (broadcasting)."""
-
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
 
 
 class Cat(nn.Module):
@@ -38,3 +19,155 @@ class Cat(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _Arith(nn.Module):
+    """Two or more tensors combined left to right, or one tensor and a constant ``value``."""
+
+    op = staticmethod(torch.add)
+
+    def __init__(self, value=None):
+        super().__init__()
+        self.value = value
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = self.op(out, x)
+        return out if self.value is None else self.op(out, self.value)
+
+    def extra_repr(self) -> str:
+        return "" if self.value is None else f"value={self.value}"
+
+
+class Add(_Arith):
+    """Element-wise sum of two or more tensors (broadcasting), or of a tensor and a constant."""
+
+    op = staticmethod(torch.add)
+
+
+class Mul(_Arith):
+    """Element-wise product of two or more tensors (broadcasting), or of a tensor and a constant."""
+
+    op = staticmethod(torch.mul)
+
+
+class Div(_Arith):
+    """A tensor divided by another (broadcasting) or by a constant."""
+
+    op = staticmethod(torch.div)
+
+
+class MatMul(nn.Module):
+    def forward(self, a, b):
+        return torch.matmul(a, b)
+
+
+class Param:
+    """Reads a parameter registered on a parent module (not a module itself, so the name gets no suffix)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        self.owner, self.attr = None, None
+
+    def register(self, owner: nn.Module, attr: str) -> None:
+        owner.register_parameter(attr, nn.Parameter(torch.randn(self.shape) * 0.1 + 1))
+        self.owner, self.attr = owner, attr
+
+    def parameters(self, recurse: bool = False):
+        return iter([getattr(self.owner, self.attr)])
+
+    def __call__(self):
+        return getattr(self.owner, self.attr)
+
+
+class View(nn.Module):
+    def __init__(self, shape, reshape: bool = False):
+        super().__init__()
+        self.shape, self.reshape = tuple(shape), reshape
+
+    def forward(self, x):
+        return x.reshape(self.shape) if self.reshape else x.view(self.shape)
+
+
+class Contiguous(nn.Module):
+    def forward(self, x):
+        return x.contiguous()
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class Transpose(nn.Module):
+    def __init__(self, dim0, dim1):
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x):
+        return torch.transpose(x, self.dim0, self.dim1)
+
+
+class Squeeze(nn.Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.squeeze() if self.dim is None else x.squeeze(tuple(self.dim))
+
+
+class Unsqueeze(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.unsqueeze(self.dim)
+
+
+class Split(nn.Module):
+    """torch.split or torch.chunk along ``dim``: a tuple of views."""
+
+    def __init__(self, dim=0, split_size_or_sections=None, chunks=None):
+        super().__init__()
+        self.dim, self.sections, self.chunks = dim, split_size_or_sections, chunks
+
+    def forward(self, x):
+        if self.chunks is not None:
+            return torch.chunk(x, self.chunks, self.dim)
+        s = self.sections
+        return torch.split(x, s if isinstance(s, int) else list(s), self.dim)
+
+
+class Reduce(nn.Module):
+    def __init__(self, op: str, dim=None, keepdim=False):
+        super().__init__()
+        self.op, self.dim, self.keepdim = op, dim, keepdim
+
+    def forward(self, x):
+        dim = list(range(x.dim())) if self.dim is None else list(self.dim)
+        return getattr(torch, self.op)(x, dim=dim, keepdim=self.keepdim)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth's semantics, without torchvision."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise

@@ -118,6 +118,7 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
     results = []
     for layer in candidates:
         y = outs[layer.name]
+        y = y[0] if isinstance(y, tuple) else y
         f = layer.field
         n = len(f.size)
         sizes_in, sizes_out = a.input[-n:], y.shape[-n:]

@@ -39,6 +39,7 @@ class Report:
     device: str
     rows: list[Row]
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     checked_grads: int = 0
     checked_fields: int = 0
     saved_bytes: tuple[int, int] | None = None  # (analysis, torch) bytes autograd keeps in training
@@ -96,12 +97,20 @@ def verify(a: Analysis, device: str = "meta") -> Report:
 
     names = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
     ours = [(t.name, t.shape) for t in a.tensors]
-    if names != ours:
+    if sorted(names) != sorted(ours):
         report.problems.append(f"parameters differ: torch has {_diff(names, ours)}")
+    elif names != ours:
+        report.notes.append(
+            "parameter order differs (same names and shapes): torch lists a module's own parameters before its submodules'"
+        )
     bufs = [(n, tuple(b.shape)) for n, b in model.named_buffers()]
     our_bufs = [(t.name, t.shape) for t in a.buffers]
-    if bufs != our_bufs:
+    if sorted(bufs) != sorted(our_bufs):
         report.problems.append(f"buffers differ: torch has {_diff(bufs, our_bufs)}")
+    frozen = {t.name for layer in a.layers if not layer.trainable for t in layer.params}
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trainable != a.trainable_params:
+        report.problems.append(f"trainable parameters: torch has {trainable:,}, the analysis {a.trainable_params:,}")
 
     seen = {}
 
@@ -109,7 +118,8 @@ def verify(a: Analysis, device: str = "meta") -> Report:
         y = m(*xs)  # plain first: under FlopCounterMode some of torch's checks are skipped
         with FlopCounterMode(display=False) as fc:  # detached: its module tracker trips on no_grad views
             m(*[x.detach() for x in xs])
-        seen[name] = (tuple(y.shape), fc.get_total_flops() // 2, sum(p.numel() for p in m.parameters(recurse=False)))
+        shapes = tuple(tuple(t.shape) for t in y) if isinstance(y, tuple) else (tuple(y.shape),)
+        seen[name] = (shapes, fc.get_total_flops() // 2, sum(p.numel() for p in m.parameters(recurse=False)))
         return y
 
     x = torch.randn(a.input, device=device) if device == "cpu" else torch.empty(a.input, device=device)
@@ -122,17 +132,25 @@ def verify(a: Analysis, device: str = "meta") -> Report:
         report.problems.append(f"torch raised at layer '{_last_name(a, seen)}': {_first_line(e)}")
         out = None
     for layer in a.layers:
-        t_shape, t_macs, t_params = seen.get(layer.name, ((), -1, -1))
-        own = sum(t.count for t in layer.params if t.name.rsplit(".", 1)[0] == layer.name)
-        report.rows.append(Row(layer.name, layer.type, layer.output_shape, t_shape, layer.macs, t_macs, own, t_params))
+        t_shapes, t_macs, t_params = seen.get(layer.name, (((),), -1, -1))
+        own = sum(t.count for t in layer.params if t.name == layer.name or t.name.rsplit(".", 1)[0] == layer.name)
+        report.rows.append(Row(layer.name, layer.type, layer.output_shape, t_shapes[0], layer.macs, t_macs, own, t_params))
+        if layer.output_shapes is not None and tuple(layer.output_shapes) != t_shapes:
+            report.problems.append(f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch {list(t_shapes)}")
     if out is not None:
         _check_memory(a, device, report)
     if device == "cpu" and out is not None:
         model.zero_grad()
-        loss = torch.nn.MSELoss()(out, torch.randn(out.shape))
+        outs = out if isinstance(out, tuple) else (out,)
+        loss = sum(torch.nn.MSELoss()(o, torch.randn(o.shape)) for o in outs)
         loss.backward()
         for n, p in model.named_parameters():
-            if p.grad is None or p.grad.shape != p.shape:
+            if n in frozen:
+                if p.grad is not None:
+                    report.problems.append(f"frozen parameter {n} got a gradient")
+                else:
+                    report.checked_grads += 1
+            elif p.grad is None or p.grad.shape != p.shape:
                 report.problems.append(f"parameter {n} got no gradient of its shape {list(p.shape)}")
             else:
                 report.checked_grads += 1
@@ -202,6 +220,7 @@ def report_text(r: Report) -> str:
     out.append(table(["Layer", "Type", "Output shape", "Params", "MACs", "Torch"], rows, {3, 4}))
     out.append("")
     out += [f"problem: {p}" for p in r.problems]
+    out += [f"note: {p}" for p in r.notes]
     agree = sum(row.ok for row in r.rows)
     out.append(
         f"{agree} of {len(r.rows)} layers agree with torch; parameter and buffer names and shapes "

@@ -44,6 +44,8 @@ class Out:
     warnings: list[str] = field(default_factory=list)
     flattened: tuple[int, ...] = ()  # the sizes a Flatten multiplies into one
     mixes_dim: int | None = None  # a dim along which outputs mix all inputs (no field if it is spatial)
+    outputs: list[Shape] | None = None  # the shapes of a layer with several outputs (``shape`` is the first)
+    strides: tuple[int, ...] | None = None  # a view's element strides, where they are not contiguous
 
 
 def prod(xs) -> int:
@@ -209,7 +211,7 @@ class Kind:
     ignored = frozenset({"inplace", "device", "dtype"})
     any_args = False
     pointwise = False  # acts on each value (or channel) alone: shape, channels and receptive field pass through
-    inputs = 1  # how many inputs it takes; 0 means two or more
+    inputs = 1  # how many inputs it takes; 0 means two or more; (lo, hi) a range (hi None: no limit)
     size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
 
     def __init__(self, type_: str, args: dict, **attrs):
@@ -222,6 +224,8 @@ class Kind:
         raise NotImplementedError
 
     view = False  # the output shares the input's storage (a view, or the input itself)
+    keeps_layout = False  # the output has the input's strides (element-wise kernels)
+    reads_input_for_weight = False  # keeps its input only for its weight's gradient (conv, linear)
 
     def shares_input(self, a: dict) -> bool:
         return self.view
@@ -247,7 +251,27 @@ class Kind:
         """The equivalent torch module (torch imported here, lazily)."""
         import torch.nn as nn
 
-        return getattr(nn, self.type)(**kwargs)
+        if hasattr(nn, self.type):
+            return getattr(nn, self.type)(**kwargs)
+        from ..bridge import modules
+
+        return getattr(modules, self.type)(**kwargs)
+
+
+def arity(kind: Kind) -> tuple[int, int | None]:
+    """(fewest, most) inputs a kind takes."""
+    if isinstance(kind.inputs, tuple):
+        return kind.inputs
+    return (1, 1) if kind.inputs == 1 else (2, None)
+
+
+def contiguous(shape) -> tuple[int, ...]:
+    """The strides of a contiguous tensor of ``shape``."""
+    out, acc = [], 1
+    for s in reversed(shape):
+        out.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(out))
 
 
 REGISTRY: dict[str, Kind] = {}

@@ -1,8 +1,8 @@
-"""Layers that keep the shape: activations, dropout, Identity, PReLU, Softmax."""
+"""Layers that keep the shape: activations, dropout, StochasticDepth, Identity, PReLU, Softmax."""
 
 from __future__ import annotations
 
-from .base import Kind, LayerError, Out, choice, dims, integer, norm_dim, number, optional, register
+from .base import REQUIRED, Kind, LayerError, Out, choice, dims, integer, norm_dim, number, optional, register
 
 
 class Elementwise(Kind):
@@ -11,6 +11,7 @@ class Elementwise(Kind):
     ``keeps`` is what its backward needs: "in", "out" or "" (nothing)."""
 
     pointwise = True
+    keeps_layout = True
 
     keeps = ""
 
@@ -50,6 +51,30 @@ class Dropout(Elementwise):
         return [("new", (*b, *(1,) * (len(x) + unbatched - 2)), "act")]
 
 
+class StochasticDepth(Elementwise):
+    """torchvision.ops.StochasticDepth: identity in eval; in training, each sample (``row``) or the whole
+    batch (``batch``) is dropped with probability p and the rest scaled by 1/(1 − p)."""
+
+    def shares_input(self, a):
+        return a["p"] == 0
+
+    def saves(self, a, xs, out, grads):
+        x = xs[0]
+        if a["p"] == 0:
+            return []
+        size = (x[0], *(1,) * (len(x) - 1)) if a["mode"] == "row" else (1,) * len(x)
+        return [("new", size, "act")]
+
+    def explain(self, a, x, out):
+        unit = "sample" if a["mode"] == "row" else "batch"
+        return [f"keeps the shape {dims(x)}: identity in eval; in training each {unit} survives with probability {1 - a['p']:g}"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import StochasticDepth as S
+
+        return S(**kwargs)
+
+
 class PReLU(Kind):
     pointwise = True
 
@@ -82,6 +107,7 @@ class Identity(Kind):
     pointwise = True
     any_args = True  # torch's Identity takes and ignores any argument
     view = True
+    keeps_layout = True
 
     def infer(self, a, x):
         return Out(shape=x, rf="same")
@@ -108,6 +134,7 @@ register(
     Dropout("Dropout1d", _P, ndims=(2, 3)),
     Dropout("Dropout2d", _P, ndims=()),
     Dropout("Dropout3d", _P, ndims=()),
+    StochasticDepth("StochasticDepth", {"p": (number(0.0, 1.0), REQUIRED), "mode": (choice("row", "batch"), REQUIRED)}, ndims=()),
     PReLU("PReLU", {"num_parameters": (integer(), 1), "init": (number(), 0.25)}),
     Softmax("Softmax", {"dim": (optional(integer(None)), None)}),
     Softmax("LogSoftmax", {"dim": (optional(integer(None)), None)}),

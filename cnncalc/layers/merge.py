@@ -1,8 +1,9 @@
-"""The graph layers torch.nn lacks as modules: Add, Mul (broadcasting) and Cat."""
+"""The graph layers torch.nn lacks as modules: Add, Mul, Div (broadcasting, or with a constant), Cat,
+Split and Chunk (several outputs), MatMul of two activations, and Parameter (a tensor a layer owns)."""
 
 from __future__ import annotations
 
-from .base import Kind, LayerError, Out, dims, integer, norm_dim, register
+from .base import REQUIRED, Kind, LayerError, Out, dims, integer, norm_dim, number, optional, prod, register, schema
 
 
 def broadcast(shapes, names) -> tuple[int, ...]:
@@ -24,21 +25,37 @@ def broadcast(shapes, names) -> tuple[int, ...]:
 
 
 class Elementwise2(Kind):
-    inputs = 0
+    """Add and Mul of two or more tensors, or of one tensor and ``value``; Div of two, or of one by ``value``."""
+
+    inputs = (1, None)
 
     def infer(self, a, xs, names=()):
+        if len(xs) == 1 and a["value"] is None:
+            raise LayerError(
+                "takes two or more inputs, or one and a constant 'value'; list them in 'from', e.g. from: [conv2, input]", "from"
+            )
+        if self.type == "Div" and len(xs) > 2:
+            raise LayerError(f"divides one tensor by another, but from lists {len(xs)}", "from")
+        if len(xs) > 1 and a["value"] is not None and self.type == "Div":
+            raise LayerError("divides by a tensor or by 'value', not both", "value")
+        if self.type == "Div" and len(xs) == 1 and a["value"] == 0:
+            raise LayerError("value is 0: dividing by zero gives no finite values", "value")
         return Out(shape=broadcast(xs, list(names)), rf="same")
 
     def explain(self, a, xs, out):
-        what = "sum" if self.type == "Add" else "product"
+        what = {"Add": "sum", "Mul": "product", "Div": "quotient"}[self.type]
         same = all(tuple(x) == tuple(out) for x in xs)
+        const = "" if a["value"] is None else f" and the constant {a['value']}"
         return [
-            f"element-wise {what} of {len(xs)} tensors" + ("" if same else f", broadcast to {dims(out)} (sizes of 1 stretch)")
+            f"element-wise {what} of {len(xs)} tensor{'s' if len(xs) > 1 else ''}{const}"
+            + ("" if same else f", broadcast to {dims(out)} (sizes of 1 stretch)")
         ]
 
     def saves(self, a, xs, out, grads):
-        if self.type == "Add":
+        if self.type == "Add" or len(xs) == 1:
             return []
+        if self.type == "Div":  # a / b keeps b for a's gradient, a and b (b's own, once) for b's
+            return ([("in", 1)] if grads[0] or grads[1] else []) + ([("in", 0)] if grads[1] else [])
         # (x0 · x1) · x2 ...: each product keeps the factor the other side's gradient needs
         items, acc_grad, acc = [], grads[0], ("in", 0)
         for k in range(1, len(xs)):
@@ -51,13 +68,13 @@ class Elementwise2(Kind):
         return items
 
     def module(self, kwargs):
-        from ..bridge.modules import Add, Mul
+        from ..bridge import modules
 
-        return {"Add": Add, "Mul": Mul}[self.type]()
+        return getattr(modules, self.type)(kwargs["value"])
 
 
 class Cat(Kind):
-    inputs = 0
+    inputs = (1, None)
 
     def infer(self, a, xs, names=()):
         first = xs[0]
@@ -83,4 +100,155 @@ class Cat(Kind):
         return Cat(**kwargs)
 
 
-register(Elementwise2("Add", {}), Elementwise2("Mul", {}), Cat("Cat", {"dim": (integer(None), 1)}))
+@schema(
+    {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}]}
+)
+def _sections(v, key):
+    """One size (parts of that size, the last may be shorter) or a list of sizes (torch.split)."""
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+        return v
+    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be a positive integer or a list of sizes, found {v!r}", key)
+
+
+class Split(Kind):
+    """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views along ``dim``."""
+
+    view = True
+    strided = True
+
+    def parts(self, a, x) -> list[int]:
+        if not x:
+            raise LayerError("cannot split a 0-D tensor")
+        d = norm_dim(a["dim"], len(x), "dim")
+        n = x[d]
+        if self.type == "Chunk":
+            size = -(-n // a["chunks"])
+            return [min(size, n - i) for i in range(0, n, size)]
+        sec = a["split_size_or_sections"]
+        if isinstance(sec, int):
+            return [min(sec, n - i) for i in range(0, n, sec)]
+        if sum(sec) != n or any(s < 0 for s in sec):
+            raise LayerError(
+                f"split_size_or_sections {list(sec)} sums to {sum(sec)}, but dim {a['dim']} of the incoming tensor {dims(x)} has {n}",
+                "split_size_or_sections",
+            )
+        if any(s == 0 for s in sec):
+            raise LayerError(f"split_size_or_sections {list(sec)} gives an empty part", "split_size_or_sections")
+        return list(sec)
+
+    def infer(self, a, x):
+        sizes = self.parts(a, x)
+        d = a["dim"] % len(x)
+        outs = [(*x[:d], s, *x[d + 1 :]) for s in sizes]
+        return Out(shape=outs[0], outputs=outs, rf="same", mixes_dim=d)
+
+    def layout(self, a, x, stride, out):
+        return stride
+
+    def module(self, kwargs):
+        from ..bridge.modules import Split as S
+
+        return S(**kwargs)
+
+    def explain(self, a, x, out):
+        sizes = self.parts(a, x)
+        d = a["dim"] % len(x)
+        how = (
+            f"into {a['chunks']} chunks of ⌈{x[d]}/{a['chunks']}⌉"
+            if self.type == "Chunk"
+            else "as " + " + ".join(map(str, sizes))
+        )
+        return [
+            f"dim {a['dim']} ({x[d]}) split {how}: {len(sizes)} outputs, each a view of its part",
+            *(f"output {k} (name it '{{name}}:{k}'): {dims((*x[:d], s, *x[d + 1 :]))}" for k, s in enumerate(sizes)),
+        ]
+
+
+class MatMul(Kind):
+    """torch.matmul of two activations: 1-D operands gain and lose a dim, batch dims broadcast."""
+
+    inputs = (2, 2)
+
+    def infer(self, a, xs, names=()):
+        p, q = xs
+        if not p or not q:
+            raise LayerError(f"both operands must be at least 1-D, found {dims(p)} and {dims(q)}", "from")
+        pa = (1, *p) if len(p) == 1 else p
+        qa = (*q, 1) if len(q) == 1 else q
+        if pa[-1] != qa[-2]:
+            raise LayerError(
+                f"cannot multiply '{names[0]}' {dims(p)} by '{names[1]}' {dims(q)}: {pa[-1]} columns against {qa[-2]} rows",
+                "from",
+            )
+        batch = broadcast([pa[:-2], qa[:-2]], list(names)) if len(pa) > 2 or len(qa) > 2 else ()
+        out = (*batch, *((pa[-2],) if len(p) > 1 else ()), *((qa[-1],) if len(q) > 1 else ()))
+        # FlopCounterMode counts mm and bmm; a 1-D right operand makes torch use dot or mv, which it does not count
+        counted = len(q) >= 2
+        macs = prod(batch) * pa[-2] * pa[-1] * qa[-1] if counted else 0
+        return Out(shape=out, macs=macs)
+
+    def saves(self, a, xs, out, grads):
+        # each operand's gradient needs the other; a batched product keeps an operand that broadcasting
+        # expanded as the expanded copy torch made of it (measured: torch 2.13)
+        p, q = xs
+        batched = (len(p) > 2 or len(q) > 2) and not (len(p) >= 3 and len(q) <= 2) and len(p) > 1
+        keep = []
+        for k, x in ((1, q), (0, p)):
+            if not grads[1 - k]:
+                continue
+            xa = (1, *x) if len(x) == 1 else x
+            batch = out[: len(out) - 2] if len(q) > 1 else out[: len(out) - 1]
+            if batched and tuple(xa[:-2]) != tuple(batch):
+                keep.append(("new", (*batch, *xa[-2:]), "act"))
+            else:
+                keep.append(("in", k))
+        return keep
+
+    def explain(self, a, xs, out):
+        p, q = xs
+        return [f"matrix product {dims(p)} @ {dims(q)} = {dims(out)}; batch dims broadcast"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import MatMul
+
+        return MatMul()
+
+
+@schema({"type": "array", "items": {"type": "integer", "minimum": 1}})
+def _param_shape(v, key):
+    if isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be a list of positive sizes, found {v!r}", key)
+
+
+class Parameter(Kind):
+    """A parameter a module owns without a submodule (layer scale, class token): its name is the layer's."""
+
+    inputs = (0, 0)
+
+    def infer(self, a, xs, names=()):
+        return Out(shape=a["shape"], params=[("", a["shape"])])
+
+    def explain(self, a, xs, out):
+        return [f"a learned tensor {dims(out)} = {prod(out):,} parameters, named as the layer (no suffix)"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import Param
+
+        return Param(kwargs["shape"])
+
+
+_VALUE = {"value": (optional(number()), None)}
+
+register(
+    Elementwise2("Add", dict(_VALUE)),
+    Elementwise2("Mul", dict(_VALUE)),
+    Elementwise2("Div", dict(_VALUE)),
+    Cat("Cat", {"dim": (integer(None), 1)}),
+    Split("Split", {"split_size_or_sections": (_sections, REQUIRED), "dim": (integer(None), 0)}),
+    Split("Chunk", {"chunks": (integer(), REQUIRED), "dim": (integer(None), 0)}),
+    MatMul("MatMul", {}),
+    Parameter("Parameter", {"shape": (_param_shape, REQUIRED)}),
+)

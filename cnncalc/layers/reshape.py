@@ -1,4 +1,5 @@
-"""Layers that move elements between dims: Flatten, Unflatten, Upsample, PixelShuffle, PixelUnshuffle."""
+"""Layers that move elements between dims: Flatten, Unflatten, Upsample, PixelShuffle, PixelUnshuffle,
+View/Reshape, Contiguous, Permute, Transpose, Squeeze/Unsqueeze, ChannelShuffle."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from .base import (
     Kind,
     LayerError,
     Out,
+    Shape,
     choice,
     dims,
     flag,
@@ -180,4 +182,218 @@ register(
     ),
     PixelShuffle("PixelShuffle", {"upscale_factor": (integer(), REQUIRED)}, up=True),
     PixelShuffle("PixelUnshuffle", {"downscale_factor": (integer(), REQUIRED)}, up=False),
+)
+
+
+# ---- views: View/Reshape, Permute, Transpose, Squeeze/Unsqueeze; and ChannelShuffle ------------
+
+
+def view_strides(old: Shape, stride: tuple[int, ...], new: Shape) -> tuple[int, ...] | None:
+    """torch's computeStride: the strides of ``new`` as a view of (old, stride), or None where no view exists."""
+    if not old:
+        return (1,) * len(new)
+    out = [0] * len(new)
+    view_d = len(new) - 1
+    base = stride[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and stride[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base = stride[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(out) if view_d == -1 else None
+
+
+@schema({"type": "array", "items": {"type": "integer", "minimum": -1}})
+def _shape(v, key):
+    if isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be a list of integers (one of them may be -1), found {v!r}", key)
+
+
+class View(Kind):
+    """View (a view of the same storage, torch's stride rule) and Reshape (a view where one exists, else a copy)."""
+
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        shape = list(a["shape"])
+        n = prod(x)
+        if shape.count(-1) > 1:
+            raise LayerError(f"shape {shape} has more than one -1; only one size can be inferred", "shape")
+        if any(s < -1 or s == 0 for s in shape):
+            raise LayerError(f"shape {shape} must hold positive sizes (and at most one -1)", "shape")
+        known = prod(s for s in shape if s != -1)
+        if -1 in shape:
+            if n % known:
+                raise LayerError(f"shape {shape} is invalid for the {n:,} elements of the incoming tensor {dims(x)}", "shape")
+            shape[shape.index(-1)] = n // known
+        elif known != n:
+            raise LayerError(f"shape {shape} holds {known:,} elements, but the incoming tensor {dims(x)} has {n:,}", "shape")
+        return Out(shape=tuple(shape))
+
+    def layout(self, a, x, stride, out):
+        s = view_strides(x, stride, out)
+        if s is None and self.type == "View":
+            raise LayerError(
+                f"the incoming tensor {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
+                "transpose), so no view of it has this shape; use Reshape, or a Contiguous layer before it",
+                "shape",
+            )
+        return s  # None: Reshape copies into a contiguous tensor
+
+    def module(self, kwargs):
+        from ..bridge.modules import View as V
+
+        return V(kwargs["shape"], reshape=self.type == "Reshape")
+
+    def explain(self, a, x, out):
+        spec = list(a["shape"])
+        inferred = (
+            f" (the -1 becomes {out[spec.index(-1)]:,} = {prod(x):,} / {prod(s for s in spec if s != -1):,})"
+            if -1 in spec
+            else ""
+        )
+        return [f"{dims(x)} -> {dims(out)}: the same {prod(x):,} values in a new shape{inferred}"]
+
+
+class Contiguous(Kind):
+    """``x.contiguous()``: the same values, copied into a contiguous layout where they are not."""
+
+    pointwise = True
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        return Out(shape=x, rf="same")
+
+    def layout(self, a, x, stride, out):
+        return None
+
+    def explain(self, a, x, out):
+        return [f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only after a permute or transpose)"]
+
+
+class Permute(Kind):
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        order = [norm_dim(d, len(x), "dims") for d in a["dims"]]
+        if len(order) != len(x) or sorted(order) != list(range(len(x))):
+            raise LayerError(
+                f"dims {list(a['dims'])} must name each of the {len(x)} dims of the incoming tensor {dims(x)} once", "dims"
+            )
+        return Out(shape=tuple(x[d] for d in order))
+
+    def layout(self, a, x, stride, out):
+        return tuple(stride[d % len(x)] for d in a["dims"])
+
+    def explain(self, a, x, out):
+        return [f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no values move)"]
+
+
+class Transpose(Kind):
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        i, j = norm_dim(a["dim0"], len(x), "dim0"), norm_dim(a["dim1"], len(x), "dim1")
+        out = list(x)
+        if x:
+            out[i], out[j] = out[j], out[i]
+        return Out(shape=tuple(out))
+
+    def layout(self, a, x, stride, out):
+        if not x:
+            return ()
+        s = list(stride)
+        i, j = a["dim0"] % len(x), a["dim1"] % len(x)
+        s[i], s[j] = s[j], s[i]
+        return tuple(s)
+
+    def explain(self, a, x, out):
+        return [f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no values move)"]
+
+
+class Squeeze(Kind):
+    view = True
+    strided = True
+
+    def _kept(self, a, x):
+        if a["dim"] is None:
+            return [i for i, s in enumerate(x) if s != 1]
+        drop = {norm_dim(d, len(x), "dim") for d in a["dim"]}
+        return [i for i, s in enumerate(x) if not (i in drop and s == 1)]
+
+    def infer(self, a, x):
+        return Out(shape=tuple(x[i] for i in self._kept(a, x)))
+
+    def layout(self, a, x, stride, out):
+        return tuple(stride[i] for i in self._kept(a, x))
+
+    def explain(self, a, x, out):
+        which = "every dim of size 1" if a["dim"] is None else f"dim {', '.join(str(d) for d in a['dim'])} where its size is 1"
+        return [f"removes {which}: {dims(x)} -> {dims(out)}"]
+
+
+class Unsqueeze(Kind):
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        d = norm_dim(a["dim"], len(x) + 1, "dim")
+        return Out(shape=(*x[:d], 1, *x[d:]))
+
+    def layout(self, a, x, stride, out):
+        d = a["dim"] % (len(x) + 1)
+        new = x[d] * stride[d] if d < len(x) else 1
+        return (*stride[:d], new, *stride[d:])
+
+    def explain(self, a, x, out):
+        return [f"inserts a dim of size 1 at {a['dim']}: {dims(x)} -> {dims(out)}"]
+
+
+class ChannelShuffle(Kind):
+    pointwise = False
+
+    def infer(self, a, x):
+        if len(x) < 3:
+            raise LayerError(f"expects an input of at least 3 dims (N, C, *), but the incoming tensor {dims(x)} is {len(x)}-D")
+        g, c = a["groups"], x[1]
+        if c % g:
+            raise LayerError(f"the {c} channels of the incoming tensor {dims(x)} do not divide into {g} groups", "groups")
+        return Out(shape=x, rf="same")
+
+    def explain(self, a, x, out):
+        g, c = a["groups"], x[1]
+        return [f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"]
+
+
+@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
+def _dims(v, key):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,)
+    if isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
+
+
+register(
+    View("View", {"shape": (_shape, REQUIRED)}),
+    View("Reshape", {"shape": (_shape, REQUIRED)}),
+    Contiguous("Contiguous", {}),
+    Permute("Permute", {"dims": (_dims, REQUIRED)}),
+    Transpose("Transpose", {"dim0": (integer(None), REQUIRED), "dim1": (integer(None), REQUIRED)}),
+    Squeeze("Squeeze", {"dim": (optional(_dims), None)}),
+    Unsqueeze("Unsqueeze", {"dim": (integer(None), REQUIRED)}),
+    ChannelShuffle("ChannelShuffle", {"groups": (integer(), REQUIRED)}),
 )

@@ -1,0 +1,56 @@
+"""Reductions over dims: Mean, Sum and Amax (``x.mean((2, 3))`` is global average pooling)."""
+
+from __future__ import annotations
+
+from .base import Kind, LayerError, Out, dims, flag, norm_dim, optional, prod, register, schema
+
+
+@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
+def _dims(v, key):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,)
+    if isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
+
+
+class Reduce(Kind):
+    def reduced(self, a, x) -> list[int]:
+        if a["dim"] is None or not a["dim"]:
+            return list(range(len(x)))  # every dim (torch: dim=None or an empty list)
+        ds = [norm_dim(d, len(x), "dim") for d in a["dim"]]
+        if len(set(ds)) != len(ds):
+            raise LayerError(f"dim {list(a['dim'])} names a dim twice", "dim")
+        return ds
+
+    def infer(self, a, x):
+        ds = self.reduced(a, x)
+        if self.type == "Amax" and any(x[d] == 0 for d in ds):
+            raise LayerError("cannot take the maximum over an empty dim", "dim")
+        if a["keepdim"]:
+            shape = tuple(1 if i in ds else s for i, s in enumerate(x))
+        else:
+            shape = tuple(s for i, s in enumerate(x) if i not in ds)
+        n = len(x)
+        spatial = [d for d in ds if d >= 2]
+        rf = None if spatial else "same"
+        return Out(shape=shape, rf=rf if a["keepdim"] or not ds else None, mixes_dim=min(ds) if ds and n else None)
+
+    def saves(self, a, xs, out, grads):
+        return [("in", 0), ("out",)] if self.type == "Amax" else []
+
+    def explain(self, a, x, out):
+        ds = self.reduced(a, x)
+        what = {"Mean": "the mean", "Sum": "the sum", "Amax": "the maximum"}[self.type]
+        over = " × ".join(str(x[d]) for d in ds) or "1"
+        kept = "kept as size 1" if a["keepdim"] else "removed"
+        return [f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); those dims are {kept}: {dims(out)}"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import Reduce as R
+
+        return R(self.type.lower(), kwargs["dim"], kwargs["keepdim"])
+
+
+_ARGS = {"dim": (optional(_dims), None), "keepdim": (flag, False)}
+register(Reduce("Mean", dict(_ARGS)), Reduce("Sum", dict(_ARGS)), Reduce("Amax", dict(_ARGS)))
