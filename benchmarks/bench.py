@@ -85,7 +85,9 @@ def main() -> None:
         print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
         mem = peak_kib([*CNNCALC, "shapes", resnet50, "--format", "json"])
-        print(f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  {'ok' if mem < 40 * 1024 else 'OVER BUDGET'}")
+        print(
+            f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  {'ok' if mem < 40 * 1024 else 'OVER BUDGET'}"
+        )
         try:
             import torchinfo  # noqa: F401
         except ImportError:

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from ..layers import REGISTRY, REQUIRED
 
@@ -181,161 +180,441 @@ def _where(node) -> str:
     return ""
 
 
-def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
-    tracer = fx.Tracer()
+_LEAF_EXTRA = {"Permute", "StochasticDepth"}  # torchvision.ops modules with a layer kind of the same name
+
+
+def _base_kind(m: nn.Module) -> str | None:
+    """The layer kind a module call is: its torch.nn class, or the torch.nn class whose forward it keeps."""
+    for cls in type(m).__mro__:
+        if cls.__module__.startswith("torch.nn") and cls.__name__ in REGISTRY:
+            return cls.__name__ if type(m).forward is cls.forward else None
+        if cls.__name__ in _LEAF_EXTRA and cls.__module__.startswith("torchvision"):
+            return cls.__name__
+    return None
+
+
+class _Tracer(fx.Tracer):
+    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d, LayerNorm2d)."""
+
+    def is_leaf_module(self, m, qualname):
+        return _base_kind(m) is not None
+
+
+class _Values(fx.Interpreter):
+    """Runs the graph once, keeping each node's value: tensors by shape, anything else as it is."""
+
+    def run_node(self, n):
+        v = super().run_node(n)
+        n.meta["value"] = _summary(v)
+        return v
+
+
+class _T:
+    """A tensor seen in the trace: its shape and whether it was contiguous."""
+
+    __slots__ = ("shape", "contiguous")
+
+    def __init__(self, t):
+        self.shape, self.contiguous = tuple(int(s) for s in t.shape), t.is_contiguous()
+
+
+def _summary(v):
+    if isinstance(v, torch.Tensor):
+        return _T(v)
+    if isinstance(v, (tuple, list)):
+        return type(v)(_summary(x) for x in v) if not hasattr(v, "_fields") else tuple(_summary(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _summary(x) for k, x in v.items()}
+    return v
+
+
+def _shape_of(node) -> tuple:
+    v = node.meta.get("value")
+    return v.shape if isinstance(v, _T) else ()
+
+
+_FUNC_MODULE = {F.linear: "Linear", F.conv1d: "Conv1d", F.conv2d: "Conv2d", F.conv3d: "Conv3d"}
+_NORM_FUNCS = {F.batch_norm: "BatchNorm", F.layer_norm: "LayerNorm", F.group_norm: "GroupNorm"}
+_VIEWS = {"view": "View", "reshape": "Reshape", torch.reshape: "Reshape"}
+_SQUEEZE = {"squeeze": "Squeeze", torch.squeeze: "Squeeze", "unsqueeze": "Unsqueeze", torch.unsqueeze: "Unsqueeze"}
+_REDUCE = {"mean": "Mean", torch.mean: "Mean", "sum": "Sum", torch.sum: "Sum", "amax": "Amax", torch.amax: "Amax"}
+_SPLIT = {"split": "Split", torch.split: "Split", "chunk": "Chunk", torch.chunk: "Chunk"}
+_ARITH = {
+    operator.add: "Add", operator.iadd: "Add", torch.add: "Add", "add": "Add", "add_": "Add",
+    operator.mul: "Mul", operator.imul: "Mul", torch.mul: "Mul", "mul": "Mul", "mul_": "Mul",
+    operator.truediv: "Div", operator.itruediv: "Div", torch.div: "Div", "div": "Div", "div_": "Div",
+}  # fmt: skip
+_MATMUL = (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm")
+_METHOD_ACT = {
+    "relu": "ReLU", "relu_": "ReLU", "sigmoid": "Sigmoid", "sigmoid_": "Sigmoid", "tanh": "Tanh", "tanh_": "Tanh",
+    "softmax": "Softmax", "log_softmax": "LogSoftmax",
+}  # fmt: skip
+_NO_OPS = {"contiguous", "clone", "detach", "float", "type_as", "to"}
+_SHAPE_OPS = {"size", "dim", "numel", getattr, torch._assert, operator.getitem, "__getitem__"}
+
+
+def _arg(node, i: int, key: str, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(key, default)
+
+
+def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict], list[str], list[str]]:
+    """(layers, outputs, parameters the forward never uses)."""
+    tracer = _Tracer()
     tracer.record_stack_traces = True
+    model.eval()
     try:
         graph = tracer.trace(model)
     except Exception as e:
-        raise ImportFailed(f"torch.fx cannot trace the model: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        raise ImportFailed(f"torch.fx cannot trace the model: {type(e).__name__}: {_line(e)}") from None
     gm = fx.GraphModule(tracer.root, graph)
-    model.eval()
     try:
-        ShapeProp(gm).propagate(torch.randn(shape))
+        with torch.no_grad():
+            _Values(gm).run(torch.randn(shape))
     except Exception as e:
-        raise ImportFailed(
-            f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {str(e).splitlines()[0]}"
-        ) from None
+        raise ImportFailed(f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}") from None
 
     layers: list[dict] = []
-    name_of: dict[fx.Node, str] = {}
-    used: dict[str, int] = {}
+    name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
+    used: set[str] = set()
     called: set[str] = set()
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
 
     def fresh(base: str) -> str:
-        base = base.replace("_", "_")
-        n = used.get(base, 0)
-        used[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
-
-    def tensor_inputs(node) -> list[str]:
-        srcs = []
-        for arg in node.all_input_nodes:
-            if arg in name_of:
-                srcs.append(name_of[arg])
-        return srcs
+        base = base.replace(":", "_")
+        name, n = base, 0
+        while name in used:
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name)
+        return name
 
     def emit(node, type_: str, args: dict, name: str, srcs: list[str]):
         layer = {"name": name, "type": type_}
         prev = layers[-1]["name"] if layers else "input"
-        if srcs != [prev]:
+        if srcs and srcs != [prev]:
             layer["from"] = srcs[0] if len(srcs) == 1 else srcs
-        layer.update({k: v for k, v in args.items() if v is not None or k in ("stride",)})
-        if layer.get("stride", 0) is None:
-            del layer["stride"]
+        layer.update({k: v for k, v in args.items() if v is not None})
         layers.append(layer)
-        name_of[node] = name
+        if node is not None:
+            name_of[node] = name
+        return name
+
+    def value(a):
+        """A node argument as a plain value (sizes read from the trace); tensors are not values."""
+        if isinstance(a, fx.Node):
+            if a in name_of or isinstance(a.meta.get("value"), _T):
+                raise ImportFailed(f"a tensor where a number was expected{_where(a)}")
+            return _plain(a.meta.get("value"))
+        if isinstance(a, (list, tuple)):
+            return [value(x) for x in a]
+        return _plain(a)
+
+    def ref(a, node) -> str:
+        """The spec name of a tensor argument; a parameter read directly becomes a Parameter layer."""
+        if a in name_of:
+            return name_of[a]
+        if isinstance(a, fx.Node) and a.op == "get_attr":
+            if a.target in params:
+                if a.target in used:
+                    if any(layer["name"] == a.target for layer in layers):
+                        name_of[a] = a.target
+                        return a.target
+                    raise ImportFailed(f"the parameter '{a.target}' is used twice, which a spec cannot express{_where(node)}")
+                used.add(a.target)
+                return emit(a, "Parameter", {"shape": list(params[a.target].shape)}, a.target, [])
+            raise ImportFailed(f"the forward reads the tensor '{a.target}', which is not a parameter{_where(node)}")
+        raise ImportFailed(f"'{_what(node)}' takes a tensor no layer gives{_where(node)}")
+
+    def is_tensor(a) -> bool:
+        return isinstance(a, fx.Node) and (a in name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr")
+
+    def owned(node, tensors: dict) -> str:
+        """The module that owns the parameters a functional call uses (``weight``, ``bias``, ...)."""
+        owner = None
+        for attr, a in tensors.items():
+            if a is None:
+                continue
+            if not (isinstance(a, fx.Node) and a.op == "get_attr") or "." not in a.target and attr:
+                raise ImportFailed(f"'{_what(node)}' uses a {attr} that is not a module's own tensor{_where(node)}")
+            mod, _, got = a.target.rpartition(".")
+            if got != attr or (owner is not None and mod != owner):
+                raise ImportFailed(f"'{_what(node)}' uses the tensor '{a.target}' as its {attr}{_where(node)}")
+            owner = mod
+        if owner is None:
+            raise ImportFailed(f"'{_what(node)}' without parameters has no cnncalc layer{_where(node)}")
+        if owner in called:
+            raise ImportFailed(f"module '{owner}' is used twice (shared weights), which a spec cannot express{_where(node)}")
+        called.add(owner)
+        used.add(owner)
+        return owner
 
     for node in gm.graph.nodes:
-        meta = node.meta.get("tensor_meta")
-        if node.op == "placeholder":
+        v = node.meta.get("value")
+        op, target = node.op, node.target
+        if op == "placeholder":
             name_of[node] = "input"
             continue
-        if node.op == "output":
-            out = node.args[0]
-            if not isinstance(out, fx.Node) or out not in name_of:
-                raise ImportFailed(f"the model must return one tensor{_where(node)}")
-            if layers and name_of[out] != layers[-1]["name"]:
-                emit(node, "Identity", {}, fresh("output"), [name_of[out]])
+        if op == "output":
+            outs = _flatten_out(node.args[0])
+            if not outs or not all(is_tensor(o) for o in outs):
+                raise ImportFailed(f"the model must return tensors (one, or a tuple, list or dict of them){_where(node)}")
+            names = [ref(o, node) for o in outs]
+            if len(names) == 1 and layers and names[0] != layers[-1]["name"]:
+                emit(None, "Identity", {}, fresh("output"), names)
+                names = [layers[-1]["name"]]
             continue
-        if node.op == "get_attr":
-            raise ImportFailed(
-                f"the forward reads the tensor attribute '{node.target}' directly{_where(node)}; a spec holds layers only"
-            )
-        srcs = tensor_inputs(node)
-        if node.op == "call_module":
-            sub = gm.get_submodule(node.target)
-            type_ = type(sub).__name__
-            kind = REGISTRY.get(type_)
-            if kind is None or type_ in ("Add", "Mul", "Cat"):
-                raise ImportFailed(f"module '{node.target}' is a {type_}, which cnncalc does not support{_where(node)}")
+        if op == "get_attr":
+            continue  # read where it is used
+        if not isinstance(v, (_T, tuple, list)) or (isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)):
+            if any(is_tensor(a) and not isinstance(a.meta.get("value"), _T) for a in node.all_input_nodes):
+                pass
+            continue  # sizes, dims, asserts: plain values, read where they are used
+        srcs_all = [a for a in node.all_input_nodes if is_tensor(a)]
+        if op == "call_module":
+            sub = gm.get_submodule(target)
+            type_ = _base_kind(sub)
             has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(True for _ in sub.buffers(recurse=False))
-            if node.target in called:
+            if target in called:
                 if has_tensors:
                     raise ImportFailed(
-                        f"module '{node.target}' is called twice (shared weights), which a spec cannot express{_where(node)}"
+                        f"module '{target}' is called twice (shared weights), which a spec cannot express{_where(node)}"
                     )
-                name = fresh(node.target)
+                name = fresh(target)
             else:
-                called.add(node.target)
-                name = node.target
-                used[name] = used.get(name, 0) + 1
-            emit(node, type_, _module_args(kind, sub), name, srcs[:1])
+                called.add(target)
+                name = target
+                used.add(name)
+            emit(node, type_, _module_args(REGISTRY[type_], sub), name, [ref(srcs_all[0], node)])
             continue
-        if node.op == "call_function" and node.target in _ADD + _MUL:
-            if len(srcs) != len(node.args) or node.kwargs:
-                raise ImportFailed(f"{node.target.__name__} with a constant or keyword cannot be a layer{_where(node)}")
-            type_ = "Add" if node.target in _ADD else "Mul"
-            emit(node, type_, {}, fresh(type_.lower()), srcs)
+        if op == "call_function" and target in _FUNC_MODULE:
+            type_ = _FUNC_MODULE[target]
+            x, w, b = node.args[0], _arg(node, 1, "weight"), _arg(node, 2, "bias")
+            owner = owned(node, {"weight": w, "bias": b})
+            ws = params[w.target].shape
+            if type_ == "Linear":
+                args = {"in_features": ws[1], "out_features": ws[0], "bias": b is not None}
+            else:
+                n = int(type_[-2])
+                args = {
+                    "in_channels": ws[1] * value(_arg(node, 6, "groups", 1)),
+                    "out_channels": ws[0],
+                    "kernel_size": list(ws[2:]),
+                }
+                for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1), (6, "groups", 1)):
+                    val = value(_arg(node, i, key, default))
+                    args[key] = val if isinstance(val, (str, int)) else list(val)
+                args["bias"] = b is not None
+                args = {k: v for k, v in args.items() if k in REGISTRY[type_].args}
+                _ = n
+            emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [ref(x, node)])
             continue
-        if node.op == "call_function" and node.target is torch.cat:
+        if op == "call_function" and target in _NORM_FUNCS:
+            x = node.args[0]
+            kind = _NORM_FUNCS[target]
+            if kind == "BatchNorm":
+                rm, rv, w, b = (
+                    _arg(node, i, k) for i, k in ((1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias"))
+                )
+                owner = owned(node, {"running_mean": rm, "running_var": rv, "weight": w, "bias": b})
+                if value(_arg(node, 5, "training", False)):
+                    raise ImportFailed(f"batch norm in training mode in an eval forward{_where(node)}")
+                n = len(_shape_of(x)) - 2 if len(_shape_of(x)) > 2 else 1
+                type_ = f"BatchNorm{n}d"
+                mod = gm.get_submodule(owner)
+                args = {
+                    "num_features": _shape_of(x)[1],
+                    "eps": value(_arg(node, 7, "eps", 1e-5)),
+                    "momentum": getattr(mod, "momentum", 0.1),
+                    "affine": w is not None,
+                    "track_running_stats": rm is not None,
+                }
+                if rm is not None and f"{owner}.num_batches_tracked" not in buffers:
+                    raise ImportFailed(f"batch norm statistics of '{owner}' without num_batches_tracked{_where(node)}")
+            elif kind == "LayerNorm":
+                w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
+                owner = owned(node, {"weight": w, "bias": b})
+                type_ = "LayerNorm"
+                args = {
+                    "normalized_shape": list(value(node.args[1])),
+                    "eps": value(_arg(node, 4, "eps", 1e-5)),
+                    "elementwise_affine": w is not None,
+                    "bias": b is not None,
+                }
+            else:
+                w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
+                owner = owned(node, {"weight": w, "bias": b})
+                type_ = "GroupNorm"
+                args = {"num_groups": value(node.args[1]), "eps": value(_arg(node, 4, "eps", 1e-5)), "affine": w is not None}
+            emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [ref(x, node)])
+            continue
+        what = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        if op == "call_function" and target is operator.getitem:
+            src = node.args[0]
+            if src in name_of and isinstance(src.meta.get("value"), (tuple, list)):
+                k = node.args[1]
+                name_of[node] = f"{name_of[src]}:{k}"
+                continue
+            raise ImportFailed(f"indexing a tensor ([...]) has no cnncalc layer{_where(node)}")
+        if target in _ARITH:
+            type_ = _ARITH[target]
+            a0, a1 = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+            if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
+                raise ImportFailed(f"{what} with alpha or rounding_mode has no cnncalc layer{_where(node)}")
+            tensors = [a for a in (a0, a1) if is_tensor(a)]
+            if len(tensors) == 2:
+                emit(node, type_, {}, fresh(type_.lower()), [ref(a0, node), ref(a1, node)])
+            elif is_tensor(a0) or (type_ != "Div" and is_tensor(a1)):
+                t, c = (a0, a1) if is_tensor(a0) else (a1, a0)
+                emit(node, type_, {"value": value(c)}, fresh(type_.lower()), [ref(t, node)])
+            else:
+                raise ImportFailed(f"a constant divided by a tensor has no cnncalc layer{_where(node)}")
+            continue
+        if target in _MATMUL:
+            emit(node, "MatMul", {}, fresh("matmul"), [ref(node.args[0], node), ref(node.args[1], node)])
+            continue
+        if op == "call_function" and target is torch.cat:
             tensors = node.args[0]
-            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
-            emit(node, "Cat", {"dim": dim}, fresh("cat"), [name_of[t] for t in tensors])
+            dim = value(_arg(node, 1, "dim", 0))
+            emit(node, "Cat", {"dim": dim}, fresh("cat"), [ref(t, node) for t in tensors])
             continue
-        if node.op == "call_function" and node.target is F.pad:
-            pad = _plain(node.args[1] if len(node.args) > 1 else node.kwargs["pad"])
-            mode = node.args[2] if len(node.args) > 2 else node.kwargs.get("mode", "constant")
-            value = node.args[3] if len(node.args) > 3 else node.kwargs.get("value", 0.0)
+        if target in _SPLIT:
+            type_ = _SPLIT[target]
+            x = node.args[0]
+            key = "split_size_or_sections" if type_ == "Split" else "chunks"
+            alt = "split_size" if type_ == "Split" else "chunks"
+            size = value(_arg(node, 1, key, node.kwargs.get(alt)))
+            dim = value(_arg(node, 2, "dim", 0))
+            emit(node, type_, {key: size, "dim": dim}, fresh(type_.lower()), [ref(x, node)])
+            continue
+        if target in _VIEWS or target in ("flatten", torch.flatten):
+            src = node.args[0]
+            x, y = _shape_of(src), v.shape
+            if y == x:
+                name_of[node] = ref(src, node)
+                continue
+            flat = _as_flatten(x, y)
+            if flat is not None:
+                emit(node, "Flatten", {"start_dim": flat[0], "end_dim": flat[1]}, fresh("flatten"), [ref(src, node)])
+                continue
+            out = list(y)
+            if x and y and y[0] == x[0] and len(y) > 1:
+                out[0] = -1  # the batch dim, written so that another batch size works
+            type_ = _VIEWS.get(target, "Reshape")
+            emit(node, type_, {"shape": out}, fresh(type_.lower()), [ref(src, node)])
+            continue
+        if target in ("permute", torch.permute):
+            dims = node.args[1:] if target == "permute" and len(node.args) > 2 else _arg(node, 1, "dims")
+            emit(node, "Permute", {"dims": [int(d) for d in value(dims)]}, fresh("permute"), [ref(node.args[0], node)])
+            continue
+        if target in ("transpose", torch.transpose):
+            d0, d1 = value(_arg(node, 1, "dim0")), value(_arg(node, 2, "dim1"))
+            emit(node, "Transpose", {"dim0": d0, "dim1": d1}, fresh("transpose"), [ref(node.args[0], node)])
+            continue
+        if target in _SQUEEZE:
+            type_ = _SQUEEZE[target]
+            dim = value(_arg(node, 1, "dim"))
+            emit(node, type_, {"dim": dim}, fresh(type_.lower()), [ref(node.args[0], node)])
+            continue
+        if target in _REDUCE:
+            type_ = _REDUCE[target]
+            dim = value(_arg(node, 1, "dim"))
+            keep = value(_arg(node, 2, "keepdim", False))
+            emit(node, type_, {"dim": dim, "keepdim": keep or None}, fresh(type_.lower()), [ref(node.args[0], node)])
+            continue
+        if target in _NO_OPS or target == "contiguous":
+            src = node.args[0]
+            if target == "contiguous" and not node.args[0].meta["value"].contiguous:
+                emit(node, "Contiguous", {}, fresh("contiguous"), [ref(src, node)])
+            elif (
+                target in ("to", "float", "type_as")
+                and len(node.args) > 1
+                and not isinstance(node.args[1], (str, torch.dtype))
+                and target != "type_as"
+            ):
+                raise ImportFailed(f"'{what}' with these arguments has no cnncalc layer{_where(node)}")
+            else:
+                name_of[node] = ref(src, node)
+            continue
+        if op == "call_function" and target in _ADD + _MUL:
+            raise ImportFailed(f"{what} with these arguments cannot be a layer{_where(node)}")
+        if op == "call_function" and target is F.pad:
+            pad = _plain(value(node.args[1] if len(node.args) > 1 else node.kwargs["pad"]))
+            mode = _arg(node, 2, "mode", "constant")
+            fill = _arg(node, 3, "value", 0.0)
             n = len(pad) // 2
             type_ = {"constant": f"ConstantPad{n}d", "reflect": f"ReflectionPad{n}d", "replicate": f"ReplicationPad{n}d"}.get(
                 mode
             )
             if type_ is None or n not in (1, 2, 3):
                 raise ImportFailed(f"F.pad with mode {mode!r} over {n} dims is not supported{_where(node)}")
-            args = {"padding": pad, **({"value": value or 0.0} if mode == "constant" else {})}
-            if mode == "constant" and not value:
+            args = {"padding": pad, **({"value": fill or 0.0} if mode == "constant" else {})}
+            if mode == "constant" and not fill:
                 type_, args = f"ZeroPad{n}d", {"padding": pad}
-            emit(node, type_, args, fresh("pad"), srcs)
+            emit(node, type_, args, fresh("pad"), [ref(node.args[0], node)])
             continue
-        if node.op == "call_function" and node.target is F.interpolate:
+        if op == "call_function" and target is F.interpolate:
             names = ["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"]
-            args = dict(zip(names, node.args[1:]))
-            args.update(node.kwargs)
-            args = {k: _plain(v) for k, v in args.items() if k in names and v is not None}
-            emit(node, "Upsample", args, fresh("interpolate"), srcs[:1])
+            args = {k: value(_arg(node, i + 1, k)) for i, k in enumerate(names)}
+            args = {k: w for k, w in args.items() if w is not None}
+            if "antialias" in node.kwargs and node.kwargs["antialias"]:
+                raise ImportFailed(f"interpolate with antialias has no cnncalc layer{_where(node)}")
+            emit(node, "Upsample", args, fresh("interpolate"), [ref(node.args[0], node)])
             continue
-        if node.op == "call_function" and node.target in _FUNCS:
-            type_, names = _FUNCS[node.target]
-            args = dict(_FUNC_DEFAULTS.get(node.target, {}))
-            args.update(zip(names, (_plain(v) for v in node.args[1:])))
-            args.update({k: _plain(v) for k, v in node.kwargs.items() if k in names})
-            if type_ == "Dropout" and node.kwargs.get("training", True) is False:
+        if op == "call_function" and target in _FUNCS:
+            type_, names = _FUNCS[target]
+            args = dict(_FUNC_DEFAULTS.get(target, {}))
+            args.update(zip(names, (value(w) for w in node.args[1:])))
+            args.update({k: value(w) for k, w in node.kwargs.items() if k in names})
+            if type_ == "Dropout" and value(node.kwargs.get("training", len(node.args) > 2 and node.args[2])) is False:
                 type_, args = "Identity", {}
-            emit(node, type_, _without_defaults(REGISTRY[type_], args), fresh(node.target.__name__), srcs[:1])
+            if type_ == "GELU" and "approximate" in node.kwargs:
+                args["approximate"] = node.kwargs["approximate"]
+            emit(node, type_, _without_defaults(REGISTRY[type_], args), fresh(target.__name__), [ref(node.args[0], node)])
             continue
-        if node.op == "call_method" and node.target in ("size", "dim") or (meta is None and node.op != "call_module"):
-            if node.op == "call_method" and node.target in ("size", "dim"):
-                continue
-            raise ImportFailed(f"'{node.target}' gives no tensor a spec can follow{_where(node)}")
-        if node.op == "call_method" and node.target in _METHODS:
-            args = {"dim": node.args[1]} if node.target in ("softmax", "log_softmax") and len(node.args) > 1 else {}
-            args.update({k: v for k, v in node.kwargs.items() if k == "dim"})
-            emit(node, _METHODS[node.target], args, fresh(node.target), srcs[:1])
+        if op == "call_method" and target in _METHOD_ACT:
+            type_ = _METHOD_ACT[target]
+            args = {"dim": value(_arg(node, 1, "dim"))} if type_ in ("Softmax", "LogSoftmax") else {}
+            emit(node, type_, args, fresh(target.rstrip("_")), [ref(node.args[0], node)])
             continue
-        if node.op == "call_method" and node.target in ("view", "reshape", "flatten", "contiguous"):
-            src_node = node.args[0]
-            x = tuple(src_node.meta["tensor_meta"].shape)
-            y = tuple(meta.shape)
-            if y == x:
-                name_of[node] = name_of[src_node]  # a no-op view
-                continue
-            for s in range(len(x)):
-                for e in range(len(x) - 1, s, -1):
-                    if y == (*x[:s], _prod(x[s : e + 1]), *x[e + 1 :]):
-                        emit(node, "Flatten", {"start_dim": s, "end_dim": e - len(x)}, fresh("flatten"), srcs[:1])
-                        break
-                else:
-                    continue
-                break
-            else:
-                raise ImportFailed(f"'{node.target}' to {list(y)} from {list(x)} is not a flatten{_where(node)}")
-            continue
-        what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
         raise ImportFailed(f"the operation '{what}' has no cnncalc layer{_where(node)}")
     if not layers:
         raise ImportFailed("the model has no layers")
-    return layers
+    out_nodes = _flatten_out(next(n for n in gm.graph.nodes if n.op == "output").args[0])
+    outputs = [name_of[o] for o in out_nodes]
+    if len(outputs) == 1:
+        outputs = [layers[-1]["name"]]
+    unused = [n for n in params if n not in used and n.rsplit(".", 1)[0] not in used]
+    return layers, outputs, unused
+
+
+def _flatten_out(out) -> list:
+    if isinstance(out, dict):
+        return [x for v in out.values() for x in _flatten_out(v)]
+    if isinstance(out, (tuple, list)):
+        return [x for v in out for x in _flatten_out(v)]
+    return [out] if out is not None else []
+
+
+def _as_flatten(x: tuple, y: tuple):
+    for s in range(len(x)):
+        for e in range(len(x) - 1, s, -1):
+            if y == (*x[:s], _prod(x[s : e + 1]), *x[e + 1 :]):
+                return s, e - len(x)
+    return None
+
+
+def _what(node) -> str:
+    t = node.target
+    return t if isinstance(t, str) else getattr(t, "__name__", str(t))
+
+
+def _line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    first = text[0] if text else ""
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def _prod(xs) -> int:
@@ -345,7 +624,7 @@ def _prod(xs) -> int:
     return n
 
 
-def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict]) -> str:
+def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict], outputs=None, unused=()) -> str:
     import json
 
     import yaml
@@ -353,11 +632,67 @@ def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict]) -> str:
     def one(v) -> str:
         return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
 
-    lines = [f"# imported from {name} with cnncalc import", f"name: {json.dumps(name)}", f"input: {one(list(shape))}", "layers:"]
+    lines = [f"# imported from {name} with cnncalc import"]
+    if unused:
+        lines.append(
+            f"# not in this spec: {len(unused)} parameter tensors the forward never uses: {', '.join(unused[:8])}"
+            + (", ..." if len(unused) > 8 else "")
+        )
+    lines += [f"name: {json.dumps(name)}", f"input: {one(list(shape))}", "layers:"]
     lines += [f"  - {one(layer)}" for layer in layers]
+    if outputs and len(outputs) > 1:
+        lines.append(f"outputs: {one(list(outputs))}")
     return "\n".join(lines) + "\n"
+
+
+class Imported:
+    """An import's result: the spec text, and the parameters of the model that the forward never uses."""
+
+    def __init__(self, text: str, unused: list[str]):
+        self.text, self.unused = text, unused
+
+
+def import_model(model: nn.Module, shape: tuple[int, ...], name: str = "model") -> Imported:
+    """Trace ``model`` into a spec, then check the spec's analysis against the model itself:
+    parameter names and shapes, buffers and output shapes must be torch's, or the import fails."""
+    layers, outputs, unused = trace_to_layers(model, shape)
+    text = to_yaml(name, shape, layers, outputs, unused)
+    _check(model, shape, text, unused)
+    return Imported(text, unused)
+
+
+def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
+    from ..diagnostics import SpecError
+    from ..engine import analyze
+    from ..spec import parse
+
+    try:
+        a = analyze(parse(text))
+    except SpecError as e:
+        raise ImportFailed(f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}") from None
+    skip = set(unused)
+    theirs = sorted((n, tuple(p.shape)) for n, p in model.named_parameters() if n not in skip)
+    ours = sorted((t.name, t.shape) for t in a.tensors)
+    if theirs != ours:
+        extra = sorted(set(theirs) - set(ours))[:3]
+        missing = sorted(set(ours) - set(theirs))[:3]
+        raise ImportFailed(f"the traced spec's parameters differ from the model's: model only {extra}, spec only {missing}")
+    bufs = sorted(
+        (n, tuple(b.shape))
+        for n, b in model.named_buffers()
+        if n.rsplit(".", 1)[0] in {t.name.rsplit(".", 1)[0] for t in a.buffers} or n in {t.name for t in a.buffers}
+    )
+    if bufs != sorted((t.name, t.shape) for t in a.buffers):
+        raise ImportFailed("the traced spec's buffers differ from the model's")
+    with torch.no_grad():
+        out = model(torch.randn(shape))
+    got = [tuple(t.shape) for t in _flatten_out(out)]
+    if got != [s for _, s in a.outputs]:
+        raise ImportFailed(
+            f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the model's {[list(s) for s in got]}"
+        )
 
 
 def import_spec(target: str, shape: tuple[int, ...]) -> str:
     model = load_target(target)
-    return to_yaml(target.rsplit(":", 1)[1], shape, trace_to_layers(model, shape))
+    return import_model(model, shape, target.rsplit(":", 1)[1]).text
