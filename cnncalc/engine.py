@@ -134,7 +134,10 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
 
 def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:
     """The tensors the net returns; a warning for each layer none of them depends on."""
-    wanted = spec.outputs or [analysis.layers[-1].name]
+    last = analysis.layers[-1]
+    wanted = spec.outputs or (
+        [last.name] if last.output_shapes is None else [f"{last.name}:{k}" for k in range(len(last.output_shapes))]
+    )
     for i, name in enumerate(wanted):
         pos = spec.outputs_pos[i] if spec.outputs else None
         shape = outputs.get(name)

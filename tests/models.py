@@ -114,3 +114,89 @@ class SharedWeights(nn.Module):
 class Unsupported(nn.Module):
     def forward(self, x):
         return torch.exp(x)
+
+
+class ShuffleUnit(nn.Module):
+    """A ShuffleNetV2 unit of stride 1, written as torchvision's InvertedResidual writes it."""
+
+    def __init__(self, c: int = 116):
+        super().__init__()
+        b = c // 2
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(b, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
+            nn.Conv2d(b, b, 3, padding=1, groups=b, bias=False), nn.BatchNorm2d(b),
+            nn.Conv2d(b, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
+        )  # fmt: skip
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        out = torch.cat((x1, self.branch2(x2)), dim=1)
+        n, c, h, w = out.size()
+        out = out.view(n, 2, c // 2, h, w)
+        out = torch.transpose(out, 1, 2).contiguous()
+        return out.view(n, -1, h, w)
+
+
+class ConvNeXtBlock(nn.Module):
+    """torchvision's CNBlock: depthwise conv, permute, LayerNorm, MLP, permute back, layer scale, stochastic depth."""
+
+    def __init__(self, dim: int = 16):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(dim, dim, 7, padding=3, groups=dim), _Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6),
+                                   nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), _Permute([0, 3, 1, 2]))  # fmt: skip
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, x):
+        return self.layer_scale * self.block(x) + x
+
+
+class _Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """timm's LayerNorm2d: a LayerNorm over channels, permuting around F.layer_norm."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d: F.batch_norm with the module's own tensors, then an activation."""
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, self.momentum, self.eps)
+        return self.act(x)
+
+
+class TimmStyle(nn.Module):
+    """Modules whose forward calls functional ops with their own tensors; a mean over H, W; an aux head never used;
+    several outputs in a dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2)
+        self.bn = BatchNormAct2d(8)
+        self.norm = LayerNorm2d(8)
+        self.attn = nn.Conv2d(8, 8, 1)
+        self.head = nn.Linear(8, 5)
+        self.aux = nn.Linear(8, 3)  # never called
+
+    def forward(self, x):
+        x = self.norm(self.bn(self.stem(x)))
+        q, k = torch.split(x, [4, 4], dim=1)
+        g = torch.matmul(q.flatten(2).transpose(1, 2), k.flatten(2)).softmax(-1)
+        assert x.shape[1] == 8
+        x = x * self.attn(x).sigmoid() / 2
+        return {"logits": self.head(x.mean((2, 3))), "attn": g}

@@ -170,14 +170,21 @@ def _without_defaults(kind, args: dict) -> dict:
 
 
 def _where(node) -> str:
-    """`` at file.py:LINE (code)``: the model's own frame, not torch's."""
+    """`` at file.py:LINE (code)``: the innermost frame of the model's own code (not torch's, not cnncalc's),
+    i.e. the line of the operation itself rather than the model's outer ``forward``."""
     lines = (node.stack_trace or "").splitlines()
+    found = ""
     for i, line in enumerate(lines):
         m = re.search(r'File "([^"]+)", line (\d+)', line)
-        if m and f"{Path('torch')}/" not in m.group(1).replace("\\", "/").split("site-packages/")[-1][:6]:
-            code = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            return f" at {Path(m.group(1)).name}:{m.group(2)} ({code})"
-    return ""
+        if not m:
+            continue
+        path = m.group(1).replace("\\", "/")
+        tail = path.split("site-packages/")[-1]
+        if tail.startswith(("torch/", "cnncalc/")) or "/cnncalc/bridge/" in path:
+            continue
+        code = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        found = f" at {Path(m.group(1)).name}:{m.group(2)} ({code[:120]})"
+    return found
 
 
 _LEAF_EXTRA = {"Permute", "StochasticDepth"}  # torchvision.ops modules with a layer kind of the same name
@@ -193,20 +200,71 @@ def _base_kind(m: nn.Module) -> str | None:
     return None
 
 
+class _eager:
+    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (tracing patches them), to run an operation for real."""
+
+    def __enter__(self):
+        from torch.fx import _symbolic_trace as st
+
+        self.saved = nn.Module.__call__, nn.Module.__getattr__
+        nn.Module.__call__, nn.Module.__getattr__ = st._orig_module_call, st._orig_module_getattr
+
+    def __exit__(self, *exc):
+        nn.Module.__call__, nn.Module.__getattr__ = self.saved
+
+
+class _Proxy(fx.Proxy):
+    def __len__(self):
+        return len(self.node.meta["concrete"])
+
+
 class _Tracer(fx.Tracer):
-    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d, LayerNorm2d)."""
+    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d, LayerNorm2d).
+
+    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic, asserts
+    and branches on them take their concrete values, as they would in eager mode."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
 
     def is_leaf_module(self, m, qualname):
         return _base_kind(m) is not None
 
+    def proxy(self, node):
+        return _Proxy(node, self)
 
-class _Values(fx.Interpreter):
-    """Runs the graph once, keeping each node's value: tensors by shape, anything else as it is."""
+    def create_proxy(self, kind, target, args, kwargs, *rest, **kw):
+        p = super().create_proxy(kind, target, args, kwargs, *rest, **kw)
+        real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
+        cargs = fx.node.map_aggregate(args, real)
+        ckw = fx.node.map_aggregate(kwargs, real)
+        with torch.no_grad(), _eager():
+            if kind == "placeholder":
+                val = self.x
+            elif kind == "get_attr":
+                val = self.root
+                for part in target.split("."):
+                    val = getattr(val, part)
+            elif kind == "call_function":
+                val = target(*cargs, **ckw)
+            elif kind == "call_method":
+                val = getattr(cargs[0], target)(*cargs[1:], **ckw)
+            elif kind == "call_module":
+                val = self.root.get_submodule(target)(*cargs, **ckw)
+            else:
+                val = None
+        p.node.meta["concrete"] = val
+        return p
 
-    def run_node(self, n):
-        v = super().run_node(n)
-        n.meta["value"] = _summary(v)
-        return v
+    def to_bool(self, obj):
+        return bool(obj.node.meta["concrete"])
+
+    def iter(self, obj):
+        return iter([obj[i] for i in range(len(obj.node.meta["concrete"]))])
+
+    def keys(self, obj):
+        return obj.node.meta["concrete"].keys()
 
 
 class _T:
@@ -242,6 +300,7 @@ _SPLIT = {"split": "Split", torch.split: "Split", "chunk": "Chunk", torch.chunk:
 _ARITH = {
     operator.add: "Add", operator.iadd: "Add", torch.add: "Add", "add": "Add", "add_": "Add",
     operator.mul: "Mul", operator.imul: "Mul", torch.mul: "Mul", "mul": "Mul", "mul_": "Mul",
+    operator.sub: "Sub", operator.isub: "Sub", torch.sub: "Sub", "sub": "Sub", "sub_": "Sub",
     operator.truediv: "Div", operator.itruediv: "Div", torch.div: "Div", "div": "Div", "div_": "Div",
 }  # fmt: skip
 _MATMUL = (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm")
@@ -261,19 +320,18 @@ def _arg(node, i: int, key: str, default=None):
 
 def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict], list[str], list[str]]:
     """(layers, outputs, parameters the forward never uses)."""
-    tracer = _Tracer()
+    tracer = _Tracer(torch.randn(shape))
     tracer.record_stack_traces = True
     model.eval()
     try:
         graph = tracer.trace(model)
-    except Exception as e:
-        raise ImportFailed(f"torch.fx cannot trace the model: {type(e).__name__}: {_line(e)}") from None
-    gm = fx.GraphModule(tracer.root, graph)
-    try:
-        with torch.no_grad():
-            _Values(gm).run(torch.randn(shape))
+    except fx.proxy.TraceError as e:
+        raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
     except Exception as e:
         raise ImportFailed(f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}") from None
+    for node in graph.nodes:
+        node.meta["value"] = _summary(node.meta.pop("concrete", None))
+    gm = fx.GraphModule(tracer.root, graph)
 
     layers: list[dict] = []
     name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
@@ -310,6 +368,8 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             return _plain(a.meta.get("value"))
         if isinstance(a, (list, tuple)):
             return [value(x) for x in a]
+        if isinstance(a, slice):
+            return slice(value(a.start), value(a.stop), value(a.step))
         return _plain(a)
 
     def ref(a, node) -> str:
@@ -454,10 +514,39 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
         if op == "call_function" and target is operator.getitem:
             src = node.args[0]
             if src in name_of and isinstance(src.meta.get("value"), (tuple, list)):
-                k = node.args[1]
-                name_of[node] = f"{name_of[src]}:{k}"
+                k = value(node.args[1])
+                if not isinstance(k, int):
+                    raise ImportFailed(f"a slice of a tuple of tensors has no cnncalc layer{_where(node)}")
+                name_of[node] = f"{name_of[src]}:{k % len(src.meta['value'])}"
                 continue
-            raise ImportFailed(f"indexing a tensor ([...]) has no cnncalc layer{_where(node)}")
+            idx = value(node.args[1])
+            idx = list(idx) if isinstance(idx, list) else [idx]
+            if any(not (i is None or i is Ellipsis or isinstance(i, (int, slice))) or isinstance(i, bool) for i in idx):
+                raise ImportFailed(f"indexing a tensor with {idx!r} has no cnncalc layer{_where(node)}")
+            ndim = len(_shape_of(src))
+            if Ellipsis in idx:
+                e = idx.index(Ellipsis)
+                fill = ndim - sum(1 for i in idx if i is not None and i is not Ellipsis)
+                idx = idx[:e] + [slice(None)] * fill + idx[e + 1 :]
+            cur, pos = ref(src, node), 0
+            steps = []
+            for i in idx:
+                if i is None:
+                    steps.append(("Unsqueeze", {"dim": pos}))
+                    pos += 1
+                elif isinstance(i, int):
+                    steps.append(("Select", {"dim": pos, "index": i}))
+                else:
+                    if (i.start, i.stop, i.step) not in ((None, None, None), (0, None, None), (None, None, 1)):
+                        steps.append(("Slice", {"dim": pos, "start": i.start, "end": i.stop, "step": i.step}))
+                    pos += 1
+            if not steps:
+                name_of[node] = cur
+                continue
+            for type_, args in steps:
+                cur = emit(None, type_, args, fresh(type_.lower()), [cur])
+            name_of[node] = cur
+            continue
         if target in _ARITH:
             type_ = _ARITH[target]
             a0, a1 = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
@@ -466,14 +555,44 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             tensors = [a for a in (a0, a1) if is_tensor(a)]
             if len(tensors) == 2:
                 emit(node, type_, {}, fresh(type_.lower()), [ref(a0, node), ref(a1, node)])
-            elif is_tensor(a0) or (type_ != "Div" and is_tensor(a1)):
+            elif is_tensor(a0) or (type_ not in ("Div", "Sub") and is_tensor(a1)):
                 t, c = (a0, a1) if is_tensor(a0) else (a1, a0)
                 emit(node, type_, {"value": value(c)}, fresh(type_.lower()), [ref(t, node)])
             else:
-                raise ImportFailed(f"a constant divided by a tensor has no cnncalc layer{_where(node)}")
+                raise ImportFailed(
+                    f"a constant {'divided by' if type_ == 'Div' else 'minus'} a tensor has no cnncalc layer{_where(node)}"
+                )
+            continue
+        if target in (torch.addcmul, "addcmul"):  # a + value · b · c, as a product then a sum
+            a0, b0, c0 = node.args[:3]
+            if value(node.kwargs.get("value", 1)) != 1:
+                raise ImportFailed(f"addcmul with a value other than 1 has no cnncalc layer{_where(node)}")
+            prod_ = emit(None, "Mul", {}, fresh("mul"), [ref(b0, node), ref(c0, node)])
+            emit(node, "Add", {}, fresh("add"), [ref(a0, node), prod_])
             continue
         if target in _MATMUL:
             emit(node, "MatMul", {}, fresh("matmul"), [ref(node.args[0], node), ref(node.args[1], node)])
+            continue
+        if op == "call_function" and target is torch.stack:
+            dim = value(_arg(node, 1, "dim", 0))
+            emit(node, "Stack", {"dim": dim}, fresh("stack"), [ref(t, node) for t in node.args[0]])
+            continue
+        if target in ("expand", "expand_as"):
+            src = node.args[0]
+            x, y = _shape_of(src), v.shape
+            if x == y:
+                name_of[node] = ref(src, node)
+                continue
+            out = [-1 if i >= len(y) - len(x) and x[i - len(y) + len(x)] == s else s for i, s in enumerate(y)]
+            emit(node, "Expand", {"shape": out}, fresh("expand"), [ref(src, node)])
+            continue
+        if target in ("norm", torch.norm):
+            p_ = value(_arg(node, 1, "p", 2.0))
+            if not isinstance(p_, (int, float)) or isinstance(p_, bool):
+                raise ImportFailed(f"norm with p={p_!r} has no cnncalc layer{_where(node)}")
+            dim = value(_arg(node, 2, "dim"))
+            keep = value(_arg(node, 3, "keepdim", False))
+            emit(node, "Norm", {"p": float(p_), "dim": dim, "keepdim": keep or None}, fresh("norm"), [ref(node.args[0], node)])
             continue
         if op == "call_function" and target is torch.cat:
             tensors = node.args[0]

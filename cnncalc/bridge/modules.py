@@ -52,6 +52,12 @@ class Mul(_Arith):
     op = staticmethod(torch.mul)
 
 
+class Sub(_Arith):
+    """A tensor minus another (broadcasting) or minus a constant."""
+
+    op = staticmethod(torch.sub)
+
+
 class Div(_Arith):
     """A tensor divided by another (broadcasting) or by a constant."""
 
@@ -171,3 +177,53 @@ class StochasticDepth(nn.Module):
         if survival > 0.0:
             noise.div_(survival)
         return x * noise
+
+
+class Stack(nn.Module):
+    def __init__(self, dim=0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.stack(xs, self.dim)
+
+
+class Expand(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.expand(self.shape)
+
+
+class Slice(nn.Module):
+    """``x[..., start:end:step]`` along one dim: a view."""
+
+    def __init__(self, dim, start=None, end=None, step=1):
+        super().__init__()
+        self.dim, self.index = dim, slice(start, end, step)
+
+    def forward(self, x):
+        return x[(slice(None),) * (self.dim % x.dim()) + (self.index,)]
+
+
+class Select(nn.Module):
+    """``x[..., index]`` along one dim: a view without that dim."""
+
+    def __init__(self, dim, index):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x):
+        return x.select(self.dim, self.index)
+
+
+class Norm(nn.Module):
+    def __init__(self, p=2.0, dim=None, keepdim=False):
+        super().__init__()
+        self.p, self.dim, self.keepdim = p, dim, keepdim
+
+    def forward(self, x):
+        dim = list(range(x.dim())) if self.dim is None else list(self.dim)
+        return torch.norm(x, p=self.p, dim=dim, keepdim=self.keepdim)

@@ -173,7 +173,9 @@ def _check_memory(a: Analysis, device: str, report: Report) -> None:
     try:
         total, per_layer = measure_saved(a, device)
     except Exception as e:  # e.g. batch norm with one value per channel, refused in training mode
-        report.problems.append(f"torch could not run a training-mode forward to measure memory: {_first_line(e)}")
+        report.notes.append(
+            f"torch refuses a training-mode forward at this batch size ({_first_line(e)}), so saved memory was not measured"
+        )
         return
     m = memory(a)
     report.saved_bytes = (m.saved_activation_bytes, total)

@@ -25,7 +25,7 @@ def broadcast(shapes, names) -> tuple[int, ...]:
 
 
 class Elementwise2(Kind):
-    """Add and Mul of two or more tensors, or of one tensor and ``value``; Div of two, or of one by ``value``."""
+    """Add and Mul of two or more tensors, or of one tensor and ``value``; Sub and Div of two, or of one and ``value``."""
 
     inputs = (1, None)
 
@@ -34,16 +34,16 @@ class Elementwise2(Kind):
             raise LayerError(
                 "takes two or more inputs, or one and a constant 'value'; list them in 'from', e.g. from: [conv2, input]", "from"
             )
-        if self.type == "Div" and len(xs) > 2:
-            raise LayerError(f"divides one tensor by another, but from lists {len(xs)}", "from")
-        if len(xs) > 1 and a["value"] is not None and self.type == "Div":
-            raise LayerError("divides by a tensor or by 'value', not both", "value")
+        if self.type in ("Div", "Sub") and len(xs) > 2:
+            raise LayerError(f"takes one tensor and another (or a constant 'value'), but from lists {len(xs)}", "from")
+        if len(xs) > 1 and a["value"] is not None and self.type in ("Div", "Sub"):
+            raise LayerError("takes a second tensor or 'value', not both", "value")
         if self.type == "Div" and len(xs) == 1 and a["value"] == 0:
             raise LayerError("value is 0: dividing by zero gives no finite values", "value")
         return Out(shape=broadcast(xs, list(names)), rf="same")
 
     def explain(self, a, xs, out):
-        what = {"Add": "sum", "Mul": "product", "Div": "quotient"}[self.type]
+        what = {"Add": "sum", "Sub": "difference", "Mul": "product", "Div": "quotient"}[self.type]
         same = all(tuple(x) == tuple(out) for x in xs)
         const = "" if a["value"] is None else f" and the constant {a['value']}"
         return [
@@ -52,7 +52,7 @@ class Elementwise2(Kind):
         ]
 
     def saves(self, a, xs, out, grads):
-        if self.type == "Add" or len(xs) == 1:
+        if self.type in ("Add", "Sub") or len(xs) == 1:
             return []
         if self.type == "Div":  # a / b keeps b for a's gradient, a and b (b's own, once) for b's
             return ([("in", 1)] if grads[0] or grads[1] else []) + ([("in", 0)] if grads[1] else [])
@@ -110,6 +110,30 @@ def _sections(v, key):
     if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
         return tuple(v)
     raise LayerError(f"{key} must be a positive integer or a list of sizes, found {v!r}", key)
+
+
+class Stack(Kind):
+    """torch.stack: equal shapes joined along a new dim."""
+
+    inputs = (1, None)
+
+    def infer(self, a, xs, names=()):
+        first = xs[0]
+        for s, n in zip(xs[1:], names[1:]):
+            if tuple(s) != tuple(first):
+                raise LayerError(
+                    f"cannot stack '{names[0]}' {dims(first)} with '{n}' {dims(s)}: the shapes must be equal", "from"
+                )
+        d = norm_dim(a["dim"], len(first) + 1, "dim")
+        return Out(shape=(*first[:d], len(xs), *first[d:]))
+
+    def explain(self, a, xs, out):
+        return [f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: {dims(out)}"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import Stack as S
+
+        return S(**kwargs)
 
 
 class Split(Kind):
@@ -245,7 +269,9 @@ _VALUE = {"value": (optional(number()), None)}
 register(
     Elementwise2("Add", dict(_VALUE)),
     Elementwise2("Mul", dict(_VALUE)),
+    Elementwise2("Sub", dict(_VALUE)),
     Elementwise2("Div", dict(_VALUE)),
+    Stack("Stack", {"dim": (integer(None), 0)}),
     Cat("Cat", {"dim": (integer(None), 1)}),
     Split("Split", {"split_size_or_sections": (_sections, REQUIRED), "dim": (integer(None), 0)}),
     Split("Chunk", {"chunks": (integer(), REQUIRED), "dim": (integer(None), 0)}),

@@ -1,8 +1,8 @@
-"""Reductions over dims: Mean, Sum and Amax (``x.mean((2, 3))`` is global average pooling)."""
+"""Reductions over dims: Mean, Sum, Amax and Norm (``x.mean((2, 3))`` is global average pooling)."""
 
 from __future__ import annotations
 
-from .base import Kind, LayerError, Out, dims, flag, norm_dim, optional, prod, register, schema
+from .base import Kind, LayerError, Out, dims, flag, norm_dim, number, optional, prod, register, schema
 
 
 @schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
@@ -37,20 +37,27 @@ class Reduce(Kind):
         return Out(shape=shape, rf=rf if a["keepdim"] or not ds else None, mixes_dim=min(ds) if ds and n else None)
 
     def saves(self, a, xs, out, grads):
-        return [("in", 0), ("out",)] if self.type == "Amax" else []
+        return [("in", 0), ("out",)] if self.type in ("Amax", "Norm") else []
 
     def explain(self, a, x, out):
         ds = self.reduced(a, x)
-        what = {"Mean": "the mean", "Sum": "the sum", "Amax": "the maximum"}[self.type]
+        what = {"Mean": "the mean", "Sum": "the sum", "Amax": "the maximum", "Norm": f"the {a.get('p', 2)}-norm"}[self.type]
         over = " × ".join(str(x[d]) for d in ds) or "1"
         kept = "kept as size 1" if a["keepdim"] else "removed"
         return [f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); those dims are {kept}: {dims(out)}"]
 
     def module(self, kwargs):
-        from ..bridge.modules import Reduce as R
+        from ..bridge.modules import Norm, Reduce
 
-        return R(self.type.lower(), kwargs["dim"], kwargs["keepdim"])
+        if self.type == "Norm":
+            return Norm(kwargs["p"], kwargs["dim"], kwargs["keepdim"])
+        return Reduce(self.type.lower(), kwargs["dim"], kwargs["keepdim"])
 
 
 _ARGS = {"dim": (optional(_dims), None), "keepdim": (flag, False)}
-register(Reduce("Mean", dict(_ARGS)), Reduce("Sum", dict(_ARGS)), Reduce("Amax", dict(_ARGS)))
+register(
+    Reduce("Mean", dict(_ARGS)),
+    Reduce("Sum", dict(_ARGS)),
+    Reduce("Amax", dict(_ARGS)),
+    Reduce("Norm", {"p": (number(0.0, lo_open=True), 2.0), **_ARGS}),
+)

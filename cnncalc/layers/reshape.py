@@ -1,5 +1,5 @@
 """Layers that move elements between dims: Flatten, Unflatten, Upsample, PixelShuffle, PixelUnshuffle,
-View/Reshape, Contiguous, Permute, Transpose, Squeeze/Unsqueeze, ChannelShuffle."""
+View/Reshape, Contiguous, Permute, Transpose, Squeeze/Unsqueeze, ChannelShuffle, Expand, Slice, Select."""
 
 from __future__ import annotations
 
@@ -268,7 +268,6 @@ class View(Kind):
 class Contiguous(Kind):
     """``x.contiguous()``: the same values, copied into a contiguous layout where they are not."""
 
-    pointwise = True
     view = True
     strided = True
 
@@ -378,6 +377,94 @@ class ChannelShuffle(Kind):
         return [f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"]
 
 
+class Expand(Kind):
+    """torch.expand: size-1 dims stretched (and new leading dims added) without copying; -1 keeps a dim."""
+
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        shape = list(a["shape"])
+        if len(shape) < len(x):
+            raise LayerError(f"shape {shape} has fewer dims than the incoming tensor {dims(x)}", "shape")
+        lead = len(shape) - len(x)
+        out = []
+        for i, s in enumerate(shape):
+            if i < lead:
+                if s < 1:
+                    raise LayerError(f"shape {shape}: a new leading dim must have a positive size, found {s}", "shape")
+                out.append(s)
+                continue
+            have = x[i - lead]
+            if s == -1:
+                out.append(have)
+            elif s == have or have == 1:
+                if s < 1:
+                    raise LayerError(f"shape {shape} must hold positive sizes or -1", "shape")
+                out.append(s)
+            else:
+                raise LayerError(f"cannot expand dim {i - lead} of size {have} to {s} (only size-1 dims stretch)", "shape")
+        return Out(shape=tuple(out))
+
+    def layout(self, a, x, stride, out):
+        lead = len(out) - len(x)
+        return tuple(0 if i < lead or (x[i - lead] == 1 and o != 1) else stride[i - lead] for i, o in enumerate(out))
+
+    def explain(self, a, x, out):
+        return [f"{dims(x)} -> {dims(out)}: size-1 dims repeat without copying (a view with stride 0)"]
+
+
+class Slice(Kind):
+    """``x[start:end:step]`` along ``dim`` (Python's slice rules, clamped to the dim): a view."""
+
+    view = True
+    strided = True
+
+    def _range(self, a, x):
+        d = norm_dim(a["dim"], len(x), "dim")
+        if a["step"] < 1:
+            raise LayerError(f"step must be a positive integer, found {a['step']}", "step")
+        return d, range(*slice(a["start"], a["end"], a["step"]).indices(x[d]))
+
+    def infer(self, a, x):
+        if not x:
+            raise LayerError("cannot slice a 0-D tensor")
+        d, r = self._range(a, x)
+        if len(r) == 0:
+            raise LayerError(f"the slice {a['start']}:{a['end']}:{a['step']} of dim {d} (size {x[d]}) is empty", "start")
+        return Out(shape=(*x[:d], len(r), *x[d + 1 :]))
+
+    def layout(self, a, x, stride, out):
+        d, _ = self._range(a, x)
+        return (*stride[:d], stride[d] * a["step"], *stride[d + 1 :])
+
+    def explain(self, a, x, out):
+        d, r = self._range(a, x)
+        return [f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"]
+
+
+class Select(Kind):
+    """``x[..., index]`` along ``dim``: that dim removed (a view)."""
+
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        if not x:
+            raise LayerError("cannot index a 0-D tensor")
+        d = norm_dim(a["dim"], len(x), "dim")
+        if not -x[d] <= a["index"] < x[d]:
+            raise LayerError(f"index {a['index']} is out of range for dim {d} of size {x[d]}", "index")
+        return Out(shape=(*x[:d], *x[d + 1 :]))
+
+    def layout(self, a, x, stride, out):
+        d = a["dim"] % len(x)
+        return (*stride[:d], *stride[d + 1 :])
+
+    def explain(self, a, x, out):
+        return [f"position {a['index']} of dim {a['dim']}: {dims(x)} -> {dims(out)} (a view)"]
+
+
 @schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
 def _dims(v, key):
     if isinstance(v, int) and not isinstance(v, bool):
@@ -396,4 +483,15 @@ register(
     Squeeze("Squeeze", {"dim": (optional(_dims), None)}),
     Unsqueeze("Unsqueeze", {"dim": (integer(None), REQUIRED)}),
     ChannelShuffle("ChannelShuffle", {"groups": (integer(), REQUIRED)}),
+    Expand("Expand", {"shape": (_shape, REQUIRED)}),
+    Slice(
+        "Slice",
+        {
+            "dim": (integer(None), REQUIRED),
+            "start": (optional(integer(None)), None),
+            "end": (optional(integer(None)), None),
+            "step": (integer(None), 1),
+        },
+    ),  # fmt: skip
+    Select("Select", {"dim": (integer(None), REQUIRED), "index": (integer(None), REQUIRED)}),
 )
