@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import analysis_of, torch_run
 from test_graph import CASES as GRAPHS
+from test_layers import C as LAYERS
 
 from cnncalc.bridge.export import export
 from cnncalc.engine import analyze
@@ -27,11 +28,19 @@ def check(a, device="cpu", spec=None):
     source = export(a, spec=spec)
     with torch.device(device):
         model = load_class(source)()
-    assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == [(t.name, t.shape) for t in a.tensors]
+    assert sorted((n, tuple(p.shape)) for n, p in model.named_parameters()) == sorted((t.name, t.shape) for t in a.tensors)
     assert [(n, tuple(b.shape)) for n, b in model.named_buffers()] == [(t.name, t.shape) for t in a.buffers]
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == a.trainable_params
     x = torch.randn(a.input) if device == "cpu" else torch.empty(a.input, device=device)
-    assert tuple(model.eval()(x).shape) == a.output
+    out = model.eval()(x)
+    outs = out if isinstance(out, tuple) else (out,)
+    assert [tuple(o.shape) for o in outs] == [s for _, s in a.outputs]
     return source
+
+
+@pytest.mark.parametrize("shape,layers", [c for c in LAYERS if torch_run(*c)[1] is None], ids=lambda c: str(c)[:40])
+def test_every_layer_kind_exports(shape, layers):
+    check(analysis_of(shape, layers))
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
