@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from .layers import REGISTRY, REQUIRED
 
-NAME = {"type": "string", "minLength": 1, "description": "unique; dots nest modules (layer1.0.conv1); 'input' is reserved"}
+NAME = {
+    "anyOf": [{"type": "string", "minLength": 1, "pattern": "^[^:]*$"}, {"type": "integer"}],
+    "description": "unique; dots nest modules (layer1.0.conv1); 'input' is reserved; no ':'",
+}
 FROM = {
-    "description": "the layer (or 'input') that feeds this one, or a list of them; default: the layer above",
+    "description": "the layer (or 'input') that feeds this one, or a list of them; NAME:K names output K of a "
+    "layer with several; default: the layer above",
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
 }
 EXPR = {"type": "string", "pattern": r"\$\{"}
@@ -36,10 +40,12 @@ def _layer(in_block: bool) -> dict:
         "name": NAME,
         "type": {"anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}], "description": "a torch.nn class name, or a block"},
         "from": FROM,
+        "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
     }
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
-    base["repeat"] = {"type": "integer", "minimum": 1, "description": "block uses: instances NAME.0 ... NAME.{N-1}"}
+    repeat = {"type": "integer", "minimum": 1}
+    base["repeat"] = {"anyOf": [repeat, EXPR] if in_block else [repeat], "description": "block uses: instances NAME.0 ... NAME.{N-1}"}
     base["first"] = {"type": "object", "description": "block uses: args overridden for instance 0"}
     return {
         "type": "object",
@@ -57,6 +63,10 @@ def spec_schema() -> dict:
         "type": "object",
         "required": ["input", "layers"],
         "additionalProperties": False,
+        # with blocks, ${...} expressions are evaluated in the top-level layers too
+        "if": {"required": ["blocks"]},
+        "then": {"properties": {"layers": {"items": _layer(True)}}},
+        "else": {"properties": {"layers": {"items": _layer(False)}}},
         "properties": {
             "name": {"type": "string"},
             "input": {
@@ -65,7 +75,11 @@ def spec_schema() -> dict:
                 "minItems": 1,
                 "description": "the input's full shape, batch first",
             },
-            "layers": {"type": "array", "minItems": 1, "items": _layer(False)},
+            "layers": {"type": "array", "minItems": 1},
+            "outputs": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                "description": "the tensors the net returns, in order; default: the last layer's",
+            },
             "blocks": {
                 "type": "object",
                 "additionalProperties": {

@@ -175,3 +175,37 @@ def test_cli_on_unreadable_bytes_and_directories(tmp_path):
     assert r.exit_code == 1 and ": error: " in r.stdout
     r = runner.invoke(app, ["shapes", str(tmp_path)])
     assert r.exit_code == 2 and "cannot read" in r.stderr
+
+
+def _accepted_specs():
+    """Every spec text in the tests and configs that cnncalc accepts (the schema must accept each)."""
+    from helpers import spec_text
+    from test_blocks import resnet_spec
+    from test_graph import CASES as GRAPHS
+    from test_layers import C as LAYERS
+
+    texts = [p.read_text() for p in (ROOT / "configs").glob("*.yaml")]
+    texts += [p.read_text() for p in (ROOT / "tests" / "zoo").glob("*.yaml")]
+    texts += [spec_text(s, layers) for s, layers in LAYERS + GRAPHS]
+    texts += [resnet_spec(b, layers, (1, 3, 45, 61), 8, classes=5) for b, layers in (("Bottleneck", [2, 1]), ("BasicBlock", [1, 2]))]
+    texts.append("input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {n: 2}\n    layers:\n      - {type: ReLU}\n"
+                 "layers:\n  - {name: b, type: B, repeat: '${2}'}\n  - {type: Conv2d, out_channels: 2, kernel_size: 1, trainable: false}\n"
+                 "outputs: [b.1.0, '1']\n")  # fmt: skip
+    out = []
+    for text in texts:
+        try:
+            analyze(parse(text))
+        except SpecError:
+            continue
+        out.append(text)
+    return out
+
+
+def test_schema_accepts_every_spec_cnncalc_accepts():
+    jsonschema = pytest.importorskip("jsonschema")
+    v = jsonschema.Draft202012Validator(json.loads(runner.invoke(app, ["schema"]).stdout))
+    specs = _accepted_specs()
+    assert len(specs) > 150
+    for text in specs:
+        errors = [e.message for e in v.iter_errors(yaml.safe_load(text))]
+        assert not errors, (errors, text[:300])
