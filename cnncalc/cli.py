@@ -156,13 +156,53 @@ def params(spec: SpecArg = None, format: FormatOpt = Format.table, batch: BatchO
         sys.stdout.write(render.params_text(a, markdown=format is Format.markdown))
 
 
-def expand_paths(targets: list[str]) -> tuple[list[str], list[str]]:
-    """Files, folders (every *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
+# the folders ruff skips by default, and every hidden one
+SKIPPED_DIRS = frozenset(
+    """.bzr .direnv .eggs .git .git-rewrite .hg .ipynb_checkpoints .mypy_cache .nox .pants.d .pyenv .pytest_cache
+    .pytype .ruff_cache .svn .tox .venv .vscode __pypackages__ _build buck-out build dist node_modules site-packages venv""".split()
+)
+
+
+def _walk(folder: str, exclude: list[str]) -> list[str]:
+    """The *.yaml and *.yml files below ``folder``, skipping hidden and tool folders and ``exclude`` globs."""
+    import fnmatch
+
+    def excluded(path: str) -> bool:
+        rel = os.path.relpath(path, folder)
+        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(os.path.basename(path), g) for g in exclude)
+
+    out = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(".") and not excluded(os.path.join(root, d))
+        )
+        for n in sorted(names):
+            path = os.path.join(root, n)
+            if n.endswith((".yaml", ".yml")) and not n.startswith(".") and not excluded(path) and os.path.isfile(path):
+                out.append(path)
+    return out
+
+
+def _looks_like_spec(path: str) -> bool:
+    """A YAML file found in a folder is checked when it is a spec: a mapping with 'layers' or 'input'
+    (or Ultralytics' 'backbone'); other YAML (workflows, compose files) is not cnncalc's."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return True  # let the reader report it
+    keys = re.findall(r"^([^\s#:-][^:]*?)\s*:", head, re.M)
+    return not keys or any(k.strip("'\"") in ("layers", "input", "blocks", "backbone", "head") for k in keys)
+
+
+def expand_paths(targets: list[str], exclude: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Files, folders (every spec *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
     files, missing = [], []
     for t in targets:
         if os.path.isdir(t):
-            found = sorted(str(p) for ext in ("*.yaml", "*.yml") for p in Path(t).rglob(ext) if p.is_file())
-            files += found
+            files += [f for f in _walk(t, exclude or []) if _looks_like_spec(f)]
         elif os.path.exists(t):
             files.append(t)
         elif any(c in t for c in "*?["):
@@ -234,11 +274,22 @@ def check(
         CheckFormat, typer.Option("--format", "-f", help="text, or github for ::error annotations too.")
     ] = CheckFormat.text,
     strict: StrictOpt = False,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable).")
+    ] = None,
 ):
-    """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary."""
-    files, missing = expand_paths(specs)
+    """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary.
+
+    Folders are searched for specs, skipping hidden folders and those ruff skips (.venv, node_modules, ...)."""
+    files, missing = expand_paths(specs, exclude)
     github = format is CheckFormat.github or _github()
     status = 0
+    if not files and not missing:
+        print(
+            f"cnncalc: error: no specs to check in {', '.join(specs)} (nothing to check is an error, so a renamed folder fails CI)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
     bad = errors = warnings = 0
     for t in missing:
         print(f"{t}: error: no such file, folder or matching glob", file=sys.stderr)
@@ -260,7 +311,10 @@ def check(
     if bad and status == 0:
         status = 1
     plural = "" if len(files) == 1 else "s"
-    print(f"checked {len(files)} spec{plural}: {len(files) - bad} ok, {bad} invalid ({errors} errors, {warnings} warnings)")
+    print(
+        f"checked {len(files):,} spec{plural}: {len(files) - bad:,} ok, {bad:,} invalid "
+        f"({_count(errors, 'error')}, {_count(warnings, 'warning')})"
+    )
     raise typer.Exit(status)
 
 
@@ -375,8 +429,27 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def main() -> None:
     import gc
 
     gc.disable()  # a short-lived process that makes many small objects: the collector only costs time
-    app()
+    try:
+        app()
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise SystemExit(130) from None
+    except RecursionError:
+        print("cnncalc: error: the input nests too deeply to process", file=sys.stderr)
+        raise SystemExit(2) from None
+    except MemoryError:
+        print("cnncalc: error: out of memory", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as e:  # a bug, never a traceback: say what, and ask for a report
+        print(
+            f"cnncalc: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; please report it",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None

@@ -45,7 +45,10 @@ def _layer(in_block: bool) -> dict:
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
     repeat = {"type": "integer", "minimum": 1}
-    base["repeat"] = {"anyOf": [repeat, EXPR] if in_block else [repeat], "description": "block uses: instances NAME.0 ... NAME.{N-1}"}
+    base["repeat"] = {
+        "anyOf": [repeat, EXPR] if in_block else [repeat],
+        "description": "block uses: instances NAME.0 ... NAME.{N-1}",
+    }
     base["first"] = {"type": "object", "description": "block uses: args overridden for instance 0"}
     return {
         "type": "object",

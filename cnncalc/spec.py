@@ -95,8 +95,19 @@ def parse(text: str) -> Spec:
     if not isinstance(doc, Map):
         raise SpecError(f"the spec must be a mapping with 'input' and 'layers', found {_what(doc)}", getattr(doc, "pos", None))
     for key in doc:
-        if key not in TOP_KEYS:
-            raise SpecError(f"unknown top-level key '{key}'{did_you_mean(str(key), TOP_KEYS)}", doc.kpos[key])
+        if isinstance(key, bool):
+            raise SpecError(
+                f"unknown top-level key {key} (YAML 1.1 reads an unquoted on, yes or y as true and off, no or n as false: "
+                "is this a spec? quote the key if it is meant)",
+                doc.kpos[key],
+            )
+        if key not in TOP_KEYS and not (isinstance(key, str) and (key.startswith("x-") or key == "defaults")):
+            hint = did_you_mean(str(key), TOP_KEYS)
+            hint = (
+                hint
+                or " (the keys are name, input, layers, blocks, outputs; anchors to share go under 'defaults' or an 'x-' key)"
+            )
+            raise SpecError(f"unknown top-level key '{_cut(str(key))}'{hint}", doc.kpos[key])
     name = doc.get("name")
     if name is not None and not isinstance(name, str):
         raise SpecError(f"name must be text, found {_what(name)}", doc.at("name"))
@@ -287,6 +298,10 @@ def flat_yaml(spec: Spec) -> str:
     if spec.outputs is not None:
         lines.append(f"outputs: {one(list(spec.outputs))}")
     return "\n".join(lines) + "\n"
+
+
+def _cut(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _what(v) -> str:

@@ -67,13 +67,48 @@ def loads(text: str):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
-        raise SpecError(f"{_layer_context(stack)}invalid YAML: {problem}", _pos(mark) if mark else None) from None
+        if mark is not None and ("'\\t'" in problem or _char_at(text, mark) == "\t"):
+            problem = f"a tab character: YAML indents with spaces only ({problem})"
+        raise SpecError(f"{_layer_context(stack)}invalid YAML: {problem}", clamp(text, _pos(mark)) if mark else None) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}") from None
     except SpecError as e:
         raise SpecError(f"{_layer_context(stack)}{e.message}", e.pos) from None
     finally:
         loader.dispose()
+
+
+def _char_at(text: str, mark) -> str:
+    lines = text.split("\n")
+    if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
+
+
+def clamp(text: str, pos: Pos) -> Pos:
+    """A position inside the text: YAML's end-of-stream marks can point past the last line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()
+    line = max(1, min(pos[0], len(lines) or 1))
+    width = len(lines[line - 1]) if lines else 0
+    return line, max(1, min(pos[1], width + 1 if width else 1))
+
+
+def _merge(c: Map) -> None:
+    """YAML merge keys, as yaml.safe_load applies them: ``<<: *base`` (or a list of them) adds the keys not written."""
+    src = c.pop("<<")
+    at = c.vpos.pop("<<", c.pos)
+    c.kpos.pop("<<", None)
+    sources = src if isinstance(src, Seq) else [src]
+    if not all(isinstance(m, Map) for m in sources):
+        raise SpecError("a merge key (<<) must name a mapping or a list of mappings", at)
+    for m in sources:
+        for k, v in m.items():
+            if k not in c:
+                c[k] = v
+                c.vpos[k] = m.vpos.get(k, at)
+                c.kpos[k] = m.kpos.get(k, at)
 
 
 def _layer_context(stack: list[list]) -> str:
@@ -140,6 +175,8 @@ def _read(loader, stack: list[list]):
             stack.append([c, 1, _NO_KEY, None, event.anchor])
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             c, size, _, _, anchor = stack.pop()
+            if kind is yaml.MappingEndEvent and "<<" in c:
+                _merge(c)
             add(c, c.pos, size)
             if anchor:
                 anchors[anchor] = (c, size)
