@@ -198,7 +198,9 @@ def _layer(
         out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
         st, copies = _layout(layer.kind, args, xs, [strides.get(s) for s in sources], out.shape)
     except LayerError as e:
-        raise SpecError(f"{label}: {e.message}", layer.at(e.key), layer.name) from None
+        raise SpecError(
+            f"{label}: {e.message}{_flatten_hint(layer, analysis, sources, xs, e.message)}", layer.at(e.key), layer.name
+        ) from None
     except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
         raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
@@ -237,6 +239,9 @@ def _layer(
         analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
     if xs:
         _rounding(analysis, layer, xs[0], out.unread, label)
+    hint = _flatten_hint(layer, analysis, sources, xs, "")
+    if hint:
+        analysis.warnings.append(LayerWarning(layer.pos, f"{label}: acts on the last dim only ({xs[0][-1]} features){hint}"))
     analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
     if out.outputs is not None:
         outputs[layer.name] = len(out.outputs)  # the bare name stands for several tensors: name one
@@ -270,6 +275,22 @@ def _layout(kind, a: dict, xs: list, xstrides: list, out) -> tuple[tuple | None,
     if kind.keeps_layout and len(xs) == 1:
         return xstrides[0], False  # element-wise kernels lay the output out as the input
     return None, False
+
+
+def _flatten_hint(layer: LayerSpec, analysis: Analysis, sources, xs, message: str) -> str:
+    """For a Linear fed the >2-D output of a conv or pool: add a Flatten, and the product it gives."""
+    if layer.type != "Linear" or not xs or len(xs[0]) <= 2 or "add a Flatten" in message:
+        return ""
+    src = base(sources[0])
+    kind = next((r.type for r in reversed(analysis.layers) if r.name == src), None)
+    if kind is None or not kind.startswith(("Conv", "MaxPool", "AvgPool", "Adaptive", "LPPool")):
+        return ""
+    x = xs[0]
+    return f"; {dims_text(x)} is the {len(x)}-D output of a {kind}: add a Flatten before this layer ({' × '.join(map(str, x[1:]))} = {prod(x[1:]):,})"
+
+
+def dims_text(shape) -> str:
+    return "[" + ", ".join(str(v) for v in shape) + "]"
 
 
 def _spatial_dims(spec: Spec) -> int:

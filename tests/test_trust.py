@@ -66,3 +66,42 @@ def test_plural_counts(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("input: [1, 2]\nlayers: []\n")
     assert "(1 error, 0 warnings)" in run("check", p).output
+
+
+def _warnings(shape, layers):
+    from helpers import analysis_of
+
+    return [w.message for w in analysis_of(shape, layers).warnings]
+
+
+def test_rounding_warning_follows_the_corrected_rule():
+    for name in ("resnet50.yaml", "resnet18.yaml", "mobilenet_v2.yaml", "vgg16.yaml"):
+        assert run("shapes", ROOT / "configs" / name, "--strict").exit_code == 0, name
+    r = run("shapes", ROOT / "configs" / "lenet.yaml", "--strict")
+    assert r.exit_code == 1 and "layer '5' (MaxPool2d): the last 1 of its 13 input rows" in r.output
+    # a 1x1 stride-2 conv on an even size skips every other row by design: no warning
+    assert _warnings((1, 2, 8, 8), [{"type": "Conv2d", "out_channels": 2, "kernel_size": 1, "stride": 2}]) == []
+    # stride 3 over windows of 2 on 10 rows: windows at 0-1, 3-4, 6-7 leave 8-9 (2 > 3 − 2): lost
+    (w,) = _warnings((1, 2, 10, 10), [{"type": "MaxPool2d", "kernel_size": 2, "stride": 3}])
+    assert "the last 2 of its 10 input rows" in w
+    from helpers import analysis_of
+
+    from cnncalc.explain import explain
+
+    text = explain(analysis_of((1, 2, 8, 8), [{"type": "Conv2d", "out_channels": 2, "kernel_size": 1, "stride": 2}]))
+    assert "H: stride 2 > window 1: 1 input position(s) between neighbouring windows are never read" in text
+
+
+def test_linear_on_a_conv_output_gets_the_flatten_hint():
+    conv = [{"type": "Conv2d", "out_channels": 6, "kernel_size": 5}, {"type": "MaxPool2d", "kernel_size": 2}]
+    (w,) = _warnings((1, 1, 32, 32), [*conv, {"name": "fc", "type": "Linear", "out_features": 10}])
+    assert "add a Flatten before this layer (6 × 14 × 14 = 1,176)" in w
+    from helpers import analysis_of
+
+    from cnncalc.diagnostics import SpecError
+
+    with pytest.raises(SpecError) as e:
+        analysis_of((1, 1, 32, 32), [*conv, {"name": "fc", "type": "Linear", "in_features": 100, "out_features": 10}])
+    assert "add a Flatten before this layer (6 × 14 × 14 = 1,176)" in e.value.message
+    # a Linear on the last dim of a sequence is not hinted at
+    assert _warnings((2, 7, 16), [{"type": "Linear", "out_features": 4}]) == []

@@ -30,8 +30,24 @@ def conv_out(i: int, k: int, s: int, pl: int, pr: int, d: int) -> int:
 
 
 def unread(i: int, o: int, k: int, s: int, pl: int, d: int) -> int:
-    """Input positions after the last window: pl + i − ((o − 1)·s + d·(k − 1) + 1), at least 0."""
-    return max(0, pl + i - ((o - 1) * s + d * (k - 1) + 1))
+    """Input positions after the last window, u = pl + i − ((o − 1)·s + d·(k − 1) + 1), counted as lost only when
+    u > max(0, s − k_eff): a stride larger than the window skips s − k_eff positions between any two windows
+    by design (a 1×1 stride-2 downsample reads every other row), and that gap at the end is no rounding loss."""
+    u = max(0, pl + i - ((o - 1) * s + d * (k - 1) + 1))
+    return u if u > max(0, s - (d * (k - 1) + 1)) else 0
+
+
+def gaps(names, k, s, d) -> list[str]:
+    """``explain`` lines for dims whose stride is larger than the window: the positions it skips by design."""
+    out = []
+    for name, kk, ss, dd in zip(names, k, s, d):
+        keff = dd * (kk - 1) + 1
+        if ss > keff:
+            out.append(
+                f"{name}: stride {ss} > window {keff}: {ss - keff} input position(s) between neighbouring windows are never read"
+                " (by design, as in a strided 1×1 downsample)"
+            )
+    return out
 
 
 def padding_reader(n: int):
@@ -138,6 +154,7 @@ class Conv(Kind):
         for name, i, o, kk, ss, dd, (pl, pr) in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, d, pp):
             pad = f"2·{pl}" if pl == pr else f"{pl} + {pr}"
             lines.append(f"{name}: out = ⌊({i} + {pad} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
+        lines += gaps(SPATIAL[self.n], k, s, d)
         cin, cout = a["in_channels"], a["out_channels"]
         per = times([f"({cin}/{g})" if g > 1 else cin, *k])
         lines.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import REQUIRED, Kind, LayerError, Out, flag, integer, ints, optional, register, schema, spatial_input
-from .conv import SPATIAL, unread
+from .conv import SPATIAL, gaps, unread
 
 
 def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
@@ -76,6 +76,7 @@ class Pool(Kind):
                 )
             else:
                 lines.append(f"{name}: out = ⌊({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
+        lines += gaps(SPATIAL[self.n], k, s, d)
         lines.append(f"channels stay {c}: a pool works on each channel alone")
         return lines
 
