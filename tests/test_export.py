@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import analysis_of, torch_run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_graph import CASES as GRAPHS
 from test_layers import C as LAYERS
 
@@ -98,3 +100,45 @@ def test_blocks_with_computed_names_export_flat():
     spec = load(str(CONFIGS / "mobilenet_v2.yaml"))
     source = check(analyze(spec), device="meta", spec=spec)
     assert source.count("class ") == 1
+
+
+@st.composite
+def block_specs(draw):
+    """Nested blocks with expressions, repeat (written or computed), first and when, used at the top level."""
+    import yaml
+
+    inner_layers = [
+        {"name": "conv", "type": "Conv2d", "out_channels": "${planes * mult}", "kernel_size": draw(st.sampled_from([1, 3])),
+         "padding": "${pad}", "stride": "${stride}", "bias": draw(st.booleans())},
+        {"name": "bn", "type": "BatchNorm2d"},
+    ]  # fmt: skip
+    if draw(st.booleans()):
+        inner_layers.append({"name": "extra", "type": "Conv2d", "out_channels": "${planes}", "kernel_size": 1, "when": "${index > 0}"})
+    outer_use = {"name": "body", "type": "Inner", "planes": "${width}", "mult": draw(st.integers(1, 2))}
+    if draw(st.booleans()):
+        outer_use["repeat"] = draw(st.sampled_from([1, 2, "${depth}"]))
+    if draw(st.booleans()):
+        outer_use["first"] = {"stride": 2}
+    blocks = {
+        "Inner": {"args": {"planes": None, "mult": 1, "stride": 1, "pad": 1}, "layers": inner_layers},
+        "Outer": {"args": {"width": None, "depth": 2}, "layers": [outer_use, {"name": "act", "type": "ReLU"}]},
+    }
+    top = [{"name": "stem", "type": "Inner", "planes": draw(st.sampled_from([4, "${2 * 3}"]))}]
+    use = {"name": "stage", "type": "Outer", "width": draw(st.sampled_from([3, "${2 + 2}"]))}
+    if draw(st.booleans()):
+        use["repeat"] = draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            use["first"] = {"depth": draw(st.integers(1, 3))}
+    top.append(use)
+    return yaml.safe_dump({"input": [1, 3, 16, 16], "blocks": blocks, "layers": top}, sort_keys=False)
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(block_specs())
+def test_random_block_specs_export_with_the_analysed_tensors(text):
+    from cnncalc.spec import parse
+
+    spec = parse(text)
+    source = check(analyze(spec), spec=spec)
+    a = analyze(spec)
+    assert f"{a.total_params:,} parameters" in source

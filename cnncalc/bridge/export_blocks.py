@@ -84,6 +84,7 @@ class BlockClass:
 
     def __init__(self, name: str, block, blocks: dict):
         self.name, self.block, self.blocks = name, block, blocks
+        self.chains = False  # a nested block use with repeat: the class needs _chain
         if name in ("nn", "torch") or any(a in RESERVED_ARGS or keyword.iskeyword(a) for a in block.args):
             raise Unsupported(f"block {name}: a name the class cannot use")
         self.steps = []  # (rel, type, item) in order
@@ -126,10 +127,13 @@ class BlockClass:
                 names[rel] = prev = srcs[0]
                 continue
             if type_ in self.blocks:
-                inner = {k: _value(v, env) for k, v in _use_args(self.blocks[type_], item).items()}
-                c = BlockClass(type_, self.blocks[type_], self.blocks).out_channels(
-                    {**inner, "in_channels": channels[srcs[0]], "index": 0}
-                )
+                inner_block = self.blocks[type_]
+                inner = {k: _value(v, env) for k, v in _use_args(inner_block, item).items()}
+                first = {k: _value(v, env) for k, v in (item.get("first") or {}).items()}
+                c = channels[srcs[0]]
+                for i in range(_value(item["repeat"], env) if "repeat" in item else 1):
+                    these = {**inner_block.args, **inner, **(first if i == 0 else {})}
+                    c = BlockClass(type_, inner_block, self.blocks).out_channels({**these, "in_channels": c, "index": i})
             elif type_.startswith(("Conv", "ConvTranspose")):
                 c = _value(item["out_channels"], env)
             elif type_ == "Cat":
@@ -162,8 +166,18 @@ class BlockClass:
             cond = value_source(item["when"])[0] if guarded else None
             if type_ in self.blocks:
                 inner_args = _use_args(self.blocks[type_], item)
-                call = ", ".join([_bare(chan[srcs[0]])] + [f"{k}={value_source(v)[0]}" for k, v in inner_args.items()])
-                make, out_c = f"{type_}({call})", f"{_access(rel)}.out_channels"
+                first = item.get("first") or {}
+                if not isinstance(first, dict):
+                    raise Unsupported("a first that is not a mapping")
+                if "repeat" in item:
+                    self.chains = True
+                    rep = value_source(item["repeat"])[0]
+                    make = f"nn.Sequential(*_chain({type_}, {_bare(chan[srcs[0]])}, {_dict(inner_args)}, {_dict(first)}, {rep}))"
+                    out_c = f"{_access(rel)}[-1].out_channels"
+                else:
+                    these = {**inner_args, **first}
+                    call = ", ".join([_bare(chan[srcs[0]])] + [f"{k}={value_source(v)[0]}" for k, v in these.items()])
+                    make, out_c = f"{type_}({call})", f"{_access(rel)}.out_channels"
             elif type_ in ("Add", "Mul", "Cat"):
                 make, out_c = None, (" + ".join(chan[s] for s in srcs) if type_ == "Cat" else chan[srcs[0]])
             else:
@@ -214,6 +228,19 @@ class BlockClass:
                 *body,
             ]
         )
+
+
+CHAIN = '''def _chain(block, in_channels, args, first, repeat):
+    """The instances of a repeated block, each taking the channels the one before it gives."""
+    out = []
+    for i in range(repeat):
+        out.append(block(in_channels, **{**args, **(first if i == 0 else {})}, index=i))
+        in_channels = out[-1].out_channels
+    return out'''
+
+
+def _dict(args: dict) -> str:
+    return "{" + ", ".join(f"{k!r}: {value_source(v)[0]}" for k, v in args.items()) + "}"
 
 
 def _bare(expr: str) -> str:
@@ -334,9 +361,9 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         if type_ in classes:
             used_types.add(type_)
             block = classes[type_]
-            args = _use_args(spec.blocks[type_], item)
-            first = item.get("first") or {}
-            count = item.get("repeat")
+            args = {k: _value(v, {}) for k, v in _use_args(spec.blocks[type_], item).items()}
+            first = {k: _value(v, {}) for k, v in (item.get("first") or {}).items()}
+            count = _value(item.get("repeat"), {})
             c = channels[srcs[0]]
             calls = []
             for i in range(count or 1):
@@ -370,8 +397,11 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
     order = _dependency_order(classes, used_types)
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
     parts = [*head, "", ""]
-    for t in order:
-        parts += [classes[t].source(), "", ""]
+    sources = [classes[t].source() for t in order]
+    if any(classes[t].chains for t in order):
+        parts += [CHAIN, "", ""]
+    for src in sources:
+        parts += [src, "", ""]
     parts.append(net_class(class_name, doc, init, body))
     return "\n".join(parts)
 
