@@ -14,7 +14,7 @@ from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
 MAX_LAYERS = 200_000
-USE_KEYS = ("name", "type", "from", "repeat", "first", "when")
+USE_KEYS = ("name", "type", "from", "repeat", "first", "when", "else")
 
 
 class Block:
@@ -90,13 +90,13 @@ class _Expander:
                 if not isinstance(cond, (bool, int)):
                     raise SpecError(f"layer '{full}': when must be true or false, found {cond!r}", item.at("when"))
                 if not cond:  # left out: a reference to it, or the layer after it, means its own input
-                    names[rel] = prev = inputs[0] if inputs else prev
+                    names[rel] = prev = self.stand_in(item, inputs, names, prev, prefix, full)
                     continue
             type_ = item.get("type")
             if isinstance(type_, str) and type_ in self.blocks:
                 out_name = self.use(item, full, inputs or [prev], stack)
             else:
-                flat = _copy(item, drop=("when",))
+                flat = _copy(item, drop=("when", "else"))
                 flat["name"] = full
                 flat.origin = self.origin
                 if inputs is not None and inputs != [self.last]:
@@ -108,6 +108,29 @@ class _Expander:
             names[rel] = out_name
             prev = out_name
         return prev
+
+    def stand_in(self, item: Map, inputs, names: dict, prev: str, prefix: str, full: str) -> str:
+        """What a layer left out by `when` stands for: its input; with several inputs, the one `else` names."""
+        if "else" in item:
+            other = item["else"]
+            if (
+                not isinstance(other, str)
+                or not inputs
+                or names.get(other, f"{prefix}{other}" if prefix else other) not in inputs
+            ):
+                raise SpecError(
+                    f"layer '{full}': else must name one of its inputs ({', '.join(map(str, item.get('from') or []))}), found {other!r}",
+                    item.at("else"),
+                )
+            return names.get(other, f"{prefix}{other}" if prefix else other)
+        if inputs and len(inputs) > 1:
+            srcs = item.get("from")
+            raise SpecError(
+                f"layer '{full}' ({item.get('type')}): left out by when, it has several inputs ({', '.join(map(str, srcs))}), "
+                f"so which one stands for it is ambiguous; say it with else: {srcs[0]}",
+                item.at("when"),
+            )
+        return inputs[0] if inputs else prev
 
     @property
     def last(self) -> str:

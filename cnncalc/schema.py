@@ -44,6 +44,7 @@ def _layer(in_block: bool) -> dict:
     }
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
+        base["else"] = {"type": "string", "description": "with when: the input that stands for a left-out layer with several"}
     repeat = {"type": "integer", "minimum": 1}
     base["repeat"] = {
         "anyOf": [repeat, EXPR] if in_block else [repeat],

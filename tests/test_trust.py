@@ -106,3 +106,42 @@ def test_linear_on_a_conv_output_gets_the_flatten_hint():
     assert "add a Flatten before this layer (6 × 14 × 14 = 1,176)" in e.value.message
     # a Linear on the last dim of a sequence is not hinted at
     assert _warnings((2, 7, 16), [{"type": "Linear", "out_features": 4}]) == []
+
+
+WHEN = """
+input: [1, 4, 8, 8]
+blocks:
+  B:
+    args: {res: true}
+    layers:
+      - {name: conv, type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+      - {name: add, type: Add, from: [conv, input], when: "${res}"ELSE}
+layers:
+  - {name: b, type: B, res: false}
+  - {name: head, type: Conv2d, out_channels: 2, kernel_size: 1}
+"""
+
+
+def test_when_on_a_layer_with_several_inputs_must_say_what_stands_for_it():
+    from helpers import torch_run  # noqa: F401  (torch is the judge below)
+
+    from cnncalc.bridge.export import export
+    from cnncalc.diagnostics import SpecError
+    from cnncalc.engine import analyze
+    from cnncalc.spec import parse
+
+    with pytest.raises(SpecError) as e:
+        parse(WHEN.replace("ELSE", ""))
+    assert "left out by when, it has several inputs (conv, input), so which one stands for it is ambiguous" in e.value.message
+    for alt, expect_conv in (("conv", True), ("input", False)):
+        spec = parse(WHEN.replace("ELSE", f", else: {alt}"))
+        a = analyze(spec)
+        assert [layer.name for layer in a.layers] == (["b.conv", "head"])
+        assert a.layers[1].inputs == (("b.conv",) if expect_conv else ("input",))
+        import torch
+
+        ns: dict = {}
+        exec(export(a, spec=spec), ns)
+        model = ns["Net"]()
+        assert sorted(n for n, _ in model.named_parameters()) == sorted(t.name for t in a.tensors)
+        assert tuple(model(torch.randn(a.input)).shape) == a.output

@@ -124,7 +124,7 @@ class BlockClass:
         for rel, type_, item in self.steps:
             srcs = self._sources(item, names, prev)
             if "when" in item and not _value(item["when"], env):
-                names[rel] = prev = srcs[0]
+                names[rel] = prev = _stand_in(item, names, srcs)
                 continue
             if type_ in self.blocks:
                 inner_block = self.blocks[type_]
@@ -195,8 +195,9 @@ class BlockClass:
             if guarded:
                 # the channels differ with the condition: a variable, kept only if something reads it
                 flags[rel] = cond
+                alt = _stand_in(item, names, srcs)
                 init.append(
-                    {"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[srcs[0]]}
+                    {"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[alt]}
                 )
                 chan[rel] = cvar
             else:
@@ -206,7 +207,7 @@ class BlockClass:
             args_v = [fwd_var[s] for s in srcs]
             expr = call_expr(type_, rel, args_v, 1)
             if guarded:
-                expr = f"{expr} if self._when[{rel!r}] else {args_v[0]}"
+                expr = f"{expr} if self._when[{rel!r}] else {fwd_var[_stand_in(item, names, srcs)]}"
             body.append(f"        {var} = {expr}")
             fwd_var[rel] = var
             names[rel] = prev = rel
@@ -241,6 +242,11 @@ CHAIN = '''def _chain(block, in_channels, args, first, repeat):
 
 def _dict(args: dict) -> str:
     return "{" + ", ".join(f"{k!r}: {value_source(v)[0]}" for k, v in args.items()) + "}"
+
+
+def _stand_in(item, names: dict, srcs: list[str]) -> str:
+    """The input a layer left out by `when` stands for (`else`, or its only input)."""
+    return names.get(item["else"], item["else"]) if "else" in item else srcs[0]
 
 
 def _bare(expr: str) -> str:
@@ -353,7 +359,7 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         srcs = [prev] if src is None else ([src] if isinstance(src, str) else list(src))
         srcs = [names.get(s, s) for s in srcs]
         if "when" in item and not _value(item["when"], {}):
-            names[rel] = prev = srcs[0]
+            names[rel] = prev = _stand_in(item, names, srcs)
             continue
         type_ = item.get("type")
         var = ident(rel)
