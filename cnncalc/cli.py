@@ -87,14 +87,17 @@ def _write(text: str, output: str | None) -> None:
         raise typer.Exit(2) from None
 
 
-def analyze_file(path: str, batch: int | None = None):
-    """(analysis, diagnostics); analysis is None when the spec has an error. OSError propagates."""
+def analyze_file(path: str, batch: int | None = None, partial: list | None = None):
+    """(analysis, diagnostics); analysis is None when the spec has an error (then the analysis of the
+    layers above the failing one is appended to ``partial``). OSError propagates."""
     from .engine import analyze
     from .spec import load
 
     try:
         a = analyze(load(path), batch)
     except SpecError as e:
+        if partial is not None and e.partial is not None:
+            partial.append(e.partial)
         return None, [Diagnostic.of(path, e)]
     except OSError:
         raise
@@ -110,22 +113,32 @@ def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
     return [Diagnostic(d.path, d.line, d.col, "error", d.message) for d in diags]
 
 
-def _run(path: str | None, batch: int | None, strict: bool, on_invalid=None):
+def _run(path: str | None, batch: int | None, strict: bool, on_invalid=None, shown=None):
     """Analyze one spec; exit 1 or 2 with diagnostics on stderr when it fails (after ``on_invalid(path)``
-    has said its piece)."""
+    has said its piece, and ``shown(partial analysis or None, diagnostics)`` has shown the layers that fit).
+    ``shown`` also receives the diagnostics of a valid spec, and then prints them itself."""
     path = path or DEFAULT_SPEC
+    partial: list = []
     try:
-        a, diags = analyze_file(path, batch)
+        a, diags = analyze_file(path, batch, partial)
     except OSError as e:
         _cannot_read(path, e)
     if strict:
         diags = _strict(diags)
-    emit(diags, _github())
-    if a is None or any(d.severity == "error" for d in diags):
+    failed = a is None or any(d.severity == "error" for d in diags)
+    if shown is not None and (failed or diags):
+        shown(partial[0] if a is None and partial else a, diags, failed)
+    else:
+        emit(diags, _github())
+    if failed:
         if on_invalid is not None:
             on_invalid(path)
         raise typer.Exit(1)
     return a
+
+
+def _diag_json(d: Diagnostic) -> dict:
+    return {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
 
 
 @app.command()
@@ -138,10 +151,28 @@ def shapes(
         int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")
     ] = None,
 ):
-    """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals."""
-    a = _run(spec, batch, strict)
+    """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals.
+
+    For an invalid spec: the table up to the failing layer, then the diagnostic (JSON: the layers so far
+    and the diagnostics)."""
+    diagnostics: list = []
+
+    def shown(partial, diags, failed):
+        diagnostics.extend(diags)
+        if failed and format is Format.json:
+            obj = render.partial_json(partial) if partial is not None else {"name": None, "layers": []}
+            obj.update(valid=False, diagnostics=[_diag_json(d) for d in diags])
+            print(render.dump(obj))
+        elif failed and partial is not None and partial.layers:
+            sys.stdout.write(render.shapes_text(partial, markdown=format is Format.markdown, depth=depth, partial=True))
+        if format is not Format.json or not failed:
+            emit(diags, _github())
+
+    a = _run(spec, batch, strict, shown=shown)
     if format is Format.json:
-        print(render.dump(render.shapes_json(a)))
+        obj = render.shapes_json(a)
+        obj["diagnostics"] = [_diag_json(d) for d in diagnostics]
+        print(render.dump(obj))
     else:
         sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown, depth=depth))
 
@@ -260,6 +291,13 @@ def memory(
             raise typer.Exit(2) from None
         s = load(spec or DEFAULT_SPEC)
         fitted = (fit, fit_batch(lambda n: analyze(s, n), limit, dtype.value, optimizer.value))
+        if fitted[1] == 0:
+            need = measure(analyze(s, 1), dtype.value, optimizer.value).total_bytes
+            print(
+                f"cnncalc: error: not even batch 1 fits in {fit}: one training step at batch 1 needs {render.bytes_text(need)}",
+                file=sys.stderr,
+            )
+            raise typer.Exit(1)
     m = measure(a, dtype.value, optimizer.value)
     if format is Format.json:
         print(render.dump(render.memory_json(m, fitted[1] if fitted else None)))
@@ -329,7 +367,15 @@ def explain(
 
     a = _run(spec, batch, False)
     if layer is not None and all(x.name != layer for x in a.layers):
-        print(f"cnncalc: error: no layer named '{layer}'", file=sys.stderr)
+        inside = [x.name for x in a.layers if x.name.startswith(layer + ".")]
+        if inside:  # a block instance, or a container: explain the layers in it
+            sys.stdout.write("".join(explain_text(a, name).rstrip("\n") + "\n\n" for name in inside).rstrip("\n") + "\n")
+            return
+        from .diagnostics import did_you_mean
+
+        names = [x.name for x in a.layers]
+        listed = ", ".join(names[:30]) + (f", ... ({len(names):,} in all)" if len(names) > 30 else "")
+        print(f"cnncalc: error: no layer named '{layer}'{did_you_mean(layer, names)}; the layers are: {listed}", file=sys.stderr)
         raise typer.Exit(2)
     sys.stdout.write(explain_text(a, layer))
 
@@ -425,6 +471,13 @@ def verify(
     except v.VerifyRefused as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
+    except Exception as e:  # torch itself could not build or run the model (sizes past what it can address)
+        text = str(e).strip().splitlines()
+        print(
+            f"cnncalc: error: torch could not build or run this model: {type(e).__name__}: {text[0][:300] if text else ''}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1) from None
     sys.stdout.write(v.report_text(report))
     raise typer.Exit(0 if report.ok else 1)
 

@@ -19,6 +19,7 @@ class SpecError(Exception):
         self.message = message
         self.pos = pos or (1, 1)
         self.layer = layer  # the layer whose shapes do not fit, when the spec itself was read
+        self.partial = None  # the analysis of the layers above it
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,52 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
         try:
             prev = _layer(layer, analysis, outputs, fields, strides, owned, prev, names)
         except SpecError as e:
-            raise SpecError(e.message + layer.context(), e.pos, e.layer) from None
+            err = SpecError(e.message + layer.context(), e.pos, e.layer)
+            err.partial = analysis  # the layers that fit, for a table up to the failing one
+            raise err from None
     _outputs(spec, analysis, outputs)
+    _too_big(analysis)
     return analysis
+
+
+DEVICE_BYTES = 1 << 40  # 1 TiB: more than any single accelerator holds, and than most machines
+
+
+def _too_big(analysis: Analysis) -> None:
+    """A warning where one tensor alone would not fit in any device: the input, a layer's output, the parameters."""
+    if prod(analysis.input) * 4 > DEVICE_BYTES:
+        pos = analysis.layers[0].pos
+        analysis.warnings.append(
+            LayerWarning(
+                pos,
+                f"the input {dims_text(analysis.input)} holds {prod(analysis.input):,} values "
+                f"({_tib(prod(analysis.input) * 4)} in float32), more than any device holds",
+            )
+        )
+        return
+    for layer in analysis.layers:
+        n = prod(layer.output_shape)
+        if n * 4 > DEVICE_BYTES:
+            analysis.warnings.append(
+                LayerWarning(
+                    layer.pos,
+                    f"layer '{layer.name}' ({layer.type}): its output holds {n:,} values "
+                    f"({_tib(n * 4)} in float32), more than any device holds",
+                )
+            )
+            return
+    if analysis.total_params * 4 > DEVICE_BYTES:
+        analysis.warnings.append(
+            LayerWarning(
+                analysis.layers[0].pos,
+                f"the parameters ({analysis.total_params:,}, "
+                f"{_tib(analysis.total_params * 4)} in float32) are more than any device holds",
+            )
+        )
+
+
+def _tib(n: int) -> str:
+    return f"{n >> 40:,} TiB"
 
 
 def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:

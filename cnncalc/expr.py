@@ -32,12 +32,21 @@ def tokenize(text: str) -> list[tuple[str, object]]:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters")
     tokens, pos = [], 0
     text = text.rstrip()
+    if "**" in text:
+        raise ExprError("'**' is not an operator here: write the product out (a * a)")
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise ExprError(f"unexpected {text[pos:].strip()[:10]!r}")
+            rest = text[pos:].strip()
+            if rest.startswith("/"):
+                raise ExprError("'/' is not an operator here: use // for integer division (sizes are integers)")
+            if rest.startswith("**"):
+                raise ExprError("'**' is not an operator here: write the product out (a * a)")
+            raise ExprError(f"unexpected {rest[:10]!r}")
         num, name, op = m.groups()
         if num is not None:
+            if len(num) > 18:
+                raise ExprError(f"the integer {num[:12]}... has more than 18 digits (the limit for integers in expressions)")
             tokens.append(("int", int(num)))
         elif name is not None:
             tokens.append(("kw", name) if name in _KEYWORDS else ("name", name))
@@ -199,18 +208,34 @@ def _eval(node, env: dict):
     if op in ("//", "%") and b == 0:
         raise ExprError("division by zero")
     if op == "+":
-        return a + b
+        return _bounded(a + b)
     if op == "-":
-        return a - b
+        return _bounded(a - b)
     if op == "*":
-        return a * b
+        return _bounded(a * b)
     return a // b if op == "//" else a % b
+
+
+MAX_INT = 10**18  # no size in a net comes near it; bounding every step keeps evaluation fast
+
+
+def _bounded(v: int) -> int:
+    if abs(v) > MAX_INT:
+        raise ExprError(f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)")
+    return v
 
 
 def _num(v):
     if isinstance(v, bool) or isinstance(v, int):
+        if abs(v) > MAX_INT:
+            raise ExprError(f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)")
         return int(v)
-    raise ExprError(f"expected a number, found {v!r}")
+    raise ExprError(f"expected a number, found {_short(v)}")
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def evaluate(text: str, env: dict):

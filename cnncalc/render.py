@@ -26,9 +26,11 @@ def field_text(f: Field | None) -> str:
 
 
 def bytes_text(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """``1.5 GiB (1,610,612,736 bytes)``; integer arithmetic, so no size is too large to print."""
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
-            return f"{n / size:,.1f} {unit} ({n:,} bytes)"
+            tenths = (n * 10 + size // 2) // size
+            return f"{tenths // 10:,}.{tenths % 10} {unit} ({n:,} bytes)"
     return f"{n:,} bytes"
 
 
@@ -65,6 +67,11 @@ def shapes_json(a: Analysis) -> dict:
         "total_macs": a.total_macs,
         "param_bytes": a.total_params * PARAM_BYTES,
     }
+
+
+def partial_json(a: Analysis) -> dict:
+    """The layers of an invalid spec that fit, up to the failing one."""
+    return {"name": a.name, "input": list(a.input), "layers": [_layer_json(layer) for layer in a.layers]}
 
 
 def params_json(a: Analysis) -> dict:
@@ -132,7 +139,7 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
     return [tuple(r[:5]) for r in rows]
 
 
-def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -> str:
+def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False) -> str:
     graph = any(not layer.default_input for layer in a.layers) and depth is None
     headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
     folded = fold(a.layers, depth) if depth is not None else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
@@ -149,6 +156,9 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None) -
         for name, type_, layer, params, macs in folded
     ]
     n = len(headers)
+    if partial:
+        head = f"{a.name or 'spec'}: input {shape_text(a.input)}; the layers that fit, up to the one that does not:"
+        return "\n".join([head, "", table(headers, rows, {n - 3, n - 2}, markdown), ""]) + "\n"
     if len(a.outputs) > 1:
         outs = ", ".join(f"{name} {shape_text(s)}" for name, s in a.outputs)
         out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> outputs {outs}", ""]

@@ -145,3 +145,57 @@ def test_when_on_a_layer_with_several_inputs_must_say_what_stands_for_it():
         model = ns["Net"]()
         assert sorted(n for n, _ in model.named_parameters()) == sorted(t.name for t in a.tensors)
         assert tuple(model(torch.randn(a.input)).shape) == a.output
+
+
+def test_an_invalid_spec_shows_the_table_so_far(tmp_path):
+    import json
+
+    p = tmp_path / "bad.yaml"
+    p.write_text("input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: 5}\n"
+                 "  - {type: MaxPool2d, kernel_size: 2}\n  - {name: fc, type: Linear, in_features: 100, out_features: 10}\n")  # fmt: skip
+    r = run("shapes", p)
+    assert r.exit_code == 1
+    assert "the layers that fit, up to the one that does not" in r.stdout and "[1, 6, 14, 14]" in r.stdout
+    r = run("shapes", p, "--format", "json")
+    obj = json.loads(r.stdout)
+    assert obj["valid"] is False and [x["name"] for x in obj["layers"]] == ["0", "1"]
+    assert obj["diagnostics"][0]["line"] == 5 and "in_features is 100" in obj["diagnostics"][0]["message"]
+    r = run("shapes", ROOT / "configs" / "lenet.yaml", "--format", "json")  # warnings belong in the JSON too
+    assert [d["severity"] for d in json.loads(r.stdout)["diagnostics"]] == ["warning"]
+
+
+def test_explain_of_an_unknown_layer_and_of_a_block_instance():
+    r = run("explain", ROOT / "configs" / "resnet18.yaml", "--layer", "layer1.0.conv")
+    assert r.exit_code == 2 and "did you mean 'layer1.0.conv2'?" in r.output and "the layers are: conv1, bn1" in r.output
+    r = run("explain", ROOT / "configs" / "resnet18.yaml", "--layer", "layer1.0")
+    assert r.exit_code == 0 and "layer1.0.conv1 (Conv2d)" in r.output and "layer1.0.relu (ReLU)" in r.output
+
+
+def test_fit_when_nothing_fits():
+    r = run("memory", ROOT / "configs" / "resnet50.yaml", "--fit", "1MiB")
+    assert r.exit_code == 1 and "not even batch 1 fits in 1MiB: one training step at batch 1 needs 277.5 MiB" in r.output
+
+
+def test_sizes_past_any_device_are_warned_about(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text("input: [1, 3, 1000000000000, 1000000000000]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n")
+    for cmd in ("shapes", "memory"):
+        r = run(cmd, p)
+        assert r.exit_code == 0 and "more than any device holds" in r.output, r.output
+    assert run("shapes", p, "--strict").exit_code == 1
+
+
+def test_verify_of_an_input_torch_cannot_address_is_one_line(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text("input: [1000000000000, 1000000000000, 1000000000000]\nlayers:\n  - {type: ReLU}\n")
+    r = run("verify", p)
+    assert r.exit_code in (1, 2) and "Traceback" not in r.output and len(r.output.strip().splitlines()) <= 2, r.output
+
+
+def test_expression_messages():
+    from cnncalc.expr import ExprError, evaluate
+
+    with pytest.raises(ExprError, match="use // for integer division"):
+        evaluate("planes / 2", {"planes": 4})
+    with pytest.raises(ExprError, match="exceeds"):
+        evaluate("a * a * a * a", {"a": 10**6})
