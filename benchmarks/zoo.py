@@ -42,6 +42,13 @@ TIMM = [
     "gernet_s", "nf_resnet26", "dm_nfnet_f0", "resnetv2_50", "inception_v3", "xception41", "selecsls42b", "hardcorenas_a",
     "semnasnet_075", "ese_vovnet19b_dw", "tresnet_m", "fastvit_t8",
 ]  # fmt: skip
+# a second list of families, held out while the importer was written (run with --more)
+TIMM_MORE = """mobileone_s0 repghostnet_050 hgnetv2_b0 inception_next_tiny cs3darknet_focus_s regnetz_b16 edgenext_xx_small resnet34d
+bat_resnext26ts botnet26t_256 halonet26t lambda_resnet26t gcresnet33ts eca_nfnet_l0 resnetrs50 seresnet33ts gcresnext26ts vovnet39a
+mobilenetv4_conv_small rdnet_tiny starnet_s1 ghostnetv2_100 tinynet_e mixnet_m tf_mixnet_s mnasnet_small lcnet_100 efficientvit_b0
+resnext26ts cspresnext50 dla46_c hrnet_w18_small_v2 legacy_seresnet18 inception_v4 inception_resnet_v2 res2next50 resnet10t
+wide_resnet50_2 efficientnet_es mobilenetv1_100 ese_vovnet39b poolformer_s12 regnetv_040 fbnetv3_b dpn68 repvit_m1 fastvit_sa12
+vgg11_bn""".split()
 WRITE = {
     "tv_shufflenet_v2_x0_5",
     "tv_convnext_tiny",
@@ -52,22 +59,22 @@ WRITE = {
 }
 
 
-def models():
+def models(more=False):
     import torchvision.models as tvm
     import torchvision.models.segmentation as seg
 
-    for name in tvm.list_models(module=tvm):
+    for name in [] if more else tvm.list_models(module=tvm):
         if name not in TV_SKIP:
             yield (
                 f"tv_{name}",
                 (lambda n=name: tvm.get_model(n)),
                 (1, 3, 299, 299) if name == "inception_v3" else (1, 3, 224, 224),
             )
-    for name in tvm.list_models(module=seg):
+    for name in [] if more else tvm.list_models(module=seg):
         yield f"tv_{name}", (lambda n=name: tvm.get_model(n, weights_backbone=None)), (1, 3, 224, 224)
     import timm
 
-    for name in TIMM:
+    for name in TIMM_MORE if more else TIMM:
         yield f"timm_{name}", (lambda n=name: timm.create_model(n, pretrained=False)), (1, 3, 224, 224)
 
 
@@ -111,7 +118,7 @@ def main(argv):
     write = "--write" in argv
     only = [a for a in argv if not a.startswith("--")]
     exact = total = 0
-    for name, make, shape in models():
+    for name, make, shape in models("--more" in argv):
         if only and name not in only:
             continue
         total += 1

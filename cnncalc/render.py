@@ -118,6 +118,20 @@ def _shape_cell(layer: LayerResult) -> str:
     return " | ".join(shape_text(s) for s in layer.output_shapes)
 
 
+def _group_source(layers: list[LayerResult], group: str) -> str:
+    """The inputs a folded group of layers takes from outside itself."""
+    from .engine import base
+
+    inside = group + "."
+    seen: list[str] = []
+    for layer in layers:
+        if layer.name.startswith(inside):
+            for s in layer.inputs:
+                if not base(s).startswith(inside) and s not in seen:
+                    seen.append(s)
+    return ", ".join(seen)
+
+
 def _source(layer: LayerResult) -> str:
     return "" if layer.default_input else ", ".join(layer.inputs)
 
@@ -140,14 +154,14 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
 
 
 def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False) -> str:
-    graph = any(not layer.default_input for layer in a.layers) and depth is None
+    graph = any(not layer.default_input for layer in a.layers)
     headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
     folded = fold(a.layers, depth) if depth is not None else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
     rows = [
         [
             name,
             type_,
-            *([_source(layer)] if graph else []),
+            *([_source(layer) if name == layer.name else _group_source(a.layers, name)] if graph else []),
             _shape_cell(layer),
             f"{params:,}",
             f"{macs:,}",
@@ -166,14 +180,14 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, p
         out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]
     out.append(table(headers, rows, {n - 3, n - 2}, markdown))
     out.append("")
-    for name, size, factors in a.flattens:
-        out.append(f"Flatten at '{name}': {size:,} = {' × '.join(map(str, factors))}")
-    out += [
+    footer = [f"Flatten at '{name}': {size:,} = {' × '.join(map(str, factors))}" for name, size, factors in a.flattens]
+    footer += [
         f"Total params: {a.total_params:,}",
         f"Trainable params: {a.trainable_params:,}",
         f"MACs: {a.total_macs:,}",
         f"Param memory (float32): {bytes_text(a.total_params * PARAM_BYTES)}",
     ]
+    out += [f"- {line}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"
 
 
@@ -203,8 +217,7 @@ def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | N
     ]
     out = [f"one training step, batch {m.batch}, {m.dtype}, {m.optimizer}", ""]
     out.append(table(["Layer", "Type", "Output shape", "Saved for backward (bytes)"], rows, {3}, markdown))
-    out += [
-        "",
+    footer = [
         f"Parameters:        {bytes_text(m.params_bytes)}",
         f"Gradients:         {bytes_text(m.grads_bytes)}",
         f"Optimizer state:   {bytes_text(m.optimizer_bytes)}",
@@ -214,7 +227,9 @@ def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | N
         f"Inference peak (activations alive at once): {bytes_text(m.inference_peak_bytes)}",
     ]
     if fit is not None:
-        out.append(f"Largest batch whose training step fits in {fit[0]}: {fit[1]:,}")
+        footer.append(f"Largest batch whose training step fits in {fit[0]}: {fit[1]:,}")
+    out.append("")
+    out += [f"- {' '.join(line.split())}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"
 
 
@@ -225,11 +240,12 @@ def params_text(a: Analysis, markdown: bool = False) -> str:
         brows = [[t.name, shape_text(t.shape), f"{t.count:,}"] for t in a.buffers]
         out += [table(["Buffer", "Shape", "Count"], brows, {2}, markdown), ""]
     with_params = sum(1 for layer in a.layers if layer.params)
-    out += [
-        f"{len(a.tensors)} parameter tensors in {with_params} layers"
-        + (f", {len(a.buffers)} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)" if a.buffers else ""),
+    footer = [
+        f"{len(a.tensors):,} parameter tensors in {with_params:,} layers"
+        + (f", {len(a.buffers):,} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)" if a.buffers else ""),
         f"Total params: {a.total_params:,}",
         f"Trainable params: {a.trainable_params:,}",
         f"Non-trainable params: {a.total_params - a.trainable_params:,}",
     ]
+    out += [f"- {line}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"

@@ -309,7 +309,7 @@ def _what(v) -> str:
         return "a mapping"
     if isinstance(v, Seq):
         return "a list"
-    return f"{type(v).__name__} {v!r}"
+    return f"{type(v).__name__} {_cut(repr(v))}"
 
 
 def _show(v) -> str:
@@ -318,4 +318,4 @@ def _show(v) -> str:
         return text if len(text) <= 60 else text[:57] + "..."
     if v is None:
         return "nothing"
-    return repr(v)
+    return _cut(repr(v))

@@ -244,7 +244,7 @@ class Kind:
     def explain(self, a: dict, x, out) -> list[str]:
         """The rule behind the output shape (and MACs), with the numbers filled in."""
         if tuple(out) == tuple(x):
-            return [f"keeps the shape {dims(x)}: it acts on each value (or each channel) in place"]
+            return [f"keeps the shape {dims(x)}: it acts on each value (or each channel) alone"]
         return [f"{dims(x)} -> {dims(out)}"]
 
     def module(self, kwargs: dict):
