@@ -75,7 +75,8 @@ def models(more=False):
     import timm
 
     for name in TIMM_MORE if more else TIMM:
-        yield f"timm_{name}", (lambda n=name: timm.create_model(n, pretrained=False)), (1, 3, 224, 224)
+        size = tuple(timm.get_pretrained_cfg(name).input_size) if timm.get_pretrained_cfg(name) else (3, 224, 224)
+        yield f"timm_{name}", (lambda n=name: timm.create_model(n, pretrained=False)), (1, *size)
 
 
 def outputs_of(out) -> list:

@@ -84,6 +84,7 @@ def _oracle(type_, kw):
             )
         ),
         "Chunk": lambda: lambda x: torch.chunk(x, kw["chunks"], kw.get("dim", 0)),
+        "Unbind": lambda: lambda x: torch.unbind(x, kw.get("dim", 0)),
         "Mean": lambda: _reduce(torch.mean, kw),
         "Sum": lambda: _reduce(torch.sum, kw),
         "Amax": lambda: _reduce(torch.amax, kw),

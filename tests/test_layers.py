@@ -212,6 +212,9 @@ C = [
     ((2, 6, 4, 5), [{"type": "Select", "dim": 2, "index": 0}, {"type": "View", "shape": [2, 30]}]),
     ((2, 6, 4, 5), [{"type": "Norm", "dim": [1, 2], "keepdim": True}]),
     ((2, 6, 4, 5), [{"type": "Norm", "p": 1.0}]),
+    ((3, 2, 4, 5), [{"name": "u", "type": "Unbind"}, {"type": "MatMul", "from": ["u:0", "u:2"]}]),
+    ((3, 2, 4, 5), [{"name": "u", "type": "Unbind", "dim": -1}, {"type": "Add", "from": ["u:4", "u:1"]}]),
+    ((3, 2, 4, 5), [{"name": "u", "type": "Unbind", "dim": 2}, {"type": "View", "from": "u:3", "shape": [30]}]),
     # --- pads ---
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": [1, 2, 3, 0]}]),
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": -1}]),

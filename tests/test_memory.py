@@ -103,3 +103,18 @@ def test_half_precision_saves_what_torch_saves(dtype):
     total, per_layer = measure_saved(a, "cpu", dtype)
     assert (m.saved_activation_bytes, {k: v for k, v in m.per_layer.items() if v}) == (total, per_layer)
     assert m.per_layer["5"] == 2 * 8 * 16 * 16 * 2 + 2 * 8 * 8 * 8 * 8  # input in half, indices int64
+
+
+@pytest.mark.parametrize(
+    "a_shape,b_shape",
+    [((1, 4, 7, 5), (1, 1, 5, 6)), ((2, 1, 4, 5), (3, 5, 6)), ((3, 1, 4, 5), (1, 2, 5, 6)), ((4, 5), (2, 3, 5, 6)), ((5,), (2, 5, 3))],
+)
+def test_broadcast_matmul_keeps_what_torch_keeps(a_shape, b_shape):
+    layers = [
+        {"name": "w", "type": "Parameter", "shape": list(b_shape)},
+        {"name": "x", "type": "Mul", "from": ["input"], "value": 2.0},
+        {"name": "v", "type": "Parameter", "shape": list(a_shape)},
+        {"name": "xa", "type": "Add", "from": ["x", "v"]},
+        {"name": "mm", "type": "MatMul", "from": ["xa", "w"]},
+    ]
+    agree(analysis_of(a_shape, layers))

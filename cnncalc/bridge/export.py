@@ -54,7 +54,7 @@ def _value(v, shape: bool = False) -> str:
 
 # layers written as expressions in ``forward`` (torch.nn has no module for them)
 EXPRESSIONS = {
-    "Add", "Sub", "Mul", "Div", "Cat", "Stack", "MatMul", "Split", "Chunk", "View", "Reshape", "Contiguous", "Permute",
+    "Add", "Sub", "Mul", "Div", "Cat", "Stack", "MatMul", "Split", "Chunk", "Unbind", "View", "Reshape", "Contiguous", "Permute",
     "Transpose", "Squeeze", "Unsqueeze", "Expand", "Slice", "Select", "Mean", "Sum", "Amax", "Norm", "Parameter",
 }  # fmt: skip
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
@@ -90,6 +90,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "Split":
         sec = a["split_size_or_sections"]
         return f"torch.split({x}, {sec if isinstance(sec, int) else list(sec)}, dim={a['dim']})"
+    if t == "Unbind":
+        return f"torch.unbind({x}, dim={a['dim']})"
     if t == "Chunk":
         return f"torch.chunk({x}, {a['chunks']}, dim={a['dim']})"
     if t in ("View", "Reshape", "Expand"):

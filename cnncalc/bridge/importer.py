@@ -599,6 +599,10 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             dim = value(_arg(node, 1, "dim", 0))
             emit(node, "Cat", {"dim": dim}, fresh("cat"), [ref(t, node) for t in tensors])
             continue
+        if target in ("unbind", torch.unbind):
+            dim = value(_arg(node, 1, "dim", 0))
+            emit(node, "Unbind", {"dim": dim}, fresh("unbind"), [ref(node.args[0], node)])
+            continue
         if target in _SPLIT:
             type_ = _SPLIT[target]
             x = node.args[0]

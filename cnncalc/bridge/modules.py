@@ -227,3 +227,12 @@ class Norm(nn.Module):
     def forward(self, x):
         dim = list(range(x.dim())) if self.dim is None else list(self.dim)
         return torch.norm(x, p=self.p, dim=dim, keepdim=self.keepdim)
+
+
+class Unbind(nn.Module):
+    def __init__(self, dim=0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return torch.unbind(x, self.dim)

@@ -3,7 +3,7 @@ Split and Chunk (several outputs), MatMul of two activations, and Parameter (a t
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, dims, integer, norm_dim, number, optional, prod, register, schema
+from .base import REQUIRED, Kind, LayerError, Out, contiguous, dims, integer, norm_dim, number, optional, prod, register, schema
 
 
 def broadcast(shapes, names) -> tuple[int, ...]:
@@ -190,6 +190,35 @@ class Split(Kind):
         ]
 
 
+class Unbind(Kind):
+    """torch.unbind: one output per position along ``dim``, that dim removed (views)."""
+
+    view = True
+    strided = True
+
+    def infer(self, a, x):
+        if not x:
+            raise LayerError("cannot unbind a 0-D tensor")
+        d = norm_dim(a["dim"], len(x), "dim")
+        if x[d] > 4096:
+            raise LayerError(f"dim {a['dim']} has {x[d]:,} positions: more outputs than a spec can name (4,096)", "dim")
+        one = (*x[:d], *x[d + 1 :])
+        return Out(shape=one, outputs=[one] * x[d], mixes_dim=None)
+
+    def layout(self, a, x, stride, out):
+        d = a["dim"] % len(x)
+        return (*stride[:d], *stride[d + 1 :])
+
+    def explain(self, a, x, out):
+        d = a["dim"] % len(x)
+        return [f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of shape {dims(out)}, each a view"]
+
+    def module(self, kwargs):
+        from ..bridge.modules import Unbind as U
+
+        return U(**kwargs)
+
+
 class MatMul(Kind):
     """torch.matmul of two activations: 1-D operands gain and lose a dim, batch dims broadcast."""
 
@@ -214,9 +243,25 @@ class MatMul(Kind):
         return Out(shape=out, macs=macs)
 
     def saves(self, a, xs, out, grads):
-        # each operand's gradient needs the other; a batched product keeps an operand that broadcasting
-        # expanded as the expanded copy torch made of it (measured: torch 2.13)
+        # each operand's gradient needs the other. A batched product reshapes each operand, expanded to the
+        # broadcast batch, into (batch, rows, cols): a view where the expanded strides allow one, else a copy,
+        # and the copy is what autograd keeps (measured: torch 2.13)
+        from .reshape import view_strides
+
         p, q = xs
+        if len(q) >= 3 and len(p) <= 2:
+            # torch folds q's batch into rows of q.mT and multiplies once: the folded copy (a view only
+            # where the transposed strides allow it) is what p's gradient keeps
+            qt = (*q[:-2], q[-1], q[-2])
+            st = list(contiguous(q))
+            st[-1], st[-2] = st[-2], st[-1]
+            folded = (prod(q[:-2]) * q[-1], q[-2])
+            keep = []
+            if grads[0]:
+                keep.append(("in", 1) if view_strides(qt, tuple(st), folded) is not None else ("new", folded, "act"))
+            if grads[1]:
+                keep.append(("in", 0))
+            return keep
         batched = (len(p) > 2 or len(q) > 2) and not (len(p) >= 3 and len(q) <= 2) and len(p) > 1
         keep = []
         for k, x in ((1, q), (0, p)):
@@ -225,9 +270,16 @@ class MatMul(Kind):
             xa = (1, *x) if len(x) == 1 else x
             batch = out[: len(out) - 2] if len(q) > 1 else out[: len(out) - 1]
             if batched and tuple(xa[:-2]) != tuple(batch):
-                keep.append(("new", (*batch, *xa[-2:]), "act"))
-            else:
-                keep.append(("in", k))
+                full = (*batch, *xa[-2:])
+                own = contiguous(xa)
+                lead = len(full) - len(xa)
+                strides = tuple(
+                    0 if i < lead or (xa[i - lead] == 1 and full[i] != 1) else own[i - lead] for i in range(len(full))
+                )
+                if view_strides(full, strides, (prod(batch), *xa[-2:])) is None:
+                    keep.append(("new", full, "act"))
+                    continue
+            keep.append(("in", k))
         return keep
 
     def explain(self, a, xs, out):
@@ -276,5 +328,6 @@ register(
     Split("Split", {"split_size_or_sections": (_sections, REQUIRED), "dim": (integer(None), 0)}),
     Split("Chunk", {"chunks": (integer(), REQUIRED), "dim": (integer(None), 0)}),
     MatMul("MatMul", {}),
+    Unbind("Unbind", {"dim": (integer(None), 0)}),
     Parameter("Parameter", {"shape": (_param_shape, REQUIRED)}),
 )
