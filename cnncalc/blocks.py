@@ -14,6 +14,7 @@ from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
 MAX_LAYERS = 200_000
+MAX_NESTING = 50  # blocks using blocks
 USE_KEYS = ("name", "type", "from", "repeat", "first", "when", "else")
 
 
@@ -66,6 +67,7 @@ def expand(layers: Seq, blocks: dict[str, Block]) -> list[tuple[Map, Pos]]:
 class _Expander:
     def __init__(self, blocks, out):
         self.blocks, self.out = blocks, out
+        self.visited = 0  # layers looked at, those `when` leaves out included: bounds the work
         self.origin = None  # (block type, use name, use line) of the top-level block use being expanded
 
     def scope(self, items: Seq, prefix: str, env: dict, block_input: str, stack: tuple) -> str:
@@ -73,6 +75,11 @@ class _Expander:
         names: dict[str, str] = {"input": block_input}
         prev = block_input
         for j, (item, pos) in enumerate(zip(items, items.ipos)):
+            self.visited += 1
+            if self.visited > 2 * MAX_LAYERS:
+                raise SpecError(
+                    f"the blocks expand to more than {2 * MAX_LAYERS:,} layers, counting those that when leaves out", pos
+                )
             if not isinstance(item, Map):
                 raise SpecError(f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos)
             try:
@@ -148,6 +155,8 @@ class _Expander:
     def use(self, item: Map, full: str, inputs: list[str], stack: tuple) -> str:
         block = self.blocks[item["type"]]
         label = f"layer '{full}' ({block.name})"
+        if len(stack) >= MAX_NESTING:
+            raise SpecError(f"{label}: blocks nested more than {MAX_NESTING} deep", item.at("type"))
         if block.name in stack:
             cycle = " -> ".join([*stack[stack.index(block.name) :], block.name])
             raise SpecError(f"{label}: blocks use each other in a cycle: {cycle}", item.at("type"))
@@ -156,7 +165,11 @@ class _Expander:
         args = self.args(block, item, label, item.pos)
         repeat = item.get("repeat")
         if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
-            raise SpecError(f"{label}: repeat must be an integer of at least 1, found {repeat!r}", item.at("repeat"))
+            raise SpecError(f"{label}: repeat must be an integer of at least 1, found {_brief(repeat)}", item.at("repeat"))
+        if repeat is not None and repeat > MAX_LAYERS:
+            raise SpecError(
+                f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a spec may expand to", item.at("repeat")
+            )
         first = item.get("first")
         if first is not None and not isinstance(first, Map):
             raise SpecError(f"{label}: first must be a mapping of block args", item.at("first"))
@@ -197,6 +210,11 @@ class _Expander:
         if len(self.out) >= MAX_LAYERS:
             raise SpecError(f"the blocks expand to more than {MAX_LAYERS:,} layers", pos)
         self.out.append((flat, pos))
+
+
+def _brief(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _subst(value, env: dict, pos: Pos):

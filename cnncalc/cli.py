@@ -70,7 +70,9 @@ def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
 
 
 def _cannot_read(path: str, e: OSError):
-    print(f"cnncalc: error: cannot read '{path}': {e.strerror or e}", file=sys.stderr)
+    from .diagnostics import printable
+
+    print(f"cnncalc: error: cannot read '{printable(path)}': {e.strerror or e}", file=sys.stderr)
     raise typer.Exit(2) from None
 
 

@@ -37,7 +37,14 @@ class Diagnostic:
         return cls(path, err.pos[0], err.pos[1], severity, err.message)
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        return f"{printable(self.path)}:{self.line}:{self.col}: {self.severity}: {printable(self.message)}"
+
+
+def printable(text: str) -> str:
+    """Control characters (a newline, a terminal escape) shown as escapes: one diagnostic stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def did_you_mean(word: str, choices) -> str:

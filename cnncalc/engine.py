@@ -19,6 +19,8 @@ from .layers.base import arity, contiguous, prod
 from .spec import LayerSpec, Spec
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+MAX_DIMS = 64
+MAX_SIZE = 10**18  # a dim past it is no net's: every count and byte size stays exact and printable
 
 
 class Tensor:
@@ -246,6 +248,15 @@ def _layer(
         ) from None
     except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
         raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
+    for shape in out.outputs or [out.shape]:
+        if len(shape) > MAX_DIMS:
+            raise SpecError(
+                f"{label}: its output would have {len(shape)} dims; torch's tensors have at most {MAX_DIMS}",
+                layer.pos,
+                layer.name,
+            )
+        if any(v > MAX_SIZE for v in shape):
+            raise SpecError(f"{label}: its output {dims_text(shape)} has a dim larger than {MAX_SIZE:.0e}", layer.pos, layer.name)
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
     buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
     for t in (*params, *buffers):

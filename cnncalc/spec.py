@@ -67,10 +67,30 @@ class Spec:
     outputs_pos: list = field(default_factory=list)
 
 
+MAX_BYTES = 16 << 20  # a spec is text; a larger file is refused before it is read
+MAX_NAME = 256
+MAX_DIMS = 64  # as torch: tensors of at most 64 dims
+
+
+class NotAFile(OSError):
+    """The path is not a regular file (a folder, a FIFO, a device): refused without reading it."""
+
+
 def read_text(path: str) -> str:
     """A spec file's text; OSError for a missing or unreadable file, SpecError for bytes that are not UTF-8."""
+    import os
+    import stat
+
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, a device or a socket)"
+        raise NotAFile(0, f"it is {what}")
+    if st.st_size > MAX_BYTES:
+        raise NotAFile(0, f"it has {st.st_size:,} bytes, more than the {MAX_BYTES:,} a spec may have")
     with open(path, "rb") as f:
-        data = f.read()
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise NotAFile(0, f"it has more than the {MAX_BYTES:,} bytes a spec may have")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -82,7 +102,14 @@ def read_text(path: str) -> str:
 
 def load(path: str) -> Spec:
     """Read and parse a spec file."""
-    spec = parse(read_text(path))
+    from .yamlpos import clamp
+
+    text = read_text(path)
+    try:
+        spec = parse(text)
+    except SpecError as e:
+        e.pos = clamp(text, e.pos)  # every position a real place in the file
+        raise
     spec.path = path
     return spec
 
@@ -120,6 +147,8 @@ def parse(text: str) -> Spec:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     ):
         raise SpecError(f"input must be a list of positive integers, e.g. [1, 1, 32, 32], found {_show(shape)}", doc.at("input"))
+    if len(shape) > MAX_DIMS:
+        raise SpecError(f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input"))
     if "layers" not in doc:
         raise SpecError("missing 'layers': a non-empty list of layers", doc.pos)
     items = doc["layers"]
@@ -134,6 +163,9 @@ def parse(text: str) -> Spec:
     else:
         flat = zip(items, items.ipos)
     layers = []
+    flat = list(flat)
+    if not flat:
+        raise SpecError("every layer is left out by when: the net has no layers", doc.at("layers"))
     for i, (item, pos) in enumerate(flat):
         try:
             layers.append(_layer(item, pos, i))
@@ -175,6 +207,12 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
     if not isinstance(name, str) or not name or any(not part for part in name.split(".")) or name != name.strip():
         raise SpecError(
             f"layer {index}: name must be non-empty text without empty dotted parts, found {_show(name)}", item.at("name")
+        )
+    if len(name) > MAX_NAME:
+        raise SpecError(f"layer {index}: a name of {len(name):,} characters is longer than {MAX_NAME}", item.at("name"))
+    if not name.isprintable():
+        raise SpecError(
+            f"layer {index}: name {_show(name)} has a control character (a newline, a tab or an escape)", item.at("name")
         )
     if ":" in name:
         raise SpecError(

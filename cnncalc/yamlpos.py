@@ -23,6 +23,9 @@ MAX_DEPTH = 100
 MAX_NODES = 1_000_000  # values read, aliases counted at their full size
 
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+MAX_INT = 10**18  # no size, count or index of a net comes near it
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:int": SafeConstructor.construct_yaml_int,
     "tag:yaml.org,2002:float": SafeConstructor.construct_yaml_float,
@@ -233,8 +236,16 @@ def _resolve(loader, event):
         if event.tag is not None:
             raise SpecError(f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark))
         construct = _SCALAR_TAGS[_STR]  # timestamps, merge keys and the like stay text
+    if tag in (_INT, _FLOAT) and len(event.value) > 64:
+        raise SpecError(f"the number {event.value[:20]}... is longer than 64 characters", _pos(event.start_mark))
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
     try:
-        return construct(_constructor, node)
-    except (ValueError, TypeError, yaml.YAMLError):
-        raise SpecError(f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)) from None
+        value = construct(_constructor, node)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, yaml.YAMLError):
+        shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
+        raise SpecError(f"cannot read {shown!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)) from None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise SpecError(
+            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a spec holds", _pos(event.start_mark)
+        )
+    return value

@@ -1,0 +1,149 @@
+"""Fuzzing the command line: hostile specs of several kinds, each run through every command in-process.
+
+For every case: exit status 0, 1 or 2; no traceback and no internal-error diagnostic; every
+PATH:LINE:COL inside the file; one line per diagnostic (nothing forged by a name with a newline);
+each command within the time bound. ``tests/test_fuzz.py`` runs a derandomized sample in the suite,
+``benchmarks/fuzz.py`` a long campaign.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "tests" / "bad").glob("*.yaml")])
+COMMANDS = [
+    ["shapes"], ["shapes", "--format", "json"], ["shapes", "--format", "markdown"], ["shapes", "--depth", "1"],
+    ["params"], ["params", "--format", "json"], ["memory"], ["memory", "--format", "json"], ["explain"], ["expand"], ["check"],
+]  # fmt: skip
+DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
+JUNK = ["", "-1", "0", "1e308", "nan", ".inf", "99999999999999999999999", "0x" + "f" * 40, "[]", "{}", "null", "true", "'${2*3}'",
+        "\t", "!!bool maybe", "!!int ''", "&a [*a]", "*nope", "\"\\u0000\"", "'a\\nb'", "${", "[1, [2, [3]]]", "é", "\x1b[31m"]  # fmt: skip
+TYPES = ["Conv2d", "Linear", "MaxPool2d", "Flatten", "Add", "Cat", "Split", "Chunk", "View", "Permute", "Mean", "MatMul",
+         "Parameter", "BatchNorm2d", "Upsample", "Unbind", "Slice", "Expand", "B"]  # fmt: skip
+
+
+def mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(8)
+        if not text:
+            text = rng.choice(JUNK)
+            continue
+        i = rng.randrange(len(text))
+        j = min(len(text), i + rng.randint(1, 40))
+        if op == 0:
+            text = text[:i] + text[j:]
+        elif op == 1:
+            text = text[:i] + rng.choice(JUNK) + text[j:]
+        elif op == 2:
+            nums = list(re.finditer(r"\d+", text))
+            if nums:
+                m = rng.choice(nums)
+                text = text[: m.start()] + rng.choice(["0", "-3", "100000", "1" + "0" * rng.randint(5, 30), "2.5"]) + text[m.end() :]
+        elif op == 3:
+            lines = text.split("\n")
+            k = rng.randrange(len(lines))
+            lines.insert(k, lines[rng.randrange(len(lines))])
+            text = "\n".join(lines)
+        elif op == 4:
+            text = text[:i]
+        elif op == 5:
+            text = text[:i] + rng.choice(TYPES) + text[j:]
+        elif op == 6:
+            text = text[:i] + "\n" + " " * rng.randint(0, 8) + rng.choice(["- ", "x: ", "from: ", "name: ", "when: "]) + text[i:]
+        else:
+            text = text[:i] + chr(rng.randint(0, 0x2FFF)) + text[i:]
+    return text
+
+
+def random_text(rng: random.Random) -> str:
+    alphabet = "abc:-[]{},'\"&*!|>#%@`\t\n 0123456789.${}"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+
+
+def hostile_shapes(rng: random.Random) -> str:
+    dims = rng.choice([0, 1, 2, 3, 4, 5, 70, 1000])
+    sizes = [str(rng.choice([1, 2, 3, 7, 10**6, 10**12, 10**20, 0, -1])) for _ in range(dims)]
+    layer = rng.choice(TYPES[:-1])
+    arg = rng.choice(["kernel_size", "stride", "padding", "out_channels", "out_features", "dim", "shape", "scale_factor",
+                      "chunks", "split_size_or_sections", "dims", "start"])  # fmt: skip
+    val = rng.choice(["1", "3", "-1", "10000000000", "[1, 2]", "[-1, -1]", "1e300", "0", "[]", str([1] * 70)])
+    return f"input: [{', '.join(sizes)}]\nlayers:\n  - {{name: a, type: {layer}, {arg}: {val}}}\n  - {{type: ReLU}}\n"
+
+
+def hostile_blocks(rng: random.Random) -> str:
+    depth = rng.choice([1, 5, 60, 200])
+    repeat = rng.choice(["2", "1000000000", "1e100", "'${10**9}'", "'${999999999 * 999999999}'", "0", "-1", "'${n}'"])
+    when = rng.choice(["true", "false", "'${index > 0}'", "'${2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2}'"])
+    name = rng.choice(["c", "x" * rng.choice([10, 5000]), "ok\\nfake.yaml:1:1: error: injected", "a.b", "input", ":"])
+    blocks = [f"  B0:\n    args: {{n: 2}}\n    layers:\n      - {{name: \"{name}\", type: Conv2d, out_channels: 2, kernel_size: 1, when: {when}}}"]
+    for k in range(1, depth):
+        blocks.append(f"  B{k}:\n    args: {{n: 2}}\n    layers:\n      - {{name: s, type: B{k - 1}, repeat: {repeat if k == 1 else 2}}}")
+    top = f"layers:\n  - {{name: net, type: B{depth - 1}, repeat: {repeat}}}\n  - {{type: ReLU, from: {rng.choice(['net', 'missing', 'true'])}}}\n"
+    return "input: [1, 2, 4, 4]\nblocks:\n" + "\n".join(blocks) + "\n" + top
+
+
+def case(rng: random.Random) -> str:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return mutate(rng, rng.choice(SEEDS).read_bytes().decode("utf-8", "replace"))
+    if kind == 1:
+        return random_text(rng)
+    if kind == 2:
+        return hostile_shapes(rng)
+    return hostile_blocks(rng)
+
+
+def check_output(text: str, output: str, path: str) -> list[str]:
+    """The contract's violations in one command's output."""
+    problems = []
+    if "Traceback" in output or "internal error" in output:
+        problems.append("traceback or internal error: " + output.strip().splitlines()[-1][:200])
+    lines = text.split("\n")
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()
+    for line in output.splitlines():
+        if line.startswith(path):
+            m = DIAG.match(line)
+            if not m:
+                problems.append(f"a line that starts with the path but is no diagnostic: {line[:120]!r}")
+                continue
+            ln, col = int(m["line"]), int(m["col"])
+            if not (1 <= ln <= max(len(lines), 1)) or not (1 <= col <= len(lines[ln - 1]) + 1 if lines else col == 1):
+                problems.append(f"position {ln}:{col} outside the file ({len(lines)} lines): {line[:120]!r}")
+        elif re.match(r"^\S+\.yaml:\d+:\d+: error: injected", line):
+            problems.append(f"a forged diagnostic line: {line[:120]!r}")
+    return problems
+
+
+def run_case(text: str, path: Path, time_limit: float = 2.0) -> list[str]:
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    path.write_bytes(text.encode("utf-8", "replace"))
+    runner = CliRunner()
+    problems = []
+    for cmd in COMMANDS:
+        t0 = time.perf_counter()
+        r = runner.invoke(app, [*cmd, str(path)])
+        took = time.perf_counter() - t0
+        if r.exception is not None and not isinstance(r.exception, SystemExit):
+            problems.append(f"{' '.join(cmd)}: {type(r.exception).__name__}: {str(r.exception)[:200]}")
+        if r.exit_code not in (0, 1, 2):
+            problems.append(f"{' '.join(cmd)}: exit {r.exit_code}")
+        if took > time_limit:
+            problems.append(f"{' '.join(cmd)}: {took:.1f} s")
+        problems += [f"{' '.join(cmd)}: {p}" for p in check_output(path.read_text("utf-8", "replace"), r.output, str(path))]
+    return problems
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False

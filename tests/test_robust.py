@@ -1,0 +1,73 @@
+"""Inputs that once broke the contract: each gives a located diagnostic and exit 1 or 2, at once."""
+
+import os
+import time
+
+import pytest
+from fuzz import run_case
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "dir"])
+def test_only_regular_files_are_read(target, tmp_path):
+    if target == "fifo":
+        target = tmp_path / "spec.yaml"
+        os.mkfifo(target)
+    elif target == "dir":
+        target = tmp_path
+    t0 = time.perf_counter()
+    r = run("shapes", target)
+    assert r.exit_code == 2 and "cannot read" in r.output and time.perf_counter() - t0 < 2
+
+
+BLOCKS = """input: [1, 2, 4, 4]
+blocks:
+  B:
+    layers:
+      - {name: c, type: Conv2d, out_channels: 2, kernel_size: 1, when: false}
+layers:
+  - {name: net, type: B, repeat: REPEAT}
+"""
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("input: [1, 2]\nlayers:\n  - {type: ReLU, name: \"ok\\nfake.yaml:1:1: error: injected\"}\n", "control character"),
+        ("input: [1, !!bool maybe]\nlayers: [{type: ReLU}]\n", "cannot read 'maybe' as bool"),
+        ("input: [1, !!int '']\nlayers: [{type: ReLU}]\n", "cannot read '' as int"),
+        ("input: [1, " + "9" * 5000 + "]\nlayers: [{type: ReLU}]\n", "longer than 64 characters"),
+        ("input: [1, 0x" + "f" * 40 + "]\nlayers: [{type: ReLU}]\n", "larger than 1e+18"),
+        ("input: [1, 99999999999999999999]\nlayers: [{type: ReLU}]\n", "larger than 1e+18"),
+        ("input: [" + ", ".join(["1"] * 100) + "]\nlayers: [{type: ReLU}]\n", "at most 64"),
+        (BLOCKS.replace("REPEAT", "1000000000"), "more than the 200,000 layers"),
+        (BLOCKS.replace("REPEAT", "3"), "every layer is left out by when"),
+        (BLOCKS.replace("REPEAT", "1e100"), "repeat must be an integer"),
+        ("input: [1, 2, 3]\nlayers:\n  - {type: Upsample, scale_factor: 1.0e300}\n", "larger than 1e+18"),
+    ],
+)
+def test_hostile_specs_give_one_located_line(text, message, tmp_path):
+    p = tmp_path / "spec.yaml"
+    p.write_text(text)
+    r = run("shapes", p)
+    assert r.exit_code == 1, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{p}:") and message in lines[0], r.output
+    assert not run_case(text, tmp_path / "again.yaml")
+
+
+def test_a_deep_chain_of_blocks_is_refused_not_a_recursion(tmp_path):
+    blocks = "".join(f"  B{k}:\n    layers:\n      - {{type: B{k - 1}}}\n" for k in range(1, 120))
+    text = "input: [1, 2]\nblocks:\n  B0:\n    layers:\n      - {type: ReLU}\n" + blocks + "layers:\n  - {type: B119}\n"
+    p = tmp_path / "spec.yaml"
+    p.write_text(text)
+    r = run("shapes", p)
+    assert r.exit_code == 1 and "nested more than 50 deep" in r.output
