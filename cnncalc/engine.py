@@ -65,6 +65,7 @@ class LayerResult:
     output_shapes: tuple | None = None  # every output of a layer with several (``name:0``, ``name:1``, ...)
     trainable: bool = True
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
+    input_strides: tuple = ()  # per input: its strides where a view left it non-contiguous, else None
 
     @property
     def param_count(self) -> int:
@@ -287,6 +288,7 @@ def _layer(
         output_shapes=tuple(tuple(o) for o in out.outputs) if out.outputs is not None else None,
         trainable=layer.trainable,
         copies=copies,
+        input_strides=tuple(strides.get(s) for s in sources),
     )
     analysis.layers.append(result)
     if out.flattened:

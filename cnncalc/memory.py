@@ -60,7 +60,10 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
             grad[f"{layer.name}:{k}"] = grad[layer.name]
         share = 0
         if any(grads) or trains:
-            items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)
+            if kind.needs_strides:
+                items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides)
+            else:
+                items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)
             if not trains and kind.reads_input_for_weight:
                 items = [i for i in items if i != ("in", 0)]  # a frozen weight needs no input for its gradient
             for n, item in enumerate(items):

@@ -67,7 +67,7 @@ class Spec:
     outputs_pos: list = field(default_factory=list)
 
 
-MAX_BYTES = 16 << 20  # a spec is text; a larger file is refused before it is read
+MAX_BYTES = 4 << 20  # a spec is text; a larger file is refused before it is read
 MAX_NAME = 256
 MAX_DIMS = 64  # as torch: tensors of at most 64 dims
 
@@ -154,6 +154,10 @@ def parse(text: str) -> Spec:
     items = doc["layers"]
     if not isinstance(items, Seq) or not items:
         raise SpecError(f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers"))
+    from .blocks import MAX_LAYERS
+
+    if len(items) > MAX_LAYERS:
+        raise SpecError(f"layers lists {len(items):,} layers, more than the {MAX_LAYERS:,} a spec may have", doc.at("layers"))
     blocks = {}
     if "blocks" in doc:
         from .blocks import expand, read_blocks
@@ -318,7 +322,10 @@ def flat_yaml(spec: Spec) -> str:
     import yaml
 
     def one(v) -> str:
-        return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
+        try:  # JSON is YAML flow syntax, and much faster to write
+            return json.dumps(v, allow_nan=False, ensure_ascii=False)
+        except ValueError:  # a non-finite number: YAML spells it
+            return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
 
     lines = []
     if spec.name is not None:

@@ -118,3 +118,21 @@ def test_broadcast_matmul_keeps_what_torch_keeps(a_shape, b_shape):
         {"name": "mm", "type": "MatMul", "from": ["xa", "w"]},
     ]
     agree(analysis_of(a_shape, layers))
+
+
+@pytest.mark.parametrize("perm", [[0, 2, 1, 3], [0, 1, 3, 2], [0, 2, 3, 1]])
+def test_attention_style_matmuls_keep_what_torch_keeps(perm):
+    """q @ k.T and attn @ v on permuted views: torch keeps a copy where its reshape cannot view them."""
+    layers = [
+        {"name": "proj", "type": "Linear", "out_features": 8},
+        {"name": "q", "type": "Permute", "dims": perm},
+        {"name": "kt", "type": "Transpose", "from": "q", "dim0": -1, "dim1": -2},
+        {"name": "attn", "type": "MatMul", "from": ["q", "kt"]},
+        {"name": "soft", "type": "Softmax", "dim": -1},
+        {"name": "out", "type": "MatMul", "from": ["soft", "q"]},
+        {"name": "w", "type": "Parameter", "shape": [8, 3]},
+        {"name": "flat", "type": "MatMul", "from": ["proj", "w"]},
+        {"name": "vec", "type": "Parameter", "shape": [3]},
+        {"name": "mv", "type": "MatMul", "from": ["flat", "vec"]},
+    ]
+    agree(analysis_of((2, 3, 5, 4), layers))

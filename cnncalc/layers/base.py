@@ -226,6 +226,7 @@ class Kind:
     view = False  # the output shares the input's storage (a view, or the input itself)
     keeps_layout = False  # the output has the input's strides (element-wise kernels)
     reads_input_for_weight = False  # keeps its input only for its weight's gradient (conv, linear)
+    needs_strides = False  # ``saves`` also takes the inputs' strides (what it keeps depends on the layout)
 
     def shares_input(self, a: dict) -> bool:
         return self.view

@@ -242,44 +242,46 @@ class MatMul(Kind):
         macs = prod(batch) * pa[-2] * pa[-1] * qa[-1] if counted else 0
         return Out(shape=out, macs=macs)
 
-    def saves(self, a, xs, out, grads):
-        # each operand's gradient needs the other. A batched product reshapes each operand, expanded to the
-        # broadcast batch, into (batch, rows, cols): a view where the expanded strides allow one, else a copy,
-        # and the copy is what autograd keeps (measured: torch 2.13)
+    needs_strides = True
+
+    def saves(self, a, xs, out, grads, strides=(None, None)):
+        """Each operand's gradient needs the other, as torch.matmul reshapes it for mm/bmm: the operand itself
+        where that reshape is a view of it, else the copy the reshape made (measured: torch 2.13)."""
         from .reshape import view_strides
 
         p, q = xs
-        if len(q) >= 3 and len(p) <= 2:
-            # torch folds q's batch into rows of q.mT and multiplies once: the folded copy (a view only
-            # where the transposed strides allow it) is what p's gradient keeps
-            qt = (*q[:-2], q[-1], q[-2])
-            st = list(contiguous(q))
-            st[-1], st[-2] = st[-2], st[-1]
-            folded = (prod(q[:-2]) * q[-1], q[-2])
-            keep = []
+        sp = strides[0] or contiguous(p)
+        sq = strides[1] or contiguous(q)
+
+        def kept(k, shape, stride, target):
+            return ("in", k) if view_strides(shape, stride, target) is not None else ("new", target, "act")
+
+        keep = []
+        if len(p) <= 2 and len(q) <= 2:  # dot, mv, mm: the operands as they are
+            return [("in", 1)] * bool(grads[0]) + [("in", 0)] * bool(grads[1])
+        if len(p) >= 3 and len(q) <= 2:  # p's batch folds into its rows: one mm
             if grads[0]:
-                keep.append(("in", 1) if view_strides(qt, tuple(st), folded) is not None else ("new", folded, "act"))
+                keep.append(("in", 1))
+            if grads[1]:
+                keep.append(kept(0, p, sp, (prod(p[:-1]), p[-1])))
+            return keep
+        if len(q) >= 3 and len(p) <= 2:  # q's batch folds into the rows of q.mT: one mm
+            qt = (*q[:-2], q[-1], q[-2])
+            st = (*sq[:-2], sq[-1], sq[-2])
+            if grads[0]:
+                keep.append(kept(1, qt, st, (prod(q[:-2]) * q[-1], q[-2])))
             if grads[1]:
                 keep.append(("in", 0))
             return keep
-        batched = (len(p) > 2 or len(q) > 2) and not (len(p) >= 3 and len(q) <= 2) and len(p) > 1
-        keep = []
-        for k, x in ((1, q), (0, p)):
+        batch = out[: len(out) - 2] if len(q) > 1 else out[: len(out) - 1]
+        for k, x, stx in ((1, q, sq), (0, p, sp)):
             if not grads[1 - k]:
                 continue
-            xa = (1, *x) if len(x) == 1 else x
-            batch = out[: len(out) - 2] if len(q) > 1 else out[: len(out) - 1]
-            if batched and tuple(xa[:-2]) != tuple(batch):
-                full = (*batch, *xa[-2:])
-                own = contiguous(xa)
-                lead = len(full) - len(xa)
-                strides = tuple(
-                    0 if i < lead or (xa[i - lead] == 1 and full[i] != 1) else own[i - lead] for i in range(len(full))
-                )
-                if view_strides(full, strides, (prod(batch), *xa[-2:])) is None:
-                    keep.append(("new", full, "act"))
-                    continue
-            keep.append(("in", k))
+            xa, sa = ((1, *x), (x[0] * stx[0], *stx)) if len(x) == 1 else (x, stx)
+            full = (*batch, *xa[-2:])
+            lead = len(full) - len(xa)
+            fs = tuple(0 if i < lead or (xa[i - lead] == 1 and full[i] != 1) else sa[i - lead] for i in range(len(full)))
+            keep.append(kept(k, full, fs, (prod(batch), *xa[-2:])))
         return keep
 
     def explain(self, a, xs, out):
