@@ -130,6 +130,15 @@ class _Expander:
                     item.at("else"),
                 )
             return names.get(other, f"{prefix}{other}" if prefix else other)
+        written = item.get("from")
+        for w in [written] if isinstance(written, str) else (written or []):
+            b = w.rsplit(":", 1)[0] if ":" in w else w
+            if b not in names and not any(b.startswith(f"{n}.") for n in names):
+                raise SpecError(
+                    f"layer '{full}' ({item.get('type')}): left out by when, it stands for its input '{w}', "
+                    "but no layer above has that name",
+                    item.at("from"),
+                )
         if inputs and len(inputs) > 1:
             srcs = item.get("from")
             raise SpecError(
@@ -148,8 +157,11 @@ class _Expander:
         if src is None:
             return [prev]
         srcs = [src] if isinstance(src, str) else src
-        if not isinstance(srcs, list) or not all(isinstance(s, str) for s in srcs):
-            return None  # the layer parser reports the bad `from`
+        if not isinstance(srcs, list) or not srcs or not all(isinstance(s, str) for s in srcs):
+            name = item.get("name", "?")
+            raise SpecError(
+                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {_brief(src)}", item.at("from")
+            )
         return [names.get(s, s if not prefix else f"{prefix}{s}") for s in srcs]
 
     def use(self, item: Map, full: str, inputs: list[str], stack: tuple) -> str:

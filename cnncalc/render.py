@@ -90,7 +90,7 @@ def params_json(a: Analysis) -> dict:
 
 
 def dump(obj) -> str:
-    return json.dumps(obj)
+    return json.dumps(obj, allow_nan=False)  # every number is finite: sizes are bounded integers
 
 
 # ---- tables -------------------------------------------------------------------------------

@@ -71,3 +71,21 @@ def test_a_deep_chain_of_blocks_is_refused_not_a_recursion(tmp_path):
     p.write_text(text)
     r = run("shapes", p)
     assert r.exit_code == 1 and "nested more than 50 deep" in r.output
+
+
+@pytest.mark.parametrize(
+    "layer,message",
+    [
+        ("{name: r, type: ReLU, from: true}", "from must be a layer name or a list of names, found True"),
+        ("{name: r, type: ReLU, from: missing, when: false}", "left out by when, it stands for its input 'missing', but no layer above"),
+    ],
+)
+def test_a_bad_from_in_a_block_is_never_dropped(layer, message, tmp_path):
+    p = tmp_path / "spec.yaml"
+    p.write_text(
+        "input: [1, 2, 4, 4]\nblocks:\n  B:\n    layers:\n      - {name: c, type: Conv2d, out_channels: 2, kernel_size: 1}\n"
+        f"      - {layer}\nlayers:\n  - {{name: net, type: B}}\n  - {{type: ReLU}}\n"
+    )
+    for cmd in ("shapes", "export", "expand"):
+        r = run(cmd, p)
+        assert r.exit_code == 1 and message in r.output and ":6:" in r.output, (cmd, r.output)
