@@ -13,7 +13,7 @@ from .expr import ExprError, substitute
 from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
-MAX_LAYERS = 20_000  # after expansion: far above any real net, and every command stays well under 2 s
+MAX_LAYERS = 10_000  # after expansion: thrice a 1,001-layer ResNet, and every command stays well under 2 s
 MAX_NESTING = 50  # blocks using blocks
 USE_KEYS = ("name", "type", "from", "repeat", "first", "when", "else")
 
@@ -76,9 +76,9 @@ class _Expander:
         prev = block_input
         for j, (item, pos) in enumerate(zip(items, items.ipos)):
             self.visited += 1
-            if self.visited > 2 * MAX_LAYERS:
+            if self.visited > 4 * MAX_LAYERS:
                 raise SpecError(
-                    f"the blocks expand to more than {2 * MAX_LAYERS:,} layers, counting those that when leaves out", pos
+                    f"the blocks expand to more than {4 * MAX_LAYERS:,} layers, counting those that when leaves out", pos
                 )
             if not isinstance(item, Map):
                 raise SpecError(f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos)

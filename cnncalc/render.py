@@ -118,18 +118,22 @@ def _shape_cell(layer: LayerResult) -> str:
     return " | ".join(shape_text(s) for s in layer.output_shapes)
 
 
-def _group_source(layers: list[LayerResult], group: str) -> str:
-    """The inputs a folded group of layers takes from outside itself."""
+def _group_sources(layers: list[LayerResult], depth: int) -> dict[str, str]:
+    """For each folded group of layers, the inputs it takes from outside itself (one pass)."""
     from .engine import base
 
-    inside = group + "."
-    seen: list[str] = []
+    seen: dict[str, dict[str, None]] = {}
     for layer in layers:
-        if layer.name.startswith(inside):
-            for s in layer.inputs:
-                if not base(s).startswith(inside) and s not in seen:
-                    seen.append(s)
-    return ", ".join(seen)
+        parts = layer.name.split(".")
+        if len(parts) <= depth:
+            continue
+        group = ".".join(parts[:depth])
+        inside = group + "."
+        got = seen.setdefault(group, {})
+        for s in layer.inputs:
+            if not base(s).startswith(inside):
+                got[s] = None
+    return {g: ", ".join(v) for g, v in seen.items()}
 
 
 def _source(layer: LayerResult) -> str:
@@ -155,13 +159,14 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
 
 def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False) -> str:
     graph = any(not layer.default_input for layer in a.layers)
+    groups = _group_sources(a.layers, depth) if graph and depth is not None else {}
     headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
     folded = fold(a.layers, depth) if depth is not None else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
     rows = [
         [
             name,
             type_,
-            *([_source(layer) if name == layer.name else _group_source(a.layers, name)] if graph else []),
+            *([_source(layer) if name == layer.name else groups.get(name, "")] if graph else []),
             _shape_cell(layer),
             f"{params:,}",
             f"{macs:,}",
