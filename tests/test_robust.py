@@ -89,3 +89,12 @@ def test_a_bad_from_in_a_block_is_never_dropped(layer, message, tmp_path):
     for cmd in ("shapes", "export", "expand"):
         r = run(cmd, p)
         assert r.exit_code == 1 and message in r.output and ":6:" in r.output, (cmd, r.output)
+
+
+def test_import_of_a_model_that_refuses_the_input_is_one_line():
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parent / "models.py"
+    r = run("import", f"{models}:TutorialNet", "--input", "1,3,8,8")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert "does not run on an input of shape [1, 3, 8, 8]" in r.output and len(r.output) < 400
