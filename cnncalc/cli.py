@@ -18,11 +18,35 @@ from . import render
 from .diagnostics import Diagnostic, SpecError
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.",
 )
+
+
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        print(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+):
+    """Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.
+
+    SPEC may be '-' to read the spec from standard input (cnncalc expand x.yaml | cnncalc shapes -)."""
+    from .spec import _STDIN
+
+    _STDIN.clear()  # standard input is read once per command
+
 
 DEFAULT_SPEC = str(Path(__file__).parent / "data" / "lenet.yaml")
 
@@ -36,9 +60,13 @@ class Format(str, Enum):
 class CheckFormat(str, Enum):
     text = "text"
     github = "github"
+    json = "json"
+    sarif = "sarif"
 
 
-SpecArg = Annotated[str | None, typer.Argument(help="The YAML spec; default: the tutorial net shipped with cnncalc.")]
+SpecArg = Annotated[
+    str | None, typer.Argument(help="The YAML spec ('-': standard input); default: the tutorial net shipped with cnncalc.")
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 BatchOpt = Annotated[
     int | None,
@@ -61,12 +89,41 @@ def annotation(d: Diagnostic) -> str:
     return f"::{d.severity} file={_escape(d.path, True)},line={d.line},col={d.col}::{_escape(d.message)}"
 
 
+def _colour(stream) -> bool:
+    """Colour on a terminal; none in CI, with NO_COLOR, or into a pipe or file."""
+    return not os.environ.get("NO_COLOR") and not os.environ.get("CI") and hasattr(stream, "isatty") and stream.isatty()
+
+
 def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
     stream = stream or sys.stderr
+    colour = _colour(stream)
     for d in diags:
-        print(d, file=stream)
+        text = str(d)
+        if colour:
+            code = "31" if d.severity == "error" else "33"
+            text = text.replace(f": {d.severity}: ", f": \x1b[1;{code}m{d.severity}\x1b[0m: ", 1)
+        print(text, file=stream)
         if github:
             print(annotation(d), file=stream)
+
+
+class Status:
+    """A live status line on stderr for a run that can take a while; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int | None = None, label: str = ""):
+        self.on = hasattr(sys.stderr, "isatty") and sys.stderr.isatty() and not os.environ.get("CI")
+        self.total, self.label = total, label
+
+    def __call__(self, text: str, i: int | None = None) -> None:
+        if self.on:
+            count = f" {i:,}/{self.total:,}" if i is not None and self.total else ""
+            sys.stderr.write(f"\r\x1b[K{self.label}{count} {text}"[:200])
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.on:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def _cannot_read(path: str, e: OSError):
@@ -95,19 +152,21 @@ def analyze_file(path: str, batch: int | None = None, partial: list | None = Non
     from .engine import analyze
     from .spec import load
 
+    shown = "<stdin>" if path == "-" else path
     try:
         a = analyze(load(path), batch)
     except SpecError as e:
         if partial is not None and e.partial is not None:
             partial.append(e.partial)
-        return None, [Diagnostic.of(path, e)]
+        return None, [Diagnostic.of(shown, e)]
     except OSError:
         raise
     except Exception as e:  # a bug, never a traceback: say where and what, and ask for a report
         return None, [
             Diagnostic(path, 1, 1, "error", f"internal error while reading this spec ({type(e).__name__}: {e}); please report it")
         ]
-    return a, [Diagnostic(path, w.pos[0], w.pos[1], "warning", w.message) for w in a.warnings]
+    a.path = shown
+    return a, a.diagnostics
 
 
 def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -139,8 +198,7 @@ def _run(path: str | None, batch: int | None, strict: bool, on_invalid=None, sho
     return a
 
 
-def _diag_json(d: Diagnostic) -> dict:
-    return {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
+_diag_json = render.diag_json
 
 
 @app.command()
@@ -292,7 +350,14 @@ def memory(
             print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
             raise typer.Exit(2) from None
         s = load(spec or DEFAULT_SPEC)
-        fitted = (fit, fit_batch(lambda n: analyze(s, n), limit, dtype.value, optimizer.value))
+        status = Status(label="fit:")
+
+        def at(n):
+            status(f"trying batch {n:,}")
+            return analyze(s, n)
+
+        fitted = (fit, fit_batch(at, limit, dtype.value, optimizer.value))
+        status.done()
         if fitted[1] == 0:
             need = measure(analyze(s, 1), dtype.value, optimizer.value).total_bytes
             print(
@@ -322,7 +387,10 @@ def check(
 
     Folders are searched for specs, skipping hidden folders and those ruff skips (.venv, node_modules, ...)."""
     files, missing = expand_paths(specs, exclude)
-    github = format is CheckFormat.github or _github()
+    github = format is CheckFormat.github or (format is CheckFormat.text and _github())
+    machine = format in (CheckFormat.json, CheckFormat.sarif)
+    found: list[Diagnostic] = []
+    status_line = Status(len(files), "checking") if len(files) > 20 else None
     status = 0
     if not files and not missing:
         print(
@@ -334,7 +402,9 @@ def check(
     for t in missing:
         print(f"{t}: error: no such file, folder or matching glob", file=sys.stderr)
         status = 2
-    for path in files:
+    for i, path in enumerate(files):
+        if status_line:
+            status_line(path, i + 1)
         try:
             _, diags = analyze_file(path)
         except OSError as e:
@@ -343,13 +413,25 @@ def check(
             continue
         if strict:
             diags = _strict(diags)
-        emit(diags, github, sys.stdout)
+        if machine:
+            found += diags
+        else:
+            emit(diags, github, sys.stdout)
         n_err = sum(d.severity == "error" for d in diags)
         errors += n_err
         warnings += len(diags) - n_err
         bad += n_err > 0
+    if status_line:
+        status_line.done()
     if bad and status == 0:
         status = 1
+    if format is CheckFormat.json:
+        for d in found:
+            print(render.dump(_diag_json(d)))
+        raise typer.Exit(status)
+    if format is CheckFormat.sarif:
+        print(render.dump(sarif(found, files)))
+        raise typer.Exit(status)
     plural = "" if len(files) == 1 else "s"
     print(
         f"checked {len(files):,} spec{plural}: {len(files) - bad:,} ok, {bad:,} invalid "
@@ -468,8 +550,9 @@ def verify(
     from .bridge import verify as v
 
     a = _run(spec, batch, False, on_invalid=lambda path: print(v.torch_on_invalid(path, batch), file=sys.stderr))
+    status = Status(label="verify:")
     try:
-        report = v.verify(a, device=device)
+        report = v.verify(a, device=device, progress=status)
     except v.VerifyRefused as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -480,8 +563,36 @@ def verify(
             file=sys.stderr,
         )
         raise typer.Exit(1) from None
+    status.done()
     sys.stdout.write(v.report_text(report))
     raise typer.Exit(0 if report.ok else 1)
+
+
+def sarif(diags: list[Diagnostic], files: list[str]) -> dict:
+    """SARIF 2.1.0, for code-scanning tools."""
+    from . import __version__
+
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "cnncalc", "version": __version__,
+                                    "rules": [{"id": "spec", "shortDescription": {"text": "a spec that does not fit together"}}]}},
+                "artifacts": [{"location": {"uri": Path(f).as_posix()}} for f in files],
+                "results": [
+                    {
+                        "ruleId": "spec",
+                        "level": "error" if d.severity == "error" else "warning",
+                        "message": {"text": d.message},
+                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": Path(d.path).as_posix()},
+                                                             "region": {"startLine": d.line, "startColumn": d.col}}}],
+                    }
+                    for d in diags
+                ],
+            }
+        ],
+    }  # fmt: skip
 
 
 def _count(n: int, word: str) -> str:

@@ -20,6 +20,18 @@ class SpecError(Exception):
         self.pos = pos or (1, 1)
         self.layer = layer  # the layer whose shapes do not fit, when the spec itself was read
         self.partial = None  # the analysis of the layers above it
+        self._diagnostics = None
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """The findings as diagnostics: path, line, col, severity and message."""
+        if self._diagnostics is not None:
+            return self._diagnostics
+        return [Diagnostic("<spec>", self.pos[0], self.pos[1], "error", self.message)]
+
+    @diagnostics.setter
+    def diagnostics(self, value: list[Diagnostic]) -> None:
+        self._diagnostics = value
 
 
 @dataclass(frozen=True)

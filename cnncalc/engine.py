@@ -87,9 +87,35 @@ class Analysis:
     flattens: list[tuple[str, int, tuple[int, ...]]] = field(default_factory=list)  # (layer, size, factors)
     outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # what the net returns, in order
 
+    path: str = "<spec>"
+
     @property
     def output(self) -> tuple[int, ...]:
         return self.outputs[0][1] if self.outputs else self.layers[-1].output_shape
+
+    @property
+    def diagnostics(self) -> list:
+        """The warnings as diagnostics (path, line, col, severity, message)."""
+        from .diagnostics import Diagnostic
+
+        return [Diagnostic(self.path, w.pos[0], w.pos[1], "warning", w.message) for w in self.warnings]
+
+    def to_dict(self) -> dict:
+        """What ``cnncalc shapes --format json`` prints."""
+        from .render import diag_json, shapes_json
+
+        return {**shapes_json(self), "diagnostics": [diag_json(d) for d in self.diagnostics]}
+
+    def params_dict(self) -> dict:
+        """What ``cnncalc params --format json`` prints."""
+        from .render import params_json
+
+        return params_json(self)
+
+    def _repr_markdown_(self) -> str:
+        from .render import shapes_text
+
+        return shapes_text(self, markdown=True)
 
     @property
     def tensors(self) -> list[Tensor]:

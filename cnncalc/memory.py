@@ -36,6 +36,12 @@ class Memory:
     inference_peak_bytes: int
     per_layer: dict[str, int] = field(default_factory=dict)
 
+    def to_dict(self) -> dict:
+        """What ``cnncalc memory --format json`` prints."""
+        from .render import memory_json
+
+        return memory_json(self)
+
     @property
     def total_bytes(self) -> int:
         return self.params_bytes + self.grads_bytes + self.optimizer_bytes + self.buffers_bytes + self.saved_activation_bytes

@@ -69,6 +69,10 @@ def shapes_json(a: Analysis) -> dict:
     }
 
 
+def diag_json(d) -> dict:
+    return {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
+
+
 def partial_json(a: Analysis) -> dict:
     """The layers of an invalid spec that fit, up to the failing one."""
     return {"name": a.name, "input": list(a.input), "layers": [_layer_json(layer) for layer in a.layers]}

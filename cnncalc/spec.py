@@ -72,6 +72,9 @@ MAX_NAME = 256
 MAX_DIMS = 64  # as torch: tensors of at most 64 dims
 
 
+_STDIN: dict[str, bytes] = {}
+
+
 class NotAFile(OSError):
     """The path is not a regular file (a folder, a FIFO, a device): refused without reading it."""
 
@@ -81,6 +84,15 @@ def read_text(path: str) -> str:
     import os
     import stat
 
+    if path == "-":  # standard input, read once (a command may load its spec twice)
+        import sys
+
+        if "-" not in _STDIN:
+            _STDIN["-"] = sys.stdin.buffer.read(MAX_BYTES + 1)
+        data = _STDIN["-"]
+        if len(data) > MAX_BYTES:
+            raise NotAFile(0, f"standard input has more than the {MAX_BYTES:,} bytes a spec may have")
+        return _decode(data)
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, a device or a socket)"
@@ -91,6 +103,10 @@ def read_text(path: str) -> str:
         data = f.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise NotAFile(0, f"it has more than the {MAX_BYTES:,} bytes a spec may have")
+    return _decode(data)
+
+
+def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -110,7 +126,7 @@ def load(path: str) -> Spec:
     except SpecError as e:
         e.pos = clamp(text, e.pos)  # every position a real place in the file
         raise
-    spec.path = path
+    spec.path = "<stdin>" if path == "-" else path
     return spec
 
 

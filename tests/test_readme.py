@@ -11,7 +11,7 @@ def test_python_api_example_runs(monkeypatch, capsys):
     block = re.search(r"## Python API\n\n```python\n(.*?)```", README, re.S).group(1)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
-    assert out == ["(1, 10) 81194 274656", "['conv1.weight', 'conv1.bias']"]
+    assert out == ["(1, 10) 81194 274656", "['conv1.weight', 'conv1.bias']", "3 33 error", "(2, 10) 72234"]
 
 
 def test_quick_start_is_what_ci_runs():

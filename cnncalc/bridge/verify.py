@@ -77,8 +77,10 @@ def _numel(shape) -> int:
     return n
 
 
-def verify(a: Analysis, device: str = "meta") -> Report:
-    """Compare torch with the analysis layer by layer; nothing is allocated on ``meta``."""
+def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
+    """Compare torch with the analysis layer by layer; nothing is allocated on ``meta``.
+    ``progress(text)`` hears of each phase (the CLI shows it on a terminal)."""
+    progress = progress or (lambda text: None)
     if device == "cpu":
         need, have = estimate_bytes(a), available_memory()
         if need > have:
@@ -90,6 +92,7 @@ def verify(a: Analysis, device: str = "meta") -> Report:
 
     from .build import build
 
+    progress("building the torch model")
     torch.manual_seed(0)
     model = build(a, device)
     model.eval()  # shapes do not depend on the mode; eval keeps batch-norm happy with batch 1
@@ -126,6 +129,7 @@ def verify(a: Analysis, device: str = "meta") -> Report:
     if device == "cpu":
         model.train()
         x.requires_grad_(False)
+    progress(f"running the forward pass on {device}")
     try:
         out = model(x, record)
     except Exception as e:  # torch refused what the analysis accepted: report it, do not crash
@@ -138,8 +142,10 @@ def verify(a: Analysis, device: str = "meta") -> Report:
         if layer.output_shapes is not None and tuple(layer.output_shapes) != t_shapes:
             report.problems.append(f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch {list(t_shapes)}")
     if out is not None:
+        progress("measuring what autograd keeps")
         _check_memory(a, device, report)
     if device == "cpu" and out is not None:
+        progress("running the backward pass")
         model.zero_grad()
         outs = out if isinstance(out, tuple) else (out,)
         loss = sum(torch.nn.MSELoss()(o, torch.randn(o.shape)) for o in outs)
@@ -156,6 +162,7 @@ def verify(a: Analysis, device: str = "meta") -> Report:
                 report.checked_grads += 1
         from .receptive import agrees, measure
 
+        progress("checking receptive fields against input gradients")
         for name, pos, expected, measured, interior in measure(a):
             if not agrees(expected, measured, interior):
                 report.problems.append(
