@@ -19,16 +19,16 @@ __version__ = "0.2.0"  # the one source of the version: pyproject.toml reads it 
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Analysis
-    from .memory import Memory
 
-__all__ = ["__version__", "analyze", "memory", "summary", "Analysis", "Diagnostic", "SpecError"]
+__all__ = ["__version__", "analyze", "summary", "Analysis", "Diagnostic", "SpecError"]
 
 
 def analyze(spec: Any, *, batch: int | None = None) -> Analysis:
     """Analyse a spec: a path to a YAML file, a dict (a parsed spec) or YAML text.
 
     Returns the :class:`~cnncalc.engine.Analysis` (``to_dict()`` is ``shapes --format json``,
-    ``params_dict()`` is ``params --format json``; it renders as Markdown in a notebook). A bad spec
+    ``params_dict()`` is ``params --format json``, ``memory().to_dict()`` is ``memory --format json``;
+    it renders as Markdown in a notebook). A bad spec
     raises :class:`SpecError`, whose ``diagnostics`` hold path, line, col, severity and message.
     """
     import os
@@ -56,13 +56,6 @@ def analyze(spec: Any, *, batch: int | None = None) -> Analysis:
         raise
     result.path = path
     return result
-
-
-def memory(analysis: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memory:
-    """One training step's memory (``to_dict()`` is ``memory --format json``)."""
-    from .memory import memory as _memory
-
-    return _memory(analysis, dtype, optimizer)
 
 
 def summary(model, input_size, *, name: str | None = None) -> Analysis:

@@ -112,6 +112,12 @@ class Analysis:
 
         return params_json(self)
 
+    def memory(self, dtype: str = "float32", optimizer: str = "sgd"):
+        """One training step's memory (``to_dict()`` is ``cnncalc memory --format json``)."""
+        from .memory import memory
+
+        return memory(self, dtype, optimizer)
+
     def _repr_markdown_(self) -> str:
         from .render import shapes_text
 

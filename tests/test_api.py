@@ -26,7 +26,7 @@ def test_analyze_to_dict_is_the_cli_json(monkeypatch):
     cli = json.loads(runner.invoke(app, ["shapes", "configs/lenet.yaml", "--format", "json"]).stdout)
     assert cnncalc.analyze("configs/lenet.yaml").to_dict() == cli
     assert cnncalc.analyze(LENET).params_dict() == json.loads(runner.invoke(app, ["params", str(LENET), "-f", "json"]).stdout)
-    assert cnncalc.memory(cnncalc.analyze(LENET)).to_dict() == json.loads(runner.invoke(app, ["memory", str(LENET), "-f", "json"]).stdout)
+    assert cnncalc.analyze(LENET).memory().to_dict() == json.loads(runner.invoke(app, ["memory", str(LENET), "-f", "json"]).stdout)
 
 
 def test_a_dict_and_text_work_alike():
