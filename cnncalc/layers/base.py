@@ -120,6 +120,16 @@ def int_list(v, key):
     raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
 
 
+@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
+def dim_list(v, key):
+    """One dim or a list of dims (possibly empty) as a tuple."""
+    if _is_int(v):
+        return (v,)
+    if isinstance(v, list) and all(_is_int(d) for d in v):
+        return tuple(v)
+    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
+
+
 @schema({"type": "boolean"})
 def flag(v, key):
     if not isinstance(v, bool):

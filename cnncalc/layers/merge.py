@@ -4,6 +4,7 @@ Split and Chunk (several outputs), MatMul of two activations, and Parameter (a t
 from __future__ import annotations
 
 from .base import REQUIRED, Kind, LayerError, Out, contiguous, dims, integer, norm_dim, number, optional, prod, register, schema
+from .reshape import DropsDim, view_strides
 
 
 def broadcast(shapes, names) -> tuple[int, ...]:
@@ -190,11 +191,8 @@ class Split(Kind):
         ]
 
 
-class Unbind(Kind):
+class Unbind(DropsDim):
     """torch.unbind: one output per position along ``dim``, that dim removed (views)."""
-
-    view = True
-    strided = True
 
     def infer(self, a, x):
         if not x:
@@ -204,10 +202,6 @@ class Unbind(Kind):
             raise LayerError(f"dim {a['dim']} has {x[d]:,} positions: more outputs than a spec can name (4,096)", "dim")
         one = (*x[:d], *x[d + 1 :])
         return Out(shape=one, outputs=[one] * x[d], mixes_dim=None)
-
-    def layout(self, a, x, stride, out):
-        d = a["dim"] % len(x)
-        return (*stride[:d], *stride[d + 1 :])
 
     def explain(self, a, x, out):
         d = a["dim"] % len(x)
@@ -247,8 +241,6 @@ class MatMul(Kind):
     def saves(self, a, xs, out, grads, strides=(None, None)):
         """Each operand's gradient needs the other, as torch.matmul reshapes it for mm/bmm: the operand itself
         where that reshape is a view of it, else the copy the reshape made (measured: torch 2.13)."""
-        from .reshape import view_strides
-
         p, q = xs
         sp = strides[0] or contiguous(p)
         sq = strides[1] or contiguous(q)

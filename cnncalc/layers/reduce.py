@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Kind, LayerError, Out, dims, flag, norm_dim, number, optional, prod, register, schema
-
-
-@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
-def _dims(v, key):
-    if isinstance(v, int) and not isinstance(v, bool):
-        return (v,)
-    if isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
-        return tuple(v)
-    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
+from .base import Kind, LayerError, Out, dim_list, dims, flag, norm_dim, number, optional, prod, register
 
 
 class Reduce(Kind):
@@ -54,7 +45,7 @@ class Reduce(Kind):
         return Reduce(self.type.lower(), kwargs["dim"], kwargs["keepdim"])
 
 
-_ARGS = {"dim": (optional(_dims), None), "keepdim": (flag, False)}
+_ARGS = {"dim": (optional(dim_list), None), "keepdim": (flag, False)}
 register(
     Reduce("Mean", dict(_ARGS)),
     Reduce("Sum", dict(_ARGS)),

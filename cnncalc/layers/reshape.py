@@ -12,6 +12,7 @@ from .base import (
     Out,
     Shape,
     choice,
+    dim_list,
     dims,
     flag,
     int_list,
@@ -443,11 +444,19 @@ class Slice(Kind):
         return [f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"]
 
 
-class Select(Kind):
-    """``x[..., index]`` along ``dim``: that dim removed (a view)."""
+class DropsDim(Kind):
+    """A view without one of the input's dims (Select, Unbind): its layout drops that dim's stride."""
 
     view = True
     strided = True
+
+    def layout(self, a, x, stride, out):
+        d = a["dim"] % len(x)
+        return (*stride[:d], *stride[d + 1 :])
+
+
+class Select(DropsDim):
+    """``x[..., index]`` along ``dim``: that dim removed (a view)."""
 
     def infer(self, a, x):
         if not x:
@@ -457,30 +466,17 @@ class Select(Kind):
             raise LayerError(f"index {a['index']} is out of range for dim {d} of size {x[d]}", "index")
         return Out(shape=(*x[:d], *x[d + 1 :]))
 
-    def layout(self, a, x, stride, out):
-        d = a["dim"] % len(x)
-        return (*stride[:d], *stride[d + 1 :])
-
     def explain(self, a, x, out):
         return [f"position {a['index']} of dim {a['dim']}: {dims(x)} -> {dims(out)} (a view)"]
-
-
-@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]})
-def _dims(v, key):
-    if isinstance(v, int) and not isinstance(v, bool):
-        return (v,)
-    if isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
-        return tuple(v)
-    raise LayerError(f"{key} must be an integer or a list of integers, found {v!r}", key)
 
 
 register(
     View("View", {"shape": (_shape, REQUIRED)}),
     View("Reshape", {"shape": (_shape, REQUIRED)}),
     Contiguous("Contiguous", {}),
-    Permute("Permute", {"dims": (_dims, REQUIRED)}),
+    Permute("Permute", {"dims": (dim_list, REQUIRED)}),
     Transpose("Transpose", {"dim0": (integer(None), REQUIRED), "dim1": (integer(None), REQUIRED)}),
-    Squeeze("Squeeze", {"dim": (optional(_dims), None)}),
+    Squeeze("Squeeze", {"dim": (optional(dim_list), None)}),
     Unsqueeze("Unsqueeze", {"dim": (integer(None), REQUIRED)}),
     ChannelShuffle("ChannelShuffle", {"groups": (integer(), REQUIRED)}),
     Expand("Expand", {"shape": (_shape, REQUIRED)}),
