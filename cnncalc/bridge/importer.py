@@ -429,8 +429,6 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
         if op == "get_attr":
             continue  # read where it is used
         if not isinstance(v, (_T, tuple, list)) or (isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)):
-            if any(is_tensor(a) and not isinstance(a.meta.get("value"), _T) for a in node.all_input_nodes):
-                pass
             continue  # sizes, dims, asserts: plain values, read where they are used
         srcs_all = [a for a in node.all_input_nodes if is_tensor(a)]
         if op == "call_module":
@@ -457,7 +455,6 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             if type_ == "Linear":
                 args = {"in_features": ws[1], "out_features": ws[0], "bias": b is not None}
             else:
-                n = int(type_[-2])
                 args = {
                     "in_channels": ws[1] * value(_arg(node, 6, "groups", 1)),
                     "out_channels": ws[0],
@@ -468,7 +465,6 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                     args[key] = val if isinstance(val, (str, int)) else list(val)
                 args["bias"] = b is not None
                 args = {k: v for k, v in args.items() if k in REGISTRY[type_].args}
-                _ = n
             emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [ref(x, node)])
             continue
         if op == "call_function" and target in _NORM_FUNCS:
