@@ -133,6 +133,8 @@ C = [
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "GELU"}, {"type": "View", "shape": [2, -1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "LayerNorm", "normalized_shape": [6]}, {"type": "View", "shape": [2, -1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Flatten"}, {"type": "View", "shape": [2, 120]}]),
+    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Flatten"}, {"type": "GELU"}]),
+    ((2, 6, 4, 5), [{"type": "Transpose", "dim0": 1, "dim1": 3}, {"type": "Unflatten", "dim": 2, "unflattened_size": [2, 2]}, {"type": "ReLU"}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 2, 1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [-4, 2, -1, 1]}]),

@@ -4,7 +4,7 @@ Split and Chunk (several outputs), MatMul of two activations, and Parameter (a t
 from __future__ import annotations
 
 from .base import REQUIRED, Kind, LayerError, Out, contiguous, dims, integer, norm_dim, number, optional, prod, register, schema
-from .reshape import DropsDim, view_strides
+from .reshape import DropsDim, Strided, view_strides
 
 
 def broadcast(shapes, names) -> tuple[int, ...]:
@@ -137,11 +137,8 @@ class Stack(Kind):
         return S(**kwargs)
 
 
-class Split(Kind):
+class Split(Strided):
     """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views along ``dim``."""
-
-    view = True
-    strided = True
 
     def parts(self, a, x) -> list[int]:
         if not x:

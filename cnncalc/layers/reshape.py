@@ -28,7 +28,13 @@ from .base import (
 
 
 class Flatten(Kind):
+    """torch.flatten: a view where the strides allow one (torch's reshape), else a contiguous copy."""
+
     view = True
+    strided = True
+
+    def layout(self, a, x, stride, out):
+        return view_strides(x, stride, out)
 
     def infer(self, a, x):
         s = norm_dim(a["start_dim"], len(x), "start_dim")
@@ -52,6 +58,10 @@ class Flatten(Kind):
 
 class Unflatten(Kind):
     view = True
+    strided = True
+
+    def layout(self, a, x, stride, out):
+        return view_strides(x, stride, out)  # splitting one dim is always a view
 
     def infer(self, a, x):
         d = norm_dim(a["dim"], len(x), "dim")
@@ -212,6 +222,13 @@ def view_strides(old: Shape, stride: tuple[int, ...], new: Shape) -> tuple[int, 
     return tuple(out) if view_d == -1 else None
 
 
+class Strided(Kind):
+    """A view of its input (no copy where torch makes none): ``layout`` gives its strides from the input's."""
+
+    view = True
+    strided = True
+
+
 @schema({"type": "array", "items": {"type": "integer", "minimum": -1}})
 def _shape(v, key):
     if isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in v):
@@ -219,11 +236,8 @@ def _shape(v, key):
     raise LayerError(f"{key} must be a list of integers (one of them may be -1), found {v!r}", key)
 
 
-class View(Kind):
+class View(Strided):
     """View (a view of the same storage, torch's stride rule) and Reshape (a view where one exists, else a copy)."""
-
-    view = True
-    strided = True
 
     def infer(self, a, x):
         shape = list(a["shape"])
@@ -266,11 +280,8 @@ class View(Kind):
         return [f"{dims(x)} -> {dims(out)}: the same {prod(x):,} values in a new shape{inferred}"]
 
 
-class Contiguous(Kind):
+class Contiguous(Strided):
     """``x.contiguous()``: the same values, copied into a contiguous layout where they are not."""
-
-    view = True
-    strided = True
 
     def infer(self, a, x):
         return Out(shape=x, rf="same")
@@ -282,10 +293,7 @@ class Contiguous(Kind):
         return [f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only after a permute or transpose)"]
 
 
-class Permute(Kind):
-    view = True
-    strided = True
-
+class Permute(Strided):
     def infer(self, a, x):
         order = [norm_dim(d, len(x), "dims") for d in a["dims"]]
         if len(order) != len(x) or sorted(order) != list(range(len(x))):
@@ -301,10 +309,7 @@ class Permute(Kind):
         return [f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no values move)"]
 
 
-class Transpose(Kind):
-    view = True
-    strided = True
-
+class Transpose(Strided):
     def infer(self, a, x):
         i, j = norm_dim(a["dim0"], len(x), "dim0"), norm_dim(a["dim1"], len(x), "dim1")
         out = list(x)
@@ -324,10 +329,7 @@ class Transpose(Kind):
         return [f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no values move)"]
 
 
-class Squeeze(Kind):
-    view = True
-    strided = True
-
+class Squeeze(Strided):
     def _kept(self, a, x):
         if a["dim"] is None:
             return [i for i, s in enumerate(x) if s != 1]
@@ -345,10 +347,7 @@ class Squeeze(Kind):
         return [f"removes {which}: {dims(x)} -> {dims(out)}"]
 
 
-class Unsqueeze(Kind):
-    view = True
-    strided = True
-
+class Unsqueeze(Strided):
     def infer(self, a, x):
         d = norm_dim(a["dim"], len(x) + 1, "dim")
         return Out(shape=(*x[:d], 1, *x[d:]))
@@ -378,11 +377,8 @@ class ChannelShuffle(Kind):
         return [f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"]
 
 
-class Expand(Kind):
+class Expand(Strided):
     """torch.expand: size-1 dims stretched (and new leading dims added) without copying; -1 keeps a dim."""
-
-    view = True
-    strided = True
 
     def infer(self, a, x):
         shape = list(a["shape"])
@@ -415,11 +411,8 @@ class Expand(Kind):
         return [f"{dims(x)} -> {dims(out)}: size-1 dims repeat without copying (a view with stride 0)"]
 
 
-class Slice(Kind):
+class Slice(Strided):
     """``x[start:end:step]`` along ``dim`` (Python's slice rules, clamped to the dim): a view."""
-
-    view = True
-    strided = True
 
     def _range(self, a, x):
         d = norm_dim(a["dim"], len(x), "dim")
@@ -444,11 +437,8 @@ class Slice(Kind):
         return [f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"]
 
 
-class DropsDim(Kind):
+class DropsDim(Strided):
     """A view without one of the input's dims (Select, Unbind): its layout drops that dim's stride."""
-
-    view = True
-    strided = True
 
     def layout(self, a, x, stride, out):
         d = a["dim"] % len(x)
