@@ -8,7 +8,7 @@ are relative, ``${EXPR}`` is evaluated over the block's args and ``index``, and 
 
 from __future__ import annotations
 
-from .diagnostics import Pos, SpecError, did_you_mean
+from .diagnostics import Pos, SpecError, cut, did_you_mean
 from .expr import ExprError, substitute
 from .layers import REGISTRY
 from .yamlpos import Map, Seq
@@ -160,7 +160,7 @@ class _Expander:
         if not isinstance(srcs, list) or not srcs or not all(isinstance(s, str) for s in srcs):
             name = item.get("name", "?")
             raise SpecError(
-                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {_brief(src)}", item.at("from")
+                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {cut(repr(src))}", item.at("from")
             )
         return [names.get(s, s if not prefix else f"{prefix}{s}") for s in srcs]
 
@@ -177,7 +177,7 @@ class _Expander:
         args = self.args(block, item, label, item.pos)
         repeat = item.get("repeat")
         if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
-            raise SpecError(f"{label}: repeat must be an integer of at least 1, found {_brief(repeat)}", item.at("repeat"))
+            raise SpecError(f"{label}: repeat must be an integer of at least 1, found {cut(repr(repeat))}", item.at("repeat"))
         if repeat is not None and repeat > MAX_LAYERS:
             raise SpecError(
                 f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a spec may expand to", item.at("repeat")
@@ -222,11 +222,6 @@ class _Expander:
         if len(self.out) >= MAX_LAYERS:
             raise SpecError(f"the blocks expand to more than {MAX_LAYERS:,} layers", pos)
         self.out.append((flat, pos))
-
-
-def _brief(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _subst(value, env: dict, pos: Pos):

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from . import render
-from .diagnostics import Diagnostic, SpecError
+from .diagnostics import Diagnostic, SpecError, cut
 
 app = typer.Typer(
     add_completion=True,
@@ -163,7 +163,13 @@ def analyze_file(path: str, batch: int | None = None, partial: list | None = Non
         raise
     except Exception as e:  # a bug, never a traceback: say where and what, and ask for a report
         return None, [
-            Diagnostic(path, 1, 1, "error", f"internal error while reading this spec ({type(e).__name__}: {e}); please report it")
+            Diagnostic(
+                shown,
+                1,
+                1,
+                "error",
+                f"internal error while reading this spec ({type(e).__name__}: {cut(str(e), 200)}); please report it",
+            )
         ]
     a.path = shown
     return a, a.diagnostics

@@ -52,6 +52,11 @@ class Diagnostic:
         return f"{printable(self.path)}:{self.line}:{self.col}: {self.severity}: {printable(self.message)}"
 
 
+def cut(text: str, n: int = 60) -> str:
+    """Text for a message: at most ``n`` characters (a spec's value is never pasted whole)."""
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def printable(text: str) -> str:
     """Control characters (a newline, a terminal escape) shown as escapes: one diagnostic stays one line."""
     if text.isprintable():

@@ -230,12 +230,9 @@ def _num(v):
         if abs(v) > MAX_INT:
             raise ExprError(f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)")
         return int(v)
-    raise ExprError(f"expected a number, found {_short(v)}")
+    from .diagnostics import cut
 
-
-def _short(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
+    raise ExprError(f"expected a number, found {cut(repr(v), 40)}")
 
 
 def evaluate(text: str, env: dict):

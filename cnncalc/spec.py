@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .diagnostics import Pos, SpecError, did_you_mean
+from .diagnostics import Pos, SpecError, cut, did_you_mean
 from .layers import REGISTRY, REQUIRED, Kind, LayerError
 from .layers.base import arity
 from .yamlpos import Map, Seq, loads
@@ -150,7 +150,7 @@ def parse(text: str) -> Spec:
                 hint
                 or " (the keys are name, input, layers, blocks, outputs; anchors to share go under 'defaults' or an 'x-' key)"
             )
-            raise SpecError(f"unknown top-level key '{_cut(str(key))}'{hint}", doc.kpos[key])
+            raise SpecError(f"unknown top-level key '{cut(str(key))}'{hint}", doc.kpos[key])
     name = doc.get("name")
     if name is not None and not isinstance(name, str):
         raise SpecError(f"name must be text, found {_what(name)}", doc.at("name"))
@@ -361,16 +361,12 @@ def flat_yaml(spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cut(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
 def _what(v) -> str:
     if isinstance(v, Map):
         return "a mapping"
     if isinstance(v, Seq):
         return "a list"
-    return f"{type(v).__name__} {_cut(repr(v))}"
+    return f"{type(v).__name__} {cut(repr(v))}"
 
 
 def _show(v) -> str:
@@ -379,4 +375,4 @@ def _show(v) -> str:
         return text if len(text) <= 60 else text[:57] + "..."
     if v is None:
         return "nothing"
-    return _cut(repr(v))
+    return cut(repr(v))
