@@ -204,9 +204,6 @@ def _run(path: str | None, batch: int | None, strict: bool, on_invalid=None, sho
     return a
 
 
-_diag_json = render.diag_json
-
-
 @app.command()
 def shapes(
     spec: SpecArg = None,
@@ -227,7 +224,7 @@ def shapes(
         diagnostics.extend(diags)
         if failed and format is Format.json:
             obj = render.partial_json(partial) if partial is not None else {"name": None, "layers": []}
-            obj.update(valid=False, diagnostics=[_diag_json(d) for d in diags])
+            obj.update(valid=False, diagnostics=[render.diag_json(d) for d in diags])
             print(render.dump(obj))
         elif failed and partial is not None and partial.layers:
             sys.stdout.write(render.shapes_text(partial, markdown=format is Format.markdown, depth=depth, partial=True))
@@ -237,7 +234,7 @@ def shapes(
     a = _run(spec, batch, strict, shown=shown)
     if format is Format.json:
         obj = render.shapes_json(a)
-        obj["diagnostics"] = [_diag_json(d) for d in diagnostics]
+        obj["diagnostics"] = [render.diag_json(d) for d in diagnostics]
         print(render.dump(obj))
     else:
         sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown, depth=depth))
@@ -433,7 +430,7 @@ def check(
         status = 1
     if format is CheckFormat.json:
         for d in found:
-            print(render.dump(_diag_json(d)))
+            print(render.dump(render.diag_json(d)))
         raise typer.Exit(status)
     if format is CheckFormat.sarif:
         print(render.dump(sarif(found, files)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Pos, SpecError
 from .layers import LayerError
-from .layers.base import arity, contiguous, prod
+from .layers.base import arity, contiguous, dims, prod, times
 from .spec import LayerSpec, Spec
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -180,7 +180,7 @@ def _too_big(analysis: Analysis) -> None:
         analysis.warnings.append(
             LayerWarning(
                 pos,
-                f"the input {dims_text(analysis.input)} holds {prod(analysis.input):,} values "
+                f"the input {dims(analysis.input)} holds {prod(analysis.input):,} values "
                 f"({_tib(prod(analysis.input) * 4)} in float32), more than any device holds",
             )
         )
@@ -289,7 +289,7 @@ def _layer(
                 layer.name,
             )
         if any(v > MAX_SIZE for v in shape):
-            raise SpecError(f"{label}: its output {dims_text(shape)} has a dim larger than {MAX_SIZE:.0e}", layer.pos, layer.name)
+            raise SpecError(f"{label}: its output {dims(shape)} has a dim larger than {MAX_SIZE:.0e}", layer.pos, layer.name)
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
     buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
     for t in (*params, *buffers):
@@ -374,11 +374,7 @@ def _flatten_hint(layer: LayerSpec, analysis: Analysis, sources, xs, message: st
     if kind is None or not kind.startswith(("Conv", "MaxPool", "AvgPool", "Adaptive", "LPPool")):
         return ""
     x = xs[0]
-    return f"; {dims_text(x)} is the {len(x)}-D output of a {kind}: add a Flatten before this layer ({' × '.join(map(str, x[1:]))} = {prod(x[1:]):,})"
-
-
-def dims_text(shape) -> str:
-    return "[" + ", ".join(str(v) for v in shape) + "]"
+    return f"; {dims(x)} is the {len(x)}-D output of a {kind}: add a Flatten before this layer ({times(x[1:])} = {prod(x[1:]):,})"
 
 
 def _spatial_dims(spec: Spec) -> int:

@@ -95,9 +95,7 @@ def _oracle(type_, kw):
         "Sub": lambda: _arith(torch.sub, kw),
         "Stack": lambda: lambda *xs: torch.stack(xs, kw.get("dim", 0)),
         "Expand": lambda: lambda x: x.expand(*kw["shape"]),
-        "Slice": lambda: lambda x: x.narrow(0, 0, x.shape[0]).__getitem__(
-            (slice(None),) * (kw["dim"] % x.dim()) + (slice(kw.get("start"), kw.get("end"), kw.get("step", 1)),)
-        ),
+        "Slice": lambda: lambda x: x[(slice(None),) * (kw["dim"] % x.dim()) + (slice(kw.get("start"), kw.get("end"), kw.get("step", 1)),)],
         "Select": lambda: lambda x: x[(slice(None),) * (kw["dim"] % x.dim()) + (kw["index"],)],
         "Norm": lambda: lambda x: torch.norm(
             x, p=kw.get("p", 2.0), dim=list(range(x.dim())) if _dims(kw) is None else _dims(kw), keepdim=kw.get("keepdim", False)

@@ -59,6 +59,7 @@ EXPRESSIONS = {
 }  # fmt: skip
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
+# written into exported files, which import nothing but torch (bridge/modules.py holds the same module for verify)
 STOCHASTIC_DEPTH = '''
 
 class StochasticDepth(nn.Module):

@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ..diagnostics import cut
 from ..layers import REGISTRY, REQUIRED
+from ..layers.base import prod
 
 
 class ImportFailed(Exception):
@@ -117,12 +119,7 @@ _FUNCS = {
     F.adaptive_max_pool3d: ("AdaptiveMaxPool3d", ["output_size"]),
     F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]),
     F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
-    torch.flatten: ("Flatten", ["start_dim", "end_dim"]),
 }
-_ADD = (operator.add, operator.iadd, torch.add)
-_MUL = (operator.mul, operator.imul, torch.mul)
-_METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "log_softmax": "LogSoftmax"}
-_FUNC_DEFAULTS = {torch.flatten: {"start_dim": 0}}  # where the function's default differs from the module's
 
 
 def _plain(v):
@@ -643,22 +640,13 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             keep = value(_arg(node, 2, "keepdim", False))
             emit(node, type_, {"dim": dim, "keepdim": keep or None}, fresh(type_.lower()), [ref(node.args[0], node)])
             continue
-        if target in _NO_OPS or target == "contiguous":
+        if target in _NO_OPS:  # copies and casts: the same shape (a copy only where contiguous() must make one)
             src = node.args[0]
-            if target == "contiguous" and not node.args[0].meta["value"].contiguous:
+            if target == "contiguous" and not src.meta["value"].contiguous:
                 emit(node, "Contiguous", {}, fresh("contiguous"), [ref(src, node)])
-            elif (
-                target in ("to", "float", "type_as")
-                and len(node.args) > 1
-                and not isinstance(node.args[1], (str, torch.dtype))
-                and target != "type_as"
-            ):
-                raise ImportFailed(f"'{what}' with these arguments has no cnncalc layer{_where(node)}")
             else:
                 name_of[node] = ref(src, node)
             continue
-        if op == "call_function" and target in _ADD + _MUL:
-            raise ImportFailed(f"{what} with these arguments cannot be a layer{_where(node)}")
         if op == "call_function" and target is F.pad:
             pad = _plain(value(node.args[1] if len(node.args) > 1 else node.kwargs["pad"]))
             mode = _arg(node, 2, "mode", "constant")
@@ -684,8 +672,7 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             continue
         if op == "call_function" and target in _FUNCS:
             type_, names = _FUNCS[target]
-            args = dict(_FUNC_DEFAULTS.get(target, {}))
-            args.update(zip(names, (value(w) for w in node.args[1:])))
+            args = dict(zip(names, (value(w) for w in node.args[1:])))
             args.update({k: value(w) for k, w in node.kwargs.items() if k in names})
             if type_ == "Dropout" and value(node.kwargs.get("training", len(node.args) > 2 and node.args[2])) is False:
                 type_, args = "Identity", {}
@@ -720,7 +707,7 @@ def _flatten_out(out) -> list:
 def _as_flatten(x: tuple, y: tuple):
     for s in range(len(x)):
         for e in range(len(x) - 1, s, -1):
-            if y == (*x[:s], _prod(x[s : e + 1]), *x[e + 1 :]):
+            if y == (*x[:s], prod(x[s : e + 1]), *x[e + 1 :]):
                 return s, e - len(x)
     return None
 
@@ -732,15 +719,7 @@ def _what(node) -> str:
 
 def _line(e: Exception) -> str:
     text = str(e).strip().splitlines()
-    first = text[0] if text else ""
-    return first if len(first) <= 200 else first[:197] + "..."
-
-
-def _prod(xs) -> int:
-    n = 1
-    for x in xs:
-        n *= x
-    return n
+    return cut(text[0] if text else "", 200)
 
 
 def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict], outputs=None, unused=()) -> str:
