@@ -88,6 +88,8 @@ class Analysis:
     outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # what the net returns, in order
 
     path: str = "<spec>"
+    ultralytics: object = None  # for an Ultralytics model YAML: its summary by its rules (cnncalc.ultralytics.Summary)
+    model: object = None  # and its rows (cnncalc.ultralytics.Model)
 
     @property
     def output(self) -> tuple[int, ...]:
@@ -156,6 +158,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
     strides: dict[str, tuple] = {}  # tensor -> its strides where a view left it non-contiguous
     analysis = Analysis(spec.name, shape, [])
+    analysis.warnings += [LayerWarning(pos, message) for pos, message in spec.notes]
     prev = "input"
     names = {layer.name for layer in spec.layers}
     for layer in spec.layers:
@@ -167,6 +170,11 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             raise err from None
     _outputs(spec, analysis, outputs)
     _too_big(analysis)
+    if spec.ultralytics is not None:
+        from .ultralytics import summary
+
+        analysis.model = spec.ultralytics
+        analysis.ultralytics = summary(spec, analysis)
     return analysis
 
 

@@ -65,6 +65,8 @@ class Spec:
     written_layers: list = field(default_factory=list)  # the top-level layers as written (block uses unexpanded)
     outputs: list[str] | None = None  # `outputs:` the tensors the net returns; None: the last layer's
     outputs_pos: list = field(default_factory=list)
+    ultralytics: object = None  # an Ultralytics model YAML's rows and facts (cnncalc.ultralytics.Model)
+    notes: list = field(default_factory=list)  # (position, message) warnings of the reading itself
 
 
 MAX_BYTES = 4 << 20  # a spec is text; a larger file is refused before it is read
@@ -116,13 +118,25 @@ def _decode(data: bytes) -> str:
         raise SpecError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})", (line, col)) from None
 
 
-def load(path: str) -> Spec:
-    """Read and parse a spec file."""
+READ: dict = {"scale": None, "imgsz": None}  # the command line's --scale and --imgsz (Ultralytics model YAML)
+
+
+def load(path: str, scale: str | None = None, imgsz=None) -> Spec:
+    """Read and parse a spec file (an Ultralytics model YAML too: ``yolov8n.yaml`` reads ``yolov8.yaml`` at scale n)."""
+    import os
+
     from .yamlpos import clamp
 
-    text = read_text(path)
+    scale, imgsz = scale or READ["scale"], imgsz or READ["imgsz"]
+    real = path
+    if path != "-" and not os.path.exists(path):
+        from .ultralytics import unscaled
+
+        if os.path.isfile(unscaled(path)):
+            real = unscaled(path)
+    text = read_text(real)
     try:
-        spec = parse(text)
+        spec = parse(text, path, scale, imgsz)
     except SpecError as e:
         e.pos = clamp(text, e.pos)  # every position a real place in the file
         raise
@@ -130,9 +144,16 @@ def load(path: str) -> Spec:
     return spec
 
 
-def parse(text: str) -> Spec:
+def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None) -> Spec:
     """Parse spec text into a :class:`Spec`; raises SpecError at the offending value."""
     doc = loads(text)
+    from .ultralytics import is_model
+
+    if is_model(doc):
+        return _ultralytics(doc, path, scale, imgsz)
+    if scale or imgsz:
+        what = "--scale" if scale else "--imgsz"
+        raise SpecError(f"{what} is for Ultralytics model YAML (backbone: and head:); this spec's input is its 'input'")
     if doc is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'")
     if not isinstance(doc, Map):
@@ -215,6 +236,24 @@ def parse(text: str) -> Spec:
         written_layers=list(items),
         outputs=outputs,
         outputs_pos=outputs_pos,
+    )
+
+
+def _ultralytics(doc, path, scale, imgsz) -> Spec:
+    from .ultralytics import read
+
+    items, model, outputs, notes = read(doc, path, scale, imgsz)
+    layers = [_layer(item, pos, i) for i, (item, pos) in enumerate(items)]
+    _check_names(layers)
+    return Spec(
+        input=(1, model.ch, *model.imgsz),
+        layers=layers,
+        name=model.title,
+        written_layers=[],
+        outputs=outputs,
+        outputs_pos=[doc.pos] * len(outputs or ()),
+        ultralytics=model,
+        notes=notes,
     )
 
 

@@ -96,6 +96,15 @@ class View(nn.Module):
         return x.reshape(self.shape) if self.reshape else x.view(self.shape)
 
 
+class ViewAs(nn.Module):
+    def __init__(self, reshape: bool = False):
+        super().__init__()
+        self.reshape = reshape
+
+    def forward(self, x, like):
+        return x.reshape_as(like) if self.reshape else x.view_as(like)
+
+
 class Contiguous(nn.Module):
     def forward(self, x):
         return x.contiguous()

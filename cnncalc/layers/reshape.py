@@ -280,6 +280,33 @@ class View(Strided):
         return [f"{dims(x)} -> {dims(out)}: the same {prod(x):,} values in a new shape{inferred}"]
 
 
+class ViewAs(Strided):
+    """``x.view_as(other)`` / ``x.reshape_as(other)``: the first input in the second's shape (its values unread)."""
+
+    inputs = (2, 2)
+
+    def infer(self, a, xs, names=()):
+        x, like = xs
+        if prod(x) != prod(like):
+            raise LayerError(
+                f"'{names[0]}' {dims(x)} has {prod(x):,} elements, but '{names[1]}' {dims(like)} has {prod(like):,}: "
+                "no view of one has the other's shape",
+                "from",
+            )
+        return Out(shape=tuple(like))
+
+    def layout(self, a, x, stride, out):
+        return View.layout(self, a, x, stride, out)
+
+    def module(self, kwargs):
+        from ..bridge.modules import ViewAs as V
+
+        return V(reshape=self.type == "ReshapeAs")
+
+    def explain(self, a, x, out):
+        return [f"{dims(x)} -> {dims(out)}: the same {prod(x):,} values in the shape of the second input"]
+
+
 class Contiguous(Strided):
     """``x.contiguous()``: the same values, copied into a contiguous layout where they are not."""
 
@@ -463,6 +490,8 @@ class Select(DropsDim):
 register(
     View("View", {"shape": (_shape, REQUIRED)}),
     View("Reshape", {"shape": (_shape, REQUIRED)}),
+    ViewAs("ViewAs", {}),
+    ViewAs("ReshapeAs", {}),
     Contiguous("Contiguous", {}),
     Permute("Permute", {"dims": (dim_list, REQUIRED)}),
     Transpose("Transpose", {"dim0": (integer(None), REQUIRED), "dim1": (integer(None), REQUIRED)}),

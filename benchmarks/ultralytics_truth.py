@@ -1,0 +1,178 @@
+"""Ultralytics' own numbers for model YAMLs, and how cnncalc's reader compares with them.
+
+Dev-time only, in a separate venv (never in the README's set-up or CI); Ultralytics is AGPL, so it is
+run here, never copied into the repository, and models are built from YAML only (no weights):
+
+    python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install torch==2.14.1 torchvision==0.29.1 ultralytics pyyaml 'typer<0.21'
+    /tmp/oracle/bin/pip install --no-deps -e .
+    /tmp/oracle/bin/python benchmarks/ultralytics_truth.py [--write] [--imgsz N] [CONFIG ...]
+
+CONFIG is a path, or the name of a config Ultralytics ships (`yolov8n.yaml`: `yolov8.yaml` at scale n).
+Without CONFIG: every test config under tests/ultralytics/ and the shipped list below. For each: build the
+model as Ultralytics does, take its summary (`model_info`: layers, parameters, gradients, GFLOPs), its
+parameter and buffer names and shapes, MACs (FlopCounterMode / 2 of an eval forward at 1xchxNxN) and the
+output shapes, then compare cnncalc's reading of the same file. `--write` stores the numbers for the
+test configs as tests/ultralytics/truth.json, which the suite reads (with the pinned torch, without
+Ultralytics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+warnings.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests" / "ultralytics"
+SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.yaml yolov5m.yaml yolov5n-p6.yaml yolov8n.yaml
+yolov8s.yaml yolov8m.yaml yolov8l.yaml yolov8n-seg.yaml yolov8s-seg.yaml yolov8n-cls.yaml yolov8s-cls.yaml yolov8n-pose.yaml
+yolov8n-obb.yaml yolov8n-p2.yaml yolov8n-p6.yaml yolov8n-seg-p6.yaml yolov8n-ghost.yaml yolov8n-ghost-p2.yaml yolo11n.yaml
+yolo11s.yaml yolo11m.yaml yolo11l.yaml yolo11n-seg.yaml yolo11s-seg.yaml yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml
+yolo11n-obb.yaml yolov8n-cls-resnet50.yaml""".split()
+
+
+def build(cfg: str):
+    """The Ultralytics model for a config, as its trainers build it (task from the head)."""
+    from ultralytics.nn import tasks
+
+    d = tasks.yaml_model_load(cfg)
+    task = tasks.guess_model_task(d)
+    cls = {
+        "detect": tasks.DetectionModel,
+        "segment": tasks.SegmentationModel,
+        "classify": tasks.ClassificationModel,
+        "pose": tasks.PoseModel,
+        "obb": tasks.OBBModel,
+    }[task]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        model = cls(d, verbose=False)
+    return model, d
+
+
+def shapes(out) -> list:
+    """Every tensor of an output (tuples, lists and dicts walked in order), as shapes."""
+    if isinstance(out, torch.Tensor):
+        return [list(out.shape)]
+    if isinstance(out, dict):
+        return [s for v in out.values() for s in shapes(v)]
+    if isinstance(out, (list, tuple)):
+        return [s for v in out for s in shapes(v)]
+    return []
+
+
+def truth(cfg: str, imgsz: int) -> dict:
+    from ultralytics.utils.torch_utils import model_info
+
+    model, d = build(cfg)
+    with contextlib.redirect_stdout(io.StringIO()):
+        layers, params, grads, gflops = model_info(model, verbose=True, imgsz=imgsz)
+    ch = d.get("channels", 3)
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        out = model(torch.zeros(1, ch, imgsz, imgsz))
+    return {
+        "imgsz": imgsz,
+        "ultralytics": {"layers": layers, "parameters": params, "gradients": grads, "gflops": gflops},
+        "parameters": {n: list(p.shape) for n, p in model.named_parameters()},
+        "frozen": [n for n, p in model.named_parameters() if not p.requires_grad],
+        "buffers": {n: list(b.shape) for n, b in model.named_buffers()},
+        "macs": fc.get_total_flops() // 2,
+        "outputs": shapes(out),
+    }
+
+
+def ours(path: str, imgsz: int) -> dict:
+    from cnncalc.engine import analyze
+    from cnncalc.spec import load
+
+    a = analyze(load(path, imgsz=imgsz))
+    return {
+        "ultralytics": a.ultralytics.to_dict(),
+        "parameters": {t.name: list(t.shape) for t in a.tensors},
+        "frozen": [t.name for r in a.layers if not r.trainable for t in r.params],
+        "buffers": {t.name: list(t.shape) for t in a.buffers},
+        "macs": a.total_macs,
+        "outputs": [list(shape) for _, shape in a.outputs],
+    }
+
+
+def compare(want: dict, got: dict) -> list[str]:
+    diffs = []
+    for key in ("ultralytics", "macs", "outputs", "frozen"):
+        if want[key] != got[key]:
+            diffs.append(f"{key}: ultralytics {want[key]} cnncalc {got[key]}")
+    for key in ("parameters", "buffers"):
+        if want[key] != got[key]:
+            w, g = want[key], got[key]
+            missing = [n for n in w if n not in g][:3]
+            extra = [n for n in g if n not in w][:3]
+            shape = [n for n in w if n in g and w[n] != g[n]][:3]
+            order = list(w) != list(g) and not missing and not extra
+            diffs.append(f"{key}: missing {missing} extra {extra} shape {shape}" + (" (order)" if order else ""))
+    return diffs
+
+
+def main(argv: list[str]) -> int:
+    write = "--write" in argv
+    imgsz = 640
+    if "--imgsz" in argv:
+        imgsz = int(argv[argv.index("--imgsz") + 1])
+        argv = [a for i, a in enumerate(argv) if a != "--imgsz" and argv[i - 1] != "--imgsz"]
+    names = [a for a in argv if not a.startswith("--")]
+    tests = sorted(str(p.relative_to(ROOT)) for p in TESTS.glob("*.yaml") if not p.name.startswith("bad"))
+    cfgs = names or [*tests, *SHIPPED]
+    store, exact = {}, 0
+    for cfg in cfgs:
+        t0 = time.perf_counter()
+        try:
+            want = truth(cfg, imgsz)
+        except Exception as e:  # a config Ultralytics itself cannot build
+            print(f"{cfg:32} ultralytics failed: {type(e).__name__}: {e}")
+            continue
+        if cfg in tests:
+            store[Path(cfg).name] = want
+        path = cfg if Path(cfg).exists() else str(shipped_path(cfg))
+        try:
+            got = ours(path, imgsz)
+        except Exception as e:
+            print(f"{cfg:32} REFUSED {type(e).__name__}: {str(e)[:200]}")
+            continue
+        diffs = compare(want, got)
+        exact += not diffs
+        u = want["ultralytics"]
+        line = f"{u['layers']} layers, {u['parameters']:,} params, {u['gflops']:.1f} GFLOPs"
+        print(f"{cfg:32} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)")
+        for d in diffs:
+            print("    " + d[:300])
+    print(f"exact: {exact} of {len(cfgs)}")
+    if write:
+        old = json.loads((TESTS / "truth.json").read_text()) if (TESTS / "truth.json").exists() else {}
+        old.update(store)
+        (TESTS / "truth.json").write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {len(store)} configs to {TESTS / 'truth.json'}")
+    return 0
+
+
+def shipped_path(cfg: str) -> Path:
+    """Where a shipped config lives, under its scaled name (which need not exist: the reader unifies it)."""
+    import ultralytics
+
+    base = Path(ultralytics.__file__).parent / "cfg" / "models"
+    import re
+
+    unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", Path(cfg).stem) + ".yaml"
+    for p in base.rglob(unified):
+        return p.with_name(cfg)
+    return Path(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
