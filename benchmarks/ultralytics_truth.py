@@ -37,6 +37,11 @@ yolov8s.yaml yolov8m.yaml yolov8l.yaml yolov8n-seg.yaml yolov8s-seg.yaml yolov8n
 yolov8n-obb.yaml yolov8n-p2.yaml yolov8n-p6.yaml yolov8n-seg-p6.yaml yolov8n-ghost.yaml yolov8n-ghost-p2.yaml yolo11n.yaml
 yolo11s.yaml yolo11m.yaml yolo11l.yaml yolo11n-seg.yaml yolo11s-seg.yaml yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml
 yolo11n-obb.yaml yolov8n-cls-resnet50.yaml""".split()
+# the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have scales, and sizes
+TEST_RUNS = [("yolo90n.yaml", 640), ("yolo90s.yaml", 640), ("yolo90n.yaml", 320), ("yolo91n-seg.yaml", 640),
+             ("yolo91m-seg.yaml", 640), ("yolo92-cls.yaml", 640), ("yolo92-cls.yaml", 224), ("yolo93n-pose.yaml", 640),
+             ("yolo94-tiny.yaml", 640), ("yolo94-tiny.yaml", 96), ("yolo95n-obb.yaml", 640), ("yolo95m-obb.yaml", 640),
+             ("yolo96-cls.yaml", 640), ("yolo96-cls.yaml", 160), ("yolo96-cls.yaml", 100), ("yolo92-cls.yaml", 64)]  # fmt: skip
 
 
 def build(cfg: str):
@@ -127,37 +132,35 @@ def main(argv: list[str]) -> int:
         imgsz = int(argv[argv.index("--imgsz") + 1])
         argv = [a for i, a in enumerate(argv) if a != "--imgsz" and argv[i - 1] != "--imgsz"]
     names = [a for a in argv if not a.startswith("--")]
-    tests = sorted(str(p.relative_to(ROOT)) for p in TESTS.glob("*.yaml") if not p.name.startswith("bad"))
-    cfgs = names or [*tests, *SHIPPED]
+    tests = [(str(TESTS / name), size) for name, size in TEST_RUNS]
+    runs = [(n, imgsz) for n in names] if names else [*tests, *((n, imgsz) for n in SHIPPED)]
     store, exact = {}, 0
-    for cfg in cfgs:
+    for cfg, size in runs:
         t0 = time.perf_counter()
         try:
-            want = truth(cfg, imgsz)
+            want = truth(cfg, size)
         except Exception as e:  # a config Ultralytics itself cannot build
-            print(f"{cfg:32} ultralytics failed: {type(e).__name__}: {e}")
+            print(f"{Path(cfg).name:28} {size:4} ultralytics failed: {type(e).__name__}: {e}")
             continue
-        if cfg in tests:
-            store[Path(cfg).name] = want
-        path = cfg if Path(cfg).exists() else str(shipped_path(cfg))
+        if Path(cfg).parent == TESTS:
+            store[f"{Path(cfg).name}@{size}"] = want
+        path = cfg if Path(cfg).parent == TESTS else str(shipped_path(cfg))
         try:
-            got = ours(path, imgsz)
+            got = ours(path, size)
         except Exception as e:
-            print(f"{cfg:32} REFUSED {type(e).__name__}: {str(e)[:200]}")
+            print(f"{Path(cfg).name:28} {size:4} REFUSED {type(e).__name__}: {str(e)[:200]}")
             continue
         diffs = compare(want, got)
         exact += not diffs
         u = want["ultralytics"]
         line = f"{u['layers']} layers, {u['parameters']:,} params, {u['gflops']:.1f} GFLOPs"
-        print(f"{cfg:32} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)")
+        print(f"{Path(cfg).name:28} {size:4} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)")
         for d in diffs:
             print("    " + d[:300])
-    print(f"exact: {exact} of {len(cfgs)}")
+    print(f"exact: {exact} of {len(runs)}")
     if write:
-        old = json.loads((TESTS / "truth.json").read_text()) if (TESTS / "truth.json").exists() else {}
-        old.update(store)
-        (TESTS / "truth.json").write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {len(store)} configs to {TESTS / 'truth.json'}")
+        (TESTS / "truth.json").write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {len(store)} runs to {TESTS / 'truth.json'}")
     return 0
 
 

@@ -73,6 +73,22 @@ BatchOpt = Annotated[
     typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input."),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
+ScaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scale", help="Ultralytics model YAML: the scale (n, s, m, l, x); default: from the file name (yolov8n.yaml)."
+    ),
+]
+ImgszOpt = Annotated[
+    int | None, typer.Option("--imgsz", min=1, help="Ultralytics model YAML: the input image size (default 640).")
+]
+
+
+def _ultra(scale: str | None, imgsz: int | None) -> None:
+    """--scale and --imgsz for every spec this command reads."""
+    from .spec import READ
+
+    READ.update(scale=scale, imgsz=imgsz)
 
 
 def _github() -> bool:
@@ -213,11 +229,14 @@ def shapes(
     depth: Annotated[
         int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")
     ] = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals.
 
     For an invalid spec: the table up to the failing layer, then the diagnostic (JSON: the layers so far
     and the diagnostics)."""
+    _ultra(scale, imgsz)
     diagnostics: list = []
 
     def shown(partial, diags, failed):
@@ -241,8 +260,16 @@ def shapes(
 
 
 @app.command()
-def params(spec: SpecArg = None, format: FormatOpt = Format.table, batch: BatchOpt = None, strict: StrictOpt = False):
+def params(
+    spec: SpecArg = None,
+    format: FormatOpt = Format.table,
+    batch: BatchOpt = None,
+    strict: StrictOpt = False,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
+):
     """Every parameter tensor (torch's names), its shape and count; buffers; totals."""
+    _ultra(scale, imgsz)
     a = _run(spec, batch, strict)
     if format is Format.json:
         print(render.dump(render.params_json(a)))
@@ -291,13 +318,20 @@ def _looks_like_spec(path: str) -> bool:
     return not keys or any(k.strip("'\"") in ("layers", "input", "blocks", "backbone", "head") for k in keys)
 
 
+def _scaled_name(path: str) -> bool:
+    """``yolov8n.yaml`` where only ``yolov8.yaml`` exists: Ultralytics' name for that model at scale n."""
+    from .ultralytics import unscaled
+
+    return unscaled(path) != path and os.path.isfile(unscaled(path))
+
+
 def expand_paths(targets: list[str], exclude: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Files, folders (every spec *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
     files, missing = [], []
     for t in targets:
         if os.path.isdir(t):
             files += [f for f in _walk(t, exclude or []) if _looks_like_spec(f)]
-        elif os.path.exists(t):
+        elif os.path.exists(t) or _scaled_name(t):
             files.append(t)
         elif any(c in t for c in "*?["):
             import glob
@@ -336,8 +370,11 @@ def memory(
     ] = Optimizer.sgd,
     format: FormatOpt = Format.table,
     fit: Annotated[str | None, typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits.")] = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd keeps."""
+    _ultra(scale, imgsz)
     from .engine import analyze
     from .memory import fit as fit_batch
     from .memory import memory as measure
@@ -385,10 +422,13 @@ def check(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable).")
     ] = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary.
 
     Folders are searched for specs, skipping hidden folders and those ruff skips (.venv, node_modules, ...)."""
+    _ultra(scale, imgsz)
     files, missing = expand_paths(specs, exclude)
     github = format is CheckFormat.github or (format is CheckFormat.text and _github())
     machine = format in (CheckFormat.json, CheckFormat.sarif)
@@ -448,8 +488,11 @@ def explain(
     spec: SpecArg = None,
     layer: Annotated[str | None, typer.Option("--layer", help="Explain only this layer.")] = None,
     batch: BatchOpt = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """Every layer's numbers with the rules that produced them, the numbers filled in."""
+    _ultra(scale, imgsz)
     from .explain import explain as explain_text
 
     a = _run(spec, batch, False)
@@ -472,8 +515,11 @@ def export(
     spec: SpecArg = None,
     output: Annotated[str | None, typer.Option("-o", "--output", help="Write the source here instead of stdout.")] = None,
     class_name: Annotated[str, typer.Option("--class-name", help="Name of the nn.Module class.")] = "Net",
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's parameter names."""
+    _ultra(scale, imgsz)
     from .bridge.export import ExportError
     from .bridge.export import export as source
     from .spec import load
@@ -524,8 +570,9 @@ def schema():
 
 
 @app.command()
-def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")]):
+def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")], scale: ScaleOpt = None, imgsz: ImgszOpt = None):
     """Print the flat spec a block spec stands for: YAML that analyses identically."""
+    _ultra(scale, imgsz)
     from .spec import flat_yaml, load
 
     try:
@@ -545,8 +592,11 @@ def verify(
         str, typer.Option("--device", help="meta (nothing allocated) or cpu (a real forward and backward pass).")
     ] = "meta",
     batch: BatchOpt = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
 ):
     """Build the equivalent torch model, run it, and compare every number with the analytic results."""
+    _ultra(scale, imgsz)
     if device not in ("meta", "cpu"):
         print(f"cnncalc: error: --device must be meta or cpu, found '{device}'", file=sys.stderr)
         raise typer.Exit(2)

@@ -66,6 +66,7 @@ def shapes_json(a: Analysis) -> dict:
         "trainable_params": a.trainable_params,
         "total_macs": a.total_macs,
         "param_bytes": a.total_params * PARAM_BYTES,
+        **({"ultralytics": a.ultralytics.to_dict()} if a.ultralytics is not None else {}),
     }
 
 
@@ -161,7 +162,46 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
     return [tuple(r[:5]) for r in rows]
 
 
+def rows_text(a: Analysis, markdown: bool = False) -> str:
+    """An Ultralytics model by its rows, as its parse_model table (i, from, n, params, module, arguments), with
+    each row's output shape and MACs; then cnncalc's totals and Ultralytics' summary line."""
+    shapes = {x.name: x.output_shape for x in a.layers}
+    for x in a.layers:
+        for k, s in enumerate(x.output_shapes or ()):
+            shapes[f"{x.name}:{k}"] = s
+    rows = []
+    for r in a.model.rows:
+        part = a.layers[r.first : r.last]
+        rows.append(
+            [
+                str(r.index),
+                str(r.frm),
+                str(r.n),
+                f"{sum(x.param_count for x in part):,}",
+                r.module,
+                str(r.args),
+                shape_text(shapes.get(r.out, ())),
+                f"{sum(x.macs for x in part):,}",
+            ]
+        )
+    more = f" (and {len(a.outputs) - 1} more: the head's raw outputs and inputs)" if len(a.outputs) > 1 else ""
+    out = [f"{a.name}: input {shape_text(a.input)} -> output {shape_text(a.output)}{more}", ""]
+    out.append(table(["", "from", "n", "params", "module", "arguments", "Output shape", "MACs"], rows, {0, 2, 3, 7}, markdown))
+    out.append("")
+    footer = [
+        f"Total params: {a.total_params:,}",
+        f"Trainable params: {a.trainable_params:,}",
+        f"MACs: {a.total_macs:,} ({a.total_macs * 2 / 1e9:.2f} GFLOPs as torch's FlopCounterMode counts them)",
+        f"Param memory (float32): {bytes_text(a.total_params * PARAM_BYTES)}",
+        f"Ultralytics' summary, by its rules: {a.ultralytics.line()}",
+    ]
+    out += [f"- {line}" for line in footer] if markdown else footer
+    return "\n".join(out) + "\n"
+
+
 def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False) -> str:
+    if a.model is not None and depth is None and not partial:
+        return rows_text(a, markdown)
     graph = any(not layer.default_input for layer in a.layers)
     groups = _group_sources(a.layers, depth) if graph and depth is not None else {}
     headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
@@ -196,6 +236,8 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, p
         f"MACs: {a.total_macs:,}",
         f"Param memory (float32): {bytes_text(a.total_params * PARAM_BYTES)}",
     ]
+    if a.ultralytics is not None:
+        footer.append(f"Ultralytics' summary, by its rules: {a.ultralytics.line()}")
     out += [f"- {line}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"
 

@@ -48,6 +48,8 @@ class LayerSpec:
         """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
         if self.origin is None:
             return ""
+        if isinstance(self.origin, str):  # an Ultralytics row
+            return f" ({self.origin})"
         block, use, line = self.origin
         return f" (in block '{block}' used by '{use}' at line {line})"
 

@@ -110,6 +110,7 @@ class _Net:
         self.items: list[tuple[Map, Pos]] = []
         self.pos: Pos = (1, 1)
         self.fpos: Pos = (1, 1)
+        self.origin: str | None = None  # "in row 11, Concat": said after a layer's diagnostic
         self.leaves = 0
         self.default_act = ("SiLU", {})
         self.shared_act = False  # Conv.default_act: one module shared by every Conv, so one leaf
@@ -123,7 +124,7 @@ class _Net:
         for k, v in args.items():
             if v is not None:
                 m[k] = _plain(v)
-        m.pos, m.vpos, m.kpos, m.origin = self.pos, {"from": self.fpos}, {}, None
+        m.pos, m.vpos, m.kpos, m.origin = self.pos, {"from": self.fpos}, {}, self.origin
         self.items.append((m, self.pos))
         if functional:
             self.functional.add(name)
@@ -458,9 +459,9 @@ def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
 
 MODULES = {
     f.__name__: f
-    for f in (Conv, DWConv, GhostConv, Bottleneck, GhostBottleneck, C2, C2f, C3, C3k, C3Ghost, C3k2, SPPF, SPP, C2PSA,
+    for f in (Conv, DWConv, GhostConv, Bottleneck, GhostBottleneck, C2, C2f, C3, C3Ghost, C3k2, SPPF, SPP, C2PSA,
               ResNetLayer, Classify, Detect, Segment, Pose, OBB)
-}  # fmt: skip
+}  # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in parse_model)  # fmt: skip
 BASE = {"Classify", "Conv", "GhostConv", "Bottleneck", "GhostBottleneck", "SPP", "SPPF", "C2PSA", "DWConv", "C2", "C2f",
         "C3k2", "C3", "C3Ghost", "nn.ConvTranspose2d"}  # fmt: skip
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA"}
@@ -564,6 +565,7 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
         f, n, m, args = row
         fpos, npos, mpos, apos = row.ipos
         net.pos, net.fpos = rpos, fpos
+        net.origin = f"in row {i}, {cut(str(m), 40)}"
         srcs = f if isinstance(f, list) else [f]
         if not srcs or not all(isinstance(j, int) and not isinstance(j, bool) for j in srcs):
             raise SpecError(f"row {i}: from must be a row index or a list of them (-1: the row above), found {cut(str(f))}", fpos)
@@ -628,7 +630,7 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
         except _Refused as e:
             raise SpecError(f"row {i} ({m}): {e}", rpos) from None
         except TypeError as e:  # the module's signature refused the args
-            raise SpecError(f"row {i} ({m}): {_arity(m, e)}", apos) from None
+            raise SpecError(f"row {i} ({m}): {_arity(m, args, e)}", apos) from None
         if not isinstance(c2, int):
             raise SpecError(f"row {i} ({m}): its output channels are not a number ({c2!r})", apos)
         prev_c2 = c2
@@ -678,14 +680,19 @@ def _value(a, env):
     return a
 
 
-def _arity(m: str, e: TypeError) -> str:
+def _arity(m: str, args: list, e: TypeError) -> str:
     import inspect
 
     f = MODULES.get(m)
     if f is None:
         return f"its arguments do not fit ({e})"
-    params = [p for p in list(inspect.signature(f).parameters)[3:]]
-    return f"its arguments do not fit {m}({', '.join(params)}) as Ultralytics passes them ({str(e).split(') ', 1)[-1]})"
+    params = list(inspect.signature(f).parameters.values())[3:]
+    params = [
+        p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("extra", "inner", "legacy_act", "k_", "ghost")
+    ]
+    lo = sum(p.default is p.empty for p in params)
+    names = ", ".join(p.name for p in params)
+    return f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, found {len(args)}"
 
 
 def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: int) -> str:

@@ -54,7 +54,7 @@ def _value(v, shape: bool = False) -> str:
 
 # layers written as expressions in ``forward`` (torch.nn has no module for them)
 EXPRESSIONS = {
-    "Add", "Sub", "Mul", "Div", "Cat", "Stack", "MatMul", "Split", "Chunk", "Unbind", "View", "Reshape", "Contiguous", "Permute",
+    "Add", "Sub", "Mul", "Div", "Cat", "Stack", "MatMul", "Split", "Chunk", "Unbind", "View", "Reshape", "ViewAs", "ReshapeAs", "Contiguous", "Permute",
     "Transpose", "Squeeze", "Unsqueeze", "Expand", "Slice", "Select", "Mean", "Sum", "Amax", "Norm", "Parameter",
 }  # fmt: skip
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
@@ -97,6 +97,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"torch.chunk({x}, {a['chunks']}, dim={a['dim']})"
     if t in ("View", "Reshape", "Expand"):
         return f"{x}.{t.lower()}({', '.join(map(str, a['shape']))})"
+    if t in ("ViewAs", "ReshapeAs"):
+        return f"{x}.{t[:-2].lower()}_as({args[1]})"
     if t == "Contiguous":
         return f"{x}.contiguous()"
     if t == "Permute":
@@ -214,6 +216,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         head = f"self.{first}" if _ident(first) else f"getattr(self, {first!r})"
         return head + "".join(f"[{p!r}]" for p in rest)
 
+    init += freeze_lines(a)
+
     # variable names: "x" for a value used only by the next layer, a name of its own otherwise
     from ..engine import base
 
@@ -221,6 +225,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     for i, layer in enumerate(a.layers):
         for s in layer.inputs:
             uses.setdefault(base(s), []).append(i)
+    for n, _ in a.outputs:  # a returned tensor keeps its own variable to the end
+        uses.setdefault(base(n), []).append(len(a.layers) + 1)
     var = {}
     taken_vars = {"x"}
     for i, name in enumerate(["input"] + [layer.name for layer in a.layers]):
@@ -263,6 +269,14 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         head.append(STOCHASTIC_DEPTH.rstrip())
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
     return "\n".join([*head, "", "", net_class(class_name, doc, init, body)])
+
+
+def freeze_lines(a: Analysis) -> list[str]:
+    """``trainable: false``: those parameters of the built module get no gradient (named as the analysis names them)."""
+    frozen = [t.name for layer in a.layers if not layer.trainable and layer.type != "Parameter" for t in layer.params]
+    if not frozen:
+        return []
+    return [f"        for name in {frozen!r}:  # trainable: false", "            self.get_parameter(name).requires_grad_(False)"]
 
 
 def net_class(class_name: str, doc: str, init: list[str], body: list[str]) -> str:

@@ -343,7 +343,7 @@ def _channel_rule(type_: str) -> bool:
 
 def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channel_dim: int) -> str:
     """The spec with one class per block; raises Unsupported where only the flat export fits."""
-    from .export import ExportError, net_class
+    from .export import ExportError, freeze_lines, net_class
 
     classes = {name: BlockClass(name, b, spec.blocks) for name, b in spec.blocks.items()}
     used_types = set()
@@ -398,6 +398,7 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         fwd_var[rel] = var
         names[rel] = prev = rel
     body.append(f"        return {fwd_var[prev]}")
+    init += freeze_lines(a)
     uses_torch = any("torch.cat" in line for line in body) or any("torch.cat" in classes[t].source() for t in used_types)
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     order = _dependency_order(classes, used_types)
