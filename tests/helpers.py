@@ -89,6 +89,8 @@ def _oracle(type_, kw):
         "Sum": lambda: _reduce(torch.sum, kw),
         "Amax": lambda: _reduce(torch.amax, kw),
         "MatMul": lambda: torch.matmul,
+        "ViewAs": lambda: lambda x, like: x.view_as(like),
+        "ReshapeAs": lambda: lambda x, like: x.reshape_as(like),
         "Add": lambda: _arith(torch.add, kw),
         "Mul": lambda: _arith(torch.mul, kw),
         "Div": lambda: _arith(torch.div, kw),

@@ -174,6 +174,11 @@ C = [
     ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "View", "from": "s:1", "shape": [2, 150]}]),
     ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 2}, {"type": "View", "from": "s:1", "shape": [2, 12, 10]}]),
     ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "View", "from": "s:0", "shape": [12, 25]}]),
+    ((2, 6, 4, 5), [{"name": "f", "type": "Flatten", "start_dim": 2}, {"type": "ViewAs", "from": ["f", "input"]}]),
+    ((2, 6, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3}, {"type": "ViewAs", "from": ["t", "input"]}]),  # not a view
+    ((2, 6, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3}, {"type": "ReshapeAs", "from": ["t", "input"]}]),
+    ((2, 6, 4, 5), [{"name": "s", "type": "Split", "split_size_or_sections": [2, 4]}, {"type": "ReshapeAs", "from": ["s:1", "input"]}]),  # numel differs
+    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"name": "f", "type": "Flatten", "from": "s:1", "start_dim": 2}, {"name": "c", "type": "Conv2d", "in_channels": 12, "out_channels": 6, "kernel_size": 1, "from": "input"}, {"type": "ViewAs", "from": ["f", "c"]}]),
     ((3, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "MatMul", "from": ["input", "t"]}]),
     ((3, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "MatMul", "from": ["t", "input"]}]),
     ((3, 4, 5), [{"type": "MatMul", "from": ["input", "input"]}]),

@@ -296,7 +296,14 @@ class ViewAs(Strided):
         return Out(shape=tuple(like))
 
     def layout(self, a, x, stride, out):
-        return View.layout(self, a, x, stride, out)
+        s = view_strides(x, stride, out)
+        if s is None and self.type == "ViewAs":
+            raise LayerError(
+                f"the first input {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
+                "transpose), so no view of it has the second's shape; use ReshapeAs",
+                "from",
+            )
+        return s  # None: ReshapeAs copies into a contiguous tensor
 
     def module(self, kwargs):
         from ..bridge.modules import ViewAs as V
