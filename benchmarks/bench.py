@@ -84,6 +84,11 @@ def main() -> None:
         print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
         print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
+        # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses included); set
+        # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as yolov8.yaml at n)
+        yolos = [str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"), *filter(None, [os.environ.get("ULTRALYTICS_YAML")])]
+        for y in yolos:
+            print(row(f"shapes {Path(y).name}", timed([*CNNCALC, "shapes", y]), torch_s, 0.15))
         mem = peak_kib([*CNNCALC, "shapes", resnet50, "--format", "json"])
         print(
             f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  {'ok' if mem < 40 * 1024 else 'OVER BUDGET'}"
