@@ -117,6 +117,10 @@ class _Net:
         self.functional: set[str] = set()
 
     def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:
+        from .blocks import MAX_LAYERS
+
+        if len(self.items) >= MAX_LAYERS:
+            raise _Refused(f"the model has more than the {MAX_LAYERS:,} layers a spec may have")
         m = Map()
         m["name"], m["type"] = name, type_
         if src is not None:
@@ -515,8 +519,10 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
     name_scale = scale_of(path)
     chosen = scale or name_scale
     if scales:
-        if not isinstance(scales, Map) or not all(isinstance(v, list) and len(v) == 3 for v in scales.values()):
-            raise SpecError("scales must map each scale to [depth, width, max_channels]", doc.at("scales"))
+        if not isinstance(scales, Map) or not all(
+            isinstance(v, list) and len(v) == 3 and all(_number(x) and x > 0 for x in v) for v in scales.values()
+        ):
+            raise SpecError("scales must map each scale to [depth, width, max_channels], positive numbers", doc.at("scales"))
         if not chosen:
             chosen = next(iter(scales))
             warnings.append(
@@ -539,6 +545,16 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
             raise SpecError(f"{key} must be a positive number, found {v!r}", doc.at(key, doc.at("scales")))
     reg_max = doc.get("reg_max", 16)
     kpt_shape = doc.get("kpt_shape", (17, 3))
+    for key, v, ok in (
+        ("nc", nc, nc is None or (isinstance(nc, int) and not isinstance(nc, bool) and 0 < nc <= 10**6)),
+        ("reg_max", reg_max, isinstance(reg_max, int) and not isinstance(reg_max, bool) and 0 < reg_max <= 10**4),
+        ("kpt_shape", kpt_shape, isinstance(kpt_shape, (list, tuple)) and len(kpt_shape) == 2
+         and all(isinstance(k, int) and not isinstance(k, bool) and 0 < k <= 10**4 for k in kpt_shape)),
+    ):  # fmt: skip
+        if not ok:
+            raise SpecError(
+                f"{key} must be a positive integer{' pair' if key == 'kpt_shape' else ''}, found {cut(str(v))}", doc.at(key)
+            )
     end2end = doc.get("end2end")
     ch_in = doc.get("channels", doc.get("ch", 3))
     if isinstance(ch_in, bool) or not isinstance(ch_in, int) or ch_in < 1:
@@ -589,7 +605,10 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
             raise SpecError(f"row {i}: unknown module {cut(str(m))}{hint}", mpos)
         if not isinstance(args, Seq):
             raise SpecError(f"row {i}: args must be a list, found {cut(str(args))}", apos)
-        args = [_value(a, env) for a in args]
+        try:
+            args = [_value(a, env) for a in args]
+        except (RecursionError, MemoryError):
+            raise SpecError(f"row {i}: an argument is nested too deeply to read", apos) from None
         n = n_ = max(round(n * depth), 1) if n > 1 else n
         c2 = ch[srcs[0]] if len(srcs) == 1 else prev_c2  # parse_model keeps the last row's c2 where a row sets none
         at = f"model.{i}"
@@ -629,8 +648,12 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
             out = _build(net, at, m, n, refs, args, i)
         except _Refused as e:
             raise SpecError(f"row {i} ({m}): {e}", rpos) from None
-        except TypeError as e:  # the module's signature refused the args
+        except TypeError as e:  # the module's signature refused the args (or an argument of the wrong type)
             raise SpecError(f"row {i} ({m}): {_arity(m, args, e)}", apos) from None
+        except (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError) as e:
+            raise SpecError(
+                f"row {i} ({m}): its arguments build no module ({type(e).__name__}: {cut(str(e), 120)})", apos
+            ) from None
         if not isinstance(c2, int):
             raise SpecError(f"row {i} ({m}): its output channels are not a number ({c2!r})", apos)
         prev_c2 = c2
@@ -692,6 +715,10 @@ def _arity(m: str, args: list, e: TypeError) -> str:
     ]
     lo = sum(p.default is p.empty for p in params)
     names = ", ".join(p.name for p in params)
+    if lo <= len(args) <= len(params):
+        return (
+            f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the arguments as passed: {cut(str(args), 120)}"
+        )
     return f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, found {len(args)}"
 
 

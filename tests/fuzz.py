@@ -15,6 +15,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "tests" / "bad").glob("*.yaml")])
+ULTRALYTICS = sorted((ROOT / "tests" / "ultralytics").glob("*.yaml"))  # model YAML in Ultralytics' format
+ROW_JUNK = ["-1", "99", "-99", "[-1, 99]", "[]", "[[]]", "1000000000", "0", "-5", "2.5", "True", "None", "'nc'", "nc", "Conv",
+            "C2fAttn", "nn.Nope", "nn.Upsample", "Detect", "Classify", "[None]", "[nc]", "[10000000000000000000]", "[0]", "[-64]",
+            "[64, 3, 2, 1, 1, 1, 1, 1, 1]", "[64, 0]", "[64, 3, 0]", "[64, True, 0.0]", "['x']", "[[1, 2], [3]]", "'(' * 3",
+            "[1e300]", "[64, 3, 2, null, 0]", "[0.0001]", "{a: 1}"]  # fmt: skip
+TOP_JUNK = ["nc: 0", "nc: -1", "nc: x", "nc: 100000000000", "depth_multiple: 1e9", "width_multiple: 0", "width_multiple: 1e15",
+            "reg_max: 0", "reg_max: x", "kpt_shape: [0, 3]", "kpt_shape: 7", "activation: nn.Nope()", "activation: 5",
+            "activation: nn.LeakyReLU(x)", "channels: 0", "scales: 5", "scales: {n: [a, b, c]}", "scales: {n: [0, 0, 0]}",
+            "scales: {}", "end2end: true", "head: []", "backbone: {}"]  # fmt: skip
 COMMANDS = [
     ["shapes"], ["shapes", "--format", "json"], ["shapes", "--format", "markdown"], ["shapes", "--depth", "1"],
     ["params"], ["params", "--format", "json"], ["memory"], ["memory", "--format", "json"], ["explain"], ["expand"], ["check"],
@@ -86,8 +95,29 @@ def hostile_blocks(rng: random.Random) -> str:
     return "input: [1, 2, 4, 4]\nblocks:\n" + "\n".join(blocks) + "\n" + top
 
 
+def hostile_ultralytics(rng: random.Random) -> str:
+    """An Ultralytics model YAML with one row element or top-level value replaced by junk."""
+    lines = rng.choice(ULTRALYTICS).read_text().split("\n")
+    for _ in range(rng.randint(1, 3)):
+        rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("- [")]
+        if rng.random() < 0.7 and rows:
+            i = rng.choice(rows)
+            m = re.match(r"^(\s*- \[)(\[[^\]]*\]|[^,]+), ([^,]+), ([^,]+), (\[.*\])\](.*)$", lines[i])
+            if m:
+                parts = list(m.groups()[1:5])
+                parts[rng.randrange(4)] = rng.choice(ROW_JUNK)
+                lines[i] = f"{m.group(1)}{', '.join(parts)}]{m.group(6)}"
+        else:
+            lines.insert(rng.randrange(len(lines)), rng.choice(TOP_JUNK))
+    return "\n".join(lines)
+
+
 def case(rng: random.Random) -> str:
-    kind = rng.randrange(4)
+    kind = rng.randrange(6)
+    if kind == 4:
+        return hostile_ultralytics(rng)
+    if kind == 5:
+        return mutate(rng, rng.choice(ULTRALYTICS).read_text())
     if kind == 0:
         return mutate(rng, rng.choice(SEEDS).read_bytes().decode("utf-8", "replace"))
     if kind == 1:

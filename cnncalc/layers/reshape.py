@@ -310,8 +310,8 @@ class ViewAs(Strided):
 
         return V(reshape=self.type == "ReshapeAs")
 
-    def explain(self, a, x, out):
-        return [f"{dims(x)} -> {dims(out)}: the same {prod(x):,} values in the shape of the second input"]
+    def explain(self, a, xs, out):
+        return [f"{dims(xs[0])} -> {dims(out)}: the same {prod(xs[0]):,} values in the shape of the second input"]
 
 
 class Contiguous(Strided):
