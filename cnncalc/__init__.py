@@ -23,13 +23,23 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["__version__", "analyze", "summary", "Analysis", "Diagnostic", "SpecError"]
 
 
-def analyze(spec: Any, *, batch: int | None = None) -> Analysis:
+def _is_file(path: str) -> bool:
+    """A file, or Ultralytics' scaled name of one (``yolov8n.yaml`` for ``yolov8.yaml``)."""
+    import os
+
+    from .ultralytics import unscaled
+
+    return os.path.isfile(path) or os.path.isfile(unscaled(path))
+
+
+def analyze(spec: Any, *, batch: int | None = None, scale: str | None = None, imgsz: int | None = None) -> Analysis:
     """Analyse a spec: a path to a YAML file, a dict (a parsed spec) or YAML text.
 
     Returns the :class:`~cnncalc.engine.Analysis` (``to_dict()`` is ``shapes --format json``,
     ``params_dict()`` is ``params --format json``, ``memory().to_dict()`` is ``memory --format json``;
     it renders as Markdown in a notebook). A bad spec
     raises :class:`SpecError`, whose ``diagnostics`` hold path, line, col, severity and message.
+    ``scale`` and ``imgsz`` are for an Ultralytics model YAML (``yolov8n.yaml`` is ``yolov8.yaml`` at scale n).
     """
     import os
 
@@ -40,13 +50,13 @@ def analyze(spec: Any, *, batch: int | None = None) -> Analysis:
         import yaml
 
         text, path = yaml.safe_dump(spec, sort_keys=False), "<dict>"
-        load_it = lambda: parse(text)  # noqa: E731
-    elif isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec and os.path.isfile(spec)):
+        load_it = lambda: parse(text, path, scale, imgsz)  # noqa: E731
+    elif isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec and _is_file(spec)):
         path = os.fspath(spec)
-        load_it = lambda: load(path)  # noqa: E731
+        load_it = lambda: load(path, scale, imgsz)  # noqa: E731
     elif isinstance(spec, str):
         text, path = spec, "<text>"
-        load_it = lambda: parse(text)  # noqa: E731
+        load_it = lambda: parse(text, path, scale, imgsz)  # noqa: E731
     else:
         raise TypeError(f"analyze() takes a path, a dict or YAML text, not {type(spec).__name__}")
     try:

@@ -202,7 +202,7 @@ def _cat_conv(net, at, ys, c_in, c2, name="cv2"):
     return Conv(net, f"{at}.{name}", y, c_in, c2, 1)
 
 
-def C2f(net, at, x, c1, c2, n=1, shortcut=False, g=1, e=0.5, inner=None):
+def C2f(net, at, x, c1, c2, n=1, shortcut=False, g=1, e=0.5, *, inner=None):
     c = int(c2 * e)
     y = Conv(net, f"{at}.cv1", x, c1, 2 * c, 1, 1)
     ch = net.add(f"{at}.chunk", "Chunk", y, functional=True, chunks=2, dim=1)
@@ -223,7 +223,7 @@ def C2(net, at, x, c1, c2, n=1, shortcut=True, g=1, e=0.5):
     return _cat_conv(net, at, [a, f"{ch}:1"], 2 * c, c2)
 
 
-def C3(net, at, x, c1, c2, n=1, shortcut=True, g=1, e=0.5, k=((1, 1), (3, 3)), ghost=False):
+def C3(net, at, x, c1, c2, n=1, shortcut=True, g=1, e=0.5, *, k=((1, 1), (3, 3)), ghost=False):
     c_ = int(c2 * e)
     a = Conv(net, f"{at}.cv1", x, c1, c_, 1, 1)
     for j in range(n):
@@ -253,7 +253,7 @@ def C3k2(net, at, x, c1, c2, n=1, c3k=False, e=0.5, attn=False, g=1, shortcut=Tr
     return C2f(net, at, x, c1, c2, n, shortcut, g, e, inner=inner)
 
 
-def SPPF(net, at, x, c1, c2, k=5, n=3, shortcut=False, legacy_act=False):
+def SPPF(net, at, x, c1, c2, k=5, n=3, shortcut=False, *, legacy_act=False):
     c_ = c1 // 2
     y = Conv(net, f"{at}.cv1", x, c1, c_, 1, 1, act=legacy_act)
     ys = [y]
@@ -358,7 +358,7 @@ def Classify(net, at, x, c1, c2, k=1, s=1, p=None, g=1):
     return net.outputs[0]
 
 
-def _level_head(net, at, xs, chs, make, width):
+def _level_head(net, at, xs, chs, make):
     """One head per level (``{at}.{i}``), each output flattened to (b, width, h·w), concatenated over levels."""
     flat = []
     for i, (x, c) in enumerate(zip(xs, chs)):
@@ -367,7 +367,7 @@ def _level_head(net, at, xs, chs, make, width):
     return net.add(f"{at}.cat", "Cat", flat, functional=True, dim=-1)
 
 
-def _three(net, c_out, c_mid, last):
+def _three(net, c_out, c_mid):
     def make(at, x, c):
         y = Conv(net, f"{at}.0", x, c, c_mid, 3)
         y = Conv(net, f"{at}.1", y, c_mid, c_mid, 3)
@@ -376,27 +376,26 @@ def _three(net, c_out, c_mid, last):
     return make
 
 
-def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), extra=None):
+def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
     if end2end:
         raise _Refused("end2end heads (one-to-one NMS-free outputs) are not read by cnncalc yet")
     nl = len(ch)
     if nl == 0:
         raise _Refused("Detect needs at least one input in from")
     c2, c3 = max(16, ch[0] // 4, reg_max * 4), max(ch[0], min(nc, 100))
-    boxes = _level_head(net, f"{at}.cv2", xs, ch, _three(net, 4 * reg_max, c2, None), 4 * reg_max)
+    boxes = _level_head(net, f"{at}.cv2", xs, ch, _three(net, 4 * reg_max, c2))
 
     def cls(a, x, c):
         if net.legacy:
-            return _three(net, nc, c3, None)(a, x, c)
+            return _three(net, nc, c3)(a, x, c)
         y = DWConv(net, f"{a}.0.0", x, c, c, 3)
         y = Conv(net, f"{a}.0.1", y, c, c3, 1)
         y = DWConv(net, f"{a}.1.0", y, c3, c3, 3)
         y = Conv(net, f"{a}.1.1", y, c3, c3, 1)
         return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
 
-    scores = _level_head(net, f"{at}.cv3", xs, ch, cls, nc)
-    preds = [boxes, scores]
-    more = extra(preds) if extra else []  # Segment / Pose / OBB: their own per-level heads
+    scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
+    more = extra() if extra else []  # Segment / Pose / OBB: one more per-level head, concatenated into y
     if reg_max > 1:
         d = net.add(f"{at}.dfl.bins", "Unflatten", boxes, functional=True, dim=1, unflattened_size=[4, reg_max])
         d = net.add(f"{at}.dfl.t", "Transpose", d, functional=True, dim0=2, dim1=1)
@@ -416,18 +415,18 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), extra=None):
     box = net.add(f"{at}.decode.xywh", "Cat", [cxy, wh], functional=True, dim=1)
     box = net.add(f"{at}.decode.strides", "Mul", box, functional=True, value=8)
     sig = net.add(f"{at}.sigmoid", "Sigmoid", scores, functional=True)
-    y = net.add(f"{at}.y", "Cat", [box, sig, *(m for m, _ in more if _)], functional=True, dim=1)
-    net.outputs = [y, boxes, scores, *xs, *(m for m, _ in more)]
+    y = net.add(f"{at}.y", "Cat", [box, sig, *more], functional=True, dim=1)
+    net.outputs = [y, boxes, scores, *xs, *more]
     return y
 
 
 def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
     c4 = max(ch[0] // 4, nm) if ch else nm
 
-    def extra(preds):
-        return [(_level_head(net, f"{at}.cv4", xs, ch, _three(net, nm, c4, None), nm), True)]
+    def extra():
+        return [_level_head(net, f"{at}.cv4", xs, ch, _three(net, nm, c4))]
 
-    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra)
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
     proto = Proto(net, f"{at}.proto", xs[0], ch[0], npr, nm)
     y_, boxes, scores, *rest = net.outputs
     net.outputs = [y_, proto, boxes, scores, *xs, rest[-1], proto]
@@ -438,11 +437,11 @@ def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()
     nk = kpt_shape[0] * kpt_shape[1]
     c4 = max(ch[0] // 4, nk) if ch else nk
 
-    def extra(preds):
-        k = _level_head(net, f"{at}.cv4", xs, ch, _three(net, nk, c4, None), nk)
-        return [(net.add(f"{at}.kpts_decode", "Mul", k, functional=True, value=2.0), True)]
+    def extra():
+        k = _level_head(net, f"{at}.cv4", xs, ch, _three(net, nk, c4))
+        return [net.add(f"{at}.kpts_decode", "Mul", k, functional=True, value=2.0)]
 
-    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra)
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
     y_, boxes, scores, *rest = net.outputs
     net.outputs = [y_, boxes, scores, *xs, f"{at}.cv4.cat"]
     return y
@@ -451,13 +450,13 @@ def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()
 def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
     c4 = max(ch[0] // 4, ne) if ch else ne
 
-    def extra(preds):
-        a = _level_head(net, f"{at}.cv4", xs, ch, _three(net, ne, c4, None), ne)
+    def extra():
+        a = _level_head(net, f"{at}.cv4", xs, ch, _three(net, ne, c4))
         a = net.add(f"{at}.angle.sigmoid", "Sigmoid", a, functional=True)
         a = net.add(f"{at}.angle.shift", "Sub", a, functional=True, value=0.25)
-        return [(net.add(f"{at}.angle", "Mul", a, functional=True, value=math.pi), True)]
+        return [net.add(f"{at}.angle", "Mul", a, functional=True, value=math.pi)]
 
-    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra)
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
     return y
 
 
@@ -710,9 +709,7 @@ def _arity(m: str, args: list, e: TypeError) -> str:
     if f is None:
         return f"its arguments do not fit ({e})"
     params = list(inspect.signature(f).parameters.values())[3:]
-    params = [
-        p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("extra", "inner", "legacy_act", "k_", "ghost")
-    ]
+    params = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]  # keyword-only ones are cnncalc's own
     lo = sum(p.default is p.empty for p in params)
     names = ", ".join(p.name for p in params)
     if lo <= len(args) <= len(params):

@@ -203,3 +203,18 @@ def test_a_channel_mismatch_is_located_at_its_row(tmp_path):
     assert (
         f"{path}:7:5: error: row 2 (C2PSA): C2PSA keeps its channels: its input has 32 and its output would have 64" in r.stdout
     )
+
+
+def test_python_api_reads_model_yaml():
+    import cnncalc
+
+    a = cnncalc.analyze(str(HERE / "yolo90n.yaml"), imgsz=320)
+    assert a.to_dict()["ultralytics"] == TRUTH["yolo90n.yaml@320"]["ultralytics"]
+    assert cnncalc.analyze(str(HERE / "yolo90.yaml"), scale="s").total_macs == TRUTH["yolo90s.yaml@640"]["macs"]
+
+
+def test_verify_of_a_size_that_does_not_fit_runs_torch_to_that_row(tmp_path):
+    r = run("verify", HERE / "yolo90n.yaml", "--imgsz", "100")
+    assert r.exit_code == 1
+    assert "error: layer 'model.10' (Cat): cannot concatenate" in r.stderr and "(in row 10, Concat)" in r.stderr
+    assert "torch at layer 'model.10' (Cat) agrees it is invalid" in r.stderr

@@ -272,7 +272,10 @@ def torch_on_invalid(path: str, batch: int | None) -> str:
     bad = spec.layers[idx]
     xs_shapes = []
     if head:
-        spec.layers = head
+        import dataclasses
+
+        # the layers above the failing one, returning the last of them (an Ultralytics summary is not asked)
+        spec = dataclasses.replace(spec, layers=head, outputs=None, outputs_pos=[], ultralytics=None)
         a = analyze(spec, batch)
         outs = {"input": a.input, **{lay.name: lay.output_shape for lay in a.layers}}
         prev = a.layers[-1].name
