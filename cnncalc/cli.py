@@ -413,6 +413,50 @@ def memory(
 
 
 @app.command()
+def sizes(
+    spec: SpecArg = None,
+    vary: Annotated[
+        str | None, typer.Option("--vary", help="Spatial dims set to each size together: H,W (default: all), H, W, L, D.")
+    ] = None,
+    range_: Annotated[str, typer.Option("--range", help="The sizes to decide, LO:HI.")] = "1:1024",
+    format: FormatOpt = Format.table,
+    train: Annotated[bool, typer.Option("--train", help="Add training mode's refusals (BatchNorm with one value).")] = False,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
+):
+    """The input sizes the net accepts: exact runs of valid and lossless sizes, and for each refused run the
+    first layer that refuses it and why."""
+    _ultra(scale, imgsz)
+    from .sizes import SizesError, parse_range, parse_vary, sweep
+    from .spec import load
+
+    path = spec or DEFAULT_SPEC
+    shown = "<stdin>" if path == "-" else path
+    try:
+        s = load(path)
+        names = parse_vary(s, vary) if vary else None
+        lo, hi = parse_range(range_)
+        from .sizes import spatial_names
+
+        names = names or list(spatial_names(s))
+        if not names:
+            raise SizesError(f"the input {list(s.input)} has no spatial dims to vary")
+        result = sweep(s, names, lo, hi, train)
+    except OSError as e:
+        _cannot_read(path, e)
+    except SizesError as e:
+        print(f"cnncalc: error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except SpecError as e:
+        emit([Diagnostic.of(shown, e)], _github())
+        raise typer.Exit(1) from None
+    if format is Format.json:
+        print(render.dump(result.to_dict()))
+    else:
+        sys.stdout.write(render.sizes_text(result, s, markdown=format is Format.markdown))
+
+
+@app.command()
 def check(
     specs: Annotated[list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")],
     format: Annotated[

@@ -300,3 +300,24 @@ def params_text(a: Analysis, markdown: bool = False) -> str:
     ]
     out += [f"- {line}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"
+
+
+def sizes_text(sw, spec, markdown: bool = False) -> str:
+    """The sizes a net accepts, in words: the valid and lossless sets (their periods), then the refusals."""
+    from .sizes import describe_set, spatial_names
+
+    shape = list(spec.input)
+    where = spatial_names(spec)
+    for v in sw.vary:
+        shape[where[v]] = v
+    together = " and ".join(sw.vary) + (" together" if len(sw.vary) > 1 else "")
+    lines = [f"{sw.name or 'spec'}: input [{', '.join(map(str, shape))}], {together}, sizes {sw.lo} to {sw.hi}", ""]
+    lines.append(f"valid:    {describe_set(sw.valid, sw.lo, sw.hi)}")
+    lines.append(f"lossless: {describe_set(sw.lossless, sw.lo, sw.hi)}  (valid, and no layer leaves input positions unread)")
+    lines.append("")
+    if sw.refusals:
+        rows = [[describe_set(ref.sizes, sw.lo, sw.hi), ref.layer, ref.reason] for ref in sw.refusals]
+        lines.append(table(["Refused sizes", "First layer to refuse", "Why (at the first of them)"], rows, set(), markdown))
+    else:
+        lines.append("no size in the range is refused")
+    return "\n".join(lines) + "\n"

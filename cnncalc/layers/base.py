@@ -221,6 +221,15 @@ class Kind:
     ignored = frozenset({"inplace", "device", "dtype"})
     any_args = False
     pointwise = False  # acts on each value (or channel) alone: shape, channels and receptive field pass through
+    # its rule (in eval mode) reads the input's dims and channels but never its spatial sizes, and passes the shape
+    # through: `sizes` decides it once for all sizes (pointwise kinds and BatchNorm)
+    size_blind = False
+
+    def blind(self, a: dict) -> bool:
+        """Whether, with these arguments, the rule never reads the spatial sizes and keeps them (``size_blind``,
+        or a conv whose windows are single positions one apart)."""
+        return self.size_blind or self.pointwise
+
     inputs = 1  # how many inputs it takes; 0 means two or more; (lo, hi) a range (hi None: no limit)
     size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
 

@@ -97,6 +97,11 @@ def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
 class Conv(Kind):
     size_keys = ("in_channels",)
 
+    def blind(self, a):
+        """A 1×1 conv with stride 1 and no padding maps each position to itself, whatever the size."""
+        p = a["padding"]
+        return all(v == 1 for v in (*a["kernel_size"], *a["stride"])) and (p in ("same", "valid") or not any(p))
+
     def infer(self, a, x):
         n = self.n
         batch, sp, g = channels(a, x, n)

@@ -30,6 +30,7 @@ def _tensors(c: int, affine: bool, stats: bool):
 
 class BatchNorm(Kind):
     size_keys = ("num_features",)
+    size_blind = True  # in eval mode: its one size-dependent refusal is training mode's
 
     def infer(self, a, x):
         ok = (2, 3) if self.n == 1 else (self.n + 2,)
@@ -43,6 +44,7 @@ class BatchNorm(Kind):
             out.warnings.append(
                 f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it in training mode (use a batch above 1)"
             )
+            out.train_refusal = f"the incoming tensor {dims(x)} has 1 value per channel, which training mode refuses"
         return out
 
     def saves(self, a, xs, out, grads):

@@ -1,0 +1,343 @@
+"""Which input sizes a net accepts: every size of a range at once, exactly, by the layers' own rules.
+
+A sweep runs each layer's shape rule (the same ``infer`` the analysis runs) once per *distinct state*
+rather than once per size: sizes whose live tensors have the same shapes (and layouts) at some layer
+share everything from there on, so they are grouped. A stride-2 layer halves the number of groups,
+which is why a ResNet-50 sweep over 4,096 sizes costs about as much as ~20 analyses. Nothing is
+extrapolated: every size in the range is decided by the rules, the refusals as the analysis states
+them. Runs (``[first, last, step]``) and their periods are read off the exact sets afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import SpecError
+from .engine import MAX_DIMS, MAX_SIZE, SPATIAL_NAMES, _spatial_dims, base, is_contiguous
+from .layers import LayerError
+from .layers.base import arity, contiguous
+from .spec import Spec
+
+MANY = "several"  # marks the value of a layer with several outputs: (MANY, ((shape, strides), ...))
+MAX_SIZES = 1 << 20  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
+
+
+@dataclass
+class Refusal:
+    layer: str
+    reason: str
+    sizes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Sweep:
+    name: str | None
+    vary: list[str]
+    lo: int
+    hi: int
+    valid: list[int]
+    lossless: list[int]
+    refusals: list[Refusal]  # in the order of the layers that refuse
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "vary": self.vary,
+            "range": [self.lo, self.hi],
+            "valid": runs(self.valid),
+            "lossless": runs(self.lossless),
+            "invalid": [{"sizes": runs(r.sizes), "layer": r.layer, "reason": r.reason} for r in self.refusals],
+        }
+
+
+class SizesError(ValueError):
+    """A usage error of ``sizes`` (exit 2): a dim that is not spatial, an empty or too wide range."""
+
+
+def spatial_names(spec: Spec) -> dict[str, int]:
+    """``{"H": 2, "W": 3}``: the input dims ``--vary`` may name, and their index in the input shape."""
+    n = _spatial_dims(spec)
+    names = SPATIAL_NAMES.get(n, ())
+    first = len(spec.input) - len(names)
+    return {name: first + k for k, name in enumerate(names)} if first >= 0 else {}
+
+
+def parse_vary(spec: Spec, text: str) -> list[str]:
+    names = spatial_names(spec)
+    vary = [v.strip().upper() for v in text.split(",") if v.strip()]
+    if not vary:
+        raise SizesError("--vary names no dim: give spatial dims such as H,W (or L, or D)")
+    for v in vary:
+        if v not in names:
+            have = ", ".join(names) or "none (the input has no spatial dims)"
+            raise SizesError(f"--vary {v}: not a spatial dim of the input {list(spec.input)}; its spatial dims are {have}")
+    if len(set(vary)) != len(vary):
+        raise SizesError(f"--vary names a dim twice: {text}")
+    return vary
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    try:
+        lo_s, hi_s = text.split(":")
+        lo, hi = int(lo_s), int(hi_s)
+    except ValueError:
+        raise SizesError(f"--range must be LO:HI, two positive integers (1:512), found '{text}'") from None
+    if lo < 1:
+        raise SizesError(f"--range {text}: sizes start at 1")
+    if hi < lo:
+        raise SizesError(f"--range {text}: empty (the last size is below the first)")
+    if hi - lo + 1 > MAX_SIZES:
+        raise SizesError(f"--range {text}: {hi - lo + 1:,} sizes, more than the {MAX_SIZES:,} one sweep decides")
+    return lo, hi
+
+
+def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) -> Sweep:
+    """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec has them)."""
+    where = spatial_names(spec)
+    idx = [where[v] for v in vary]
+    layers = spec.layers
+    n = len(layers)
+    # the layer each tensor is last read by (the net's outputs: read at the end)
+    last: dict[str, int] = {}
+    srcs: list[list[str]] = []
+    prev = "input"
+    for i, layer in enumerate(layers):
+        s = layer.inputs or ([] if arity(layer.kind)[1] == 0 else [prev])
+        srcs.append(s)
+        for r in s:
+            last[base(r)] = i
+        prev = layer.name
+    for r in spec.outputs or [layers[-1].name]:
+        last[base(r)] = n
+    # the live tensors after each layer, in a fixed order: a state is their (shape, strides) values
+    keeps: list[list[str]] = []
+    alive = ["input"]
+    for i, layer in enumerate(layers):
+        alive = [r for r in [*alive, layer.name] if last.get(r, -1) > i]
+        keeps.append(alive)
+    plans = []  # per layer: where its inputs sit in the state before it, and how the state after it is made
+    before = ["input"]
+    for i, layer in enumerate(layers):
+        pos = {r: k for k, r in enumerate(before)}
+        for r in srcs[i]:
+            if base(r) not in pos:
+                _structural(spec, idx, lo)  # a reference to nothing (or below): the analysis says where
+        ins = [(pos[base(r)], int(r.rsplit(":", 1)[1]) if base(r) != r and r.rsplit(":", 1)[1].isdigit() else (-1 if base(r) == r else -2))
+               for r in srcs[i]]  # fmt: skip
+        after = [pos[r] if r != layer.name else -1 for r in keeps[i]]
+        plans.append((ins, after))
+        before = keeps[i]
+    groups: dict = {}
+    for x in range(lo, hi + 1):
+        shape = list(spec.input)
+        for d in idx:
+            shape[d] = x
+        groups.setdefault((((tuple(shape), None),), False), []).append(x)
+    refused: dict[str, Refusal] = {}
+    for i, layer in enumerate(layers):
+        kind = layer.kind
+        many = kind.inputs != 1
+        strided = getattr(kind, "strided", False)
+        keeps_layout = kind.keeps_layout
+        blind = not many and not train and kind.blind(layer.args)
+        rep, tail = (), 0
+        ins_at, after = plans[i]
+        new: dict = {}
+        # a size-blind kind's rule reads the dims and channels, never the spatial sizes: decided once, it passes
+        # every group's shape through (each group still runs it where the first run changes the shape or refuses)
+        passes = None
+        for (state, lossy), xs in groups.items():
+            v = state[ins_at[0][0]]
+            if passes and v[0] != MANY and len(v[0]) == len(rep) and v[0][:-tail] == rep[:-tail]:
+                value = (passes[:-tail] + v[0][-tail:], v[1] if keeps_layout else None)
+                key = (tuple(value if k < 0 else state[k] for k in after), lossy)
+                if key in new:
+                    new[key].extend(xs)
+                else:
+                    new[key] = list(xs)
+                continue
+            ins = []
+            for k, j in ins_at:
+                v = state[k]
+                if j == -1:
+                    if v[0] == MANY:
+                        _structural(spec, idx, xs[0])  # a bare name of a layer with several outputs
+                else:
+                    if v[0] != MANY or j < 0 or j >= len(v[1]):
+                        _structural(spec, idx, xs[0])
+                    v = v[1][j]
+                ins.append(v)
+            a = dict(layer.args)
+            try:
+                if many:
+                    out = kind.infer(a, [v[0] for v in ins], srcs[i])
+                else:
+                    out = kind.infer(a, ins[0][0])
+                shape = out.shape
+                if strided:
+                    st = kind.layout(a, ins[0][0], ins[0][1] or contiguous(ins[0][0]), shape)
+                elif keeps_layout and len(ins) == 1:
+                    st = ins[0][1]
+                else:
+                    st = None
+                for o in out.outputs or (shape,):
+                    if len(o) > MAX_DIMS or (o and max(o) > MAX_SIZE):
+                        raise LayerError(f"its output {list(o)} is larger than a tensor can be")
+                if train and getattr(out, "train_refusal", None):
+                    raise LayerError(out.train_refusal)
+            except LayerError as e:
+                _refuse(refused, layer, e.message, xs)
+                continue
+            except (ArithmeticError, ValueError) as e:
+                _refuse(refused, layer, f"the arguments give no finite shape ({e})", xs)
+                continue
+            if out.outputs is not None:
+                value = (
+                    MANY,
+                    tuple((tuple(o), st if st is not None and not is_contiguous(o, st) else None) for o in out.outputs),
+                )
+            else:
+                value = (tuple(shape), st if st is not None and not is_contiguous(shape, st) else None)
+            if passes is None and blind:  # the representative: other groups differing only in its spatial dims follow it
+                rep = ins[0][0]
+                tail = getattr(kind, "n", None) or max(len(rep) - 2, 0)  # the dims its rule never reads
+                same = out.outputs is None and len(shape) == len(rep) and 0 < tail and tuple(shape[-tail:]) == tuple(rep[-tail:])
+                ok = same and value[1] == (ins[0][1] if keeps_layout else None) and not any(out.unread)
+                passes = tuple(shape) if ok else False
+            key = (tuple(value if k < 0 else state[k] for k in after), lossy or any(out.unread))
+            if key in new:
+                new[key].extend(xs)
+            else:
+                new[key] = list(xs)
+        groups = new
+        if not groups:
+            break
+    valid, lossless = [], []
+    for (_, lossy), xs in groups.items():
+        valid += xs
+        if not lossy:
+            lossless += xs
+    order = {layer.name: i for i, layer in enumerate(layers)}
+    refusals = sorted(refused.values(), key=lambda r: order[r.layer])
+    for r in refusals:
+        r.sizes.sort()
+    return Sweep(spec.name, vary, lo, hi, sorted(valid), sorted(lossless), refusals)
+
+
+def at_size(spec: Spec, idx: list[int], x: int) -> Spec:
+    import dataclasses
+
+    shape = list(spec.input)
+    for d in idx:
+        shape[d] = x
+    return dataclasses.replace(spec, input=tuple(shape))
+
+
+def _structural(spec: Spec, idx: list[int], x: int):
+    """A spec whose references do not resolve at any size: the analysis raises its diagnostic."""
+    from .engine import analyze
+
+    analyze(at_size(spec, idx, x))
+    raise SpecError("the layers' references do not resolve")  # the analysis raised above; kept for safety
+
+
+def _refuse(refused: dict, layer, message: str, xs: list[int]) -> None:
+    r = refused.get(layer.name)
+    if r is None:
+        refused[layer.name] = r = Refusal(layer.name, f"{layer.type}: {message}")
+    elif min(xs) < min(r.sizes):
+        r.reason = f"{layer.type}: {message}"  # the reason at the first size it refuses
+    r.sizes += xs
+
+
+def runs(values: list[int]) -> list[list[int]]:
+    """Sorted sizes as runs ``[first, last, step]``: the longest arithmetic progressions, greedily."""
+    out: list[list[int]] = []
+    i, n = 0, len(values)
+    while i < n:
+        if i + 1 == n:
+            out.append([values[i], values[i], 1])
+            break
+        step = values[i + 1] - values[i]
+        j = i + 1
+        while j + 1 < n and values[j + 1] - values[j] == step:
+            j += 1
+        if j == i + 1 and j + 1 < n and values[j + 1] - values[j] != step:
+            # two values that start no longer progression: the first alone
+            if step != 1:
+                out.append([values[i], values[i], 1])
+                i += 1
+                continue
+        out.append([values[i], values[j], step])
+        i = j + 1
+    return out
+
+
+def describe(run: list[int]) -> str:
+    """``[32, 4096, 32]`` -> "every multiple of 32 from 32 to 4096 (128 sizes)"."""
+    first, last, step = run
+    count = (last - first) // step + 1
+    if count == 1:
+        return f"{first}"
+    if step == 1:
+        return f"{first} to {last} ({count:,} sizes)"
+    if first % step == 0:
+        return f"every multiple of {step} from {first} to {last} ({count:,} sizes)"
+    return f"sizes ≡ {first % step} (mod {step}) from {first} to {last} ({count:,} sizes)"
+
+
+def period(values: list[int], lo: int, hi: int) -> tuple[int, int] | None:
+    """(P, T): the smallest period P such that from T on a size is in the set exactly when size + P is, seen over
+    at least two whole periods of the range (T as small as that P allows); None where no period shows."""
+    member = bytearray(hi - lo + 1)
+    for v in values:
+        member[v - lo] = 1
+    n = len(member)
+    for p in range(1, n // 3 + 1):
+        t = n - p  # scan down for the last disagreement between x and x + p
+        while t > 0 and member[t - 1] == member[t - 1 + p]:
+            t -= 1
+        if n - t >= 2 * p and t <= n // 2:
+            return p, lo + t
+    return None
+
+
+def describe_set(values: list[int], lo: int, hi: int) -> str:
+    """A set of sizes in words: its runs, or a period where one shows ("8 to 15 mod 16, from 24 to 255")."""
+    if not values:
+        return "none"
+    rs = runs(values)
+    if len(rs) <= 3:
+        return "; ".join(describe(r) for r in rs)
+    found = period(values, lo, hi)
+    if found is None:
+        return "; ".join(describe(r) for r in rs[:6]) + (f"; ... ({len(rs):,} runs)" if len(rs) > 6 else "")
+    p, t = found
+    head = [v for v in values if v < t]
+    tail = [v for v in values if v >= t]
+    residues = sorted({v % p for v in tail})
+    parts = []
+    for r in runs(residues):
+        a, b, step = r
+        parts.append(f"{a}" if a == b else f"{a} to {b}" if step == 1 else f"{a} to {b} step {step}")
+    if residues == [0]:
+        body = f"every multiple of {p} from {tail[0]} to {tail[-1]}"
+    else:
+        body = f"sizes ≡ {', '.join(parts)} (mod {p}) from {tail[0]} to {tail[-1]}"
+    text = f"{body} ({len(tail):,} sizes)"
+    return "; ".join([*(describe(r) for r in runs(head)), text]) if head else text
+
+
+def nearby(spec: Spec, vary: list[str], size: int, reach: int = 64) -> tuple[int | None, int | None]:
+    """The nearest accepted sizes below and above ``size`` (within ``reach``)."""
+    lo, hi = max(1, size - reach), size + reach
+    ok = sweep(spec, vary, lo, hi).valid
+    below = [v for v in ok if v < size]
+    above = [v for v in ok if v > size]
+    return (below[-1] if below else None), (above[0] if above else None)
+
+
+def check_spec(spec: Spec) -> None:
+    """A sweep needs the spec's structure to be sound at its own size or at least readable: SpecError otherwise."""
+    if not spec.layers:
+        raise SpecError("the spec has no layers")
