@@ -57,6 +57,9 @@ class SizesError(ValueError):
 def spatial_names(spec: Spec) -> dict[str, int]:
     """``{"H": 2, "W": 3}``: the input dims ``--vary`` may name, and their index in the input shape."""
     n = _spatial_dims(spec)
+    first = next((layer.kind for layer in spec.layers if getattr(layer.kind, "n", None)), None)
+    if first is not None and first.type.startswith("BatchNorm"):  # (N, C) or (N, C, *spatial): batched always
+        n = min(n, len(spec.input) - 2)
     names = SPATIAL_NAMES.get(n, ())
     first = len(spec.input) - len(names)
     return {name: first + k for k, name in enumerate(names)} if first >= 0 else {}
@@ -97,6 +100,7 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
     idx = [where[v] for v in vary]
     layers = spec.layers
     n = len(layers)
+    fixed = _fixed_args(spec)
     # the layer each tensor is last read by (the net's outputs: read at the end)
     last: dict[str, int] = {}
     srcs: list[list[str]] = []
@@ -139,7 +143,7 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
         many = kind.inputs != 1
         strided = getattr(kind, "strided", False)
         keeps_layout = kind.keeps_layout
-        blind = not many and not train and kind.blind(layer.args)
+        blind = not many and not train and kind.blind(fixed[i])
         rep, tail = (), 0
         ins_at, after = plans[i]
         new: dict = {}
@@ -167,7 +171,7 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
                         _structural(spec, idx, xs[0])
                     v = v[1][j]
                 ins.append(v)
-            a = dict(layer.args)
+            a = dict(fixed[i])
             try:
                 if many:
                     out = kind.infer(a, [v[0] for v in ins], srcs[i])
@@ -200,7 +204,8 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
                 value = (tuple(shape), st if st is not None and not is_contiguous(shape, st) else None)
             if passes is None and blind:  # the representative: other groups differing only in its spatial dims follow it
                 rep = ins[0][0]
-                tail = getattr(kind, "n", None) or max(len(rep) - 2, 0)  # the dims its rule never reads
+                # the dims its rule never reads: those after the batch and channel dims (and within its spatial ones)
+                tail = min(getattr(kind, "n", len(rep)), len(rep) - 2)
                 same = out.outputs is None and len(shape) == len(rep) and 0 < tail and tuple(shape[-tail:]) == tuple(rep[-tail:])
                 ok = same and value[1] == (ins[0][1] if keeps_layout else None) and not any(out.unread)
                 passes = tuple(shape) if ok else False
@@ -222,6 +227,19 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
     for r in refusals:
         r.sizes.sort()
     return Sweep(spec.name, vary, lo, hi, sorted(valid), sorted(lossless), refusals)
+
+
+def _fixed_args(spec: Spec) -> list[dict]:
+    """Each layer's arguments with the sizes left to inference (in_features, num_features, ...) as the spec's own
+    input gives them: the model is built once and run at every size, as torch would run it. Where the spec's own
+    size is refused, they are inferred at each size instead."""
+    from .engine import analyze
+
+    try:
+        a = analyze(spec)
+    except SpecError:
+        return [layer.args for layer in spec.layers]
+    return [r.kwargs for r in a.layers]
 
 
 def at_size(spec: Spec, idx: list[int], x: int) -> Spec:
