@@ -84,6 +84,8 @@ def main() -> None:
         print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
         print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
+        sweep50 = timed([*CNNCALC, "sizes", resnet50, "--range", "1:4096"])
+        print(row("sizes resnet50 --range 1:4096 (H and W together)", sweep50, torch_s, 0.5))
         # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses included); set
         # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as yolov8.yaml at n)
         yolos = [str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"), *filter(None, [os.environ.get("ULTRALYTICS_YAML")])]

@@ -527,6 +527,38 @@ def check(
     raise typer.Exit(status)
 
 
+def _nearby_sizes(path: str) -> None:
+    """After explain's diagnostic for a refused input size: the nearest sizes that work, found by a sweep."""
+    from .sizes import nearby, spatial_names
+    from .spec import load
+
+    try:
+        s = load(path)
+    except (SpecError, OSError):
+        return
+    names = spatial_names(s)
+    if not names:
+        return
+    now = {v: s.input[i] for v, i in names.items()}
+    groups = [[v] for v in names] + ([list(names)] if len(names) > 1 else [])
+    notes = []
+    for vary in groups:
+        x = now[vary[0]]
+        try:
+            below, above = nearby(s, vary, x)
+        except SpecError:
+            return  # refused whatever the size: the diagnostic above says why
+        if x in (below, above) or (below is None and above is None):
+            continue
+        found = " and ".join(str(v) for v in (below, above) if v is not None)
+        what = f"{vary[0]} = {x}" if len(vary) == 1 else f"{' = '.join(vary)} (together)"
+        notes.append(f"{what}: the nearest that work are {found}")
+    if notes:
+        print(f"cnncalc: note: nearby input sizes: {'; '.join(notes)} (cnncalc sizes lists them all)", file=sys.stderr)
+    else:
+        print("cnncalc: note: no input size within 64 of this one works", file=sys.stderr)
+
+
 @app.command()
 def explain(
     spec: SpecArg = None,
@@ -539,7 +571,7 @@ def explain(
     _ultra(scale, imgsz)
     from .explain import explain as explain_text
 
-    a = _run(spec, batch, False)
+    a = _run(spec, batch, False, on_invalid=_nearby_sizes)
     if layer is not None and all(x.name != layer for x in a.layers):
         inside = [x.name for x in a.layers if x.name.startswith(layer + ".")]
         if inside:  # a block instance, or a container: explain the layers in it

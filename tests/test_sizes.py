@@ -213,3 +213,14 @@ def test_a_spec_broken_at_every_size_is_a_diagnostic(tmp_path):
 
 def test_parse_range_bounds():
     assert parse_range("3:7") == (3, 7)
+
+
+def test_explain_of_a_refused_size_names_the_layer_and_nearby_sizes(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text((ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 36, 36]"))
+    r = run("explain", path)
+    assert r.exit_code == 1 and "error: layer 'fc1' (Linear): in_features is 576" in r.stderr
+    assert "H = W (together): the nearest that work are 33" in r.stderr
+    path.write_text((ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 28, 32]"))
+    r = run("explain", path)
+    assert "H = 28: the nearest that work are 30;" in r.stderr
