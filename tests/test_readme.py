@@ -18,3 +18,17 @@ def test_quick_start_is_what_ci_runs():
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     test_line = next(line for line in README.splitlines() if line.endswith(".venv/bin/python -m pytest"))
     assert test_line in ci
+
+
+def test_sizes_tables_are_what_sizes_prints(monkeypatch):
+    """The README's `cnncalc sizes` examples, output and all."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    blocks = re.findall(r"```console\n\$ cnncalc (sizes[^\n]*)\n(.*?)```", README, re.S)
+    assert len(blocks) == 2
+    for command, shown in blocks:
+        r = CliRunner().invoke(app, command.split())
+        assert r.exit_code == 0 and r.stdout == shown
