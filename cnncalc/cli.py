@@ -456,6 +456,77 @@ def sizes(
         sys.stdout.write(render.sizes_text(result, s, markdown=format is Format.markdown))
 
 
+class DrawFormat(str, Enum):
+    svg = "svg"
+    html = "html"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid",
+            ".dot": "dot", ".gv": "dot"}  # fmt: skip
+
+
+@app.command()
+def draw(
+    spec: SpecArg = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="The file to write; its suffix picks the format.")] = None,
+    format: Annotated[
+        DrawFormat | None, typer.Option("--format", "-f", help="svg, html (one self-contained page), mermaid or dot.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N parts into one box.")
+    ] = None,
+    batch: BatchOpt = None,
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
+):
+    """A picture of the net: a box per layer, the shapes on the edges, blocks as groups, colours by family.
+
+    An invalid spec is drawn up to the layer that does not fit, that layer marked (exit 1)."""
+    _ultra(scale, imgsz)
+    from . import draw as pictures
+
+    fmt = format.value if format else None
+    if fmt is None and output:
+        fmt = SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            print(f"cnncalc: error: cannot tell the format from '{output}': use --format svg|html|mermaid|dot", file=sys.stderr)
+            raise typer.Exit(2)
+    fmt = fmt or "svg"
+    path = spec or DEFAULT_SPEC
+    partial: list = []
+    try:
+        a, diags = analyze_file(path, batch, partial)
+    except OSError as e:
+        _cannot_read(path, e)
+    failure = None
+    if a is None:
+        if not partial:
+            emit(diags, _github())
+            raise typer.Exit(1)
+        a = partial[0]
+        failure = _failing_layer(path, diags[0])
+    g = pictures.graph(a, depth, failure, explain=fmt == "html")
+    text = {"svg": lambda: pictures.svg(g), "html": lambda: pictures.page(g, a), "mermaid": lambda: pictures.mermaid(g),
+            "dot": lambda: pictures.dot(g)}[fmt]()  # fmt: skip
+    _write(text, output)
+    emit(diags, _github())
+    if failure is not None:
+        raise typer.Exit(1)
+
+
+def _failing_layer(path: str, diag: Diagnostic):
+    """(layer spec, message) of the layer an invalid spec fails at, for the picture."""
+    from .spec import load
+
+    s = load(path)
+    for layer in s.layers:
+        if layer.pos == (diag.line, diag.col) or any(p == (diag.line, diag.col) for p in layer.vpos.values()):
+            return layer, diag.message
+    return None
+
+
 @app.command()
 def check(
     specs: Annotated[list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")],
