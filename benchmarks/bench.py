@@ -84,6 +84,8 @@ def main() -> None:
         print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
         print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
+        draw50 = timed([*CNNCALC, "draw", resnet50, "-o", str(tmp / "r50.svg")])
+        print(row("draw resnet50 -o r50.svg", draw50, torch_s, 0.5))
         sweep50 = timed([*CNNCALC, "sizes", resnet50, "--range", "1:4096"])
         print(row("sizes resnet50 --range 1:4096 (H and W together)", sweep50, torch_s, 0.5))
         # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses included); set

@@ -110,6 +110,8 @@ def _key_args(layer) -> str:
         return str(list(a["shape"]))
     if t == "Permute":
         return str(list(a["dims"]))
+    if t == "Transpose":
+        return f"{a['dim0']} ↔ {a['dim1']}"
     if t.startswith(("BatchNorm", "InstanceNorm")):
         return str(a["num_features"])
     if t in ("Add", "Sub", "Mul", "Div") and a.get("value") is not None:
@@ -258,16 +260,15 @@ def svg(g: Graph, standalone: bool = True) -> str:
     for name, members in sorted(g.groups.items(), key=lambda kv: kv[0].count(".")):
         bs = [lay.boxes[m] for m in members]
         level = name.count(".")
-        pad = 12 - 5 * level
-        nested = any(other.startswith(name + ".") for other in g.groups)  # its label above the inner group's
+        pad = 15 - 5 * level  # room for the label, written down the left side (off the edges' shape labels)
         x0 = min(b.x for b in bs) - pad + ox
-        y0 = min(b.y for b in bs) - pad - 12 - (14 if nested else 0) + oy
+        y0 = min(b.y for b in bs) - 8 + 3 * level + oy
         x1 = max(b.x + b.w for b in bs) + pad + ox
-        y1 = max(b.y + b.h for b in bs) + pad + oy
+        y1 = max(b.y + b.h for b in bs) + 8 - 3 * level + oy
         out.append(
             f'<g class="group" data-name="{_x(name)}"><rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
             f'rx="10" fill="{"#f6f7f9" if level == 0 else "#eef0f4"}" stroke="#c8ccd4" stroke-dasharray="4 3"/>'
-            f'<text class="group-label" x="{x0 + 8:.1f}" y="{y0 + 12:.1f}">{_x(name)}</text></g>'
+            f'<text class="group-label" transform="translate({x0 + 3:.1f},{y0 + 6:.1f}) rotate(90)">{_x(name)}</text></g>'
         )
     for (u, v, i), pts in lay.routes.items():
         e = g.edges[i]

@@ -77,6 +77,7 @@ def layered(nodes: list, sizes: dict, edges: list, main: set | None = None, last
             rows[rank[n]].append(n)
     _median_sweeps(rows, succ, pred2)
     x = _coordinates(rows, w, succ, pred2, main)
+    _straighten(rows, w, x, chains)
     # rows' tops: each as tall as its tallest box
     tops, y = [], 0.0
     row_h = []
@@ -189,6 +190,31 @@ def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
             for n, v in zip(row, _place(row, w, want, weight)):
                 x[n] = v
     return x
+
+
+def _straighten(rows, w, x, chains) -> None:
+    """A long edge's slots on one vertical line where the rows let them (its rightmost or its leftmost x)."""
+    where = {n: (r, i) for r, row in enumerate(rows) for i, n in enumerate(row)}
+    for chain in chains.values():
+        ds = chain[1:-1]
+        if len(ds) < 2:
+            continue
+        for target in (max(x[d] for d in ds), min(x[d] for d in ds)):
+            fits = True
+            for d in ds:
+                r, i = where[d]
+                row = rows[r]
+                half = w[d][0] / 2
+                if i + 1 < len(row) and target + half + GAP_X > x[row[i + 1]] - w[row[i + 1]][0] / 2:
+                    fits = False
+                if i > 0 and target - half - GAP_X < x[row[i - 1]] + w[row[i - 1]][0] / 2:
+                    fits = False
+                if not fits:
+                    break
+            if fits:
+                for d in ds:
+                    x[d] = target
+                break
 
 
 def _place(row, w, want, weight) -> list[float]:
