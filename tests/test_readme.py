@@ -32,3 +32,17 @@ def test_sizes_tables_are_what_sizes_prints(monkeypatch):
     for command, shown in blocks:
         r = CliRunner().invoke(app, command.split())
         assert r.exit_code == 0 and r.stdout == shown
+
+
+def test_the_pictures_are_what_draw_makes(monkeypatch):
+    """The README's Mermaid block and its committed SVG are cnncalc draw's output as it is now."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    block = re.search(r"```mermaid\n(.*?)```", README, re.S).group(1)
+    assert CliRunner().invoke(app, ["draw", "-f", "mermaid"]).stdout == block
+    svg = CliRunner().invoke(app, ["draw", "configs/shufflenet_unit.yaml"]).stdout
+    assert svg == (root / "docs" / "shufflenet_unit.svg").read_text()
