@@ -495,25 +495,18 @@ def draw(
             raise typer.Exit(2)
     fmt = fmt or "svg"
     path = spec or DEFAULT_SPEC
-    partial: list = []
-    try:
-        a, diags = analyze_file(path, batch, partial)
-    except OSError as e:
-        _cannot_read(path, e)
-    failure = None
-    if a is None:
-        if not partial:
-            emit(diags, _github())
-            raise typer.Exit(1)
-        a = partial[0]
-        failure = _failing_layer(path, diags[0])
-    g = pictures.graph(a, depth, failure, explain=fmt == "html")
-    text = {"svg": lambda: pictures.svg(g), "html": lambda: pictures.page(g, a), "mermaid": lambda: pictures.mermaid(g),
-            "dot": lambda: pictures.dot(g)}[fmt]()  # fmt: skip
-    _write(text, output)
-    emit(diags, _github())
-    if failure is not None:
-        raise typer.Exit(1)
+
+    def picture(a, failure=None) -> None:
+        g = pictures.graph(a, depth, failure, explain=fmt == "html")
+        render_it = {"svg": pictures.svg, "mermaid": pictures.mermaid, "dot": pictures.dot}.get(fmt)
+        _write(render_it(g) if render_it else pictures.page(g, a), output)
+
+    def shown(partial, diags, failed):  # an invalid spec: drawn up to the failing layer, marked
+        if failed and partial is not None:
+            picture(partial, _failing_layer(path, diags[0]))
+        emit(diags, _github())
+
+    picture(_run(path, batch, False, shown=shown))
 
 
 def _failing_layer(path: str, diag: Diagnostic):

@@ -27,6 +27,7 @@ TOP_JUNK = ["nc: 0", "nc: -1", "nc: x", "nc: 100000000000", "depth_multiple: 1e9
 COMMANDS = [
     ["shapes"], ["shapes", "--format", "json"], ["shapes", "--format", "markdown"], ["shapes", "--depth", "1"],
     ["params"], ["params", "--format", "json"], ["memory"], ["memory", "--format", "json"], ["explain"], ["expand"], ["check"],
+    ["sizes", "--range", "1:64"], ["draw"], ["draw", "--format", "mermaid", "--depth", "1"],
 ]  # fmt: skip
 DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
 JUNK = ["", "-1", "0", "1e308", "nan", ".inf", "99999999999999999999999", "0x" + "f" * 40, "[]", "{}", "null", "true", "'${2*3}'",

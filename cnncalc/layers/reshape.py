@@ -222,6 +222,19 @@ def view_strides(old: Shape, stride: tuple[int, ...], new: Shape) -> tuple[int, 
     return tuple(out) if view_d == -1 else None
 
 
+def _view_or_copy(view_only: bool, x, stride, out, hint: str, key: str):
+    """The strides of ``out`` as a view of ``x``; where none exists a view layer refuses (torch's rule) and a
+    reshape copies into a contiguous tensor (None)."""
+    s = view_strides(x, stride, out)
+    if s is None and view_only:
+        raise LayerError(
+            f"the incoming tensor {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
+            f"transpose), so no view of it has the shape {dims(out)}; {hint}",
+            key,
+        )
+    return s
+
+
 class Strided(Kind):
     """A view of its input (no copy where torch makes none): ``layout`` gives its strides from the input's."""
 
@@ -256,14 +269,7 @@ class View(Strided):
         return Out(shape=tuple(shape))
 
     def layout(self, a, x, stride, out):
-        s = view_strides(x, stride, out)
-        if s is None and self.type == "View":
-            raise LayerError(
-                f"the incoming tensor {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
-                "transpose), so no view of it has this shape; use Reshape, or a Contiguous layer before it",
-                "shape",
-            )
-        return s  # None: Reshape copies into a contiguous tensor
+        return _view_or_copy(self.type == "View", x, stride, out, "use Reshape, or a Contiguous layer before it", "shape")
 
     def module(self, kwargs):
         from ..bridge.modules import View as V
@@ -296,14 +302,7 @@ class ViewAs(Strided):
         return Out(shape=tuple(like))
 
     def layout(self, a, x, stride, out):
-        s = view_strides(x, stride, out)
-        if s is None and self.type == "ViewAs":
-            raise LayerError(
-                f"the first input {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
-                "transpose), so no view of it has the second's shape; use ReshapeAs",
-                "from",
-            )
-        return s  # None: ReshapeAs copies into a contiguous tensor
+        return _view_or_copy(self.type == "ViewAs", x, stride, out, "use ReshapeAs", "from")
 
     def module(self, kwargs):
         from ..bridge.modules import ViewAs as V
