@@ -83,7 +83,17 @@ def truth(cfg: str, imgsz: int) -> dict:
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         out = model(torch.zeros(1, ch, imgsz, imgsz))
+    sizes = []  # the square input sizes 1..160 the model runs at (the sizes sweep of the test configs)
+    if imgsz == 640:
+        for x in range(1, 161):
+            try:
+                with torch.no_grad():
+                    model(torch.zeros(1, ch, x, x))
+                sizes.append(x)
+            except Exception:  # any refusal of torch's or Ultralytics' own
+                pass
     return {
+        "sizes": sizes,
         "imgsz": imgsz,
         "ultralytics": {"layers": layers, "parameters": params, "gradients": grads, "gflops": gflops},
         "parameters": {n: list(p.shape) for n, p in model.named_parameters()},

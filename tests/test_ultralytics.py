@@ -218,3 +218,12 @@ def test_verify_of_a_size_that_does_not_fit_runs_torch_to_that_row(tmp_path):
     assert r.exit_code == 1
     assert "error: layer 'model.10' (Cat): cannot concatenate" in r.stderr and "(in row 10, Concat)" in r.stderr
     assert "torch at layer 'model.10' (Cat) agrees it is invalid" in r.stderr
+
+
+@pytest.mark.parametrize("run_", sorted(r for r in TRUTH if r.endswith("@640")))
+def test_sizes_are_the_ones_ultralytics_runs_at(run_):
+    """`cnncalc sizes` of a model YAML: the square sizes 1..160 Ultralytics' own model runs at, size for size."""
+    from cnncalc.sizes import sweep
+
+    name = run_.split("@")[0]
+    assert sweep(load(str(HERE / name)), ["H", "W"], 1, 160).valid == TRUTH[run_]["sizes"]
