@@ -78,6 +78,13 @@ def test_configs_draw_every_layer_apart_with_shapes(name):
     check_picture(a, svg(graph(a)))
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "zoo").glob("*.yaml")), ids=lambda p: p.stem)
+def test_imported_torchvision_nets_draw(path):
+    """Imports of torchvision models (a MobileNetV3 inside LR-ASPP, EfficientNet, ConvNeXt, DenseNet ...)."""
+    a = analyze(load(str(path)))
+    check_picture(a, svg(graph(a)))
+
+
 def test_a_1d_net_and_a_detector_draw():
     a = analyze(parse(ONE_D))
     check_picture(a, svg(graph(a)))
