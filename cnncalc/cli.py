@@ -84,11 +84,23 @@ ImgszOpt = Annotated[
 ]
 
 
-def _ultra(scale: str | None, imgsz: int | None) -> None:
-    """--scale and --imgsz for every spec this command reads."""
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="A size for a named input dim, NAME=VALUE (input: [N, 3, H, W]); repeatable.")
+]
+
+
+def _ultra(scale: str | None, imgsz: int | None, sets: list[str] | None = None) -> None:
+    """--scale and --imgsz (Ultralytics model YAML) and --set (named input dims) for every spec this command reads."""
     from .spec import READ
 
-    READ.update(scale=scale, imgsz=imgsz)
+    given = {}
+    for item in sets or []:
+        name, _, value = item.partition("=")
+        if not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
+            print(f"cnncalc: error: --set must be NAME=SIZE with a positive size (H=224), found '{item}'", file=sys.stderr)
+            raise typer.Exit(2)
+        given[name.strip()] = int(value)
+    READ.update(scale=scale, imgsz=imgsz, set=given)
 
 
 def _github() -> bool:
@@ -231,12 +243,13 @@ def shapes(
     ] = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals.
 
     For an invalid spec: the table up to the failing layer, then the diagnostic (JSON: the layers so far
     and the diagnostics)."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     diagnostics: list = []
 
     def shown(partial, diags, failed):
@@ -250,6 +263,8 @@ def shapes(
         if format is not Format.json or not failed:
             emit(diags, _github())
 
+    if _symbolic(spec, batch, format):
+        return
     a = _run(spec, batch, strict, shown=shown)
     if format is Format.json:
         obj = render.shapes_json(a)
@@ -257,6 +272,37 @@ def shapes(
         print(render.dump(obj))
     else:
         sys.stdout.write(render.shapes_text(a, markdown=format is Format.markdown, depth=depth))
+
+
+def _symbolic(spec: str | None, batch: int | None, format) -> bool:
+    """shapes of a spec whose input dims are names: the formulas (True), or False for a spec with numbers."""
+    from .spec import load
+
+    path = spec or DEFAULT_SPEC
+    try:
+        s = load(path)
+    except (SpecError, OSError):
+        return False  # the normal path reports it
+    if batch is not None:
+        s.symbols = {k: d for k, d in s.symbols.items() if d != [0]}
+        if s.symbols:
+            shape = list(s.input)
+            shape[0] = batch
+            s.input = tuple(shape)
+    if not s.symbols:
+        return False
+    from .symbolic import formulas
+
+    try:
+        result = formulas(s)
+    except SpecError as e:
+        emit([Diagnostic.of("<stdin>" if path == "-" else path, e)], _github())
+        raise typer.Exit(1) from None
+    if format is Format.json:
+        print(render.dump(render.symbolic_json(result)))
+    else:
+        sys.stdout.write(render.symbolic_text(result, markdown=format is Format.markdown))
+    return True
 
 
 @app.command()
@@ -267,9 +313,10 @@ def params(
     strict: StrictOpt = False,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """Every parameter tensor (torch's names), its shape and count; buffers; totals."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     a = _run(spec, batch, strict)
     if format is Format.json:
         print(render.dump(render.params_json(a)))
@@ -372,9 +419,10 @@ def memory(
     fit: Annotated[str | None, typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits.")] = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd keeps."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from .engine import analyze
     from .memory import fit as fit_batch
     from .memory import memory as measure
@@ -423,10 +471,11 @@ def sizes(
     train: Annotated[bool, typer.Option("--train", help="Add training mode's refusals (BatchNorm with one value).")] = False,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """The input sizes the net accepts: exact runs of valid and lossless sizes, and for each refused run the
     first layer that refuses it and why."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from .sizes import SizesError, parse_range, parse_vary, sweep
     from .spec import load
 
@@ -480,11 +529,12 @@ def draw(
     batch: BatchOpt = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """A picture of the net: a box per layer, the shapes on the edges, blocks as groups, colours by family.
 
     An invalid spec is drawn up to the layer that does not fit, that layer marked (exit 1)."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from . import draw as pictures
 
     fmt = format.value if format else None
@@ -532,11 +582,12 @@ def check(
     ] = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary.
 
     Folders are searched for specs, skipping hidden folders and those ruff skips (.venv, node_modules, ...)."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     files, missing = expand_paths(specs, exclude)
     github = format is CheckFormat.github or (format is CheckFormat.text and _github())
     machine = format in (CheckFormat.json, CheckFormat.sarif)
@@ -630,9 +681,10 @@ def explain(
     batch: BatchOpt = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """Every layer's numbers with the rules that produced them, the numbers filled in."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from .explain import explain as explain_text
 
     a = _run(spec, batch, False, on_invalid=_nearby_sizes)
@@ -657,9 +709,10 @@ def export(
     class_name: Annotated[str, typer.Option("--class-name", help="Name of the nn.Module class.")] = "Net",
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's parameter names."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from .bridge.export import ExportError
     from .bridge.export import export as source
     from .spec import load
@@ -710,9 +763,14 @@ def schema():
 
 
 @app.command()
-def expand(spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")], scale: ScaleOpt = None, imgsz: ImgszOpt = None):
+def expand(
+    spec: Annotated[str, typer.Argument(help="A spec that uses blocks.")],
+    scale: ScaleOpt = None,
+    imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
+):
     """Print the flat spec a block spec stands for: YAML that analyses identically."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     from .spec import flat_yaml, load
 
     try:
@@ -734,9 +792,10 @@ def verify(
     batch: BatchOpt = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
+    set_: SetOpt = None,
 ):
     """Build the equivalent torch model, run it, and compare every number with the analytic results."""
-    _ultra(scale, imgsz)
+    _ultra(scale, imgsz, set_)
     if device not in ("meta", "cpu"):
         print(f"cnncalc: error: --device must be meta or cpu, found '{device}'", file=sys.stderr)
         raise typer.Exit(2)

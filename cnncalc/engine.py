@@ -148,6 +148,16 @@ class Analysis:
 
 def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     """Compute every layer's facts; raises SpecError at the first layer that does not fit."""
+    named = [k for k, d in spec.symbols.items() if not (batch is not None and d == [0])]
+    if named:
+        listed = ", ".join(named)
+        spatial = [k for k in named if spec.symbols[k] != [0]]
+        how = " ".join(f"--set {k}=224" for k in spatial) + (" --batch 8" if len(spatial) < len(named) else "")
+        raise SpecError(
+            f"the input dims {listed} are names: give them sizes ({how.strip()}); "
+            "`cnncalc shapes` prints the shapes as formulas of them",
+            spec.input_pos,
+        )
     shape = spec.input
     n_sp = _spatial_dims(spec)
     if batch is not None:

@@ -321,3 +321,24 @@ def sizes_text(sw, spec, markdown: bool = False) -> str:
     else:
         lines.append("no size in the range is refused")
     return "\n".join(lines) + "\n"
+
+
+def symbolic_text(r, markdown: bool = False) -> str:
+    """Shapes, parameters and MACs as formulas of the named input dims, then what each name may be."""
+    rows = [[x.name, x.type, "[" + ", ".join(x.shape) + "]", x.params, x.macs] for x in r.rows]
+    out = [f"{r.name or 'spec'}: input [{', '.join(r.input)}]", ""]
+    out.append(table(["Layer", "Type", "Output shape", "Params", "MACs"], rows, set(), markdown))
+    out.append("")
+    lines = ["Sizes that fit, each name alone: " + "; ".join(r.constraints)] + [f"({n})" for n in r.notes]
+    out += [f"- {line}" for line in lines] if markdown else lines
+    return "\n".join(out) + "\n"
+
+
+def symbolic_json(r) -> dict:
+    return {
+        "name": r.name,
+        "input": [int(v) if v.isdigit() else v for v in r.input],
+        "layers": [{"name": x.name, "type": x.type, "output_shape": x.shape, "params": x.params, "macs": x.macs} for x in r.rows],
+        "sizes": r.constraints,
+        "base": r.base,
+    }

@@ -94,13 +94,19 @@ def parse_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) -> Sweep:
-    """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec has them)."""
+def sweep(
+    spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False, dims: list[int] | None = None, record=None, freeze=True
+) -> Sweep:
+    """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec has them).
+
+    ``dims`` names the input dims to vary by index instead; ``record(i, out, sizes)`` hears each layer's result
+    for each group of sizes (then every layer runs its rule); ``freeze=False`` (and ``record``) infers the sizes
+    left to inference at each size instead of at the spec's own (a net whose input dims are names)."""
     where = spatial_names(spec)
-    idx = [where[v] for v in vary]
+    idx = dims if dims is not None else [where[v] for v in vary]
     layers = spec.layers
     n = len(layers)
-    fixed = _fixed_args(spec)
+    fixed = _fixed_args(spec) if freeze and record is None else [layer.args for layer in layers]
     # the layer each tensor is last read by (the net's outputs: read at the end)
     last: dict[str, int] = {}
     srcs: list[list[str]] = []
@@ -143,7 +149,7 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
         many = kind.inputs != 1
         strided = getattr(kind, "strided", False)
         keeps_layout = kind.keeps_layout
-        blind = not many and not train and kind.blind(fixed[i])
+        blind = not many and not train and record is None and kind.blind(fixed[i])
         rep, tail = (), 0
         ins_at, after = plans[i]
         new: dict = {}
@@ -195,6 +201,8 @@ def sweep(spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False) ->
             except (ArithmeticError, ValueError) as e:
                 _refuse(refused, layer, f"the arguments give no finite shape ({e})", xs)
                 continue
+            if record is not None:
+                record(i, out, xs)
             if out.outputs is not None:
                 value = (
                     MANY,
@@ -248,7 +256,7 @@ def at_size(spec: Spec, idx: list[int], x: int) -> Spec:
     shape = list(spec.input)
     for d in idx:
         shape[d] = x
-    return dataclasses.replace(spec, input=tuple(shape))
+    return dataclasses.replace(spec, input=tuple(shape), symbols={})
 
 
 def _structural(spec: Spec, idx: list[int], x: int):

@@ -68,6 +68,8 @@ class Spec:
     outputs: list[str] | None = None  # `outputs:` the tensors the net returns; None: the last layer's
     outputs_pos: list = field(default_factory=list)
     ultralytics: object = None  # an Ultralytics model YAML's rows and facts (cnncalc.ultralytics.Model)
+    symbols: dict = field(default_factory=dict)  # input dims given as names and not set: name -> their dims
+    input_pos: Pos | None = None
     notes: list = field(default_factory=list)  # (position, message) warnings of the reading itself
 
 
@@ -120,7 +122,8 @@ def _decode(data: bytes) -> str:
         raise SpecError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})", (line, col)) from None
 
 
-READ: dict = {"scale": None, "imgsz": None}  # the command line's --scale and --imgsz (Ultralytics model YAML)
+READ: dict = {"scale": None, "imgsz": None, "set": {}}  # the command line's --scale, --imgsz (Ultralytics YAML), --set
+SYMBOL_VALUE = 64  # where a named input dim stands before `symbolic` finds the sizes the net takes
 
 
 def load(path: str, scale: str | None = None, imgsz=None) -> Spec:
@@ -183,9 +186,22 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
     if (
         not isinstance(shape, Seq)
         or not shape
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        or not all(
+            (isinstance(s, int) and not isinstance(s, bool) and s > 0) or (isinstance(s, str) and s.isidentifier()) for s in shape
+        )
     ):
-        raise SpecError(f"input must be a list of positive integers, e.g. [1, 1, 32, 32], found {_show(shape)}", doc.at("input"))
+        raise SpecError(
+            f"input must be a list of positive integers (or names, [N, 3, H, W]), e.g. [1, 1, 32, 32], found {_show(shape)}",
+            doc.at("input"),
+        )
+    symbols: dict[str, list[int]] = {}  # input dims given as names: name -> the dims it stands for
+    for i, v in enumerate(shape):
+        if isinstance(v, str):
+            symbols.setdefault(v, []).append(i)
+    if symbols:
+        given = READ.get("set") or {}
+        shape = [given.get(v, SYMBOL_VALUE) if isinstance(v, str) else v for v in shape]
+        symbols = {k: d for k, d in symbols.items() if k not in given}
     if len(shape) > MAX_DIMS:
         raise SpecError(f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input"))
     if "layers" not in doc:
@@ -232,6 +248,8 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
         outputs_pos = list(getattr(outs, "ipos", None) or [doc.at("outputs")] * len(outputs))
     return Spec(
         input=tuple(shape),
+        symbols=symbols,
+        input_pos=doc.at("input"),
         layers=layers,
         name=name,
         blocks=blocks,
