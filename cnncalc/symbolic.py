@@ -67,12 +67,19 @@ def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:
         t = Term(name, a=int(slope), c=y0 - int(slope) * x0)
         if all(t(x) == y for x, y in pts):
             return t
-    # a·⌊(X + b)/s⌋ + c: from the jumps between neighbouring sizes (their spacing is s, their height a)
-    jumps = [(x, y - py) for (px, py), (x, y) in zip(pts, pts[1:]) if y != py and x == px + 1]
+    # a·⌊(X + b)/s⌋ + c: from the jumps between neighbouring sizes (their spacing is s, their height a); where the
+    # sizes that fit step by d (a net that takes even sizes only), neighbours are d apart and s, b scale by d
+    import math
+
+    d = 0
+    for (px, _), (x, _) in zip(pts, pts[1:]):
+        d = math.gcd(d, x - px)
+    jumps = [(x, y - py) for (px, py), (x, y) in zip(pts, pts[1:]) if y != py and x == px + d]
     candidates = []
     if len(jumps) >= 2:
-        s = jumps[1][0] - jumps[0][0]
-        candidates.append((jumps[0][1], s, (-jumps[0][0]) % s))
+        sk = (jumps[1][0] - jumps[0][0]) // d
+        bk = (-((jumps[0][0] - x0) // d)) % sk
+        candidates.append((jumps[0][1], d * sk, d * bk - x0))
     # sizes that are not neighbours (a net taking only multiples of 16): the slope's denominator is the step
     if slope.denominator > 1:
         s = slope.denominator * (1 if not jumps else 1)
@@ -81,6 +88,7 @@ def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:
     for a, s, b in candidates:
         if a == 0 or s < 2:
             continue
+        b %= s
         c = y0 - a * ((x0 + b) // s)
         t = Term(name, a=a, b=b, s=s, c=c)
         if all(t(x) == y for x, y in pts):
@@ -122,6 +130,7 @@ class Result:
     base: dict  # name -> the size the other names stood at while one was swept
     constraints: list[str]
     notes: list[str]
+    valid: dict = dataclasses.field(default_factory=dict)  # name -> the sizes that fit, the others at base
 
 
 def formulas(spec: Spec) -> Result:
@@ -142,6 +151,7 @@ def formulas(spec: Spec) -> Result:
         base.update({k: v for k in spatial})
     per_layer: list[dict] = [{} for _ in spec.layers]  # layer -> name -> (xs, outs)
     constraints, notes = [], []
+    accepted: dict = {}
     for k in [*batch, *spatial]:
         others = {o: v for o, v in base.items() if o != k}
         s = _with(spec, others)
@@ -154,6 +164,7 @@ def formulas(spec: Spec) -> Result:
         hi = BATCH_HI if k in batch else HI
         sw = sweep(s, [], 1, hi, dims=names[k], record=record)
         valid = sw.valid
+        accepted[k] = valid
         held = ", ".join(f"{o} = {v}" for o, v in others.items())
         constraints.append(f"{k}: {describe_set(valid, 1, hi)}" + (f" (with {held})" if held else ""))
         for i, by_x in seen.items():
@@ -205,7 +216,7 @@ def formulas(spec: Spec) -> Result:
         f"each name swept over 1..{HI if spatial else BATCH_HI} with the others held at {', '.join(f'{k} = {v}' for k, v in base.items())}; "
         "every formula equals the layers' rules at every swept size that fits"
     )
-    return Result(spec.name, _written(spec, spec.input), rows, base, constraints, notes)
+    return Result(spec.name, _written(spec, spec.input), rows, base, constraints, notes, accepted)
 
 
 def _written(spec: Spec, shape) -> list[str]:
