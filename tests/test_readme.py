@@ -21,14 +21,14 @@ def test_quick_start_is_what_ci_runs():
 
 
 def test_sizes_tables_are_what_sizes_prints(monkeypatch):
-    """The README's `cnncalc sizes` examples, output and all."""
+    """The README's `cnncalc sizes` examples and its named-dims example, output and all."""
     from typer.testing import CliRunner
 
     from cnncalc.cli import app
 
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
-    blocks = re.findall(r"```console\n\$ cnncalc (sizes[^\n]*)\n(.*?)```", README, re.S)
-    assert len(blocks) == 2
+    blocks = re.findall(r"```console\n\$ cnncalc ((?:sizes|shapes docs/)[^\n]*)\n(.*?)```", README, re.S)
+    assert len(blocks) == 3
     for command, shown in blocks:
         r = CliRunner().invoke(app, command.split())
         assert r.exit_code == 0 and r.stdout == shown
