@@ -476,7 +476,7 @@ def sizes(
     """The input sizes the net accepts: exact runs of valid and lossless sizes, and for each refused run the
     first layer that refuses it and why."""
     _ultra(scale, imgsz, set_)
-    from .sizes import SizesError, parse_range, parse_vary, sweep
+    from .sizes import SizesError, check_work, parse_range, parse_vary, sweep
     from .spec import load
 
     path = spec or DEFAULT_SPEC
@@ -490,6 +490,7 @@ def sizes(
         names = names or list(spatial_names(s))
         if not names:
             raise SizesError(f"the input {list(s.input)} has no spatial dims to vary")
+        check_work(s, lo, hi)
         result = sweep(s, names, lo, hi, train)
     except OSError as e:
         _cannot_read(path, e)

@@ -20,6 +20,7 @@ from .spec import Spec
 
 MANY = "several"  # marks the value of a layer with several outputs: (MANY, ((shape, strides), ...))
 MAX_SIZES = 1 << 20  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
+MAX_WORK = 4_000_000  # sizes times layers: a sweep past it could take minutes, so it is refused with a narrower range
 
 
 @dataclass
@@ -363,7 +364,12 @@ def nearby(spec: Spec, vary: list[str], size: int, reach: int = 64) -> tuple[int
     return (below[-1] if below else None), (above[0] if above else None)
 
 
-def check_spec(spec: Spec) -> None:
-    """A sweep needs the spec's structure to be sound at its own size or at least readable: SpecError otherwise."""
-    if not spec.layers:
-        raise SpecError("the spec has no layers")
+def check_work(spec: Spec, lo: int, hi: int) -> None:
+    """Refuse (SizesError) a sweep whose worst case is past MAX_WORK layer rules."""
+    n = len(spec.layers)
+    if (hi - lo + 1) * n > MAX_WORK:
+        most = max(MAX_WORK // n, 1)
+        raise SizesError(
+            f"--range {lo}:{hi}: {hi - lo + 1:,} sizes of a {n:,}-layer net could take minutes; "
+            f"ask for at most {most:,} sizes at a time (--range {lo}:{lo + most - 1})"
+        )

@@ -20,8 +20,19 @@ from .layers.base import prod
 from .sizes import describe_set, sweep
 from .spec import Spec
 
-HI = 512  # the sizes each name is swept over: 1..HI (a batch name: 1..8)
+HI = 512  # the sizes each name is swept over: 1..HI (a batch name: 1..8), fewer for a net of many layers
 BATCH_HI = 8
+WORK = 100_000  # layer rules one sweep may run per name (a 10,000-layer net is swept over 1..10)
+
+
+class Slim:
+    """What a sweep records of one layer's result at a size: its shape, parameter count, MACs, flatten."""
+
+    __slots__ = ("shape", "params", "macs", "flattened")
+
+    def __init__(self, out):
+        self.shape, self.macs, self.flattened = tuple(out.shape), out.macs, out.flattened
+        self.params = sum(prod(sh) for _, sh in out.params)
 
 
 @dataclass
@@ -139,12 +150,14 @@ def formulas(spec: Spec) -> Result:
     batch = [k for k, d in names.items() if d == [0] and len(spec.input) >= 3]
     spatial = [k for k in names if k not in batch]
     base = {k: 1 for k in batch}
+    hi_spatial = max(8, min(HI, WORK // max(len(spec.layers), 1)))
     if spatial:  # a size every spatial name can take at once: the one nearest 224 of those that work together
         together = [d for k in spatial for d in names[k]]
-        ok = sweep(_with(spec, base), [], 1, HI, dims=together, freeze=False).valid
+        ok = sweep(_with(spec, base), [], 1, hi_spatial, dims=together, freeze=False).valid
         if not ok:
             raise SpecError(
-                f"no size from 1 to {HI} of {', '.join(spatial)} (all at once) gives a net that fits; `cnncalc sizes` says why",
+                f"no size from 1 to {hi_spatial} of {', '.join(spatial)} (all at once) gives a net that fits; "
+                "`cnncalc sizes` says why",
                 spec.input_pos,
             )
         v = min(ok, key=lambda s: (abs(s - 224), -s))
@@ -158,17 +171,17 @@ def formulas(spec: Spec) -> Result:
         seen: dict = {}
 
         def record(i, out, xs, seen=seen):
-            for x in xs:
-                seen.setdefault(i, {})[x] = out
+            seen.setdefault(i, []).append((xs, Slim(out)))
 
-        hi = BATCH_HI if k in batch else HI
+        hi = BATCH_HI if k in batch else hi_spatial
         sw = sweep(s, [], 1, hi, dims=names[k], record=record)
         valid = sw.valid
         accepted[k] = valid
         held = ", ".join(f"{o} = {v}" for o, v in others.items())
         constraints.append(f"{k}: {describe_set(valid, 1, hi)}" + (f" (with {held})" if held else ""))
-        for i, by_x in seen.items():
-            per_layer[i][k] = [(x, by_x[x]) for x in valid if x in by_x]
+        ok_x = set(valid)
+        for i, groups in seen.items():
+            per_layer[i][k] = sorted(((x, o) for xs, o in groups for x in xs if x in ok_x), key=lambda p: p[0])
     rows = []
     for i, layer in enumerate(spec.layers):
         seen = per_layer[i]
@@ -200,7 +213,7 @@ def formulas(spec: Spec) -> Result:
             else:
                 shape.append(f"varies with {', '.join(varying)} ({base_out.shape[d]} at the base sizes)")
                 terms_of_dim.append(None)
-        params = _count(seen, base_out, lambda o: sum(prod(sh) for _, sh in o.params), shape)
+        params = _count(seen, base_out, lambda o: o.params, shape)
         macs = _count(seen, base_out, lambda o: o.macs, shape)
         if layer.type == "Linear" and "varies" in params + macs:  # in_features follows the names: the rule, written
             src = layer.inputs[0] if layer.inputs else (spec.layers[i - 1].name if i else "input")
@@ -213,7 +226,7 @@ def formulas(spec: Spec) -> Result:
                 macs = " · ".join([f"{out_f * const:,}", *rest, f])
         rows.append(Row(layer.name, layer.type, shape, params, macs, terms_of_dim))
     notes.append(
-        f"each name swept over 1..{HI if spatial else BATCH_HI} with the others held at {', '.join(f'{k} = {v}' for k, v in base.items())}; "
+        f"each name swept over 1..{hi_spatial if spatial else BATCH_HI} with the others held at {', '.join(f'{k} = {v}' for k, v in base.items())}; "
         "every formula equals the layers' rules at every swept size that fits"
     )
     return Result(spec.name, _written(spec, spec.input), rows, base, constraints, notes, accepted)
