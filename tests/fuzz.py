@@ -76,7 +76,7 @@ def random_text(rng: random.Random) -> str:
 
 def hostile_shapes(rng: random.Random) -> str:
     dims = rng.choice([0, 1, 2, 3, 4, 5, 70, 1000])
-    sizes = [str(rng.choice([1, 2, 3, 7, 10**6, 10**12, 10**20, 0, -1])) for _ in range(dims)]
+    sizes = [str(rng.choice([1, 2, 3, 7, 10**6, 10**12, 10**20, 0, -1, "H", "N", "W", "x1"])) for _ in range(dims)]
     layer = rng.choice(TYPES[:-1])
     arg = rng.choice(["kernel_size", "stride", "padding", "out_channels", "out_features", "dim", "shape", "scale_factor",
                       "chunks", "split_size_or_sections", "dims", "start"])  # fmt: skip
