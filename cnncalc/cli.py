@@ -283,12 +283,10 @@ def _symbolic(spec: str | None, batch: int | None, format) -> bool:
         s = load(path)
     except (SpecError, OSError):
         return False  # the normal path reports it
-    if batch is not None:
-        s.symbols = {k: d for k, d in s.symbols.items() if d != [0]}
-        if s.symbols:
-            shape = list(s.input)
-            shape[0] = batch
-            s.input = tuple(shape)
+    if batch is not None and s.symbols:  # --batch gives the first dim its size
+        import dataclasses
+
+        s = dataclasses.replace(s, symbols={k: d for k, d in s.symbols.items() if d != [0]}, input=(batch, *s.input[1:]))
     if not s.symbols:
         return False
     from .symbolic import formulas
