@@ -135,6 +135,9 @@ def graph(a: Analysis, depth: int | None = None, failure: tuple | None = None, e
     nodes: dict[str, Node] = {"input": Node("input", "input", ["input", shape_text(a.input)], "io", a.input)}
     of: dict[str, str] = {"input": "input"}  # layer name -> node id (its folded group's, when folded)
     edges: list[Edge] = []
+    counts: dict[str, int] = {}
+    # a folded Ultralytics row is named by its module (model.2: C2f)
+    modules = {r.prefix: r.module for r in a.model.rows} if a.model is not None else {}
     shapes = {"input": a.input}
     for layer in a.layers:
         shapes[layer.name] = layer.output_shape
@@ -149,12 +152,12 @@ def graph(a: Analysis, depth: int | None = None, failure: tuple | None = None, e
             n = nodes[nid]
             n.params += layer.param_count
             n.shape = layer.output_shape
-            count = int(n.lines[1].split()[0].strip("(")) + 1
-            n.lines = _label(nid, f"({count} layers)", "", n.params)
+            counts[nid] += 1
+            n.lines = _label(nid, f"{modules.get(nid, '')} ({counts[nid]} layers)".strip(), "", n.params)
         elif nid != layer.name:
-            nodes[nid] = Node(
-                nid, nid, _label(nid, "(1 layers)", "", layer.param_count), "group", layer.output_shape, layer.param_count
-            )
+            counts[nid] = 1
+            text = f"{modules.get(nid, '')} (1 layer)".strip()
+            nodes[nid] = Node(nid, nid, _label(nid, text, "", layer.param_count), "group", layer.output_shape, layer.param_count)
         else:
             nodes[nid] = Node(nid, layer.name, _label(layer.name, layer.type, _key_args(layer), layer.param_count), fam,
                               layer.output_shape, layer.param_count)  # fmt: skip
@@ -214,7 +217,8 @@ def _groups(ids: list[str], depth: int | None) -> dict:
         parts = nid.split(".")
         for k in range(1, min(len(parts), 3 if depth is None else depth)):
             groups.setdefault(".".join(parts[:k]), []).append(nid)
-    return {g: m for g, m in groups.items() if len(m) >= 2}
+    layers = sum(1 for nid in ids if nid != "input" and not nid.startswith("output"))
+    return {g: m for g, m in groups.items() if 2 <= len(m) < layers}  # a group of everything says nothing
 
 
 # ---- SVG ----------------------------------------------------------------------------------------

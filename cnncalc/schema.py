@@ -75,7 +75,9 @@ def spec_schema() -> dict:
             "name": {"type": "string"},
             "input": {
                 "type": "array",
-                "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}]},
+                "items": {
+                    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}]
+                },
                 "minItems": 1,
                 "description": "the input's full shape, batch first; a dim may be a name (N, H, W)",
             },

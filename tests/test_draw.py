@@ -183,3 +183,12 @@ def test_chromium_renders_the_html_page(tmp_path):
     # the picture side has the layer colours (the conv blue and the batch-norm green are drawn)
     left = img.crop((0, 0, 700, 800)).getcolors(maxcolors=1 << 20)
     assert any(c[:3] == (0xDB, 0xE8, 0xFB) for _, c in left) and any(c[:3] == (0xDF, 0xF3, 0xE4) for _, c in left)
+
+
+def test_an_ultralytics_model_folds_into_its_rows():
+    a = analyze(load(str(ROOT / "tests" / "ultralytics" / "yolo90n.yaml"), imgsz=128))
+    root = ET.fromstring(svg(graph(a, depth=2)).split("\n", 1)[1])
+    boxes = boxes_of(root)
+    assert {f"model.{i}" for i in range(19)} <= set(boxes)
+    assert boxes["model.2"][1][1].startswith("C2f (") and boxes["model.13"][1][1] == "Cat dim 1"
+    assert not list(root.iterfind(".//s:g[@class='group']", NS))  # no group of everything
