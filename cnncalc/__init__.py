@@ -59,11 +59,17 @@ def analyze(spec: Any, *, batch: int | None = None, scale: str | None = None, im
         load_it = lambda: parse(text, path, scale, imgsz)  # noqa: E731
     else:
         raise TypeError(f"analyze() takes a path, a dict or YAML text, not {type(spec).__name__}")
+    from .spec import READ
+
+    saved = dict(READ)  # the command line's options (a command run in this process) are not the caller's
+    READ.update(scale=None, imgsz=None, set={})
     try:
         result = _analyze(load_it(), batch)
     except SpecError as e:
         e.diagnostics = [Diagnostic.of(path, e)]
         raise
+    finally:
+        READ.update(saved)
     result.path = path
     return result
 

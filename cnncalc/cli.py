@@ -43,9 +43,10 @@ def _main(
     """Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.
 
     SPEC may be '-' to read the spec from standard input (cnncalc expand x.yaml | cnncalc shapes -)."""
-    from .spec import _STDIN
+    from .spec import _STDIN, READ
 
     _STDIN.clear()  # standard input is read once per command
+    READ.update(scale=None, imgsz=None, set={})  # and each command's options are its own
 
 
 DEFAULT_SPEC = str(Path(__file__).parent / "data" / "lenet.yaml")

@@ -51,19 +51,13 @@ class Term:
     def text(self) -> str:
         if self.name is None:
             return str(self.c)
-        x = self.name
+        x, sign = self.name, lambda v: f"{'+' if v > 0 else '−'} {abs(v)}"
         if self.s == 1:
-            core = x if self.b == 0 else f"({x} {'+' if self.b > 0 else '−'} {abs(self.b)})"
-            core = core if self.a == 1 else f"{self.a}·{core}"
-            inner_c = self.c + 0
+            core = x if self.b == 0 else f"({x} {sign(self.b)})"
         else:
-            num = x if self.b == 0 else f"{x} {'+' if self.b > 0 else '−'} {abs(self.b)}"
-            core = f"⌊({num})/{self.s}⌋" if self.b else f"⌊{x}/{self.s}⌋"
-            core = core if self.a == 1 else f"{self.a}·{core}"
-            inner_c = self.c
-        if inner_c:
-            return f"{core} {'+' if inner_c > 0 else '−'} {abs(inner_c)}"
-        return core
+            core = f"⌊({x} {sign(self.b)})/{self.s}⌋" if self.b else f"⌊{x}/{self.s}⌋"
+        core = core if self.a == 1 else f"{self.a}·{core}"
+        return f"{core} {sign(self.c)}" if self.c else core
 
 
 def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:

@@ -745,11 +745,7 @@ def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: i
     if m in HEADS:
         return f(net, at, refs, *args)
     x = refs[0]
-    if m == "SPPF" and len(args) <= 3:
-        args = [*args[:3]]
-        kw = {"legacy_act": True}
-    else:
-        kw = {}
+    kw = {"legacy_act": True} if m == "SPPF" and len(args) <= 3 else {}  # parse_model re-activates a legacy row's cv1
     if n == 1:
         return f(net, at, x, *args, **kw)
     for k in range(n):

@@ -227,3 +227,13 @@ def test_sizes_are_the_ones_ultralytics_runs_at(run_):
 
     name = run_.split("@")[0]
     assert sweep(load(str(HERE / name)), ["H", "W"], 1, 160).valid == TRUTH[run_]["sizes"]
+
+
+def test_a_command_s_options_do_not_outlive_it():
+    """--imgsz of one command is not the next command's, nor the Python API's (in one process)."""
+    import cnncalc
+
+    assert run("shapes", HERE / "yolo90n.yaml", "--imgsz", "320").exit_code == 0
+    assert cnncalc.analyze(str(HERE.parent.parent / "configs" / "lenet.yaml")).total_params == 81_194
+    r = run("shapes", HERE.parent.parent / "configs" / "lenet.yaml")
+    assert r.exit_code == 0 and "Total params: 81,194" in r.stdout
