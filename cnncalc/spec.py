@@ -207,7 +207,7 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
             symbols.setdefault(v, []).append(i)
     if symbols:
         given = READ.get("set") or {}
-        shape = [given.get(v, SYMBOL_VALUE) if isinstance(v, str) else v for v in shape]
+        shape = [given.get(v, 1 if i == 0 else SYMBOL_VALUE) if isinstance(v, str) else v for i, v in enumerate(shape)]
         symbols = {k: d for k, d in symbols.items() if k not in given}
     if len(shape) > MAX_DIMS:
         raise SpecError(f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input"))
