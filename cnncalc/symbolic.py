@@ -156,7 +156,7 @@ def formulas(spec: Spec) -> Result:
             )
         v = min(ok, key=lambda s: (abs(s - 224), -s))
         base.update({k: v for k in spatial})
-    per_layer: list[dict] = [{} for _ in spec.layers]  # layer -> name -> (xs, outs)
+    per_layer: list[dict] = [{} for _ in spec.layers]  # layer -> name -> [(size, Slim)] at the sizes that fit
     constraints, notes = [], []
     accepted: dict = {}
     for k in [*batch, *spatial]:
@@ -212,7 +212,7 @@ def formulas(spec: Spec) -> Result:
         if layer.type == "Linear" and "varies" in params + macs:  # in_features follows the names: the rule, written
             src = layer.inputs[0] if layer.inputs else (spec.layers[i - 1].name if i else "input")
             feats = next((r.shape for r in rows if r.name == src), None)
-            if feats is not None and not feats[-1].isdigit():
+            if feats is not None and not feats[-1].isdigit() and "varies" not in feats[-1]:
                 out_f, f = layer.args["out_features"], f"({feats[-1]})"
                 params = f"{out_f:,} · {f}" + (f" + {out_f:,}" if layer.args["bias"] else "")
                 rest = [t if " " not in t else f"({t})" for t in shape[:-1] if not t.isdigit()]
@@ -233,14 +233,11 @@ def _written(spec: Spec, shape) -> list[str]:
 
 
 def _with(spec: Spec, values: dict) -> Spec:
+    """The spec with these names at these sizes (the sweep sets the one it varies)."""
     shape = list(spec.input)
-    left = {}
     for k, ds in spec.symbols.items():
-        if k in values:
-            for d in ds:
-                shape[d] = values[k]
-        else:
-            left[k] = ds
+        for d in ds if k in values else ():
+            shape[d] = values[k]
     return dataclasses.replace(spec, input=tuple(shape), symbols={})
 
 
@@ -258,7 +255,7 @@ def _flat_dim(layer, out) -> int:
     return start % (len(out.shape) + len(out.flattened) - 1)
 
 
-def _product(layer, i, spec, rows) -> str:
+def _product(layer, i, spec, rows) -> tuple:
     """A Flatten's product: the formulas of the dims it multiplies (its input's, as the rows above give them)."""
     src = layer.inputs[0] if layer.inputs else (spec.layers[i - 1].name if i else "input")
     row = None
