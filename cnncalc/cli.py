@@ -74,6 +74,9 @@ BatchOpt = Annotated[
     typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input."),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
+DepthOpt = Annotated[
+    int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row (box).")
+]
 ScaleOpt = Annotated[
     str | None,
     typer.Option(
@@ -239,9 +242,7 @@ def shapes(
     format: FormatOpt = Format.table,
     batch: BatchOpt = None,
     strict: StrictOpt = False,
-    depth: Annotated[
-        int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row.")
-    ] = None,
+    depth: DepthOpt = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
@@ -523,9 +524,7 @@ def draw(
     format: Annotated[
         DrawFormat | None, typer.Option("--format", "-f", help="svg, html (one self-contained page), mermaid or dot.")
     ] = None,
-    depth: Annotated[
-        int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N parts into one box.")
-    ] = None,
+    depth: DepthOpt = None,
     batch: BatchOpt = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,

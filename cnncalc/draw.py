@@ -60,9 +60,6 @@ class Graph:
     main: set = field(default_factory=set)
     outputs: list[str] = field(default_factory=list)  # the output nodes' ids
 
-    def node(self, nid: str) -> Node:
-        return next(n for n in self.nodes if n.id == nid)
-
 
 def family(type_: str) -> str:
     kind = REGISTRY.get(type_)

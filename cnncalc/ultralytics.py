@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .blocks import MAX_LAYERS
 from .diagnostics import Pos, SpecError, cut
 from .yamlpos import Map, Seq
 
@@ -117,8 +118,6 @@ class _Net:
         self.functional: set[str] = set()
 
     def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:
-        from .blocks import MAX_LAYERS
-
         if len(self.items) >= MAX_LAYERS:
             raise _Refused(f"the model has more than the {MAX_LAYERS:,} layers a spec may have")
         m = Map()
