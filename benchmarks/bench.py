@@ -42,7 +42,11 @@ def peak_kib(cmd: list[str]) -> int:
 
 
 def sequential(n: int) -> str:
-    kinds = ["{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}", "{type: BatchNorm2d}", "{type: ReLU}"]
+    kinds = [
+        "{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}",
+        "{type: BatchNorm2d}",
+        "{type: ReLU}",
+    ]
     return "input: [1, 8, 16, 16]\nlayers:\n" + "".join(f"  - {kinds[i % 3]}\n" for i in range(n))
 
 
@@ -66,23 +70,34 @@ def main() -> None:
         many.mkdir()
         lenet = (ROOT / "configs" / "lenet.yaml").read_text()
         for i in range(200):
-            (many / f"net{i:03}.yaml").write_text(lenet.replace("out_features: 10", f"out_features: {10 + i}"))
+            (many / f"net{i:03}.yaml").write_text(
+                lenet.replace("out_features: 10", f"out_features: {10 + i}")
+            )
 
-        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {RUNS} runs each (median)")
+        print(
+            f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {RUNS} runs each (median)"
+        )
         torch_s = timed([PY, "-c", "import torch"])
         label = 'python -c "import torch"'
         print(f"{label:<52} {torch_s * 1000:8.1f} ms")
-        print(f"{'python -c pass (interpreter start)':<52} {timed([PY, '-c', 'pass']) * 1000:8.1f} ms")
+        print(
+            f"{'python -c pass (interpreter start)':<52} {timed([PY, '-c', 'pass']) * 1000:8.1f} ms"
+        )
         json50 = timed([*CNNCALC, "shapes", resnet50, "--format", "json"])
         table50 = timed([*CNNCALC, "shapes", resnet50])
         k1 = timed([*CNNCALC, "shapes", str(tmp / "seq1k.yaml"), "--format", "json"])
-        k10 = timed([*CNNCALC, "shapes", str(tmp / "seq10k.yaml"), "--format", "json"], runs=max(3, RUNS // 2))
+        k10 = timed(
+            [*CNNCALC, "shapes", str(tmp / "seq10k.yaml"), "--format", "json"],
+            runs=max(3, RUNS // 2),
+        )
         check200 = timed([*CNNCALC, "check", str(many)])
         print(row("shapes resnet50 --format json", json50, torch_s, 0.10))
         print(row("shapes resnet50 (table) minus json", table50 - json50, torch_s, 0.05))
         print(row("shapes 1,000-layer spec --format json", k1, torch_s, None))
         print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
-        print(f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}")
+        print(
+            f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}"
+        )
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
         draw50 = timed([*CNNCALC, "draw", resnet50, "-o", str(tmp / "r50.svg")])
         print(row("draw resnet50 -o r50.svg", draw50, torch_s, 0.5))
@@ -90,7 +105,10 @@ def main() -> None:
         print(row("sizes resnet50 --range 1:4096 (H and W together)", sweep50, torch_s, 0.5))
         # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses included); set
         # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as yolov8.yaml at n)
-        yolos = [str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"), *filter(None, [os.environ.get("ULTRALYTICS_YAML")])]
+        yolos = [
+            str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"),
+            *filter(None, [os.environ.get("ULTRALYTICS_YAML")]),
+        ]
         for y in yolos:
             print(row(f"shapes {Path(y).name}", timed([*CNNCALC, "shapes", y]), torch_s, 0.15))
         mem = peak_kib([*CNNCALC, "shapes", resnet50, "--format", "json"])

@@ -95,7 +95,12 @@ def truth(cfg: str, imgsz: int) -> dict:
     return {
         "sizes": sizes,
         "imgsz": imgsz,
-        "ultralytics": {"layers": layers, "parameters": params, "gradients": grads, "gflops": gflops},
+        "ultralytics": {
+            "layers": layers,
+            "parameters": params,
+            "gradients": grads,
+            "gflops": gflops,
+        },
         "parameters": {n: list(p.shape) for n, p in model.named_parameters()},
         "frozen": [n for n, p in model.named_parameters() if not p.requires_grad],
         "buffers": {n: list(b.shape) for n, b in model.named_buffers()},
@@ -131,7 +136,10 @@ def compare(want: dict, got: dict) -> list[str]:
             extra = [n for n in g if n not in w][:3]
             shape = [n for n in w if n in g and w[n] != g[n]][:3]
             order = list(w) != list(g) and not missing and not extra
-            diffs.append(f"{key}: missing {missing} extra {extra} shape {shape}" + (" (order)" if order else ""))
+            diffs.append(
+                f"{key}: missing {missing} extra {extra} shape {shape}"
+                + (" (order)" if order else "")
+            )
     return diffs
 
 
@@ -164,7 +172,9 @@ def main(argv: list[str]) -> int:
         exact += not diffs
         u = want["ultralytics"]
         line = f"{u['layers']} layers, {u['parameters']:,} params, {u['gflops']:.1f} GFLOPs"
-        print(f"{Path(cfg).name:28} {size:4} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)")
+        print(
+            f"{Path(cfg).name:28} {size:4} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)"
+        )
         for d in diffs:
             print("    " + d[:300])
     print(f"exact: {exact} of {len(runs)}")

@@ -71,11 +71,19 @@ def models(more=False):
                 (1, 3, 299, 299) if name == "inception_v3" else (1, 3, 224, 224),
             )
     for name in [] if more else tvm.list_models(module=seg):
-        yield f"tv_{name}", (lambda n=name: tvm.get_model(n, weights_backbone=None)), (1, 3, 224, 224)
+        yield (
+            f"tv_{name}",
+            (lambda n=name: tvm.get_model(n, weights_backbone=None)),
+            (1, 3, 224, 224),
+        )
     import timm
 
     for name in TIMM_MORE if more else TIMM:
-        size = tuple(timm.get_pretrained_cfg(name).input_size) if timm.get_pretrained_cfg(name) else (3, 224, 224)
+        size = (
+            tuple(timm.get_pretrained_cfg(name).input_size)
+            if timm.get_pretrained_cfg(name)
+            else (3, 224, 224)
+        )
         yield f"timm_{name}", (lambda n=name: timm.create_model(n, pretrained=False)), (1, *size)
 
 
@@ -105,7 +113,10 @@ def check(name, make, shape):
         problems.append("parameters differ")
     report = verify(a, "meta")
     if not report.ok:
-        problems.append("verify: " + "; ".join(report.problems[:2] + [r.name for r in report.rows if not r.ok][:3]))
+        problems.append(
+            "verify: "
+            + "; ".join(report.problems[:2] + [r.name for r in report.rows if not r.ok][:3])
+        )
     truth = {
         "params": sum(p.numel() for n, p in model.named_parameters() if n not in unused),
         "macs": fc.get_total_flops() // 2,
@@ -130,14 +141,18 @@ def main(argv):
             print(f"REFUSED  {name}: {e}", flush=True)
             continue
         except Exception as e:  # noqa: BLE001 - a crash is reported as such
-            print(f"CRASH    {name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
+            print(
+                f"CRASH    {name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                flush=True,
+            )
             continue
         if problems:
             print(f"WRONG    {name}: {'; '.join(problems)}", flush=True)
             continue
         exact += 1
         print(
-            f"exact    {name} ({truth['params']:,} params, {truth['macs']:,} MACs, {time.perf_counter() - t0:.1f} s)", flush=True
+            f"exact    {name} ({truth['params']:,} params, {truth['macs']:,} MACs, {time.perf_counter() - t0:.1f} s)",
+            flush=True,
         )
         if write and name in WRITE:
             out = ROOT / "tests" / "zoo"

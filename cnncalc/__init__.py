@@ -32,7 +32,9 @@ def _is_file(path: str) -> bool:
     return os.path.isfile(path) or os.path.isfile(unscaled(path))
 
 
-def analyze(spec: Any, *, batch: int | None = None, scale: str | None = None, imgsz: int | None = None) -> Analysis:
+def analyze(
+    spec: Any, *, batch: int | None = None, scale: str | None = None, imgsz: int | None = None
+) -> Analysis:
     """Analyse a spec: a path to a YAML file, a dict (a parsed spec) or YAML text.
 
     Returns the :class:`~cnncalc.engine.Analysis` (``to_dict()`` is ``shapes --format json``,
@@ -51,7 +53,9 @@ def analyze(spec: Any, *, batch: int | None = None, scale: str | None = None, im
 
         text, path = yaml.safe_dump(spec, sort_keys=False), "<dict>"
         load_it = lambda: parse(text, path, scale, imgsz)  # noqa: E731
-    elif isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec and _is_file(spec)):
+    elif isinstance(spec, os.PathLike) or (
+        isinstance(spec, str) and "\n" not in spec and _is_file(spec)
+    ):
         path = os.fspath(spec)
         load_it = lambda: load(path, scale, imgsz)  # noqa: E731
     elif isinstance(spec, str):
@@ -61,7 +65,9 @@ def analyze(spec: Any, *, batch: int | None = None, scale: str | None = None, im
         raise TypeError(f"analyze() takes a path, a dict or YAML text, not {type(spec).__name__}")
     from .spec import READ
 
-    saved = dict(READ)  # the command line's options (a command run in this process) are not the caller's
+    saved = dict(
+        READ
+    )  # the command line's options (a command run in this process) are not the caller's
     READ.update(scale=None, imgsz=None, set={})
     try:
         result = _analyze(load_it(), batch)

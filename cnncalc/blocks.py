@@ -13,7 +13,9 @@ from .expr import ExprError, substitute
 from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
-MAX_LAYERS = 10_000  # after expansion: thrice a 1,001-layer ResNet, and every command stays well under 2 s
+MAX_LAYERS = (
+    10_000  # after expansion: thrice a 1,001-layer ResNet, and every command stays well under 2 s
+)
 MAX_NESTING = 50  # blocks using blocks
 USE_KEYS = ("name", "type", "from", "repeat", "first", "when", "else")
 
@@ -27,32 +29,44 @@ def read_blocks(raw) -> dict[str, Block]:
     if raw is None:
         return {}
     if not isinstance(raw, Map):
-        raise SpecError("blocks must be a mapping of block names to {args, layers}", getattr(raw, "pos", None))
+        raise SpecError(
+            "blocks must be a mapping of block names to {args, layers}", getattr(raw, "pos", None)
+        )
     blocks = {}
     for name, body in raw.items():
         pos = raw.kpos[name]
         if not isinstance(name, str) or not name.isidentifier():
             raise SpecError(f"block name must be an identifier, found {name!r}", pos)
         if name in REGISTRY:
-            raise SpecError(f"block '{name}' has the name of a torch layer type; choose another", pos)
+            raise SpecError(
+                f"block '{name}' has the name of a torch layer type; choose another", pos
+            )
         if not isinstance(body, Map):
-            raise SpecError(f"block '{name}' must be a mapping with 'layers' (and 'args')", raw.at(name))
+            raise SpecError(
+                f"block '{name}' must be a mapping with 'layers' (and 'args')", raw.at(name)
+            )
         for key in body:
             if key not in ("args", "layers"):
                 raise SpecError(
-                    f"block '{name}': unknown key '{key}'{did_you_mean(str(key), ['args', 'layers'])}", body.kpos[key]
+                    f"block '{name}': unknown key '{key}'{did_you_mean(str(key), ['args', 'layers'])}",
+                    body.kpos[key],
                 )
         args = body.get("args")
         if args is None:
             args = Map()
             args.pos, args.vpos, args.kpos = body.pos, {}, {}
-        if not isinstance(args, Map) or not all(isinstance(k, str) and k.isidentifier() and k != "index" for k in args):
+        if not isinstance(args, Map) or not all(
+            isinstance(k, str) and k.isidentifier() and k != "index" for k in args
+        ):
             raise SpecError(
-                f"block '{name}': args must map identifiers (not 'index') to defaults (null: required)", body.at("args")
+                f"block '{name}': args must map identifiers (not 'index') to defaults (null: required)",
+                body.at("args"),
             )
         layers = body.get("layers")
         if not isinstance(layers, Seq) or not layers:
-            raise SpecError(f"block '{name}': layers must be a non-empty list", body.at("layers", body.pos))
+            raise SpecError(
+                f"block '{name}': layers must be a non-empty list", body.at("layers", body.pos)
+            )
         blocks[name] = Block(name, args, layers, pos)
     return blocks
 
@@ -68,7 +82,9 @@ class _Expander:
     def __init__(self, blocks, out):
         self.blocks, self.out = blocks, out
         self.visited = 0  # layers looked at, those `when` leaves out included: bounds the work
-        self.origin = None  # (block type, use name, use line) of the top-level block use being expanded
+        self.origin = (
+            None  # (block type, use name, use line) of the top-level block use being expanded
+        )
 
     def scope(self, items: Seq, prefix: str, env: dict, block_input: str, stack: tuple) -> str:
         """Expand one list of layers; returns the absolute name of its output."""
@@ -78,14 +94,19 @@ class _Expander:
             self.visited += 1
             if self.visited > 4 * MAX_LAYERS:
                 raise SpecError(
-                    f"the blocks expand to more than {4 * MAX_LAYERS:,} layers, counting those that when leaves out", pos
+                    f"the blocks expand to more than {4 * MAX_LAYERS:,} layers, counting those that when leaves out",
+                    pos,
                 )
             if not isinstance(item, Map):
-                raise SpecError(f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos)
+                raise SpecError(
+                    f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos
+                )
             try:
                 item = _subst(item, env, pos)
             except SpecError as e:
-                raise SpecError(f"layer '{prefix}{item.get('name', j)}': {e.message}", e.pos) from None
+                raise SpecError(
+                    f"layer '{prefix}{item.get('name', j)}': {e.message}", e.pos
+                ) from None
             rel = item.get("name", str(j))
             rel = str(rel) if isinstance(rel, (int, str)) and not isinstance(rel, bool) else rel
             if not isinstance(rel, str):
@@ -95,8 +116,13 @@ class _Expander:
             if "when" in item:
                 cond = item["when"]
                 if not isinstance(cond, (bool, int)):
-                    raise SpecError(f"layer '{full}': when must be true or false, found {cond!r}", item.at("when"))
-                if not cond:  # left out: a reference to it, or the layer after it, means its own input
+                    raise SpecError(
+                        f"layer '{full}': when must be true or false, found {cond!r}",
+                        item.at("when"),
+                    )
+                if (
+                    not cond
+                ):  # left out: a reference to it, or the layer after it, means its own input
                     names[rel] = prev = self.stand_in(item, inputs, names, prev, prefix, full)
                     continue
             type_ = item.get("type")
@@ -160,7 +186,8 @@ class _Expander:
         if not isinstance(srcs, list) or not srcs or not all(isinstance(s, str) for s in srcs):
             name = item.get("name", "?")
             raise SpecError(
-                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {cut(repr(src))}", item.at("from")
+                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {cut(repr(src))}",
+                item.at("from"),
             )
         return [names.get(s, s if not prefix else f"{prefix}{s}") for s in srcs]
 
@@ -173,14 +200,22 @@ class _Expander:
             cycle = " -> ".join([*stack[stack.index(block.name) :], block.name])
             raise SpecError(f"{label}: blocks use each other in a cycle: {cycle}", item.at("type"))
         if len(inputs) != 1:
-            raise SpecError(f"{label}: a block takes one input, but from lists {len(inputs)}", item.at("from"))
+            raise SpecError(
+                f"{label}: a block takes one input, but from lists {len(inputs)}", item.at("from")
+            )
         args = self.args(block, item, label, item.pos)
         repeat = item.get("repeat")
-        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
-            raise SpecError(f"{label}: repeat must be an integer of at least 1, found {cut(repr(repeat))}", item.at("repeat"))
+        if repeat is not None and (
+            not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1
+        ):
+            raise SpecError(
+                f"{label}: repeat must be an integer of at least 1, found {cut(repr(repeat))}",
+                item.at("repeat"),
+            )
         if repeat is not None and repeat > MAX_LAYERS:
             raise SpecError(
-                f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a spec may expand to", item.at("repeat")
+                f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a spec may expand to",
+                item.at("repeat"),
             )
         first = item.get("first")
         if first is not None and not isinstance(first, Map):

@@ -37,7 +37,10 @@ def _version(value: bool):
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ):
     """Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.
@@ -66,30 +69,47 @@ class CheckFormat(str, Enum):
 
 
 SpecArg = Annotated[
-    str | None, typer.Argument(help="The YAML spec ('-': standard input); default: the tutorial net shipped with cnncalc.")
+    str | None,
+    typer.Argument(
+        help="The YAML spec ('-': standard input); default: the tutorial net shipped with cnncalc."
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 BatchOpt = Annotated[
     int | None,
-    typer.Option("--batch", min=1, help="The batch size: replaces the input's first dim, or adds one to an unbatched input."),
+    typer.Option(
+        "--batch",
+        min=1,
+        help="The batch size: replaces the input's first dim, or adds one to an unbatched input.",
+    ),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
 DepthOpt = Annotated[
-    int | None, typer.Option("--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row (box).")
+    int | None,
+    typer.Option(
+        "--depth", min=1, help="Fold layers nested deeper than N dotted parts into one row (box)."
+    ),
 ]
 ScaleOpt = Annotated[
     str | None,
     typer.Option(
-        "--scale", help="Ultralytics model YAML: the scale (n, s, m, l, x); default: from the file name (yolov8n.yaml)."
+        "--scale",
+        help="Ultralytics model YAML: the scale (n, s, m, l, x); default: from the file name (yolov8n.yaml).",
     ),
 ]
 ImgszOpt = Annotated[
-    int | None, typer.Option("--imgsz", min=1, help="Ultralytics model YAML: the input image size (default 640).")
+    int | None,
+    typer.Option(
+        "--imgsz", min=1, help="Ultralytics model YAML: the input image size (default 640)."
+    ),
 ]
 
 
 SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="A size for a named input dim, NAME=VALUE (input: [N, 3, H, W]); repeatable.")
+    list[str] | None,
+    typer.Option(
+        "--set", help="A size for a named input dim, NAME=VALUE (input: [N, 3, H, W]); repeatable."
+    ),
 ]
 
 
@@ -101,7 +121,10 @@ def _ultra(scale: str | None, imgsz: int | None, sets: list[str] | None = None) 
     for item in sets or []:
         name, _, value = item.partition("=")
         if not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
-            print(f"cnncalc: error: --set must be NAME=SIZE with a positive size (H=224), found '{item}'", file=sys.stderr)
+            print(
+                f"cnncalc: error: --set must be NAME=SIZE with a positive size (H=224), found '{item}'",
+                file=sys.stderr,
+            )
             raise typer.Exit(2)
         given[name.strip()] = int(value)
     READ.update(scale=scale, imgsz=imgsz, set=given)
@@ -123,7 +146,12 @@ def annotation(d: Diagnostic) -> str:
 
 def _colour(stream) -> bool:
     """Colour on a terminal; none in CI, with NO_COLOR, or into a pipe or file."""
-    return not os.environ.get("NO_COLOR") and not os.environ.get("CI") and hasattr(stream, "isatty") and stream.isatty()
+    return (
+        not os.environ.get("NO_COLOR")
+        and not os.environ.get("CI")
+        and hasattr(stream, "isatty")
+        and stream.isatty()
+    )
 
 
 def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
@@ -257,11 +285,19 @@ def shapes(
     def shown(partial, diags, failed):
         diagnostics.extend(diags)
         if failed and format is Format.json:
-            obj = render.partial_json(partial) if partial is not None else {"name": None, "layers": []}
+            obj = (
+                render.partial_json(partial)
+                if partial is not None
+                else {"name": None, "layers": []}
+            )
             obj.update(valid=False, diagnostics=[render.diag_json(d) for d in diags])
             print(render.dump(obj))
         elif failed and partial is not None and partial.layers:
-            sys.stdout.write(render.shapes_text(partial, markdown=format is Format.markdown, depth=depth, partial=True))
+            sys.stdout.write(
+                render.shapes_text(
+                    partial, markdown=format is Format.markdown, depth=depth, partial=True
+                )
+            )
         if format is not Format.json or not failed:
             emit(diags, _github())
 
@@ -288,7 +324,9 @@ def _symbolic(spec: str | None, batch: int | None, format) -> bool:
     if batch is not None and s.symbols:  # --batch gives the first dim its size
         import dataclasses
 
-        s = dataclasses.replace(s, symbols={k: d for k, d in s.symbols.items() if d != [0]}, input=(batch, *s.input[1:]))
+        s = dataclasses.replace(
+            s, symbols={k: d for k, d in s.symbols.items() if d != [0]}, input=(batch, *s.input[1:])
+        )
     if not s.symbols:
         return False
     from .symbolic import formulas
@@ -337,16 +375,27 @@ def _walk(folder: str, exclude: list[str]) -> list[str]:
 
     def excluded(path: str) -> bool:
         rel = os.path.relpath(path, folder)
-        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(os.path.basename(path), g) for g in exclude)
+        return any(
+            fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(os.path.basename(path), g) for g in exclude
+        )
 
     out = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(
-            d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(".") and not excluded(os.path.join(root, d))
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS
+            and not d.startswith(".")
+            and not excluded(os.path.join(root, d))
         )
         for n in sorted(names):
             path = os.path.join(root, n)
-            if n.endswith((".yaml", ".yml")) and not n.startswith(".") and not excluded(path) and os.path.isfile(path):
+            if (
+                n.endswith((".yaml", ".yml"))
+                and not n.startswith(".")
+                and not excluded(path)
+                and os.path.isfile(path)
+            ):
                 out.append(path)
     return out
 
@@ -362,7 +411,9 @@ def _looks_like_spec(path: str) -> bool:
     except OSError:
         return True  # let the reader report it
     keys = re.findall(r"^([^\s#:-][^:]*?)\s*:", head, re.M)
-    return not keys or any(k.strip("'\"") in ("layers", "input", "blocks", "backbone", "head") for k in keys)
+    return not keys or any(
+        k.strip("'\"") in ("layers", "input", "blocks", "backbone", "head") for k in keys
+    )
 
 
 def _scaled_name(path: str) -> bool:
@@ -372,7 +423,9 @@ def _scaled_name(path: str) -> bool:
     return unscaled(path) != path and os.path.isfile(unscaled(path))
 
 
-def expand_paths(targets: list[str], exclude: list[str] | None = None) -> tuple[list[str], list[str]]:
+def expand_paths(
+    targets: list[str], exclude: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Files, folders (every spec *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
     files, missing = [], []
     for t in targets:
@@ -411,12 +464,20 @@ class Optimizer(str, Enum):
 def memory(
     spec: SpecArg = None,
     batch: BatchOpt = None,
-    dtype: Annotated[Dtype, typer.Option("--dtype", help="Parameter and activation dtype.")] = Dtype.float32,
+    dtype: Annotated[
+        Dtype, typer.Option("--dtype", help="Parameter and activation dtype.")
+    ] = Dtype.float32,
     optimizer: Annotated[
-        Optimizer, typer.Option("--optimizer", help="sgd keeps no state, momentum 1x, adam/adamw 2x the parameters.")
+        Optimizer,
+        typer.Option(
+            "--optimizer", help="sgd keeps no state, momentum 1x, adam/adamw 2x the parameters."
+        ),
     ] = Optimizer.sgd,
     format: FormatOpt = Format.table,
-    fit: Annotated[str | None, typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits.")] = None,
+    fit: Annotated[
+        str | None,
+        typer.Option("--fit", help="A memory size (16GiB): report the largest batch that fits."),
+    ] = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
@@ -464,11 +525,17 @@ def memory(
 def sizes(
     spec: SpecArg = None,
     vary: Annotated[
-        str | None, typer.Option("--vary", help="Spatial dims set to each size together: H,W (default: all), H, W, L, D.")
+        str | None,
+        typer.Option(
+            "--vary", help="Spatial dims set to each size together: H,W (default: all), H, W, L, D."
+        ),
     ] = None,
     range_: Annotated[str, typer.Option("--range", help="The sizes to decide, LO:HI.")] = "1:1024",
     format: FormatOpt = Format.table,
-    train: Annotated[bool, typer.Option("--train", help="Add training mode's refusals (BatchNorm with one value).")] = False,
+    train: Annotated[
+        bool,
+        typer.Option("--train", help="Add training mode's refusals (BatchNorm with one value)."),
+    ] = False,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
@@ -520,9 +587,13 @@ SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid", "
 @app.command()
 def draw(
     spec: SpecArg = None,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="The file to write; its suffix picks the format.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="The file to write; its suffix picks the format."),
+    ] = None,
     format: Annotated[
-        DrawFormat | None, typer.Option("--format", "-f", help="svg, html (one self-contained page), mermaid or dot.")
+        DrawFormat | None,
+        typer.Option("--format", "-f", help="svg, html (one self-contained page), mermaid or dot."),
     ] = None,
     depth: DepthOpt = None,
     batch: BatchOpt = None,
@@ -540,7 +611,10 @@ def draw(
     if fmt is None and output:
         fmt = SUFFIXES.get(Path(output).suffix.lower())
         if fmt is None:
-            print(f"cnncalc: error: cannot tell the format from '{output}': use --format svg|html|mermaid|dot", file=sys.stderr)
+            print(
+                f"cnncalc: error: cannot tell the format from '{output}': use --format svg|html|mermaid|dot",
+                file=sys.stderr,
+            )
             raise typer.Exit(2)
     fmt = fmt or "svg"
     path = spec or DEFAULT_SPEC
@@ -564,20 +638,26 @@ def _failing_layer(path: str, diag: Diagnostic):
 
     s = load(path)
     for layer in s.layers:
-        if layer.pos == (diag.line, diag.col) or any(p == (diag.line, diag.col) for p in layer.vpos.values()):
+        if layer.pos == (diag.line, diag.col) or any(
+            p == (diag.line, diag.col) for p in layer.vpos.values()
+        ):
             return layer, diag.message
     return None
 
 
 @app.command()
 def check(
-    specs: Annotated[list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")],
+    specs: Annotated[
+        list[str], typer.Argument(help="Spec files, folders (every *.yaml / *.yml below) or globs.")
+    ],
     format: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="text, or github for ::error annotations too.")
+        CheckFormat,
+        typer.Option("--format", "-f", help="text, or github for ::error annotations too."),
     ] = CheckFormat.text,
     strict: StrictOpt = False,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable).")
+        list[str] | None,
+        typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable)."),
     ] = None,
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
@@ -668,7 +748,10 @@ def _nearby_sizes(path: str) -> None:
         what = f"{vary[0]} = {x}" if len(vary) == 1 else f"{' = '.join(vary)} (together)"
         notes.append(f"{what}: the nearest that work are {found}")
     if notes:
-        print(f"cnncalc: note: nearby input sizes: {'; '.join(notes)} (cnncalc sizes lists them all)", file=sys.stderr)
+        print(
+            f"cnncalc: note: nearby input sizes: {'; '.join(notes)} (cnncalc sizes lists them all)",
+            file=sys.stderr,
+        )
     else:
         print("cnncalc: note: no input size within 64 of this one works", file=sys.stderr)
 
@@ -690,13 +773,21 @@ def explain(
     if layer is not None and all(x.name != layer for x in a.layers):
         inside = [x.name for x in a.layers if x.name.startswith(layer + ".")]
         if inside:  # a block instance, or a container: explain the layers in it
-            sys.stdout.write("".join(explain_text(a, name).rstrip("\n") + "\n\n" for name in inside).rstrip("\n") + "\n")
+            sys.stdout.write(
+                "".join(explain_text(a, name).rstrip("\n") + "\n\n" for name in inside).rstrip("\n")
+                + "\n"
+            )
             return
         from .diagnostics import did_you_mean
 
         names = [x.name for x in a.layers]
-        listed = ", ".join(names[:30]) + (f", ... ({len(names):,} in all)" if len(names) > 30 else "")
-        print(f"cnncalc: error: no layer named '{layer}'{did_you_mean(layer, names)}; the layers are: {listed}", file=sys.stderr)
+        listed = ", ".join(names[:30]) + (
+            f", ... ({len(names):,} in all)" if len(names) > 30 else ""
+        )
+        print(
+            f"cnncalc: error: no layer named '{layer}'{did_you_mean(layer, names)}; the layers are: {listed}",
+            file=sys.stderr,
+        )
         raise typer.Exit(2)
     sys.stdout.write(explain_text(a, layer))
 
@@ -704,8 +795,12 @@ def explain(
 @app.command()
 def export(
     spec: SpecArg = None,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the source here instead of stdout.")] = None,
-    class_name: Annotated[str, typer.Option("--class-name", help="Name of the nn.Module class.")] = "Net",
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write the source here instead of stdout.")
+    ] = None,
+    class_name: Annotated[
+        str, typer.Option("--class-name", help="Name of the nn.Module class.")
+    ] = "Net",
     scale: ScaleOpt = None,
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
@@ -728,10 +823,15 @@ def export(
 @app.command("import")
 def import_(
     target: Annotated[
-        str, typer.Argument(help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one.")
+        str,
+        typer.Argument(
+            help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one."
+        ),
     ],
     input: Annotated[str, typer.Option("--input", help="The input shape, e.g. 1,3,224,224.")],
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")
+    ] = None,
 ):
     """Trace a torch model with torch.fx into a spec whose analysis equals the model's."""
     try:
@@ -739,7 +839,10 @@ def import_(
         if not shape or any(v < 1 for v in shape):
             raise ValueError
     except ValueError:
-        print(f"cnncalc: error: --input must be positive integers separated by commas, found '{input}'", file=sys.stderr)
+        print(
+            f"cnncalc: error: --input must be positive integers separated by commas, found '{input}'",
+            file=sys.stderr,
+        )
         raise typer.Exit(2) from None
     from .bridge.importer import ImportFailed, import_spec
 
@@ -786,7 +889,10 @@ def expand(
 def verify(
     spec: SpecArg = None,
     device: Annotated[
-        str, typer.Option("--device", help="meta (nothing allocated) or cpu (a real forward and backward pass).")
+        str,
+        typer.Option(
+            "--device", help="meta (nothing allocated) or cpu (a real forward and backward pass)."
+        ),
     ] = "meta",
     batch: BatchOpt = None,
     scale: ScaleOpt = None,
@@ -800,14 +906,21 @@ def verify(
         raise typer.Exit(2)
     from .bridge import verify as v
 
-    a = _run(spec, batch, False, on_invalid=lambda path: print(v.torch_on_invalid(path, batch), file=sys.stderr))
+    a = _run(
+        spec,
+        batch,
+        False,
+        on_invalid=lambda path: print(v.torch_on_invalid(path, batch), file=sys.stderr),
+    )
     status = Status(label="verify:")
     try:
         report = v.verify(a, device=device, progress=status)
     except v.VerifyRefused as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
-    except Exception as e:  # torch itself could not build or run the model (sizes past what it can address)
+    except (
+        Exception
+    ) as e:  # torch itself could not build or run the model (sizes past what it can address)
         text = str(e).strip().splitlines()
         print(
             f"cnncalc: error: torch could not build or run this model: {type(e).__name__}: {text[0][:300] if text else ''}",

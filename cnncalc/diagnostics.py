@@ -61,7 +61,9 @@ def printable(text: str) -> str:
     """Control characters (a newline, a terminal escape) shown as escapes: one diagnostic stays one line."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def did_you_mean(word: str, choices) -> str:

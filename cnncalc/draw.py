@@ -80,7 +80,9 @@ def _key_args(layer) -> str:
 
     def k2(v):
         v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
-        return "×".join([str(v[0])] * 2) if len(set(v)) == 1 and len(v) >= 2 else "×".join(map(str, v))
+        return (
+            "×".join([str(v[0])] * 2) if len(set(v)) == 1 and len(v) >= 2 else "×".join(map(str, v))
+        )
 
     if t.startswith(("Conv", "ConvTranspose")):
         parts = [f"{k2(a['kernel_size'])}", f"{a['in_channels']}→{a['out_channels']}"]
@@ -123,14 +125,20 @@ def _label(name: str, type_: str, args: str, params: int) -> list[str]:
     return lines
 
 
-def graph(a: Analysis, depth: int | None = None, failure: tuple | None = None, explain: bool = False) -> Graph:
+def graph(
+    a: Analysis, depth: int | None = None, failure: tuple | None = None, explain: bool = False
+) -> Graph:
     """The analysis as boxes and edges; ``depth`` folds names with more dotted parts into one box per group;
     ``failure`` (layer spec, message) adds the layer that does not fit, marked."""
     from .explain import explain as explain_text
 
     title = a.name or "spec"
-    nodes: dict[str, Node] = {"input": Node("input", "input", ["input", shape_text(a.input)], "io", a.input)}
-    of: dict[str, str] = {"input": "input"}  # layer name -> node id (its folded group's, when folded)
+    nodes: dict[str, Node] = {
+        "input": Node("input", "input", ["input", shape_text(a.input)], "io", a.input)
+    }
+    of: dict[str, str] = {
+        "input": "input"
+    }  # layer name -> node id (its folded group's, when folded)
     edges: list[Edge] = []
     counts: dict[str, int] = {}
     # a folded Ultralytics row is named by its module (model.2: C2f)
@@ -150,11 +158,20 @@ def graph(a: Analysis, depth: int | None = None, failure: tuple | None = None, e
             n.params += layer.param_count
             n.shape = layer.output_shape
             counts[nid] += 1
-            n.lines = _label(nid, f"{modules.get(nid, '')} ({counts[nid]} layers)".strip(), "", n.params)
+            n.lines = _label(
+                nid, f"{modules.get(nid, '')} ({counts[nid]} layers)".strip(), "", n.params
+            )
         elif nid != layer.name:
             counts[nid] = 1
             text = f"{modules.get(nid, '')} (1 layer)".strip()
-            nodes[nid] = Node(nid, nid, _label(nid, text, "", layer.param_count), "group", layer.output_shape, layer.param_count)
+            nodes[nid] = Node(
+                nid,
+                nid,
+                _label(nid, text, "", layer.param_count),
+                "group",
+                layer.output_shape,
+                layer.param_count,
+            )
         else:
             nodes[nid] = Node(nid, layer.name, _label(layer.name, layer.type, _key_args(layer), layer.param_count), fam,
                               layer.output_shape, layer.param_count)  # fmt: skip
@@ -168,7 +185,9 @@ def graph(a: Analysis, depth: int | None = None, failure: tuple | None = None, e
         spec_layer, message = failure
         srcs = spec_layer.inputs or ([a.layers[-1].name] if a.layers else ["input"])
         nid = spec_layer.name
-        nodes[nid] = Node(nid, nid, [nid, spec_layer.type, "refused"], "error", None, 0, message, message)
+        nodes[nid] = Node(
+            nid, nid, [nid, spec_layer.type, "refused"], "error", None, 0, message, message
+        )
         for s in srcs:
             if base(s) in of:
                 edges.append(Edge(of[base(s)], nid, shapes.get(s)))
@@ -215,7 +234,9 @@ def _groups(ids: list[str], depth: int | None) -> dict:
         for k in range(1, min(len(parts), 3 if depth is None else depth)):
             groups.setdefault(".".join(parts[:k]), []).append(nid)
     layers = sum(1 for nid in ids if nid != "input" and not nid.startswith("output"))
-    return {g: m for g, m in groups.items() if 2 <= len(m) < layers}  # a group of everything says nothing
+    return {
+        g: m for g, m in groups.items() if 2 <= len(m) < layers
+    }  # a group of everything says nothing
 
 
 # ---- SVG ----------------------------------------------------------------------------------------
@@ -230,7 +251,9 @@ def svg(g: Graph, standalone: bool = True) -> str:
     from .layout import layered
 
     sizes = {n.id: _size(n) for n in g.nodes}
-    lay = layered([n.id for n in g.nodes], sizes, [(e.src, e.dst) for e in g.edges], g.main, set(g.outputs))
+    lay = layered(
+        [n.id for n in g.nodes], sizes, [(e.src, e.dst) for e in g.edges], g.main, set(g.outputs)
+    )
     margin, legend_h = 24, 22
     top = margin + 26  # the title
     width = lay.width + 2 * margin
@@ -256,12 +279,16 @@ def svg(g: Graph, standalone: bool = True) -> str:
         '<path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>'
     )
     out.append('<rect width="100%" height="100%" fill="white"/>')
-    out.append(f'<text x="{margin}" y="{margin + 6}" font-size="15" font-weight="bold">{_x(g.title)}</text>')
+    out.append(
+        f'<text x="{margin}" y="{margin + 6}" font-size="15" font-weight="bold">{_x(g.title)}</text>'
+    )
     # groups, outermost first, behind everything
     for name, members in sorted(g.groups.items(), key=lambda kv: kv[0].count(".")):
         bs = [lay.boxes[m] for m in members]
         level = name.count(".")
-        pad = 18 - 5 * level  # room for the label, written down the left side (off the edges' shape labels)
+        pad = (
+            18 - 5 * level
+        )  # room for the label, written down the left side (off the edges' shape labels)
         x0 = min(b.x for b in bs) - pad + ox
         y0 = min(b.y for b in bs) - 8 + 3 * level + oy
         x1 = max(b.x + b.w for b in bs) + pad + ox
@@ -274,9 +301,14 @@ def svg(g: Graph, standalone: bool = True) -> str:
     for (u, v, i), pts in lay.routes.items():
         e = g.edges[i]
         d = "M" + " L".join(f"{px + ox:.1f},{py + oy:.1f}" for px, py in pts)
-        (x0, y0), (x1, y1) = pts[-2], pts[-1]  # on the last segment: edges into one box come from apart
+        (x0, y0), (x1, y1) = (
+            pts[-2],
+            pts[-1],
+        )  # on the last segment: edges into one box come from apart
         target = lay.boxes[v]
-        left = (x0 + x1) / 2 < target.x + target.w / 2 - 1  # an edge into the left half: its label on the left
+        left = (
+            x0 + x1
+        ) / 2 < target.x + target.w / 2 - 1  # an edge into the left half: its label on the left
         lx, ly = (x0 + x1) / 2 + ox + (-4 if left else 4), (y0 + y1) / 2 + oy + 3
         anchor = ' text-anchor="end"' if left else ""
         out.append(
@@ -302,11 +334,15 @@ def svg(g: Graph, standalone: bool = True) -> str:
             )
         out.append("</g>")
         if n.error:
-            out.append(f'<text x="{x + b.w + 8:.1f}" y="{y + 14:.1f}" fill="#d00000" font-size="11">{_x(n.error[:140])}</text>')
+            out.append(
+                f'<text x="{x + b.w + 8:.1f}" y="{y + 14:.1f}" fill="#d00000" font-size="11">{_x(n.error[:140])}</text>'
+            )
     lx, ly = margin, height - legend_h
     for f in fams:
         fill, stroke, label = FAMILIES[f]
-        out.append(f'<rect x="{lx}" y="{ly - 10}" width="14" height="12" rx="3" fill="{fill}" stroke="{stroke}"/>')
+        out.append(
+            f'<rect x="{lx}" y="{ly - 10}" width="14" height="12" rx="3" fill="{fill}" stroke="{stroke}"/>'
+        )
         out.append(f'<text x="{lx + 19}" y="{ly}" fill="#333">{_x(label)}</text>')
         lx += len(label) * CHAR_W + 34
     out.append("</svg>")
@@ -383,7 +419,9 @@ def page(g: Graph, a: Analysis) -> str:
     footer = f"<p>Total params: {a.total_params:,}<br>Trainable params: {a.trainable_params:,}<br>MACs: {a.total_macs:,}</p>"
     details = {n.name: n.detail for n in g.nodes if n.detail}
     data = json.dumps(details).replace("</", "<\\/")
-    return PAGE.format(title=_x(g.title), svg=svg(g, standalone=False), rows=rows, footer=footer, details=data)
+    return PAGE.format(
+        title=_x(g.title), svg=svg(g, standalone=False), rows=rows, footer=footer, details=data
+    )
 
 
 # ---- Mermaid and DOT ----------------------------------------------------------------------------
@@ -433,7 +471,9 @@ def dot(g: Graph) -> str:
         if n.id not in inside:
             out.append("  " + node_line(n))
     for k, grp in enumerate(top_groups):
-        out.append(f'  subgraph cluster_{k} {{ label={json.dumps(grp)}; style="rounded,dashed"; color="#aaaaaa";')
+        out.append(
+            f'  subgraph cluster_{k} {{ label={json.dumps(grp)}; style="rounded,dashed"; color="#aaaaaa";'
+        )
         for n in g.nodes:
             if n.id in inside and inside[n.id].split(".")[0] == grp:
                 out.append("    " + node_line(n))

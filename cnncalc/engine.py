@@ -62,7 +62,9 @@ class LayerResult:
     field: Field | None = None
     default_input: bool = True  # takes the layer above (no `from`)
     written: dict = dataclasses.field(default_factory=dict)  # the arguments as written in the spec
-    output_shapes: tuple | None = None  # every output of a layer with several (``name:0``, ``name:1``, ...)
+    output_shapes: tuple | None = (
+        None  # every output of a layer with several (``name:0``, ``name:1``, ...)
+    )
     trainable: bool = True
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
     input_strides: tuple = ()  # per input: its strides where a view left it non-contiguous, else None
@@ -84,8 +86,12 @@ class Analysis:
     input: tuple[int, ...]
     layers: list[LayerResult]
     warnings: list[LayerWarning] = field(default_factory=list)
-    flattens: list[tuple[str, int, tuple[int, ...]]] = field(default_factory=list)  # (layer, size, factors)
-    outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # what the net returns, in order
+    flattens: list[tuple[str, int, tuple[int, ...]]] = field(
+        default_factory=list
+    )  # (layer, size, factors)
+    outputs: list[tuple[str, tuple[int, ...]]] = field(
+        default_factory=list
+    )  # what the net returns, in order
 
     path: str = "<spec>"
     ultralytics: object = None  # for an Ultralytics model YAML: its summary by its rules (cnncalc.ultralytics.Summary)
@@ -100,7 +106,9 @@ class Analysis:
         """The warnings as diagnostics (path, line, col, severity, message)."""
         from .diagnostics import Diagnostic
 
-        return [Diagnostic(self.path, w.pos[0], w.pos[1], "warning", w.message) for w in self.warnings]
+        return [
+            Diagnostic(self.path, w.pos[0], w.pos[1], "warning", w.message) for w in self.warnings
+        ]
 
     def to_dict(self) -> dict:
         """What ``cnncalc shapes --format json`` prints."""
@@ -152,7 +160,9 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     if named:
         listed = ", ".join(named)
         spatial = [k for k in named if spec.symbols[k] != [0]]
-        how = " ".join(f"--set {k}=224" for k in spatial) + (" --batch 8" if len(spatial) < len(named) else "")
+        how = " ".join(f"--set {k}=224" for k in spatial) + (
+            " --batch 8" if len(spatial) < len(named) else ""
+        )
         raise SpecError(
             f"the input dims {listed} are names: give them sizes ({how.strip()}); "
             "`cnncalc shapes` prints the shapes as formulas of them",
@@ -164,8 +174,12 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
         # an unbatched (C, *spatial) input gets a batch dim; a batched one a new batch size
         shape = (batch, *shape) if n_sp and len(shape) == n_sp + 1 else (batch, *shape[1:])
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
-    fields: dict[str, Field | None] = {"input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None}
-    owned: dict[str, str] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
+    fields: dict[str, Field | None] = {
+        "input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None
+    }
+    owned: dict[
+        str, str
+    ] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
     strides: dict[str, tuple] = {}  # tensor -> its strides where a view left it non-contiguous
     analysis = Analysis(spec.name, shape, [])
     analysis.warnings += [LayerWarning(pos, message) for pos, message in spec.notes]
@@ -232,7 +246,9 @@ def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:
     """The tensors the net returns; a warning for each layer none of them depends on."""
     last = analysis.layers[-1]
     wanted = spec.outputs or (
-        [last.name] if last.output_shapes is None else [f"{last.name}:{k}" for k in range(len(last.output_shapes))]
+        [last.name]
+        if last.output_shapes is None
+        else [f"{last.name}:{k}" for k in range(len(last.output_shapes))]
     )
     for i, name in enumerate(wanted):
         pos = spec.outputs_pos[i] if spec.outputs else None
@@ -248,10 +264,15 @@ def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:
     dead = [layer for layer in analysis.layers if layer.name not in reached]
     for layer in dead[:20]:
         analysis.warnings.append(
-            LayerWarning(layer.pos, f"layer '{layer.name}' ({layer.type}): its output reaches no output of the net")
+            LayerWarning(
+                layer.pos,
+                f"layer '{layer.name}' ({layer.type}): its output reaches no output of the net",
+            )
         )
     if len(dead) > 20:
-        analysis.warnings.append(LayerWarning(dead[20].pos, f"{len(dead) - 20} more layers reach no output of the net"))
+        analysis.warnings.append(
+            LayerWarning(dead[20].pos, f"{len(dead) - 20} more layers reach no output of the net")
+        )
 
 
 def base(ref: str) -> str:
@@ -278,7 +299,14 @@ def _missing(src: str, outputs: dict, names: set, here: str | None = None) -> st
 
 
 def _layer(
-    layer: LayerSpec, analysis: Analysis, outputs: dict, fields: dict, strides: dict, owned: dict, prev: str, names: set
+    layer: LayerSpec,
+    analysis: Analysis,
+    outputs: dict,
+    fields: dict,
+    strides: dict,
+    owned: dict,
+    prev: str,
+    names: set,
 ) -> str:
     """Analyse one layer into ``analysis``; returns its name (the next layer's default input)."""
     label = f"layer '{layer.name}' ({layer.type})"
@@ -286,19 +314,36 @@ def _layer(
     for src in sources:
         if not isinstance(outputs.get(src), tuple):
             where = _missing(src, outputs, names, layer.name)
-            tail = "" if "output" in where else "; a layer may only take from layers above it or 'input'"
-            raise SpecError(f"{label}: from names '{src}', but {where}{tail}", layer.at("from"), layer.name)
+            tail = (
+                ""
+                if "output" in where
+                else "; a layer may only take from layers above it or 'input'"
+            )
+            raise SpecError(
+                f"{label}: from names '{src}', but {where}{tail}", layer.at("from"), layer.name
+            )
     xs = [outputs[s] for s in sources]
     args = dict(layer.args)
     try:
-        out = layer.kind.infer(args, *xs) if layer.kind.inputs == 1 else layer.kind.infer(args, xs, sources)
+        out = (
+            layer.kind.infer(args, *xs)
+            if layer.kind.inputs == 1
+            else layer.kind.infer(args, xs, sources)
+        )
         st, copies = _layout(layer.kind, args, xs, [strides.get(s) for s in sources], out.shape)
     except LayerError as e:
         raise SpecError(
-            f"{label}: {e.message}{_flatten_hint(layer, analysis, sources, xs, e.message)}", layer.at(e.key), layer.name
+            f"{label}: {e.message}{_flatten_hint(layer, analysis, sources, xs, e.message)}",
+            layer.at(e.key),
+            layer.name,
         ) from None
-    except (ArithmeticError, ValueError) as e:  # e.g. an infinite scale factor: still a located error
-        raise SpecError(f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name) from None
+    except (
+        ArithmeticError,
+        ValueError,
+    ) as e:  # e.g. an infinite scale factor: still a located error
+        raise SpecError(
+            f"{label}: the arguments give no finite shape ({e})", layer.pos, layer.name
+        ) from None
     for shape in out.outputs or [out.shape]:
         if len(shape) > MAX_DIMS:
             raise SpecError(
@@ -307,19 +352,33 @@ def _layer(
                 layer.name,
             )
         if any(v > MAX_SIZE for v in shape):
-            raise SpecError(f"{label}: its output {dims(shape)} has a dim larger than {MAX_SIZE:.0e}", layer.pos, layer.name)
+            raise SpecError(
+                f"{label}: its output {dims(shape)} has a dim larger than {MAX_SIZE:.0e}",
+                layer.pos,
+                layer.name,
+            )
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
     buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
     for t in (*params, *buffers):
         if t.name in outputs and t.name != layer.name:
-            raise SpecError(f"{label}: its tensor '{t.name}' has the name of a layer above", layer.at("name"), layer.name)
+            raise SpecError(
+                f"{label}: its tensor '{t.name}' has the name of a layer above",
+                layer.at("name"),
+                layer.name,
+            )
         owned[t.name] = layer.name
     if owned.get(layer.name, layer.name) != layer.name:
         raise SpecError(
-            f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'", layer.at("name"), layer.name
+            f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'",
+            layer.at("name"),
+            layer.name,
         )
     fld = _field(out.rf, [fields[s] for s in sources])
-    if fld is not None and out.mixes_dim is not None and out.mixes_dim >= len(out.shape) - len(fld.size):
+    if (
+        fld is not None
+        and out.mixes_dim is not None
+        and out.mixes_dim >= len(out.shape) - len(fld.size)
+    ):
         fld = None  # it mixes a spatial dim whole
     result = LayerResult(
         name=layer.name,
@@ -347,7 +406,11 @@ def _layer(
         _rounding(analysis, layer, xs[0], out.unread, label)
     hint = _flatten_hint(layer, analysis, sources, xs, "")
     if hint:
-        analysis.warnings.append(LayerWarning(layer.pos, f"{label}: acts on the last dim only ({xs[0][-1]} features){hint}"))
+        analysis.warnings.append(
+            LayerWarning(
+                layer.pos, f"{label}: acts on the last dim only ({xs[0][-1]} features){hint}"
+            )
+        )
     analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
     if out.outputs is not None:
         outputs[layer.name] = len(out.outputs)  # the bare name stands for several tensors: name one
@@ -416,7 +479,11 @@ def _field(rf, ins: list[Field | None]) -> Field | None:
             return None
         lo = [min(f.start[d] - (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
         hi = [max(f.start[d] + (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
-        return Field(tuple(int(h - l) + 1 for l, h in zip(lo, hi)), ins[0].jump, tuple((l + h) / 2 for l, h in zip(lo, hi)))
+        return Field(
+            tuple(int(h - l) + 1 for l, h in zip(lo, hi)),
+            ins[0].jump,
+            tuple((l + h) / 2 for l, h in zip(lo, hi)),
+        )
     f = ins[0]
     m, n = len(rf), len(f.size)
     if m > n:
@@ -434,11 +501,15 @@ def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label:
     if not any(unread):
         return
     n = len(unread)
-    lost = [(name, i, u) for name, i, u in zip(SPATIAL_NAMES.get(n, ()), x[len(x) - n :], unread) if u]
+    lost = [
+        (name, i, u) for name, i, u in zip(SPATIAL_NAMES.get(n, ()), x[len(x) - n :], unread) if u
+    ]
     if not lost:
         return
     what = {"H": "rows", "W": "columns", "D": "slices", "L": "positions"}
-    parts = " and ".join(f"the last {u} of its {i} input {what[name]} ({name})" for name, i, u in lost)
+    parts = " and ".join(
+        f"the last {u} of its {i} input {what[name]} ({name})" for name, i, u in lost
+    )
     analysis.warnings.append(
         LayerWarning(
             layer.pos,

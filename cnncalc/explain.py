@@ -31,24 +31,45 @@ def _layer(r: LayerResult, a: Analysis) -> str:
     kind = REGISTRY[r.type]
     x = r.input_shapes[0] if r.input_shapes else ()
     src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
-    outs = " | ".join(shape_text(s) for s in r.output_shapes) if r.output_shapes is not None else shape_text(r.output_shape)
+    outs = (
+        " | ".join(shape_text(s) for s in r.output_shapes)
+        if r.output_shapes is not None
+        else shape_text(r.output_shape)
+    )
     if r.inputs:
-        lines = [f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {outs}   (from {src})"]
+        lines = [
+            f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {outs}   (from {src})"
+        ]
     else:
         lines = [f"{r.name} ({r.type}): {outs}   (a parameter: it takes no input)"]
     for key in kind.size_keys:
         if key not in r.written:
-            lines.append(f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}")
+            lines.append(
+                f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}"
+            )
         else:
-            lines.append(f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor {shape_text(x)}")
-    defaults = [k for k in kind.args if k not in r.written and k not in kind.size_keys and kind.args[k][1] is not None]
+            lines.append(
+                f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor {shape_text(x)}"
+            )
+    defaults = [
+        k
+        for k in kind.args
+        if k not in r.written and k not in kind.size_keys and kind.args[k][1] is not None
+    ]
     if defaults:
-        shown = ", ".join(f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "") for k in defaults)
+        shown = ", ".join(
+            f"{k} {_value(r.kwargs[k])}" + (f" ({MEANING[k]})" if k in MEANING else "")
+            for k in defaults
+        )
         lines.append(f"  defaults: {shown}")
-    for line in kind.explain(r.kwargs, x if kind.inputs == 1 else list(r.input_shapes), r.output_shape):
+    for line in kind.explain(
+        r.kwargs, x if kind.inputs == 1 else list(r.input_shapes), r.output_shape
+    ):
         lines.append(f"  {line}".replace("{name}", r.name))
     if not r.trainable and r.params:
-        lines.append("  trainable: false, so its parameters are frozen: no gradients, no optimizer state")
+        lines.append(
+            "  trainable: false, so its parameters are frozen: no gradients, no optimizer state"
+        )
     if r.params:
         parts = [
             f"{t.name.rsplit('.', 1)[-1]} {shape_text(t.shape)}"
@@ -82,14 +103,19 @@ def _totals(a: Analysis) -> str:
             "parameters: none (no layer has weights)",
             "MACs: 0 (only Conv, ConvTranspose and Linear layers multiply-accumulate)",
         ]
-        return "\n".join(lines + [f"flatten at '{n}': {times(f)} = {s:,} features" for n, s, f in a.flattens])
+        return "\n".join(
+            lines + [f"flatten at '{n}': {times(f)} = {s:,} features" for n, s, f in a.flattens]
+        )
     lines = [
         f"parameters: {len(a.tensors)} tensors in {len(with_params)} layers "
         f"({', '.join(f'{layer.name}: {len(layer.params)}' for layer in with_params)}), "
         f"{' + '.join(f'{layer.param_count:,}' for layer in with_params)} = {a.total_params:,}"
         + (
             "; a weight and a bias for each"
-            if all(sorted(t.name.rsplit(".", 1)[-1] for t in layer.params) == ["bias", "weight"] for layer in with_params)
+            if all(
+                sorted(t.name.rsplit(".", 1)[-1] for t in layer.params) == ["bias", "weight"]
+                for layer in with_params
+            )
             else ""
         ),
         f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = {a.total_macs:,} "

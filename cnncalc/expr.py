@@ -39,14 +39,18 @@ def tokenize(text: str) -> list[tuple[str, object]]:
         if not m:
             rest = text[pos:].strip()
             if rest.startswith("/"):
-                raise ExprError("'/' is not an operator here: use // for integer division (sizes are integers)")
+                raise ExprError(
+                    "'/' is not an operator here: use // for integer division (sizes are integers)"
+                )
             if rest.startswith("**"):
                 raise ExprError("'**' is not an operator here: write the product out (a * a)")
             raise ExprError(f"unexpected {rest[:10]!r}")
         num, name, op = m.groups()
         if num is not None:
             if len(num) > 18:
-                raise ExprError(f"the integer {num[:12]}... has more than 18 digits (the limit for integers in expressions)")
+                raise ExprError(
+                    f"the integer {num[:12]}... has more than 18 digits (the limit for integers in expressions)"
+                )
             tokens.append(("int", int(num)))
         elif name is not None:
             tokens.append(("kw", name) if name in _KEYWORDS else ("name", name))
@@ -221,14 +225,18 @@ MAX_INT = 10**18  # no size in a net comes near it; bounding every step keeps ev
 
 def _bounded(v: int) -> int:
     if abs(v) > MAX_INT:
-        raise ExprError(f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)")
+        raise ExprError(
+            f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)"
+        )
     return v
 
 
 def _num(v):
     if isinstance(v, bool) or isinstance(v, int):
         if abs(v) > MAX_INT:
-            raise ExprError(f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)")
+            raise ExprError(
+                f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)"
+            )
         return int(v)
     from .diagnostics import cut
 

@@ -36,7 +36,9 @@ class Layout:
     rows: list = field(default_factory=list)  # (top, height) per rank
 
 
-def layered(nodes: list, sizes: dict, edges: list, main: set | None = None, last_row: set | None = None) -> Layout:
+def layered(
+    nodes: list, sizes: dict, edges: list, main: set | None = None, last_row: set | None = None
+) -> Layout:
     """``nodes`` in topological order; ``sizes[n] = (w, h)``; ``edges`` (u, v) pairs (repeats allowed);
     ``main`` the nodes of the main path; ``last_row`` nodes placed in the bottom row (the net's outputs)."""
     main = main or set()
@@ -183,7 +185,9 @@ def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
             for n in row:
                 ms = pred[n] if down else succ[n]
                 if n in main and any(m in main for m in ms):
-                    ms = [m for m in ms if m in main]  # the main path follows only itself: straight down
+                    ms = [
+                        m for m in ms if m in main
+                    ]  # the main path follows only itself: straight down
                 near = [x[m] for m in ms] or [x[m] for m in (succ[n] if down else pred[n])]
                 want.append(sum(near) / len(near) if near else x[n])
                 weight.append(1e4 if n in main else 4.0 if isinstance(n, tuple) else 1.0)
@@ -205,7 +209,10 @@ def _straighten(rows, w, x, chains) -> None:
                 r, i = where[d]
                 row = rows[r]
                 half = w[d][0] / 2
-                if i + 1 < len(row) and target + half + GAP_X > x[row[i + 1]] - w[row[i + 1]][0] / 2:
+                if (
+                    i + 1 < len(row)
+                    and target + half + GAP_X > x[row[i + 1]] - w[row[i + 1]][0] / 2
+                ):
                     fits = False
                 if i > 0 and target - half - GAP_X < x[row[i - 1]] + w[row[i - 1]][0] / 2:
                     fits = False

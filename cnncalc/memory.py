@@ -44,13 +44,21 @@ class Memory:
 
     @property
     def total_bytes(self) -> int:
-        return self.params_bytes + self.grads_bytes + self.optimizer_bytes + self.buffers_bytes + self.saved_activation_bytes
+        return (
+            self.params_bytes
+            + self.grads_bytes
+            + self.optimizer_bytes
+            + self.buffers_bytes
+            + self.saved_activation_bytes
+        )
 
 
 def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memory:
     size = DTYPES[dtype]
     params = a.total_params * size
-    buffers = sum(t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers)
+    buffers = sum(
+        t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers
+    )
     trainable = a.trainable_params * size
     owner, storage = _storages(a, size)
     grad = {"input": False}
@@ -67,11 +75,21 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
         share = 0
         if any(grads) or trains:
             if kind.needs_strides:
-                items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides)
+                items = kind.saves(
+                    layer.kwargs,
+                    list(layer.input_shapes),
+                    layer.output_shape,
+                    grads,
+                    layer.input_strides,
+                )
             else:
-                items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)
+                items = kind.saves(
+                    layer.kwargs, list(layer.input_shapes), layer.output_shape, grads
+                )
             if not trains and kind.reads_input_for_weight:
-                items = [i for i in items if i != ("in", 0)]  # a frozen weight needs no input for its gradient
+                items = [
+                    i for i in items if i != ("in", 0)
+                ]  # a frozen weight needs no input for its gradient
             for n, item in enumerate(items):
                 if item[0] == "in":
                     key = owner[layer.inputs[item[1]]]
@@ -109,12 +127,19 @@ def _storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
         if not layer.inputs:  # a parameter
             owner[layer.name] = None
             continue
-        sid = owner[layer.inputs[0]] if kind.shares_input(layer.kwargs) and not layer.copies else layer.name
+        sid = (
+            owner[layer.inputs[0]]
+            if kind.shares_input(layer.kwargs) and not layer.copies
+            else layer.name
+        )
         owner[layer.name] = sid
         for k in range(len(layer.output_shapes or ())):
             owner[f"{layer.name}:{k}"] = sid
         if sid == layer.name:
-            nbytes[sid] = kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape) * size
+            nbytes[sid] = (
+                kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape)
+                * size
+            )
     return owner, nbytes
 
 

@@ -61,7 +61,9 @@ def shapes_json(a: Analysis) -> dict:
         "output": list(a.output),
         "outputs": [{"name": n, "shape": list(s)} for n, s in a.outputs],
         "layers": [_layer_json(layer) for layer in a.layers],
-        "flatten": [{"layer": name, "size": size, "factors": list(f)} for name, size, f in a.flattens],
+        "flatten": [
+            {"layer": name, "size": size, "factors": list(f)} for name, size, f in a.flattens
+        ],
         "total_params": a.total_params,
         "trainable_params": a.trainable_params,
         "total_macs": a.total_macs,
@@ -71,19 +73,34 @@ def shapes_json(a: Analysis) -> dict:
 
 
 def diag_json(d) -> dict:
-    return {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
+    return {
+        "path": d.path,
+        "line": d.line,
+        "col": d.col,
+        "severity": d.severity,
+        "message": d.message,
+    }
 
 
 def partial_json(a: Analysis) -> dict:
     """The layers of an invalid spec that fit, up to the failing one."""
-    return {"name": a.name, "input": list(a.input), "layers": [_layer_json(layer) for layer in a.layers]}
+    return {
+        "name": a.name,
+        "input": list(a.input),
+        "layers": [_layer_json(layer) for layer in a.layers],
+    }
 
 
 def params_json(a: Analysis) -> dict:
     return {
         "name": a.name,
         "tensors": [
-            {"name": t.name, "shape": list(t.shape), "count": t.count, **({} if layer.trainable else {"trainable": False})}
+            {
+                "name": t.name,
+                "shape": list(t.shape),
+                "count": t.count,
+                **({} if layer.trainable else {"trainable": False}),
+            }
             for layer in a.layers
             for t in layer.params
         ],
@@ -101,7 +118,9 @@ def dump(obj) -> str:
 # ---- tables -------------------------------------------------------------------------------
 
 
-def table(headers: list[str], rows: list[list[str]], right: set[int], markdown: bool = False) -> str:
+def table(
+    headers: list[str], rows: list[list[str]], right: set[int], markdown: bool = False
+) -> str:
     if markdown:
         out = [
             "| " + " | ".join(headers) + " |",
@@ -109,10 +128,14 @@ def table(headers: list[str], rows: list[list[str]], right: set[int], markdown: 
         ]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -154,7 +177,14 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
             group = ".".join(parts[:depth])
             if rows and rows[-1][0] == group and rows[-1][5]:
                 name, _, _, params, macs, count = rows[-1]
-                rows[-1] = [name, f"({count + 1} layers)", layer, params + layer.param_count, macs + layer.macs, count + 1]
+                rows[-1] = [
+                    name,
+                    f"({count + 1} layers)",
+                    layer,
+                    params + layer.param_count,
+                    macs + layer.macs,
+                    count + 1,
+                ]
                 continue
             rows.append([group, "(1 layer)", layer, layer.param_count, layer.macs, 1])
         else:
@@ -184,9 +214,20 @@ def rows_text(a: Analysis, markdown: bool = False) -> str:
                 f"{sum(x.macs for x in part):,}",
             ]
         )
-    more = f" (and {len(a.outputs) - 1} more: the head's raw outputs and inputs)" if len(a.outputs) > 1 else ""
+    more = (
+        f" (and {len(a.outputs) - 1} more: the head's raw outputs and inputs)"
+        if len(a.outputs) > 1
+        else ""
+    )
     out = [f"{a.name}: input {shape_text(a.input)} -> output {shape_text(a.output)}{more}", ""]
-    out.append(table(["", "from", "n", "params", "module", "arguments", "Output shape", "MACs"], rows, {0, 2, 3, 7}, markdown))
+    out.append(
+        table(
+            ["", "from", "n", "params", "module", "arguments", "Output shape", "MACs"],
+            rows,
+            {0, 2, 3, 7},
+            markdown,
+        )
+    )
     out.append("")
     footer = [
         f"Total params: {a.total_params:,}",
@@ -199,13 +240,27 @@ def rows_text(a: Analysis, markdown: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False) -> str:
+def shapes_text(
+    a: Analysis, markdown: bool = False, depth: int | None = None, partial: bool = False
+) -> str:
     if a.model is not None and depth is None and not partial:
         return rows_text(a, markdown)
     graph = any(not layer.default_input for layer in a.layers)
     groups = _group_sources(a.layers, depth) if graph and depth is not None else {}
-    headers = ["Layer", "Type", *(["From"] if graph else []), "Output shape", "Params", "MACs", "Receptive field"]
-    folded = fold(a.layers, depth) if depth is not None else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
+    headers = [
+        "Layer",
+        "Type",
+        *(["From"] if graph else []),
+        "Output shape",
+        "Params",
+        "MACs",
+        "Receptive field",
+    ]
+    folded = (
+        fold(a.layers, depth)
+        if depth is not None
+        else [(x.name, x.type, x, x.param_count, x.macs) for x in a.layers]
+    )
     rows = [
         [
             name,
@@ -226,10 +281,16 @@ def shapes_text(a: Analysis, markdown: bool = False, depth: int | None = None, p
         outs = ", ".join(f"{name} {shape_text(s)}" for name, s in a.outputs)
         out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> outputs {outs}", ""]
     else:
-        out = [f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}", ""]
+        out = [
+            f"{a.name or 'spec'}: input {shape_text(a.input)} -> output {shape_text(a.output)}",
+            "",
+        ]
     out.append(table(headers, rows, {n - 3, n - 2}, markdown))
     out.append("")
-    footer = [f"Flatten at '{name}': {size:,} = {' × '.join(map(str, factors))}" for name, size, factors in a.flattens]
+    footer = [
+        f"Flatten at '{name}': {size:,} = {' × '.join(map(str, factors))}"
+        for name, size, factors in a.flattens
+    ]
     footer += [
         f"Total params: {a.total_params:,}",
         f"Trainable params: {a.trainable_params:,}",
@@ -264,10 +325,14 @@ def memory_json(m, fit_batch: int | None = None) -> dict:
 def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | None = None) -> str:
     rows = [
         [name, a_type, shape_text(shape), f"{b:,}"]
-        for (name, b), a_type, shape in zip(m.per_layer.items(), (x.type for x in a.layers), (x.output_shape for x in a.layers))
+        for (name, b), a_type, shape in zip(
+            m.per_layer.items(), (x.type for x in a.layers), (x.output_shape for x in a.layers)
+        )
     ]
     out = [f"one training step, batch {m.batch}, {m.dtype}, {m.optimizer}", ""]
-    out.append(table(["Layer", "Type", "Output shape", "Saved for backward (bytes)"], rows, {3}, markdown))
+    out.append(
+        table(["Layer", "Type", "Output shape", "Saved for backward (bytes)"], rows, {3}, markdown)
+    )
     footer = [
         f"Parameters:        {bytes_text(m.params_bytes)}",
         f"Gradients:         {bytes_text(m.grads_bytes)}",
@@ -293,7 +358,11 @@ def params_text(a: Analysis, markdown: bool = False) -> str:
     with_params = sum(1 for layer in a.layers if layer.params)
     footer = [
         f"{len(a.tensors):,} parameter tensors in {with_params:,} layers"
-        + (f", {len(a.buffers):,} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)" if a.buffers else ""),
+        + (
+            f", {len(a.buffers):,} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)"
+            if a.buffers
+            else ""
+        ),
         f"Total params: {a.total_params:,}",
         f"Trainable params: {a.trainable_params:,}",
         f"Non-trainable params: {a.total_params - a.trainable_params:,}",
@@ -311,13 +380,27 @@ def sizes_text(sw, spec, markdown: bool = False) -> str:
     for v in sw.vary:
         shape[where[v]] = v
     together = " and ".join(sw.vary) + (" together" if len(sw.vary) > 1 else "")
-    lines = [f"{sw.name or 'spec'}: input [{', '.join(map(str, shape))}], {together}, sizes {sw.lo} to {sw.hi}", ""]
+    lines = [
+        f"{sw.name or 'spec'}: input [{', '.join(map(str, shape))}], {together}, sizes {sw.lo} to {sw.hi}",
+        "",
+    ]
     lines.append(f"valid:    {describe_set(sw.valid, sw.lo, sw.hi)}")
-    lines.append(f"lossless: {describe_set(sw.lossless, sw.lo, sw.hi)}  (valid, and no layer leaves input positions unread)")
+    lines.append(
+        f"lossless: {describe_set(sw.lossless, sw.lo, sw.hi)}  (valid, and no layer leaves input positions unread)"
+    )
     lines.append("")
     if sw.refusals:
-        rows = [[describe_set(ref.sizes, sw.lo, sw.hi), ref.layer, ref.reason] for ref in sw.refusals]
-        lines.append(table(["Refused sizes", "First layer to refuse", "Why (at the first of them)"], rows, set(), markdown))
+        rows = [
+            [describe_set(ref.sizes, sw.lo, sw.hi), ref.layer, ref.reason] for ref in sw.refusals
+        ]
+        lines.append(
+            table(
+                ["Refused sizes", "First layer to refuse", "Why (at the first of them)"],
+                rows,
+                set(),
+                markdown,
+            )
+        )
     else:
         lines.append("no size in the range is refused")
     return "\n".join(lines) + "\n"
@@ -329,7 +412,9 @@ def symbolic_text(r, markdown: bool = False) -> str:
     out = [f"{r.name or 'spec'}: input [{', '.join(r.input)}]", ""]
     out.append(table(["Layer", "Type", "Output shape", "Params", "MACs"], rows, set(), markdown))
     out.append("")
-    lines = ["Sizes that fit, each name alone: " + "; ".join(r.constraints)] + [f"({n})" for n in r.notes]
+    lines = ["Sizes that fit, each name alone: " + "; ".join(r.constraints)] + [
+        f"({n})" for n in r.notes
+    ]
     out += [f"- {line}" for line in lines] if markdown else lines
     return "\n".join(out) + "\n"
 
@@ -338,7 +423,16 @@ def symbolic_json(r) -> dict:
     return {
         "name": r.name,
         "input": [int(v) if v.isdigit() else v for v in r.input],
-        "layers": [{"name": x.name, "type": x.type, "output_shape": x.shape, "params": x.params, "macs": x.macs} for x in r.rows],
+        "layers": [
+            {
+                "name": x.name,
+                "type": x.type,
+                "output_shape": x.shape,
+                "params": x.params,
+                "macs": x.macs,
+            }
+            for x in r.rows
+        ],
         "sizes": r.constraints,
         "base": r.base,
     }

@@ -32,19 +32,28 @@ def _layer_rule(kind, in_block: bool) -> dict:
     rule = {"properties": props}
     if required:
         rule["required"] = required
-    return {"if": {"properties": {"type": {"const": kind.type}}, "required": ["type"]}, "then": rule}
+    return {
+        "if": {"properties": {"type": {"const": kind.type}}, "required": ["type"]},
+        "then": rule,
+    }
 
 
 def _layer(in_block: bool) -> dict:
     base = {
         "name": NAME,
-        "type": {"anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}], "description": "a torch.nn class name, or a block"},
+        "type": {
+            "anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}],
+            "description": "a torch.nn class name, or a block",
+        },
         "from": FROM,
         "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
     }
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
-        base["else"] = {"type": "string", "description": "with when: the input that stands for a left-out layer with several"}
+        base["else"] = {
+            "type": "string",
+            "description": "with when: the input that stands for a left-out layer with several",
+        }
     repeat = {"type": "integer", "minimum": 1}
     base["repeat"] = {
         "anyOf": [repeat, EXPR] if in_block else [repeat],
@@ -76,14 +85,20 @@ def spec_schema() -> dict:
             "input": {
                 "type": "array",
                 "items": {
-                    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}]
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    ]
                 },
                 "minItems": 1,
                 "description": "the input's full shape, batch first; a dim may be a name (N, H, W)",
             },
             "layers": {"type": "array", "minItems": 1},
             "outputs": {
-                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ],
                 "description": "the tensors the net returns, in order; default: the last layer's",
             },
             "blocks": {
@@ -93,7 +108,10 @@ def spec_schema() -> dict:
                     "required": ["layers"],
                     "additionalProperties": False,
                     "properties": {
-                        "args": {"type": "object", "description": "argument defaults; null: required"},
+                        "args": {
+                            "type": "object",
+                            "description": "argument defaults; null: required",
+                        },
                         "layers": {"type": "array", "minItems": 1, "items": _layer(True)},
                     },
                 },

@@ -19,7 +19,9 @@ from .layers.base import arity, contiguous
 from .spec import Spec
 
 MANY = "several"  # marks the value of a layer with several outputs: (MANY, ((shape, strides), ...))
-MAX_SIZES = 1 << 20  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
+MAX_SIZES = (
+    1 << 20
+)  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
 MAX_WORK = 4_000_000  # sizes times layers: a sweep past it could take minutes, so it is refused with a narrower range
 
 
@@ -47,7 +49,10 @@ class Sweep:
             "range": [self.lo, self.hi],
             "valid": runs(self.valid),
             "lossless": runs(self.lossless),
-            "invalid": [{"sizes": runs(r.sizes), "layer": r.layer, "reason": r.reason} for r in self.refusals],
+            "invalid": [
+                {"sizes": runs(r.sizes), "layer": r.layer, "reason": r.reason}
+                for r in self.refusals
+            ],
         }
 
 
@@ -59,7 +64,9 @@ def spatial_names(spec: Spec) -> dict[str, int]:
     """``{"H": 2, "W": 3}``: the input dims ``--vary`` may name, and their index in the input shape."""
     n = _spatial_dims(spec)
     first = next((layer.kind for layer in spec.layers if getattr(layer.kind, "n", None)), None)
-    if first is not None and first.type.startswith("BatchNorm"):  # (N, C) or (N, C, *spatial): batched always
+    if first is not None and first.type.startswith(
+        "BatchNorm"
+    ):  # (N, C) or (N, C, *spatial): batched always
         n = min(n, len(spec.input) - 2)
     names = SPATIAL_NAMES.get(n, ())
     first = len(spec.input) - len(names)
@@ -74,7 +81,9 @@ def parse_vary(spec: Spec, text: str) -> list[str]:
     for v in vary:
         if v not in names:
             have = ", ".join(names) or "none (the input has no spatial dims)"
-            raise SizesError(f"--vary {v}: not a spatial dim of the input {list(spec.input)}; its spatial dims are {have}")
+            raise SizesError(
+                f"--vary {v}: not a spatial dim of the input {list(spec.input)}; its spatial dims are {have}"
+            )
     if len(set(vary)) != len(vary):
         raise SizesError(f"--vary names a dim twice: {text}")
     return vary
@@ -85,18 +94,29 @@ def parse_range(text: str) -> tuple[int, int]:
         lo_s, hi_s = text.split(":")
         lo, hi = int(lo_s), int(hi_s)
     except ValueError:
-        raise SizesError(f"--range must be LO:HI, two positive integers (1:512), found '{text}'") from None
+        raise SizesError(
+            f"--range must be LO:HI, two positive integers (1:512), found '{text}'"
+        ) from None
     if lo < 1:
         raise SizesError(f"--range {text}: sizes start at 1")
     if hi < lo:
         raise SizesError(f"--range {text}: empty (the last size is below the first)")
     if hi - lo + 1 > MAX_SIZES:
-        raise SizesError(f"--range {text}: {hi - lo + 1:,} sizes, more than the {MAX_SIZES:,} one sweep decides")
+        raise SizesError(
+            f"--range {text}: {hi - lo + 1:,} sizes, more than the {MAX_SIZES:,} one sweep decides"
+        )
     return lo, hi
 
 
 def sweep(
-    spec: Spec, vary: list[str], lo: int, hi: int, train: bool = False, dims: list[int] | None = None, record=None, freeze=True
+    spec: Spec,
+    vary: list[str],
+    lo: int,
+    hi: int,
+    train: bool = False,
+    dims: list[int] | None = None,
+    record=None,
+    freeze=True,
 ) -> Sweep:
     """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec has them).
 
@@ -132,7 +152,9 @@ def sweep(
         pos = {r: k for k, r in enumerate(before)}
         for r in srcs[i]:
             if base(r) not in pos:
-                _structural(spec, idx, lo)  # a reference to nothing (or below): the analysis says where
+                _structural(
+                    spec, idx, lo
+                )  # a reference to nothing (or below): the analysis says where
         ins = [(pos[base(r)], int(r.rsplit(":", 1)[1]) if base(r) != r and r.rsplit(":", 1)[1].isdigit() else (-1 if base(r) == r else -2))
                for r in srcs[i]]  # fmt: skip
         after = [pos[r] if r != layer.name else -1 for r in keeps[i]]
@@ -207,16 +229,33 @@ def sweep(
             if out.outputs is not None:
                 value = (
                     MANY,
-                    tuple((tuple(o), st if st is not None and not is_contiguous(o, st) else None) for o in out.outputs),
+                    tuple(
+                        (tuple(o), st if st is not None and not is_contiguous(o, st) else None)
+                        for o in out.outputs
+                    ),
                 )
             else:
-                value = (tuple(shape), st if st is not None and not is_contiguous(shape, st) else None)
-            if passes is None and blind:  # the representative: other groups differing only in its spatial dims follow it
+                value = (
+                    tuple(shape),
+                    st if st is not None and not is_contiguous(shape, st) else None,
+                )
+            if (
+                passes is None and blind
+            ):  # the representative: other groups differing only in its spatial dims follow it
                 rep = ins[0][0]
                 # the dims its rule never reads: those after the batch and channel dims (and within its spatial ones)
                 tail = min(getattr(kind, "n", len(rep)), len(rep) - 2)
-                same = out.outputs is None and len(shape) == len(rep) and 0 < tail and tuple(shape[-tail:]) == tuple(rep[-tail:])
-                ok = same and value[1] == (ins[0][1] if keeps_layout else None) and not any(out.unread)
+                same = (
+                    out.outputs is None
+                    and len(shape) == len(rep)
+                    and 0 < tail
+                    and tuple(shape[-tail:]) == tuple(rep[-tail:])
+                )
+                ok = (
+                    same
+                    and value[1] == (ins[0][1] if keeps_layout else None)
+                    and not any(out.unread)
+                )
                 passes = tuple(shape) if ok else False
             key = (tuple(value if k < 0 else state[k] for k in after), lossy or any(out.unread))
             if key in new:
@@ -265,7 +304,9 @@ def _structural(spec: Spec, idx: list[int], x: int):
     from .engine import analyze
 
     analyze(at_size(spec, idx, x))
-    raise SpecError("the layers' references do not resolve")  # the analysis raised above; kept for safety
+    raise SpecError(
+        "the layers' references do not resolve"
+    )  # the analysis raised above; kept for safety
 
 
 def _refuse(refused: dict, layer, message: str, xs: list[int]) -> None:
@@ -338,7 +379,9 @@ def describe_set(values: list[int], lo: int, hi: int) -> str:
         return "; ".join(describe(r) for r in rs)
     found = period(values, lo, hi)
     if found is None:
-        return "; ".join(describe(r) for r in rs[:6]) + (f"; ... ({len(rs):,} runs)" if len(rs) > 6 else "")
+        return "; ".join(describe(r) for r in rs[:6]) + (
+            f"; ... ({len(rs):,} runs)" if len(rs) > 6 else ""
+        )
     p, t = found
     head = [v for v in values if v < t]
     tail = [v for v in values if v >= t]
@@ -346,7 +389,9 @@ def describe_set(values: list[int], lo: int, hi: int) -> str:
     parts = []
     for r in runs(residues):
         a, b, step = r
-        parts.append(f"{a}" if a == b else f"{a} to {b}" if step == 1 else f"{a} to {b} step {step}")
+        parts.append(
+            f"{a}" if a == b else f"{a} to {b}" if step == 1 else f"{a} to {b} step {step}"
+        )
     if residues == [0]:
         body = f"every multiple of {p} from {tail[0]} to {tail[-1]}"
     else:
@@ -355,7 +400,9 @@ def describe_set(values: list[int], lo: int, hi: int) -> str:
     return "; ".join([*(describe(r) for r in runs(head)), text]) if head else text
 
 
-def nearby(spec: Spec, vary: list[str], size: int, reach: int = 64) -> tuple[int | None, int | None]:
+def nearby(
+    spec: Spec, vary: list[str], size: int, reach: int = 64
+) -> tuple[int | None, int | None]:
     """The nearest accepted sizes below and above ``size`` (within ``reach``)."""
     lo, hi = max(1, size - reach), size + reach
     ok = sweep(spec, vary, lo, hi).valid

@@ -41,7 +41,9 @@ class LayerSpec:
     pos: Pos
     vpos: dict = field(default_factory=dict)  # argument -> position of its value
     written: dict = field(default_factory=dict)  # the arguments as written (blocks substituted)
-    origin: tuple | None = None  # (block type, use name, use line) for a layer expanded from a block
+    origin: tuple | None = (
+        None  # (block type, use name, use line) for a layer expanded from a block
+    )
     trainable: bool = True  # `trainable: false` freezes its parameters
 
     def context(self) -> str:
@@ -64,11 +66,19 @@ class Spec:
     name: str | None = None
     path: str = "<spec>"
     blocks: dict = field(default_factory=dict)  # block name -> its definition, as written
-    written_layers: list = field(default_factory=list)  # the top-level layers as written (block uses unexpanded)
-    outputs: list[str] | None = None  # `outputs:` the tensors the net returns; None: the last layer's
+    written_layers: list = field(
+        default_factory=list
+    )  # the top-level layers as written (block uses unexpanded)
+    outputs: list[str] | None = (
+        None  # `outputs:` the tensors the net returns; None: the last layer's
+    )
     outputs_pos: list = field(default_factory=list)
-    ultralytics: object = None  # an Ultralytics model YAML's rows and facts (cnncalc.ultralytics.Model)
-    symbols: dict = field(default_factory=dict)  # input dims given as names and not set: name -> their dims
+    ultralytics: object = (
+        None  # an Ultralytics model YAML's rows and facts (cnncalc.ultralytics.Model)
+    )
+    symbols: dict = field(
+        default_factory=dict
+    )  # input dims given as names and not set: name -> their dims
     input_pos: Pos | None = None
     notes: list = field(default_factory=list)  # (position, message) warnings of the reading itself
 
@@ -97,14 +107,22 @@ def read_text(path: str) -> str:
             _STDIN["-"] = sys.stdin.buffer.read(MAX_BYTES + 1)
         data = _STDIN["-"]
         if len(data) > MAX_BYTES:
-            raise NotAFile(0, f"standard input has more than the {MAX_BYTES:,} bytes a spec may have")
+            raise NotAFile(
+                0, f"standard input has more than the {MAX_BYTES:,} bytes a spec may have"
+            )
         return _decode(data)
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
-        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, a device or a socket)"
+        what = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "not a regular file (a FIFO, a device or a socket)"
+        )
         raise NotAFile(0, f"it is {what}")
     if st.st_size > MAX_BYTES:
-        raise NotAFile(0, f"it has {st.st_size:,} bytes, more than the {MAX_BYTES:,} a spec may have")
+        raise NotAFile(
+            0, f"it has {st.st_size:,} bytes, more than the {MAX_BYTES:,} a spec may have"
+        )
     with open(path, "rb") as f:
         data = f.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
@@ -119,10 +137,16 @@ def _decode(data: bytes) -> str:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         col = e.start - (before.rfind(b"\n") + 1) + 1
-        raise SpecError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})", (line, col)) from None
+        raise SpecError(
+            f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})", (line, col)
+        ) from None
 
 
-READ: dict = {"scale": None, "imgsz": None, "set": {}}  # the command line's --scale, --imgsz (Ultralytics YAML), --set
+READ: dict = {
+    "scale": None,
+    "imgsz": None,
+    "set": {},
+}  # the command line's --scale, --imgsz (Ultralytics YAML), --set
 SYMBOL_VALUE = 64  # where a named input dim stands before `symbolic` finds the sizes the net takes
 
 
@@ -141,7 +165,9 @@ def load(path: str, scale: str | None = None, imgsz=None) -> Spec:
             real = unscaled(path)
     text = read_text(real)
     key = (path, text, scale, imgsz, tuple(sorted((READ.get("set") or {}).items())))
-    if _LAST.get("key") == key:  # a command that reads its spec twice parses it once (specs are not changed)
+    if (
+        _LAST.get("key") == key
+    ):  # a command that reads its spec twice parses it once (specs are not changed)
         return _LAST["spec"]
     try:
         spec = parse(text, path, scale, imgsz)
@@ -165,11 +191,16 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
         return _ultralytics(doc, path, scale, imgsz)
     if scale or imgsz:
         what = "--scale" if scale else "--imgsz"
-        raise SpecError(f"{what} is for Ultralytics model YAML (backbone: and head:); this spec's input is its 'input'")
+        raise SpecError(
+            f"{what} is for Ultralytics model YAML (backbone: and head:); this spec's input is its 'input'"
+        )
     if doc is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'")
     if not isinstance(doc, Map):
-        raise SpecError(f"the spec must be a mapping with 'input' and 'layers', found {_what(doc)}", getattr(doc, "pos", None))
+        raise SpecError(
+            f"the spec must be a mapping with 'input' and 'layers', found {_what(doc)}",
+            getattr(doc, "pos", None),
+        )
     for key in doc:
         if isinstance(key, bool):
             raise SpecError(
@@ -177,7 +208,9 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
                 "is this a spec? quote the key if it is meant)",
                 doc.kpos[key],
             )
-        if key not in TOP_KEYS and not (isinstance(key, str) and (key.startswith("x-") or key == "defaults")):
+        if key not in TOP_KEYS and not (
+            isinstance(key, str) and (key.startswith("x-") or key == "defaults")
+        ):
             hint = did_you_mean(str(key), TOP_KEYS)
             hint = (
                 hint
@@ -188,13 +221,18 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
     if name is not None and not isinstance(name, str):
         raise SpecError(f"name must be text, found {_what(name)}", doc.at("name"))
     if "input" not in doc:
-        raise SpecError("missing 'input': the input tensor's full shape, batch first, e.g. [1, 1, 32, 32]", doc.pos)
+        raise SpecError(
+            "missing 'input': the input tensor's full shape, batch first, e.g. [1, 1, 32, 32]",
+            doc.pos,
+        )
     shape = doc["input"]
     if (
         not isinstance(shape, Seq)
         or not shape
         or not all(
-            (isinstance(s, int) and not isinstance(s, bool) and s > 0) or (isinstance(s, str) and s.isidentifier()) for s in shape
+            (isinstance(s, int) and not isinstance(s, bool) and s > 0)
+            or (isinstance(s, str) and s.isidentifier())
+            for s in shape
         )
     ):
         raise SpecError(
@@ -207,19 +245,29 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
             symbols.setdefault(v, []).append(i)
     if symbols:
         given = READ.get("set") or {}
-        shape = [given.get(v, 1 if i == 0 else SYMBOL_VALUE) if isinstance(v, str) else v for i, v in enumerate(shape)]
+        shape = [
+            given.get(v, 1 if i == 0 else SYMBOL_VALUE) if isinstance(v, str) else v
+            for i, v in enumerate(shape)
+        ]
         symbols = {k: d for k, d in symbols.items() if k not in given}
     if len(shape) > MAX_DIMS:
-        raise SpecError(f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input"))
+        raise SpecError(
+            f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input")
+        )
     if "layers" not in doc:
         raise SpecError("missing 'layers': a non-empty list of layers", doc.pos)
     items = doc["layers"]
     if not isinstance(items, Seq) or not items:
-        raise SpecError(f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers"))
+        raise SpecError(
+            f"layers must be a non-empty list of layers, found {_show(items)}", doc.at("layers")
+        )
     from .blocks import MAX_LAYERS
 
     if len(items) > MAX_LAYERS:
-        raise SpecError(f"layers lists {len(items):,} layers, more than the {MAX_LAYERS:,} a spec may have", doc.at("layers"))
+        raise SpecError(
+            f"layers lists {len(items):,} layers, more than the {MAX_LAYERS:,} a spec may have",
+            doc.at("layers"),
+        )
     blocks = {}
     if "blocks" in doc:
         from .blocks import expand, read_blocks
@@ -240,7 +288,10 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
             if origin is None:
                 raise
             raise SpecError(
-                e.message + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)), e.pos, e.layer
+                e.message
+                + LayerSpec.context(LayerSpec("", "", None, {}, None, pos, origin=origin)),
+                e.pos,
+                e.layer,
             ) from None
     _check_names(layers)
     outputs, outputs_pos = None, []
@@ -249,7 +300,8 @@ def parse(text: str, path: str = "<spec>", scale: str | None = None, imgsz=None)
         outs = Seq([outs]) if isinstance(outs, str) else outs
         if not isinstance(outs, Seq) or not outs or not all(isinstance(o, str) for o in outs):
             raise SpecError(
-                f"outputs must be a layer name or a list of layer names, found {_show(doc['outputs'])}", doc.at("outputs")
+                f"outputs must be a layer name or a list of layer names, found {_show(doc['outputs'])}",
+                doc.at("outputs"),
             )
         outputs = list(outs)
         outputs_pos = list(getattr(outs, "ipos", None) or [doc.at("outputs")] * len(outputs))
@@ -290,15 +342,25 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
     name = item.get("name", str(index))
     if isinstance(name, int) and not isinstance(name, bool):
         name = str(name)
-    if not isinstance(name, str) or not name or any(not part for part in name.split(".")) or name != name.strip():
+    if (
+        not isinstance(name, str)
+        or not name
+        or any(not part for part in name.split("."))
+        or name != name.strip()
+    ):
         raise SpecError(
-            f"layer {index}: name must be non-empty text without empty dotted parts, found {_show(name)}", item.at("name")
+            f"layer {index}: name must be non-empty text without empty dotted parts, found {_show(name)}",
+            item.at("name"),
         )
     if len(name) > MAX_NAME:
-        raise SpecError(f"layer {index}: a name of {len(name):,} characters is longer than {MAX_NAME}", item.at("name"))
+        raise SpecError(
+            f"layer {index}: a name of {len(name):,} characters is longer than {MAX_NAME}",
+            item.at("name"),
+        )
     if not name.isprintable():
         raise SpecError(
-            f"layer {index}: name {_show(name)} has a control character (a newline, a tab or an escape)", item.at("name")
+            f"layer {index}: name {_show(name)} has a control character (a newline, a tab or an escape)",
+            item.at("name"),
         )
     if ":" in name:
         raise SpecError(
@@ -306,8 +368,13 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
             item.at("name"),
         )
     if name == "input":
-        raise SpecError(f"layer {index}: the name 'input' is reserved for the spec's input", item.at("name"))
-    clash = next((part for part in name.split(".") if part in MODULE_ATTRIBUTES or part.startswith("__")), None)
+        raise SpecError(
+            f"layer {index}: the name 'input' is reserved for the spec's input", item.at("name")
+        )
+    clash = next(
+        (part for part in name.split(".") if part in MODULE_ATTRIBUTES or part.startswith("__")),
+        None,
+    )
     if clash is not None:
         raise SpecError(
             f"layer '{name}': '{clash}' is an attribute of torch's nn.Module, so torch cannot register a layer under it; rename it",
@@ -325,22 +392,35 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
     inputs = item.get("from")
     if inputs is not None or "from" in item:
         inputs = [inputs] if isinstance(inputs, str) else inputs
-        if not isinstance(inputs, list) or not inputs or not all(isinstance(s, str) for s in inputs):
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(isinstance(s, str) for s in inputs)
+        ):
             raise SpecError(
-                f"{label}: from must be a layer name or a list of names, found {_show(item['from'])}", item.at("from")
+                f"{label}: from must be a layer name or a list of names, found {_show(item['from'])}",
+                item.at("from"),
             )
         inputs = list(inputs)
     lo, hi = arity(kind)
     if lo == hi == 0 and "from" in item:
-        raise SpecError(f"{label}: takes no input (it holds a parameter), so it has no 'from'", item.at("from"))
+        raise SpecError(
+            f"{label}: takes no input (it holds a parameter), so it has no 'from'", item.at("from")
+        )
     if lo >= 2 and (inputs is None or len(inputs) < lo):
-        raise SpecError(f"{label}: takes two or more inputs; list them in 'from', e.g. from: [conv2, input]", item.at("from"))
+        raise SpecError(
+            f"{label}: takes two or more inputs; list them in 'from', e.g. from: [conv2, input]",
+            item.at("from"),
+        )
     if hi is not None and hi >= 1 and inputs is not None and len(inputs) > hi:
         many = "one input" if hi == 1 else f"at most {hi} inputs"
         raise SpecError(f"{label}: takes {many}, but from lists {len(inputs)}", item.at("from"))
     trainable = item.get("trainable", True)
     if not isinstance(trainable, bool):
-        raise SpecError(f"{label}: trainable must be true or false, found {_show(trainable)}", item.at("trainable"))
+        raise SpecError(
+            f"{label}: trainable must be true or false, found {_show(trainable)}",
+            item.at("trainable"),
+        )
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -351,7 +431,9 @@ def _layer(item, pos: Pos, index: int) -> LayerSpec:
                 continue
             hint = did_you_mean(str(key), [*kind.args, *LAYER_KEYS])
             known = ", ".join(kind.args) or "none"
-            raise SpecError(f"{label}: unknown argument '{key}'{hint}; {type_} takes: {known}", item.kpos[key])
+            raise SpecError(
+                f"{label}: unknown argument '{key}'{hint}; {type_} takes: {known}", item.kpos[key]
+            )
         reader = kind.args[key][0]
         written[key] = plain(value)
         try:
@@ -384,7 +466,10 @@ def _check_names(layers: list[LayerSpec]) -> None:
     for layer in layers:
         if layer.name in seen:
             first = seen[layer.name].pos
-            raise SpecError(f"layer '{layer.name}': the name is already used by the layer at line {first[0]}", layer.at("name"))
+            raise SpecError(
+                f"layer '{layer.name}': the name is already used by the layer at line {first[0]}",
+                layer.at("name"),
+            )
         seen[layer.name] = layer
 
 
@@ -407,7 +492,9 @@ def flat_yaml(spec: Spec) -> str:
         try:  # JSON is YAML flow syntax, and much faster to write
             return json.dumps(v, allow_nan=False, ensure_ascii=False)
         except ValueError:  # a non-finite number: YAML spells it
-            return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
+            return yaml.safe_dump(
+                v, default_flow_style=True, width=1 << 30, sort_keys=False
+            ).strip()
 
     lines = []
     if spec.name is not None:

@@ -97,7 +97,9 @@ def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:
         c = y0 - a * ((x0 + b) // s)
         t = Term(name, a=a, b=b, s=s, c=c)
         if all(t(x) == y for x, y in pts):
-            if t.b > 0:  # the same term with a subtracted offset: ⌊(H − 1)/32⌋ + 1 rather than ⌊(H + 31)/32⌋
+            if (
+                t.b > 0
+            ):  # the same term with a subtracted offset: ⌊(H − 1)/32⌋ + 1 rather than ⌊(H + 31)/32⌋
                 t = Term(name, a=t.a, b=t.b - t.s, s=t.s, c=t.c + t.a)
             return t
     return None
@@ -110,7 +112,9 @@ class Row:
     shape: list[str]
     params: str
     macs: str
-    terms: list = dataclasses.field(default_factory=list)  # per dim: a Term, or ("product", row, start, end)
+    terms: list = dataclasses.field(
+        default_factory=list
+    )  # per dim: a Term, or ("product", row, start, end)
 
     def at(self, rows: list, sizes: dict) -> tuple:
         """The shape at given sizes of the names, from the formulas (what the tests hold against torch)."""
@@ -120,7 +124,11 @@ class Row:
                 out.append(t(sizes[t.name]) if t.name else t.c)
             elif isinstance(t, tuple):
                 _, src, start, end = t
-                dims = src.at(rows, sizes) if isinstance(src, Row) else tuple(sizes[v] if v in sizes else int(v) for v in src)
+                dims = (
+                    src.at(rows, sizes)
+                    if isinstance(src, Row)
+                    else tuple(sizes[v] if v in sizes else int(v) for v in src)
+                )
                 out.append(prod(dims[start : end + 1]))
             else:
                 raise ValueError(f"no formula for a dim of {self.name}")
@@ -135,7 +143,9 @@ class Result:
     base: dict  # name -> the size the other names stood at while one was swept
     constraints: list[str]
     notes: list[str]
-    valid: dict = dataclasses.field(default_factory=dict)  # name -> the sizes that fit, the others at base
+    valid: dict = dataclasses.field(
+        default_factory=dict
+    )  # name -> the sizes that fit, the others at base
 
 
 def formulas(spec: Spec) -> Result:
@@ -156,7 +166,9 @@ def formulas(spec: Spec) -> Result:
             )
         v = min(ok, key=lambda s: (abs(s - 224), -s))
         base.update({k: v for k in spatial})
-    per_layer: list[dict] = [{} for _ in spec.layers]  # layer -> name -> [(size, Slim)] at the sizes that fit
+    per_layer: list[dict] = [
+        {} for _ in spec.layers
+    ]  # layer -> name -> [(size, Slim)] at the sizes that fit
     constraints, notes = [], []
     accepted: dict = {}
     for k in [*batch, *spatial]:
@@ -172,10 +184,14 @@ def formulas(spec: Spec) -> Result:
         valid = sw.valid
         accepted[k] = valid
         held = ", ".join(f"{o} = {v}" for o, v in others.items())
-        constraints.append(f"{k}: {describe_set(valid, 1, hi)}" + (f" (with {held})" if held else ""))
+        constraints.append(
+            f"{k}: {describe_set(valid, 1, hi)}" + (f" (with {held})" if held else "")
+        )
         ok_x = set(valid)
         for i, groups in seen.items():
-            per_layer[i][k] = sorted(((x, o) for xs, o in groups for x in xs if x in ok_x), key=lambda p: p[0])
+            per_layer[i][k] = sorted(
+                ((x, o) for xs, o in groups for x in xs if x in ok_x), key=lambda p: p[0]
+            )
     rows = []
     for i, layer in enumerate(spec.layers):
         seen = per_layer[i]
@@ -205,11 +221,15 @@ def formulas(spec: Spec) -> Result:
                 shape.append(text)
                 terms_of_dim.append(term)
             else:
-                shape.append(f"varies with {', '.join(varying)} ({base_out.shape[d]} at the base sizes)")
+                shape.append(
+                    f"varies with {', '.join(varying)} ({base_out.shape[d]} at the base sizes)"
+                )
                 terms_of_dim.append(None)
         params = _count(seen, base_out, lambda o: o.params, shape)
         macs = _count(seen, base_out, lambda o: o.macs, shape)
-        if layer.type == "Linear" and "varies" in params + macs:  # in_features follows the names: the rule, written
+        if (
+            layer.type == "Linear" and "varies" in params + macs
+        ):  # in_features follows the names: the rule, written
             src = layer.inputs[0] if layer.inputs else (spec.layers[i - 1].name if i else "input")
             feats = next((r.shape for r in rows if r.name == src), None)
             if feats is not None and not feats[-1].isdigit() and "varies" not in feats[-1]:
@@ -287,7 +307,9 @@ def _count(seen: dict, base_out, value, shape) -> str:
     coef = Fraction(value(base_out), size)
     for k in varying:
         for _, v, o in at[k]:
-            if len(o.shape) != len(base_out.shape) or Fraction(v) != coef * prod(o.shape[d] for d in dims):
+            if len(o.shape) != len(base_out.shape) or Fraction(v) != coef * prod(
+                o.shape[d] for d in dims
+            ):
                 return "varies with " + ", ".join(varying)
     parts = [f"{coef}" if coef.denominator > 1 else f"{int(coef):,}"] + [
         f"({shape[d]})" if " " in shape[d] else shape[d] for d in dims

@@ -23,7 +23,10 @@ from .yamlpos import Map, Seq
 SCALE = re.compile(r"yolo(e-)?[v]?\d+([nslmx])")
 UNSCALED = re.compile(r"(\d+)([nslmx])(.+)?$")
 IMGSZ = 640
-BN = {"eps": 0.001, "momentum": 0.03}  # what Ultralytics' initialize_weights sets on every BatchNorm2d
+BN = {
+    "eps": 0.001,
+    "momentum": 0.03,
+}  # what Ultralytics' initialize_weights sets on every BatchNorm2d
 
 
 def is_model(doc) -> bool:
@@ -97,7 +100,12 @@ class Summary:
         return f"{self.title} summary: {self.layers:,} layers, {self.parameters:,} parameters, {self.gradients:,} gradients{fl}"
 
     def to_dict(self) -> dict:
-        return {"layers": self.layers, "parameters": self.parameters, "gradients": self.gradients, "gflops": self.gflops}
+        return {
+            "layers": self.layers,
+            "parameters": self.parameters,
+            "gradients": self.gradients,
+            "gflops": self.gflops,
+        }
 
 
 class _Refused(Exception):
@@ -186,7 +194,11 @@ def Bottleneck(net, at, x, c1, c2, shortcut=True, g=1, k=(3, 3), e=0.5):
 def GhostBottleneck(net, at, x, c1, c2, k=3, s=1):
     c_ = c2 // 2
     y = GhostConv(net, f"{at}.conv.0", x, c1, c_, 1, 1)
-    y = DWConv(net, f"{at}.conv.1", y, c_, c_, k, s, act=False) if s == 2 else net.add(f"{at}.conv.1", "Identity", y)
+    y = (
+        DWConv(net, f"{at}.conv.1", y, c_, c_, k, s, act=False)
+        if s == 2
+        else net.add(f"{at}.conv.1", "Identity", y)
+    )
     y = GhostConv(net, f"{at}.conv.2", y, c_, c2, 1, 1, act=False)
     if s == 2:
         z = DWConv(net, f"{at}.shortcut.0", x, c1, c1, k, s, act=False)
@@ -208,7 +220,11 @@ def C2f(net, at, x, c1, c2, n=1, shortcut=False, g=1, e=0.5, *, inner=None):
     ys = [f"{ch}:0", f"{ch}:1"]
     for j in range(n):
         m = f"{at}.m.{j}"
-        ys.append(inner(m, ys[-1], c) if inner else Bottleneck(net, m, ys[-1], c, c, shortcut, g, k=((3, 3), (3, 3)), e=1.0))
+        ys.append(
+            inner(m, ys[-1], c)
+            if inner
+            else Bottleneck(net, m, ys[-1], c, c, shortcut, g, k=((3, 3), (3, 3)), e=1.0)
+        )
     return _cat_conv(net, at, ys, (2 + n) * c, c2)
 
 
@@ -227,7 +243,11 @@ def C3(net, at, x, c1, c2, n=1, shortcut=True, g=1, e=0.5, *, k=((1, 1), (3, 3))
     a = Conv(net, f"{at}.cv1", x, c1, c_, 1, 1)
     for j in range(n):
         m = f"{at}.m.{j}"
-        a = GhostBottleneck(net, m, a, c_, c_) if ghost else Bottleneck(net, m, a, c_, c_, shortcut, g, k=k, e=1.0)
+        a = (
+            GhostBottleneck(net, m, a, c_, c_)
+            if ghost
+            else Bottleneck(net, m, a, c_, c_, shortcut, g, k=k, e=1.0)
+        )
     b = Conv(net, f"{at}.cv2", x, c1, c_, 1, 1)
     return _cat_conv(net, at, [a, b], 2 * c_, c2, "cv3")
 
@@ -258,7 +278,11 @@ def SPPF(net, at, x, c1, c2, k=5, n=3, shortcut=False, *, legacy_act=False):
     ys = [y]
     for j in range(n):  # one MaxPool2d module, run n times
         name = f"{at}.m" if j == 0 else f"{at}.m_{j}"
-        ys.append(net.add(name, "MaxPool2d", ys[-1], functional=j > 0, kernel_size=k, stride=1, padding=k // 2))
+        ys.append(
+            net.add(
+                name, "MaxPool2d", ys[-1], functional=j > 0, kernel_size=k, stride=1, padding=k // 2
+            )
+        )
     y = _cat_conv(net, at, ys, c_ * (n + 1), c2)
     return net.add(f"{at}.add", "Add", [y, x], functional=True) if shortcut and c1 == c2 else y
 
@@ -266,7 +290,10 @@ def SPPF(net, at, x, c1, c2, k=5, n=3, shortcut=False, *, legacy_act=False):
 def SPP(net, at, x, c1, c2, k=(5, 9, 13)):
     c_ = c1 // 2
     y = Conv(net, f"{at}.cv1", x, c1, c_, 1, 1)
-    ys = [y] + [net.add(f"{at}.m.{j}", "MaxPool2d", y, kernel_size=v, stride=1, padding=v // 2) for j, v in enumerate(k)]
+    ys = [y] + [
+        net.add(f"{at}.m.{j}", "MaxPool2d", y, kernel_size=v, stride=1, padding=v // 2)
+        for j, v in enumerate(k)
+    ]
     return _cat_conv(net, at, ys, c_ * (len(k) + 1), c2)
 
 
@@ -275,9 +302,23 @@ def Attention(net, at, x, dim, num_heads=8, attn_ratio=0.5):
     key_dim = int(head_dim * attn_ratio)
     h = dim + key_dim * num_heads * 2
     qkv = Conv(net, f"{at}.qkv", x, dim, h, 1, act=False)
-    y = net.add(f"{at}.heads", "Unflatten", qkv, functional=True, dim=1, unflattened_size=[num_heads, key_dim * 2 + head_dim])
+    y = net.add(
+        f"{at}.heads",
+        "Unflatten",
+        qkv,
+        functional=True,
+        dim=1,
+        unflattened_size=[num_heads, key_dim * 2 + head_dim],
+    )
     y = net.add(f"{at}.tokens", "Flatten", y, functional=True, start_dim=3)
-    s = net.add(f"{at}.qkv_split", "Split", y, functional=True, split_size_or_sections=[key_dim, key_dim, head_dim], dim=2)
+    s = net.add(
+        f"{at}.qkv_split",
+        "Split",
+        y,
+        functional=True,
+        split_size_or_sections=[key_dim, key_dim, head_dim],
+        dim=2,
+    )
     q, k, v = f"{s}:0", f"{s}:1", f"{s}:2"
     q = net.add(f"{at}.q_scaled", "Mul", q, functional=True, value=key_dim**-0.5)
     q = net.add(f"{at}.q_t", "Transpose", q, functional=True, dim0=-2, dim1=-1)
@@ -339,7 +380,16 @@ def ResNetLayer(net, at, x, c1, c2, s=1, is_first=False, n=1, e=4):
 
 def Proto(net, at, x, c1, c_=256, c2=32):
     y = Conv(net, f"{at}.cv1", x, c1, c_, k=3)
-    y = net.add(f"{at}.upsample", "ConvTranspose2d", y, in_channels=c_, out_channels=c_, kernel_size=2, stride=2, padding=0)
+    y = net.add(
+        f"{at}.upsample",
+        "ConvTranspose2d",
+        y,
+        in_channels=c_,
+        out_channels=c_,
+        kernel_size=2,
+        stride=2,
+        padding=0,
+    )
     y = Conv(net, f"{at}.cv2", y, c_, c_, k=3)
     return Conv(net, f"{at}.cv3", y, c_, c2)
 
@@ -394,12 +444,29 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
         return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
 
     scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
-    more = extra() if extra else []  # Segment / Pose / OBB: one more per-level head, concatenated into y
+    more = (
+        extra() if extra else []
+    )  # Segment / Pose / OBB: one more per-level head, concatenated into y
     if reg_max > 1:
-        d = net.add(f"{at}.dfl.bins", "Unflatten", boxes, functional=True, dim=1, unflattened_size=[4, reg_max])
+        d = net.add(
+            f"{at}.dfl.bins",
+            "Unflatten",
+            boxes,
+            functional=True,
+            dim=1,
+            unflattened_size=[4, reg_max],
+        )
         d = net.add(f"{at}.dfl.t", "Transpose", d, functional=True, dim0=2, dim1=1)
         d = net.add(f"{at}.dfl.softmax", "Softmax", d, functional=True, dim=1)
-        d = net.add(f"{at}.dfl.conv", "Conv2d", d, in_channels=reg_max, out_channels=1, kernel_size=1, bias=False)
+        d = net.add(
+            f"{at}.dfl.conv",
+            "Conv2d",
+            d,
+            in_channels=reg_max,
+            out_channels=1,
+            kernel_size=1,
+            bias=False,
+        )
         net.frozen.add(f"{at}.dfl.conv")
         d = net.add(f"{at}.dfl.view", "Flatten", d, functional=True, start_dim=1, end_dim=2)
     else:
@@ -481,7 +548,9 @@ KNOWN_ELSEWHERE = {"C2fAttn", "ImagePoolingAttn", "WorldDetect", "YOLOEDetect", 
 def _row_items(doc: Map, key: str) -> list:
     rows = doc[key]
     if not isinstance(rows, Seq) or not rows:
-        raise SpecError(f"'{key}' must be a non-empty list of [from, repeats, module, args] rows", doc.at(key))
+        raise SpecError(
+            f"'{key}' must be a non-empty list of [from, repeats, module, args] rows", doc.at(key)
+        )
     return list(zip(rows, rows.ipos))
 
 
@@ -493,7 +562,8 @@ def _activation(text, pos) -> tuple[str, dict]:
     kind = REGISTRY.get(m.group(1)) if m else None
     if kind is None:
         raise SpecError(
-            f"activation must be a torch activation such as nn.ReLU() or nn.LeakyReLU(0.1), found {cut(str(text))!r}", pos
+            f"activation must be a torch activation such as nn.ReLU() or nn.LeakyReLU(0.1), found {cut(str(text))!r}",
+            pos,
         )
     try:
         tree = ast.parse(f"f({m.group(2)})", mode="eval").body
@@ -508,19 +578,29 @@ def _activation(text, pos) -> tuple[str, dict]:
     return m.group(1), {k: v for k, v in kw.items() if k in names}
 
 
-def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[list, Model, list, list]:
+def read(
+    doc: Map, path: str, scale: str | None = None, imgsz=None
+) -> tuple[list, Model, list, list]:
     """The rows of an Ultralytics model: (layer items, model facts, output names, warnings)."""
     warnings: list[tuple[Pos, str]] = []
     nc = doc.get("nc")
     scales = doc.get("scales")
-    depth, width, max_channels = doc.get("depth_multiple", 1.0), doc.get("width_multiple", 1.0), float("inf")
+    depth, width, max_channels = (
+        doc.get("depth_multiple", 1.0),
+        doc.get("width_multiple", 1.0),
+        float("inf"),
+    )
     name_scale = scale_of(path)
     chosen = scale or name_scale
     if scales:
         if not isinstance(scales, Map) or not all(
-            isinstance(v, list) and len(v) == 3 and all(_number(x) and x > 0 for x in v) for v in scales.values()
+            isinstance(v, list) and len(v) == 3 and all(_number(x) and x > 0 for x in v)
+            for v in scales.values()
         ):
-            raise SpecError("scales must map each scale to [depth, width, max_channels], positive numbers", doc.at("scales"))
+            raise SpecError(
+                "scales must map each scale to [depth, width, max_channels], positive numbers",
+                doc.at("scales"),
+            )
         if not chosen:
             chosen = next(iter(scales))
             warnings.append(
@@ -540,7 +620,9 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
         raise SpecError(f"--scale {scale}: this model has no 'scales'", doc.pos)
     for key, v in (("depth_multiple", depth), ("width_multiple", width)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise SpecError(f"{key} must be a positive number, found {v!r}", doc.at(key, doc.at("scales")))
+            raise SpecError(
+                f"{key} must be a positive number, found {v!r}", doc.at(key, doc.at("scales"))
+            )
     reg_max = doc.get("reg_max", 16)
     kpt_shape = doc.get("kpt_shape", (17, 3))
     for key, v, ok in (
@@ -551,12 +633,16 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
     ):  # fmt: skip
         if not ok:
             raise SpecError(
-                f"{key} must be a positive integer{' pair' if key == 'kpt_shape' else ''}, found {cut(str(v))}", doc.at(key)
+                f"{key} must be a positive integer{' pair' if key == 'kpt_shape' else ''}, found {cut(str(v))}",
+                doc.at(key),
             )
     end2end = doc.get("end2end")
     ch_in = doc.get("channels", doc.get("ch", 3))
     if isinstance(ch_in, bool) or not isinstance(ch_in, int) or ch_in < 1:
-        raise SpecError(f"channels must be a positive integer, found {ch_in!r}", doc.at("channels", doc.at("ch")))
+        raise SpecError(
+            f"channels must be a positive integer, found {ch_in!r}",
+            doc.at("channels", doc.at("ch")),
+        )
     if isinstance(imgsz, int) or imgsz is None:
         imgsz = (imgsz or IMGSZ,) * 2
     net = _Net()
@@ -575,14 +661,19 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
     heads: list[str] = []
     for i, (row, rpos) in enumerate(rows):
         if not isinstance(row, Seq) or len(row) != 4:
-            raise SpecError(f"row {i} must be [from, repeats, module, args], found {cut(str(row))}", rpos)
+            raise SpecError(
+                f"row {i} must be [from, repeats, module, args], found {cut(str(row))}", rpos
+            )
         f, n, m, args = row
         fpos, npos, mpos, apos = row.ipos
         net.pos, net.fpos = rpos, fpos
         net.origin = f"in row {i}, {cut(str(m), 40)}"
         srcs = f if isinstance(f, list) else [f]
         if not srcs or not all(isinstance(j, int) and not isinstance(j, bool) for j in srcs):
-            raise SpecError(f"row {i}: from must be a row index or a list of them (-1: the row above), found {cut(str(f))}", fpos)
+            raise SpecError(
+                f"row {i}: from must be a row index or a list of them (-1: the row above), found {cut(str(f))}",
+                fpos,
+            )
         refs = []
         for j in srcs:
             if j == -1:
@@ -590,12 +681,20 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
             elif -i <= j < i:
                 refs.append(outs[j])
             else:
-                where = "the input is only -1 for the first row" if i == 0 else f"rows 0 to {i - 1} (or -1 to -{i}) are above it"
+                where = (
+                    "the input is only -1 for the first row"
+                    if i == 0
+                    else f"rows 0 to {i - 1} (or -1 to -{i}) are above it"
+                )
                 raise SpecError(f"row {i}: from names row {j}, but {where}", fpos)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise SpecError(f"row {i}: repeats must be a positive integer, found {cut(str(n))}", npos)
+            raise SpecError(
+                f"row {i}: repeats must be a positive integer, found {cut(str(n))}", npos
+            )
         if not isinstance(m, str) or (m not in MODULES and m not in NN and m != "Concat"):
-            if isinstance(m, str) and (m in KNOWN_ELSEWHERE or m.startswith(("nn.", "torchvision."))):
+            if isinstance(m, str) and (
+                m in KNOWN_ELSEWHERE or m.startswith(("nn.", "torchvision."))
+            ):
                 raise SpecError(f"row {i}: module {m} is not read by cnncalc yet", mpos)
             from .diagnostics import did_you_mean
 
@@ -608,7 +707,9 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
         except (RecursionError, MemoryError):
             raise SpecError(f"row {i}: an argument is nested too deeply to read", apos) from None
         n = n_ = max(round(n * depth), 1) if n > 1 else n
-        c2 = ch[srcs[0]] if len(srcs) == 1 else prev_c2  # parse_model keeps the last row's c2 where a row sets none
+        c2 = (
+            ch[srcs[0]] if len(srcs) == 1 else prev_c2
+        )  # parse_model keeps the last row's c2 where a row sets none
         at = f"model.{i}"
         first = len(net.items)
         try:
@@ -619,7 +720,9 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
                     raise _Refused(f"{m} needs its output channels as the first argument")
                 c1, c2 = ch[f], args[0]
                 if not _number(c2):
-                    raise _Refused(f"{m}'s first argument (output channels) must be a number, found {c2!r}")
+                    raise _Refused(
+                        f"{m}'s first argument (output channels) must be a number, found {c2!r}"
+                    )
                 if m != "Classify":
                     c2 = make_divisible(min(c2, max_channels) * width, 8)
                 args = [c1, c2, *args[1:]]
@@ -646,11 +749,21 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
             out = _build(net, at, m, n, refs, args, i)
         except _Refused as e:
             raise SpecError(f"row {i} ({m}): {e}", rpos) from None
-        except TypeError as e:  # the module's signature refused the args (or an argument of the wrong type)
+        except (
+            TypeError
+        ) as e:  # the module's signature refused the args (or an argument of the wrong type)
             raise SpecError(f"row {i} ({m}): {_arity(m, args, e)}", apos) from None
-        except (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError) as e:
+        except (
+            ArithmeticError,
+            ValueError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+        ) as e:
             raise SpecError(
-                f"row {i} ({m}): its arguments build no module ({type(e).__name__}: {cut(str(e), 120)})", apos
+                f"row {i} ({m}): its arguments build no module ({type(e).__name__}: {cut(str(e), 120)})",
+                apos,
             ) from None
         if not isinstance(c2, int):
             raise SpecError(f"row {i} ({m}): its output channels are not a number ({c2!r})", apos)
@@ -676,7 +789,11 @@ def read(doc: Map, path: str, scale: str | None = None, imgsz=None) -> tuple[lis
         if last == "OBB"
         else "detect"
     )
-    title = Path(path).stem.replace("yolo", "YOLO") if path not in ("-", "<spec>", "<stdin>") else "Model"
+    title = (
+        Path(path).stem.replace("yolo", "YOLO")
+        if path not in ("-", "<spec>", "<stdin>")
+        else "Model"
+    )
     model = Model(title, task, ch_in, tuple(imgsz), table, net.leaves, net.functional, heads)
     outputs = net.outputs if net.outputs and table[-1].module in (*HEADS, "Classify") else None
     return [it for it in net.items], model, outputs, warnings
@@ -708,13 +825,13 @@ def _arity(m: str, args: list, e: TypeError) -> str:
     if f is None:
         return f"its arguments do not fit ({e})"
     params = list(inspect.signature(f).parameters.values())[3:]
-    params = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]  # keyword-only ones are cnncalc's own
+    params = [
+        p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]  # keyword-only ones are cnncalc's own
     lo = sum(p.default is p.empty for p in params)
     names = ", ".join(p.name for p in params)
     if lo <= len(args) <= len(params):
-        return (
-            f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the arguments as passed: {cut(str(args), 120)}"
-        )
+        return f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the arguments as passed: {cut(str(args), 120)}"
     return f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, found {len(args)}"
 
 
@@ -728,7 +845,9 @@ def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: i
         t = NN[m]
         names = list(REGISTRY[t].args)
         if len(args) > len(names):
-            raise TypeError(f"{m} takes at most {len(names)} arguments ({', '.join(names)}), got {len(args)}")
+            raise TypeError(
+                f"{m} takes at most {len(names)} arguments ({', '.join(names)}), got {len(args)}"
+            )
         kw = dict(zip(names, args))
 
         def one(name, x):
@@ -744,7 +863,9 @@ def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: i
     if m in HEADS:
         return f(net, at, refs, *args)
     x = refs[0]
-    kw = {"legacy_act": True} if m == "SPPF" and len(args) <= 3 else {}  # parse_model re-activates a legacy row's cv1
+    kw = (
+        {"legacy_act": True} if m == "SPPF" and len(args) <= 3 else {}
+    )  # parse_model re-activates a legacy row's cv1
     if n == 1:
         return f(net, at, x, *args, **kw)
     for k in range(n):
@@ -761,7 +882,9 @@ def summary(spec, analysis) -> Summary:
 
     model: Model = spec.ultralytics
     flops = _gflops(spec, analysis, model, analyze)
-    return Summary(model.title, model.leaves, analysis.total_params, analysis.trainable_params, flops)
+    return Summary(
+        model.title, model.leaves, analysis.total_params, analysis.trainable_params, flops
+    )
 
 
 def _at(spec, analyze, h: int, w: int):
@@ -782,7 +905,8 @@ def _gflops(spec, analysis, model: Model, analyze) -> float:
     else:
         stride = 32
     fixed = any(
-        r.type in ("Linear", "Bilinear") or r.type.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool"))
+        r.type in ("Linear", "Bilinear")
+        or r.type.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool"))
         for r in analysis.layers
         if r.name not in model.functional
     )
@@ -842,14 +966,22 @@ def _thop(a, model: Model) -> tuple[int, int]:
         elif t == "Linear":
             total += kw["in_features"] * prod(y)
         elif t.startswith("AdaptiveAvgPool"):
-            total += prod(o if i == o else sum(-(-(j + 1) * i // o) - j * i // o for j in range(o)) for i, o in zip(x, y)) + prod(
-                y
-            )
+            total += prod(
+                o if i == o else sum(-(-(j + 1) * i // o) - j * i // o for j in range(o))
+                for i, o in zip(x, y)
+            ) + prod(y)
         elif t in ("Softmax", "LogSoftmax", "Softmin"):
             d = kw.get("dim")
             nf = x[d] if x else 1
             total += (prod(x) // nf if nf else 0) * (nf + max(nf - 1, 0) + nf)
         elif t == "Upsample":
-            per = {"nearest": 0, "nearest-exact": 0, "linear": 5, "bilinear": 11, "bicubic": 259, "trilinear": 31}
+            per = {
+                "nearest": 0,
+                "nearest-exact": 0,
+                "linear": 5,
+                "bilinear": 11,
+                "bicubic": 259,
+                "trilinear": 31,
+            }
             total += per.get(kw.get("mode") or "nearest", 0) * prod(y)
     return total, functional

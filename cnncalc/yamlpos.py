@@ -72,7 +72,10 @@ def loads(text: str):
         problem = e.problem or e.context or "invalid YAML"
         if mark is not None and ("'\\t'" in problem or _char_at(text, mark) == "\t"):
             problem = f"a tab character: YAML indents with spaces only ({problem})"
-        raise SpecError(f"{_layer_context(stack)}invalid YAML: {problem}", clamp(text, _pos(mark)) if mark else None) from None
+        raise SpecError(
+            f"{_layer_context(stack)}invalid YAML: {problem}",
+            clamp(text, _pos(mark)) if mark else None,
+        ) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}") from None
     except SpecError as e:
@@ -116,7 +119,12 @@ def _merge(c: Map) -> None:
 
 def _layer_context(stack: list[list]) -> str:
     """``layer 'conv1': `` when the reader stopped inside an item of the top-level ``layers`` list."""
-    if len(stack) < 3 or stack[0][2] != "layers" or not isinstance(stack[1][0], Seq) or not isinstance(stack[2][0], Map):
+    if (
+        len(stack) < 3
+        or stack[0][2] != "layers"
+        or not isinstance(stack[1][0], Seq)
+        or not isinstance(stack[2][0], Map)
+    ):
         return ""
     name = stack[2][0].get("name", len(stack[1][0]))
     return f"layer '{name}': " if isinstance(name, (str, int)) else f"layer {len(stack[1][0])}: "
@@ -164,9 +172,14 @@ def _read(loader, stack: list[list]):
                 anchors[event.anchor] = (value, 1)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             if event.tag not in _COLLECTION_TAGS:
-                raise SpecError(f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark))
+                raise SpecError(
+                    f"YAML tag '{_short(event.tag)}' is not allowed in a spec",
+                    _pos(event.start_mark),
+                )
             if len(stack) >= MAX_DEPTH:
-                raise SpecError(f"YAML nested deeper than {MAX_DEPTH} levels", _pos(event.start_mark))
+                raise SpecError(
+                    f"YAML nested deeper than {MAX_DEPTH} levels", _pos(event.start_mark)
+                )
             budget -= 1
             if kind is yaml.MappingStartEvent:
                 c = Map()
@@ -194,7 +207,9 @@ def _read(loader, stack: list[list]):
         elif kind is yaml.DocumentStartEvent:
             docs += 1
             if docs > 1:
-                raise SpecError("a spec file holds one YAML document, found a second", _pos(event.start_mark))
+                raise SpecError(
+                    "a spec file holds one YAML document, found a second", _pos(event.start_mark)
+                )
         elif kind is yaml.StreamEndEvent:
             return result
         if budget < 0:
@@ -234,18 +249,25 @@ def _resolve(loader, event):
     construct = _SCALAR_TAGS.get(tag)
     if construct is None:
         if event.tag is not None:
-            raise SpecError(f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark))
+            raise SpecError(
+                f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark)
+            )
         construct = _SCALAR_TAGS[_STR]  # timestamps, merge keys and the like stay text
     if tag in (_INT, _FLOAT) and len(event.value) > 64:
-        raise SpecError(f"the number {event.value[:20]}... is longer than 64 characters", _pos(event.start_mark))
+        raise SpecError(
+            f"the number {event.value[:20]}... is longer than 64 characters", _pos(event.start_mark)
+        )
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
     try:
         value = construct(_constructor, node)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, yaml.YAMLError):
         shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
-        raise SpecError(f"cannot read {shown!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)) from None
+        raise SpecError(
+            f"cannot read {shown!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)
+        ) from None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise SpecError(
-            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a spec holds", _pos(event.start_mark)
+            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a spec holds",
+            _pos(event.start_mark),
         )
     return value

@@ -15,7 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "tests" / "bad").glob("*.yaml")])
-ULTRALYTICS = sorted((ROOT / "tests" / "ultralytics").glob("*.yaml"))  # model YAML in Ultralytics' format
+ULTRALYTICS = sorted(
+    (ROOT / "tests" / "ultralytics").glob("*.yaml")
+)  # model YAML in Ultralytics' format
 ROW_JUNK = ["-1", "99", "-99", "[-1, 99]", "[]", "[[]]", "1000000000", "0", "-5", "2.5", "True", "None", "'nc'", "nc", "Conv",
             "C2fAttn", "nn.Nope", "nn.Upsample", "Detect", "Classify", "[None]", "[nc]", "[10000000000000000000]", "[0]", "[-64]",
             "[64, 3, 2, 1, 1, 1, 1, 1, 1]", "[64, 0]", "[64, 3, 0]", "[64, True, 0.0]", "['x']", "[[1, 2], [3]]", "'(' * 3",
@@ -52,7 +54,11 @@ def mutate(rng: random.Random, text: str) -> str:
             nums = list(re.finditer(r"\d+", text))
             if nums:
                 m = rng.choice(nums)
-                text = text[: m.start()] + rng.choice(["0", "-3", "100000", "1" + "0" * rng.randint(5, 30), "2.5"]) + text[m.end() :]
+                text = (
+                    text[: m.start()]
+                    + rng.choice(["0", "-3", "100000", "1" + "0" * rng.randint(5, 30), "2.5"])
+                    + text[m.end() :]
+                )
         elif op == 3:
             lines = text.split("\n")
             k = rng.randrange(len(lines))
@@ -63,7 +69,13 @@ def mutate(rng: random.Random, text: str) -> str:
         elif op == 5:
             text = text[:i] + rng.choice(TYPES) + text[j:]
         elif op == 6:
-            text = text[:i] + "\n" + " " * rng.randint(0, 8) + rng.choice(["- ", "x: ", "from: ", "name: ", "when: "]) + text[i:]
+            text = (
+                text[:i]
+                + "\n"
+                + " " * rng.randint(0, 8)
+                + rng.choice(["- ", "x: ", "from: ", "name: ", "when: "])
+                + text[i:]
+            )
         else:
             text = text[:i] + chr(rng.randint(0, 0x2FFF)) + text[i:]
     return text
@@ -76,22 +88,53 @@ def random_text(rng: random.Random) -> str:
 
 def hostile_shapes(rng: random.Random) -> str:
     dims = rng.choice([0, 1, 2, 3, 4, 5, 70, 1000])
-    sizes = [str(rng.choice([1, 2, 3, 7, 10**6, 10**12, 10**20, 0, -1, "H", "N", "W", "x1"])) for _ in range(dims)]
+    sizes = [
+        str(rng.choice([1, 2, 3, 7, 10**6, 10**12, 10**20, 0, -1, "H", "N", "W", "x1"]))
+        for _ in range(dims)
+    ]
     layer = rng.choice(TYPES[:-1])
     arg = rng.choice(["kernel_size", "stride", "padding", "out_channels", "out_features", "dim", "shape", "scale_factor",
                       "chunks", "split_size_or_sections", "dims", "start"])  # fmt: skip
-    val = rng.choice(["1", "3", "-1", "10000000000", "[1, 2]", "[-1, -1]", "1e300", "0", "[]", str([1] * 70)])
+    val = rng.choice(
+        ["1", "3", "-1", "10000000000", "[1, 2]", "[-1, -1]", "1e300", "0", "[]", str([1] * 70)]
+    )
     return f"input: [{', '.join(sizes)}]\nlayers:\n  - {{name: a, type: {layer}, {arg}: {val}}}\n  - {{type: ReLU}}\n"
 
 
 def hostile_blocks(rng: random.Random) -> str:
     depth = rng.choice([1, 5, 60, 200])
-    repeat = rng.choice(["2", "1000000000", "1e100", "'${10**9}'", "'${999999999 * 999999999}'", "0", "-1", "'${n}'"])
-    when = rng.choice(["true", "false", "'${index > 0}'", "'${2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2}'"])
-    name = rng.choice(["c", "x" * rng.choice([10, 5000]), "ok\\nfake.yaml:1:1: error: injected", "a.b", "input", ":"])
-    blocks = [f"  B0:\n    args: {{n: 2}}\n    layers:\n      - {{name: \"{name}\", type: Conv2d, out_channels: 2, kernel_size: 1, when: {when}}}"]
+    repeat = rng.choice(
+        [
+            "2",
+            "1000000000",
+            "1e100",
+            "'${10**9}'",
+            "'${999999999 * 999999999}'",
+            "0",
+            "-1",
+            "'${n}'",
+        ]
+    )
+    when = rng.choice(
+        ["true", "false", "'${index > 0}'", "'${2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2}'"]
+    )
+    name = rng.choice(
+        [
+            "c",
+            "x" * rng.choice([10, 5000]),
+            "ok\\nfake.yaml:1:1: error: injected",
+            "a.b",
+            "input",
+            ":",
+        ]
+    )
+    blocks = [
+        f'  B0:\n    args: {{n: 2}}\n    layers:\n      - {{name: "{name}", type: Conv2d, out_channels: 2, kernel_size: 1, when: {when}}}'
+    ]
     for k in range(1, depth):
-        blocks.append(f"  B{k}:\n    args: {{n: 2}}\n    layers:\n      - {{name: s, type: B{k - 1}, repeat: {repeat if k == 1 else 2}}}")
+        blocks.append(
+            f"  B{k}:\n    args: {{n: 2}}\n    layers:\n      - {{name: s, type: B{k - 1}, repeat: {repeat if k == 1 else 2}}}"
+        )
     top = f"layers:\n  - {{name: net, type: B{depth - 1}, repeat: {repeat}}}\n  - {{type: ReLU, from: {rng.choice(['net', 'missing', 'true'])}}}\n"
     return "input: [1, 2, 4, 4]\nblocks:\n" + "\n".join(blocks) + "\n" + top
 
@@ -103,7 +146,9 @@ def hostile_ultralytics(rng: random.Random) -> str:
         rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("- [")]
         if rng.random() < 0.7 and rows:
             i = rng.choice(rows)
-            m = re.match(r"^(\s*- \[)(\[[^\]]*\]|[^,]+), ([^,]+), ([^,]+), (\[.*\])\](.*)$", lines[i])
+            m = re.match(
+                r"^(\s*- \[)(\[[^\]]*\]|[^,]+), ([^,]+), ([^,]+), (\[.*\])\](.*)$", lines[i]
+            )
             if m:
                 parts = list(m.groups()[1:5])
                 parts[rng.randrange(4)] = rng.choice(ROW_JUNK)
@@ -140,11 +185,17 @@ def check_output(text: str, output: str, path: str) -> list[str]:
         if line.startswith(path):
             m = DIAG.match(line)
             if not m:
-                problems.append(f"a line that starts with the path but is no diagnostic: {line[:120]!r}")
+                problems.append(
+                    f"a line that starts with the path but is no diagnostic: {line[:120]!r}"
+                )
                 continue
             ln, col = int(m["line"]), int(m["col"])
-            if not (1 <= ln <= max(len(lines), 1)) or not (1 <= col <= len(lines[ln - 1]) + 1 if lines else col == 1):
-                problems.append(f"position {ln}:{col} outside the file ({len(lines)} lines): {line[:120]!r}")
+            if not (1 <= ln <= max(len(lines), 1)) or not (
+                1 <= col <= len(lines[ln - 1]) + 1 if lines else col == 1
+            ):
+                problems.append(
+                    f"position {ln}:{col} outside the file ({len(lines)} lines): {line[:120]!r}"
+                )
         elif re.match(r"^\S+\.yaml:\d+:\d+: error: injected", line):
             problems.append(f"a forged diagnostic line: {line[:120]!r}")
     return problems
@@ -163,12 +214,17 @@ def run_case(text: str, path: Path, time_limit: float = 2.0) -> list[str]:
         r = runner.invoke(app, [*cmd, str(path)])
         took = time.perf_counter() - t0
         if r.exception is not None and not isinstance(r.exception, SystemExit):
-            problems.append(f"{' '.join(cmd)}: {type(r.exception).__name__}: {str(r.exception)[:200]}")
+            problems.append(
+                f"{' '.join(cmd)}: {type(r.exception).__name__}: {str(r.exception)[:200]}"
+            )
         if r.exit_code not in (0, 1, 2):
             problems.append(f"{' '.join(cmd)}: exit {r.exit_code}")
         if took > time_limit:
             problems.append(f"{' '.join(cmd)}: {took:.1f} s")
-        problems += [f"{' '.join(cmd)}: {p}" for p in check_output(path.read_text("utf-8", "replace"), r.output, str(path))]
+        problems += [
+            f"{' '.join(cmd)}: {p}"
+            for p in check_output(path.read_text("utf-8", "replace"), r.output, str(path))
+        ]
     return problems
 
 

@@ -9,7 +9,9 @@ from cnncalc.spec import parse
 
 
 def spec_text(input_shape, layers, name="t") -> str:
-    return yaml.safe_dump({"name": name, "input": list(input_shape), "layers": layers}, sort_keys=False)
+    return yaml.safe_dump(
+        {"name": name, "input": list(input_shape), "layers": layers}, sort_keys=False
+    )
 
 
 def analysis_of(input_shape, layers, batch=None):
@@ -29,7 +31,11 @@ def valid_analysis(input_shape, layers):
 def _fill_sizes(type_: str, kw: dict, x) -> None:
     """Input sizes left out of a spec, taken from the torch tensor as torch's docs define them."""
     n = int(type_[-2]) if type_[-1] == "d" and type_[-2].isdigit() else 0
-    if type_.startswith(("Conv", "InstanceNorm")) and "in_channels" not in kw and "num_features" not in kw:
+    if (
+        type_.startswith(("Conv", "InstanceNorm"))
+        and "in_channels" not in kw
+        and "num_features" not in kw
+    ):
         kw["num_features" if type_.startswith("Instance") else "in_channels"] = x.shape[-n - 1]
     elif type_.startswith("BatchNorm") and "num_features" not in kw:
         kw["num_features"] = x.shape[1]
@@ -70,9 +76,15 @@ def _oracle(type_, kw):
         "View": lambda: lambda x: x.view(*kw["shape"]),
         "Reshape": lambda: lambda x: x.reshape(*kw["shape"]),
         "Contiguous": lambda: lambda x: x.contiguous(),
-        "Permute": lambda: lambda x: x.permute(*([kw["dims"]] if isinstance(kw["dims"], int) else kw["dims"])),
+        "Permute": lambda: (
+            lambda x: x.permute(*([kw["dims"]] if isinstance(kw["dims"], int) else kw["dims"]))
+        ),
         "Transpose": lambda: lambda x: x.transpose(kw["dim0"], kw["dim1"]),
-        "Squeeze": lambda: (lambda x: x.squeeze()) if kw.get("dim") is None else (lambda x: x.squeeze(tuple(_dims(kw)))),
+        "Squeeze": lambda: (
+            (lambda x: x.squeeze())
+            if kw.get("dim") is None
+            else (lambda x: x.squeeze(tuple(_dims(kw))))
+        ),
         "Unsqueeze": lambda: lambda x: x.unsqueeze(kw["dim"]),
         "Split": lambda: (
             lambda x: torch.split(
@@ -97,13 +109,25 @@ def _oracle(type_, kw):
         "Sub": lambda: _arith(torch.sub, kw),
         "Stack": lambda: lambda *xs: torch.stack(xs, kw.get("dim", 0)),
         "Expand": lambda: lambda x: x.expand(*kw["shape"]),
-        "Slice": lambda: lambda x: x[(slice(None),) * (kw["dim"] % x.dim()) + (slice(kw.get("start"), kw.get("end"), kw.get("step", 1)),)],
+        "Slice": lambda: (
+            lambda x: x[
+                (slice(None),) * (kw["dim"] % x.dim())
+                + (slice(kw.get("start"), kw.get("end"), kw.get("step", 1)),)
+            ]
+        ),
         "Select": lambda: lambda x: x[(slice(None),) * (kw["dim"] % x.dim()) + (kw["index"],)],
-        "Norm": lambda: lambda x: torch.norm(
-            x, p=kw.get("p", 2.0), dim=list(range(x.dim())) if _dims(kw) is None else _dims(kw), keepdim=kw.get("keepdim", False)
+        "Norm": lambda: (
+            lambda x: torch.norm(
+                x,
+                p=kw.get("p", 2.0),
+                dim=list(range(x.dim())) if _dims(kw) is None else _dims(kw),
+                keepdim=kw.get("keepdim", False),
+            )
         ),
         "Cat": lambda: lambda *xs: torch.cat(xs, kw.get("dim", 1)),
-        "StochasticDepth": lambda: lambda x: x,  # torchvision.ops.StochasticDepth in eval: the input itself
+        "StochasticDepth": lambda: (
+            lambda x: x
+        ),  # torchvision.ops.StochasticDepth in eval: the input itself
     }
     if type_ == "Parameter":
         m = torch.nn.Module()
@@ -150,7 +174,9 @@ def torch_run(input_shape, layers):
             with torch.no_grad():
                 y = m(*xs)  # plain first: under FlopCounterMode some checks are skipped
             ys = y if isinstance(y, tuple) else (y,)
-            if any(0 in t.shape for t in ys):  # cnncalc refuses an empty output by design (README): count it as refused
+            if any(
+                0 in t.shape for t in ys
+            ):  # cnncalc refuses an empty output by design (README): count it as refused
                 return facts, i
             with FlopCounterMode(display=False) as fc:
                 m(*[x.detach() for x in xs])
@@ -159,7 +185,10 @@ def torch_run(input_shape, layers):
         facts.append(
             (
                 tuple(tuple(t.shape) for t in ys) if isinstance(y, tuple) else tuple(y.shape),
-                [(name if layer["type"] == "Parameter" else f"{name}.{n}", tuple(p.shape)) for n, p in m.named_parameters()],
+                [
+                    (name if layer["type"] == "Parameter" else f"{name}.{n}", tuple(p.shape))
+                    for n, p in m.named_parameters()
+                ],
                 [(f"{name}.{n}", tuple(b.shape)) for n, b in m.named_buffers()],
                 fc.get_total_flops() // 2,
             )
@@ -194,7 +223,11 @@ def assert_agrees_with_torch(input_shape, layers):
     except SpecError as e:
         assert failed_at is not None, f"cnncalc refused what torch ran: {e.message}"
         expected = layers[failed_at].get("name", str(failed_at))
-        assert e.layer == expected, f"torch failed at layer {expected}, cnncalc at {e.layer}: {e.message}"
+        assert e.layer == expected, (
+            f"torch failed at layer {expected}, cnncalc at {e.layer}: {e.message}"
+        )
         return
-    assert failed_at is None, f"torch refused layer {failed_at} ({layers[failed_at]}) that cnncalc accepted"
+    assert failed_at is None, (
+        f"torch refused layer {failed_at} ({layers[failed_at]}) that cnncalc accepted"
+    )
     assert ours(a) == facts

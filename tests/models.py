@@ -176,7 +176,16 @@ class BatchNormAct2d(nn.BatchNorm2d):
         self.act = nn.SiLU()
 
     def forward(self, x):
-        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, self.momentum, self.eps)
+        x = F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            False,
+            self.momentum,
+            self.eps,
+        )
         return self.act(x)
 
 

@@ -23,10 +23,16 @@ runner = CliRunner()
 
 def test_analyze_to_dict_is_the_cli_json(monkeypatch):
     monkeypatch.chdir(ROOT)
-    cli = json.loads(runner.invoke(app, ["shapes", "configs/lenet.yaml", "--format", "json"]).stdout)
+    cli = json.loads(
+        runner.invoke(app, ["shapes", "configs/lenet.yaml", "--format", "json"]).stdout
+    )
     assert cnncalc.analyze("configs/lenet.yaml").to_dict() == cli
-    assert cnncalc.analyze(LENET).params_dict() == json.loads(runner.invoke(app, ["params", str(LENET), "-f", "json"]).stdout)
-    assert cnncalc.analyze(LENET).memory().to_dict() == json.loads(runner.invoke(app, ["memory", str(LENET), "-f", "json"]).stdout)
+    assert cnncalc.analyze(LENET).params_dict() == json.loads(
+        runner.invoke(app, ["params", str(LENET), "-f", "json"]).stdout
+    )
+    assert cnncalc.analyze(LENET).memory().to_dict() == json.loads(
+        runner.invoke(app, ["memory", str(LENET), "-f", "json"]).stdout
+    )
 
 
 def test_a_dict_and_text_work_alike():
@@ -43,26 +49,41 @@ def test_a_bad_spec_raises_spec_error_with_its_position():
     with pytest.raises(cnncalc.SpecError) as e:
         cnncalc.analyze({"input": [1, 3, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2}]})
     (d,) = e.value.diagnostics
-    assert (d.path, d.severity) == ("<dict>", "error") and d.line >= 1 and "kernel_size" in d.message
+    assert (
+        (d.path, d.severity) == ("<dict>", "error") and d.line >= 1 and "kernel_size" in d.message
+    )
     with pytest.raises(cnncalc.SpecError) as e:
         cnncalc.analyze("input: [1, 2]\nlayers: []\n")
     assert (e.value.diagnostics[0].line, e.value.diagnostics[0].col) == (2, 9)
 
 
 def test_summary_of_a_torch_module_is_torchs():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
     s = cnncalc.summary(model, (2, 3, 32, 32))
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         out = model.eval()(torch.randn(2, 3, 32, 32))
     assert s.output == tuple(out.shape)
     assert s.total_params == sum(p.numel() for p in model.parameters())
-    assert [(t.name, t.shape) for t in s.tensors] == [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    assert [(t.name, t.shape) for t in s.tensors] == [
+        (n, tuple(p.shape)) for n, p in model.named_parameters()
+    ]
     assert s.total_macs == fc.get_total_flops() // 2
 
 
 def test_an_analysis_renders_as_markdown():
     md = cnncalc.analyze(LENET)._repr_markdown_()
-    assert md.startswith("lenet: input [1, 1, 32, 32]") and "| conv1 | Conv2d |" in md and "- Total params: 81,194" in md
+    assert (
+        md.startswith("lenet: input [1, 1, 32, 32]")
+        and "| conv1 | Conv2d |" in md
+        and "- Total params: 81,194" in md
+    )
 
 
 def test_import_cnncalc_imports_no_torch_and_no_cli():
@@ -120,10 +141,17 @@ def test_check_json_and_sarif():
     targets = [str(ROOT / "tests" / "bad" / "wrong_in_features.yaml"), str(LENET)]
     r = runner.invoke(app, ["check", *targets, "--format", "json"])
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.exit_code == 1 and [d["severity"] for d in rows] == ["error", "warning"] and rows[0]["line"] == 6
+    assert (
+        r.exit_code == 1
+        and [d["severity"] for d in rows] == ["error", "warning"]
+        and rows[0]["line"] == 6
+    )
     r = runner.invoke(app, ["check", *targets, "--format", "sarif"])
     log = json.loads(r.stdout)
     assert log["version"] == "2.1.0" and r.exit_code == 1
     results = log["runs"][0]["results"]
     assert [x["level"] for x in results] == ["error", "warning"]
-    assert results[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 6, "startColumn": 44}
+    assert results[0]["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 6,
+        "startColumn": 44,
+    }

@@ -61,8 +61,14 @@ def resnet_spec(block, layers, shape, width=64, classes=1000):
     for i, n in enumerate(layers):
         down = "true" if i > 0 or expansion != 1 else "false"
         stride = 1 if i == 0 else 2
-        lines.append(f"  - {{name: layer{i + 1}, type: {block}, planes: {width * 2**i}, repeat: {n}, first: {{stride: {stride}, down: {down}}}}}")
-    lines += ["  - {name: avgpool, type: AdaptiveAvgPool2d, output_size: [1, 1]}", "  - {type: Flatten}", f"  - {{name: fc, type: Linear, out_features: {classes}}}"]
+        lines.append(
+            f"  - {{name: layer{i + 1}, type: {block}, planes: {width * 2**i}, repeat: {n}, first: {{stride: {stride}, down: {down}}}}}"
+        )
+    lines += [
+        "  - {name: avgpool, type: AdaptiveAvgPool2d, output_size: [1, 1]}",
+        "  - {type: Flatten}",
+        f"  - {{name: fc, type: Linear, out_features: {classes}}}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -77,13 +83,24 @@ CASES = [
 @pytest.mark.parametrize("block,layers,shape,width", CASES)
 def test_block_resnets_match_hand_written_torch(block, layers, shape, width):
     a = analyze(parse(resnet_spec(block, layers, shape, width, classes=10)))
-    model = ResNet({"BasicBlock": BasicBlock, "Bottleneck": Bottleneck}[block], layers, num_classes=10, width=width).to("meta")
-    assert [(t.name, t.shape) for t in a.tensors] == [(n, tuple(p.shape)) for n, p in model.named_parameters()]
-    assert [(t.name, t.shape) for t in a.buffers] == [(n, tuple(b.shape)) for n, b in model.named_buffers()]
+    model = ResNet(
+        {"BasicBlock": BasicBlock, "Bottleneck": Bottleneck}[block],
+        layers,
+        num_classes=10,
+        width=width,
+    ).to("meta")
+    assert [(t.name, t.shape) for t in a.tensors] == [
+        (n, tuple(p.shape)) for n, p in model.named_parameters()
+    ]
+    assert [(t.name, t.shape) for t in a.buffers] == [
+        (n, tuple(b.shape)) for n, b in model.named_buffers()
+    ]
     shapes = {}
     for name, m in model.named_modules():
         if any(True for _ in m.parameters(recurse=False)):
-            m.register_forward_hook(lambda mod, i, o, name=name: shapes.__setitem__(name, tuple(o.shape)))
+            m.register_forward_hook(
+                lambda mod, i, o, name=name: shapes.__setitem__(name, tuple(o.shape))
+            )
     with FlopCounterMode(display=False) as fc:
         out = model(torch.empty(shape, device="meta"))
     ours = {layer.name: layer.output_shape for layer in a.layers}
@@ -105,13 +122,26 @@ def test_expand_round_trips():
 def test_left_out_layers_stand_for_their_input():
     a = analyze(parse(resnet_spec("Bottleneck", [2], (1, 3, 64, 64), 8)))
     add = {x.name: x for x in a.layers}["layer1.1.add"]
-    assert add.inputs == ("layer1.1.bn3", "layer1.0.10")  # the block's input: the previous block's last ReLU
+    assert add.inputs == (
+        "layer1.1.bn3",
+        "layer1.0.10",
+    )  # the block's input: the previous block's last ReLU
 
 
 BAD = [
-    ("{name: b, type: Blk, widht: 3}", "unknown block argument 'widht' (did you mean 'width'?)", 8, 26),
+    (
+        "{name: b, type: Blk, widht: 3}",
+        "unknown block argument 'widht' (did you mean 'width'?)",
+        8,
+        26,
+    ),
     ("{name: b, type: Blk}", "missing required block argument 'width'", 8, 5),
-    ("{name: b, type: Blk, width: 3, repeat: 0}", "repeat must be an integer of at least 1, found 0", 8, 44),
+    (
+        "{name: b, type: Blk, width: 3, repeat: 0}",
+        "repeat must be an integer of at least 1, found 0",
+        8,
+        44,
+    ),
     ("{name: b, type: Blk, width: 3, first: {wdth: 1}}", "unknown block argument 'wdth'", 8, 44),
 ]
 
@@ -133,11 +163,17 @@ def test_bad_expression_and_cycles():
     text = "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: Conv2d, out_channels: '${2 *}', kernel_size: 1}\nlayers:\n  - {type: A}\n"
     with pytest.raises(SpecError) as e:
         parse(text)
-    assert e.value.pos == (5, 38) and "bad expression in '${2 *}': expected a value, found the end" in e.value.message
+    assert (
+        e.value.pos == (5, 38)
+        and "bad expression in '${2 *}': expected a value, found the end" in e.value.message
+    )
     text = "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: B}\n  B:\n    layers:\n      - {type: A}\nlayers:\n  - {type: A}\n"
     with pytest.raises(SpecError) as e:
         parse(text)
-    assert "blocks use each other in a cycle: A -> B -> A" in e.value.message and e.value.pos == (8, 16)
+    assert "blocks use each other in a cycle: A -> B -> A" in e.value.message and e.value.pos == (
+        8,
+        16,
+    )
 
 
 def test_depth_folds_block_instances_into_rows():
@@ -149,7 +185,11 @@ def test_depth_folds_block_instances_into_rows():
     r = CliRunner().invoke(app, ["shapes", config, "--depth", "1"])
     rows = {line.split()[0]: line for line in r.stdout.splitlines() if line.startswith("layer")}
     assert list(rows) == ["layer1", "layer2", "layer3", "layer4"]
-    assert "(62 layers)" in rows["layer3"] and "[1, 1024, 14, 14]" in rows["layer3"] and "7,098,368" in rows["layer3"]
+    assert (
+        "(62 layers)" in rows["layer3"]
+        and "[1, 1024, 14, 14]" in rows["layer3"]
+        and "7,098,368" in rows["layer3"]
+    )
     r2 = CliRunner().invoke(app, ["shapes", config, "--depth", "2"])
     assert sum(line.startswith("layer") for line in r2.stdout.splitlines()) == 16
 

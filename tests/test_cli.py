@@ -34,17 +34,30 @@ def test_params_lists_the_tutorials_ten_tensors():
         ("fc3.weight", [10, 84]),
         ("fc3.bias", [10]),
     ]
-    assert (out["total"], out["trainable"], out["non_trainable"], out["buffers"]) == (81194, 81194, 0, [])
+    assert (out["total"], out["trainable"], out["non_trainable"], out["buffers"]) == (
+        81194,
+        81194,
+        0,
+        [],
+    )
 
 
 def test_shapes_of_the_tutorial_net():
     r = run("shapes", ROOT / "configs" / "lenet.yaml", "--format", "json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)
-    sides = [layer["output_shape"][-1] for layer in out["layers"] if len(layer["output_shape"]) == 4]
+    sides = [
+        layer["output_shape"][-1] for layer in out["layers"] if len(layer["output_shape"]) == 4
+    ]
     assert sides == [30, 30, 15, 13, 13, 6]
     assert out["flatten"] == [{"layer": "6", "size": 576, "factors": [16, 6, 6]}]
-    assert (out["input"], out["output"], out["total_params"], out["trainable_params"], out["total_macs"]) == (
+    assert (
+        out["input"],
+        out["output"],
+        out["total_params"],
+        out["trainable_params"],
+        out["total_macs"],
+    ) == (
         [1, 1, 32, 32],
         [1, 10],
         81194,
@@ -84,13 +97,20 @@ def test_markdown_table():
 
 def test_batch_override():
     out = json.loads(run("shapes", "--format", "json", "--batch", "8").stdout)
-    assert out["input"] == [8, 1, 32, 32] and out["output"] == [8, 10] and out["total_macs"] == 8 * 274656
+    assert (
+        out["input"] == [8, 1, 32, 32]
+        and out["output"] == [8, 10]
+        and out["total_macs"] == 8 * 274656
+    )
 
 
 def test_rounding_warning_keeps_exit_0_and_strict_makes_it_1():
     r = run("shapes", ROOT / "configs" / "lenet.yaml")
     assert r.exit_code == 0
-    assert "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows (H) and the last 1 of its 13 input columns (W) lie past its last window" in r.stderr
+    assert (
+        "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows (H) and the last 1 of its 13 input columns (W) lie past its last window"
+        in r.stderr
+    )
     assert run("shapes", ROOT / "configs" / "lenet.yaml", "--strict").exit_code == 1
 
 
@@ -121,7 +141,10 @@ def test_verify_meta_and_cpu_agree_on_the_tutorial():
         r = run("verify", "--device", device)
         assert r.exit_code == 0, r.output
         assert "12 of 12 layers agree with torch" in r.stdout
-    assert "10 parameter tensors got gradients of their shapes" in run("verify", "--device", "cpu").stdout
+    assert (
+        "10 parameter tensors got gradients of their shapes"
+        in run("verify", "--device", "cpu").stdout
+    )
 
 
 def test_verify_on_an_invalid_spec_shows_torchs_error(tmp_path):
@@ -175,31 +198,48 @@ def test_explain_one_layer_and_unknown_layer():
 
 def test_verify_cpu_checks_receptive_fields():
     r = run("verify", "--device", "cpu")
-    assert "receptive fields: 12 layer positions checked against the support of the input gradient" in r.stdout
+    assert (
+        "receptive fields: 12 layer positions checked against the support of the input gradient"
+        in r.stdout
+    )
 
 
 def test_memory_command_json_and_fit():
     out = json.loads(run("memory", "--format", "json", "--optimizer", "adam").stdout)
-    assert out["params_bytes"] == out["grads_bytes"] == 81194 * 4 and out["optimizer_bytes"] == 2 * 81194 * 4
+    assert (
+        out["params_bytes"] == out["grads_bytes"] == 81194 * 4
+        and out["optimizer_bytes"] == 2 * 81194 * 4
+    )
     assert out["saved_activation_bytes"] == sum(x["saved_bytes"] for x in out["layers"])
     assert out["total_bytes"] == 4 * 81194 * 4 + out["saved_activation_bytes"]
     fitted = json.loads(run("memory", "--format", "json", "--fit", "1MiB").stdout)["fit_batch"]
     at = json.loads(run("memory", "--format", "json", "--batch", str(fitted)).stdout)["total_bytes"]
-    above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)["total_bytes"]
+    above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)[
+        "total_bytes"
+    ]
     assert at <= 1 << 20 < above
     assert run("memory", "--fit", "12 parsecs").exit_code == 2
 
 
 def test_batch_on_an_unbatched_spec_adds_the_batch_dim(tmp_path):
     p = tmp_path / "unbatched.yaml"
-    p.write_text("input: [3, 16, 16]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n")
+    p.write_text(
+        "input: [3, 16, 16]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n"
+    )
     assert json.loads(run("shapes", p, "--format", "json").stdout)["output"] == [4, 14, 14]
-    assert json.loads(run("shapes", p, "--format", "json", "--batch", "8").stdout)["output"] == [8, 4, 14, 14]
+    assert json.loads(run("shapes", p, "--format", "json", "--batch", "8").stdout)["output"] == [
+        8,
+        4,
+        14,
+        14,
+    ]
 
 
 def test_verify_cpu_refuses_what_does_not_fit(tmp_path):
     p = tmp_path / "huge.yaml"
-    p.write_text("input: [4096, 3, 1024, 1024]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n")
+    p.write_text(
+        "input: [4096, 3, 1024, 1024]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n"
+    )
     r = run("verify", p, "--device", "cpu")
     assert r.exit_code == 2 and "use --device meta" in r.stderr
     assert run("verify", p).exit_code == 0  # meta allocates nothing

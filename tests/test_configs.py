@@ -23,8 +23,14 @@ PUBLISHED = {
     "resnet50.yaml": (25_557_032, 4.09),
     "squeezenet1_0.yaml": (1_248_424, 0.82),
     "vgg16.yaml": (138_357_544, 15.47),
-    "shufflenet_unit.yaml": (7_598, None),  # one unit; test_today checks it against torchvision's InvertedResidual
-    "unet.yaml": (7_763_074, None),  # no published count (its widths are the README's example): verify is the check
+    "shufflenet_unit.yaml": (
+        7_598,
+        None,
+    ),  # one unit; test_today checks it against torchvision's InvertedResidual
+    "unet.yaml": (
+        7_763_074,
+        None,
+    ),  # no published count (its widths are the README's example): verify is the check
 }
 
 

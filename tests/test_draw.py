@@ -39,7 +39,10 @@ def boxes_of(root):
     for g in root.iterfind(".//s:g[@class='layer']", NS):
         r = g.find("s:rect", NS)
         texts = [t.text for t in g.iterfind("s:text", NS)]
-        out[g.get("data-name")] = ((float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height"))), texts)
+        out[g.get("data-name")] = (
+            (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height"))),
+            texts,
+        )
     return out
 
 
@@ -51,35 +54,55 @@ def check_picture(a, text):
     for x in a.layers:
         assert boxes[x.name][1][0] == x.name and boxes[x.name][1][1].startswith(x.type)
     rects = sorted((b[0] for b in boxes.values()), key=lambda r: (r[1], r[0]))
-    for i, (x0, y0, w0, h0) in enumerate(rects):  # no two boxes overlap (rows first, then neighbours)
+    for i, (x0, y0, w0, h0) in enumerate(
+        rects
+    ):  # no two boxes overlap (rows first, then neighbours)
         for x1, y1, w1, h1 in rects[i + 1 :]:
             if y1 >= y0 + h0:
                 break
-            assert x1 >= x0 + w0 or x0 >= x1 + w1 or y1 >= y0 + h0 or y0 >= y1 + h1, ((x0, y0, w0, h0), (x1, y1, w1, h1))
+            assert x1 >= x0 + w0 or x0 >= x1 + w1 or y1 >= y0 + h0 or y0 >= y1 + h1, (
+                (x0, y0, w0, h0),
+                (x1, y1, w1, h1),
+            )
     edges = [
-        (g.get("data-from"), g.get("data-to"), g.find("s:text", NS).text) for g in root.iterfind(".//s:g[@class='edge']", NS)
+        (g.get("data-from"), g.get("data-to"), g.find("s:text", NS).text)
+        for g in root.iterfind(".//s:g[@class='edge']", NS)
     ]
     shapes = {"input": a.input, **{x.name: x.output_shape for x in a.layers}}
     for x in a.layers:
         for k, s in enumerate(x.output_shapes or ()):
             shapes[f"{x.name}:{k}"] = s
     want = {(base(s), x.name, shape_text(shapes[s])) for x in a.layers for s in x.inputs}
-    assert want <= set(edges)  # every input of every layer an edge, labelled with the shape it carries
+    assert want <= set(
+        edges
+    )  # every input of every layer an edge, labelled with the shape it carries
     into_outputs = [e for e in edges if e[1].startswith("output")]
-    assert len(into_outputs) == len(a.outputs)  # one edge into each output box, from the layer returned
+    assert len(into_outputs) == len(
+        a.outputs
+    )  # one edge into each output box, from the layer returned
     assert {(base(n), shape_text(s)) for n, s in a.outputs} == {(e[0], e[2]) for e in into_outputs}
     return boxes, edges
 
 
 @pytest.mark.parametrize(
-    "name", ["resnet50.yaml", "googlenet.yaml", "densenet121.yaml", "unet.yaml", "mobilenet_v2.yaml", "lenet.yaml"]
+    "name",
+    [
+        "resnet50.yaml",
+        "googlenet.yaml",
+        "densenet121.yaml",
+        "unet.yaml",
+        "mobilenet_v2.yaml",
+        "lenet.yaml",
+    ],
 )
 def test_configs_draw_every_layer_apart_with_shapes(name):
     a = analyze(load(str(ROOT / "configs" / name)))
     check_picture(a, svg(graph(a)))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "zoo").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "tests" / "zoo").glob("*.yaml")), ids=lambda p: p.stem
+)
 def test_imported_torchvision_nets_draw(path):
     """Imports of torchvision models (a MobileNetV3 inside LR-ASPP, EfficientNet, ConvNeXt, DenseNet ...)."""
     a = analyze(load(str(path)))
@@ -104,13 +127,20 @@ def test_depth_folds_blocks_into_one_box():
     assert boxes["layer1"][1][1] == "(14 layers)" and boxes["layer1"][1][2] == "147,968 params"
     groups = {g.get("data-name") for g in root.iterfind(".//s:g[@class='group']", NS)}
     assert not groups  # folded: no groups left to draw
-    unfolded = {g.get("data-name") for g in ET.fromstring(svg(graph(a)).split("\n", 1)[1]).iterfind(".//s:g[@class='group']", NS)}
+    unfolded = {
+        g.get("data-name")
+        for g in ET.fromstring(svg(graph(a)).split("\n", 1)[1]).iterfind(
+            ".//s:g[@class='group']", NS
+        )
+    }
     assert {"layer1", "layer1.0", "layer4.1"} <= unfolded
 
 
 def test_an_invalid_spec_is_drawn_to_the_failing_layer(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 36, 36]"))
+    bad.write_text(
+        (ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 36, 36]")
+    )
     out = tmp_path / "bad.svg"
     r = runner.invoke(app, ["draw", str(bad), "-o", str(out)])
     assert r.exit_code == 1 and "error: layer 'fc1' (Linear)" in r.stderr
@@ -128,8 +158,14 @@ def test_mermaid_and_dot_have_every_layer_and_edge():
     m = mermaid(g)
     assert m.startswith("flowchart TD\n")
     nodes = re.findall(r'^  (n\d+)[\[(]+"([^"]*)"', m, re.M)
-    assert len(nodes) == len(a.layers) + 2 and all(t.split("<br/>")[0] == x.name for (_, t), x in zip(nodes[1:], a.layers))
-    assert len(re.findall(r'-->\|"\[[0-9, ]+\]"\|', m)) == len(g.edges) == sum(len(x.inputs) for x in a.layers) + 1
+    assert len(nodes) == len(a.layers) + 2 and all(
+        t.split("<br/>")[0] == x.name for (_, t), x in zip(nodes[1:], a.layers)
+    )
+    assert (
+        len(re.findall(r'-->\|"\[[0-9, ]+\]"\|', m))
+        == len(g.edges)
+        == sum(len(x.inputs) for x in a.layers) + 1
+    )
     r = runner.invoke(app, ["draw", str(ROOT / "configs" / "resnet18.yaml"), "-f", "dot"])
     assert r.exit_code == 0 and r.stdout.startswith('digraph "resnet18" {')
     assert len(re.findall(r' -> n\d+ \[label="\[[0-9, ]+\]"\];', r.stdout)) == len(g.edges)
@@ -137,7 +173,12 @@ def test_mermaid_and_dot_have_every_layer_and_edge():
 
 
 def test_format_from_the_suffix_and_a_bad_suffix(tmp_path):
-    for suffix, start in ((".svg", "<?xml"), (".html", "<!DOCTYPE html>"), (".mmd", "flowchart TD"), (".dot", "digraph")):
+    for suffix, start in (
+        (".svg", "<?xml"),
+        (".html", "<!DOCTYPE html>"),
+        (".mmd", "flowchart TD"),
+        (".dot", "digraph"),
+    ):
         out = tmp_path / f"net{suffix}"
         assert runner.invoke(app, ["draw", "-o", str(out)]).exit_code == 0
         assert out.read_text().startswith(start)
@@ -148,15 +189,24 @@ def test_format_from_the_suffix_and_a_bad_suffix(tmp_path):
 def test_html_is_self_contained_with_explain_text():
     a = analyze(load(str(ROOT / "configs" / "resnet18.yaml")))
     text = page(graph(a, explain=True), a)
-    assert not re.search(r"(src|href)=[\"']?(https?:)?//", text) and "@import" not in text  # nothing fetched
-    assert "layer1.0.conv1 (Conv2d): [1, 64, 56, 56] -> [1, 64, 56, 56]" in text  # explain, per layer
+    assert (
+        not re.search(r"(src|href)=[\"']?(https?:)?//", text) and "@import" not in text
+    )  # nothing fetched
+    assert (
+        "layer1.0.conv1 (Conv2d): [1, 64, 56, 56] -> [1, 64, 56, 56]" in text
+    )  # explain, per layer
     assert text.count("<tr data-name=") == len(a.layers)
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (Debian: apt-get install chromium; .ci/run installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium here (Debian: apt-get install chromium; .ci/run installs it)",
+)
 def test_chromium_renders_the_html_page(tmp_path):
     Image = pytest.importorskip("PIL.Image")
     a = analyze(load(str(ROOT / "configs" / "googlenet.yaml")))
@@ -183,7 +233,9 @@ def test_chromium_renders_the_html_page(tmp_path):
     assert colours is not None and len(colours) > 50  # boxes, text, table: not a blank page
     # the picture side has the layer colours (the conv blue and the batch-norm green are drawn)
     left = img.crop((0, 0, 700, 800)).getcolors(maxcolors=1 << 20)
-    assert any(c[:3] == (0xDB, 0xE8, 0xFB) for _, c in left) and any(c[:3] == (0xDF, 0xF3, 0xE4) for _, c in left)
+    assert any(c[:3] == (0xDB, 0xE8, 0xFB) for _, c in left) and any(
+        c[:3] == (0xDF, 0xF3, 0xE4) for _, c in left
+    )
 
 
 def test_an_ultralytics_model_folds_into_its_rows():

@@ -30,8 +30,12 @@ def check(a, device="cpu", spec=None):
     source = export(a, spec=spec)
     with torch.device(device):
         model = load_class(source)()
-    assert sorted((n, tuple(p.shape)) for n, p in model.named_parameters()) == sorted((t.name, t.shape) for t in a.tensors)
-    assert [(n, tuple(b.shape)) for n, b in model.named_buffers()] == [(t.name, t.shape) for t in a.buffers]
+    assert sorted((n, tuple(p.shape)) for n, p in model.named_parameters()) == sorted(
+        (t.name, t.shape) for t in a.tensors
+    )
+    assert [(n, tuple(b.shape)) for n, b in model.named_buffers()] == [
+        (t.name, t.shape) for t in a.buffers
+    ]
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == a.trainable_params
     x = torch.randn(a.input) if device == "cpu" else torch.empty(a.input, device=device)
     out = model.eval()(x)
@@ -40,7 +44,9 @@ def check(a, device="cpu", spec=None):
     return source
 
 
-@pytest.mark.parametrize("shape,layers", [c for c in LAYERS if torch_run(*c)[1] is None], ids=lambda c: str(c)[:40])
+@pytest.mark.parametrize(
+    "shape,layers", [c for c in LAYERS if torch_run(*c)[1] is None], ids=lambda c: str(c)[:40]
+)
 def test_every_layer_kind_exports(shape, layers):
     check(analysis_of(shape, layers))
 
@@ -49,7 +55,13 @@ def test_every_layer_kind_exports(shape, layers):
 def test_configs_export(name):
     spec = load(str(CONFIGS / name))
     source = check(analyze(spec), device="meta", spec=spec)
-    if name in ("resnet18.yaml", "resnet50.yaml", "googlenet.yaml", "squeezenet1_0.yaml", "densenet121.yaml"):
+    if name in (
+        "resnet18.yaml",
+        "resnet50.yaml",
+        "googlenet.yaml",
+        "squeezenet1_0.yaml",
+        "densenet121.yaml",
+    ):
         assert "class " in source.split("class Net")[0]  # its blocks became classes
         check(analyze(spec, batch=2), device="meta", spec=spec)
 
@@ -72,7 +84,10 @@ def test_unbatched_and_odd_names_export():
 
 def test_export_is_ruff_clean_and_imports_only_torch(tmp_path):
     source = export(analyze(load(str(CONFIGS / "squeezenet1_0.yaml"))), "SqueezeNet")
-    assert [line for line in source.splitlines() if line.startswith(("import", "from"))] == ["import torch", "from torch import nn"]
+    assert [line for line in source.splitlines() if line.startswith(("import", "from"))] == [
+        "import torch",
+        "from torch import nn",
+    ]
     path = tmp_path / "net.py"
     path.write_text(source)
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
@@ -80,7 +95,10 @@ def test_export_is_ruff_clean_and_imports_only_torch(tmp_path):
     assert r.returncode == 0, r.stdout
 
 
-@pytest.mark.parametrize("block,layers,shape", [("Bottleneck", [2, 1], (1, 3, 45, 61)), ("BasicBlock", [1, 2], (2, 3, 40, 33))])
+@pytest.mark.parametrize(
+    "block,layers,shape",
+    [("Bottleneck", [2, 1], (1, 3, 45, 61)), ("BasicBlock", [1, 2], (2, 3, 40, 33))],
+)
 def test_block_specs_export_block_classes(block, layers, shape, tmp_path):
     from test_blocks import resnet_spec
 
@@ -89,11 +107,16 @@ def test_block_specs_export_block_classes(block, layers, shape, tmp_path):
     spec = parse(resnet_spec(block, layers, shape, 8, classes=5))
     source = check(analyze(spec), spec=spec)
     assert f"class {block}(nn.Module):" in source
-    assert ("class Down(nn.Module):" in source) == (block == "Bottleneck")  # the nested block, only where used
+    assert ("class Down(nn.Module):" in source) == (
+        block == "Bottleneck"
+    )  # the nested block, only where used
     path = tmp_path / "net.py"
     path.write_text(source)
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    assert subprocess.run([ruff, "check", "--isolated", str(path)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run([ruff, "check", "--isolated", str(path)], capture_output=True).returncode
+        == 0
+    )
 
 
 def test_blocks_with_computed_names_export_flat():
@@ -113,15 +136,34 @@ def block_specs(draw):
         {"name": "bn", "type": "BatchNorm2d"},
     ]  # fmt: skip
     if draw(st.booleans()):
-        inner_layers.append({"name": "extra", "type": "Conv2d", "out_channels": "${planes}", "kernel_size": 1, "when": "${index > 0}"})
-    outer_use = {"name": "body", "type": "Inner", "planes": "${width}", "mult": draw(st.integers(1, 2))}
+        inner_layers.append(
+            {
+                "name": "extra",
+                "type": "Conv2d",
+                "out_channels": "${planes}",
+                "kernel_size": 1,
+                "when": "${index > 0}",
+            }
+        )
+    outer_use = {
+        "name": "body",
+        "type": "Inner",
+        "planes": "${width}",
+        "mult": draw(st.integers(1, 2)),
+    }
     if draw(st.booleans()):
         outer_use["repeat"] = draw(st.sampled_from([1, 2, "${depth}"]))
     if draw(st.booleans()):
         outer_use["first"] = {"stride": 2}
     blocks = {
-        "Inner": {"args": {"planes": None, "mult": 1, "stride": 1, "pad": 1}, "layers": inner_layers},
-        "Outer": {"args": {"width": None, "depth": 2}, "layers": [outer_use, {"name": "act", "type": "ReLU"}]},
+        "Inner": {
+            "args": {"planes": None, "mult": 1, "stride": 1, "pad": 1},
+            "layers": inner_layers,
+        },
+        "Outer": {
+            "args": {"width": None, "depth": 2},
+            "layers": [outer_use, {"name": "act", "type": "ReLU"}],
+        },
     }
     top = [{"name": "stem", "type": "Inner", "planes": draw(st.sampled_from([4, "${2 * 3}"]))}]
     use = {"name": "stage", "type": "Outer", "width": draw(st.sampled_from([3, "${2 + 2}"]))}
@@ -130,7 +172,9 @@ def block_specs(draw):
         if draw(st.booleans()):
             use["first"] = {"depth": draw(st.integers(1, 3))}
     top.append(use)
-    return yaml.safe_dump({"input": [1, 3, 16, 16], "blocks": blocks, "layers": top}, sort_keys=False)
+    return yaml.safe_dump(
+        {"input": [1, 3, 16, 16], "blocks": blocks, "layers": top}, sort_keys=False
+    )
 
 
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))

@@ -7,11 +7,34 @@ from cnncalc.bridge.verify import verify
 from cnncalc.diagnostics import SpecError
 
 RESIDUAL = [
-    {"name": "stem", "type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": 1},
-    {"name": "b.conv1", "type": "Conv2d", "in_channels": 8, "out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False},
+    {
+        "name": "stem",
+        "type": "Conv2d",
+        "in_channels": 3,
+        "out_channels": 8,
+        "kernel_size": 3,
+        "padding": 1,
+    },
+    {
+        "name": "b.conv1",
+        "type": "Conv2d",
+        "in_channels": 8,
+        "out_channels": 8,
+        "kernel_size": 3,
+        "padding": 1,
+        "bias": False,
+    },
     {"name": "b.bn1", "type": "BatchNorm2d", "num_features": 8},
     {"name": "b.relu", "type": "ReLU"},
-    {"name": "b.conv2", "type": "Conv2d", "in_channels": 8, "out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False},
+    {
+        "name": "b.conv2",
+        "type": "Conv2d",
+        "in_channels": 8,
+        "out_channels": 8,
+        "kernel_size": 3,
+        "padding": 1,
+        "bias": False,
+    },
     {"name": "b.add", "type": "Add", "from": ["b.conv2", "stem"]},
 ]
 SE = [
@@ -24,17 +47,60 @@ SE = [
     {"name": "se.mul", "type": "Mul", "from": ["conv", "se.gate"]},
 ]
 INCEPTION = [
-    {"name": "b1", "type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 1, "from": "input"},
-    {"name": "b2", "type": "Conv2d", "in_channels": 3, "out_channels": 6, "kernel_size": 3, "padding": 1, "from": "input"},
-    {"name": "b3", "type": "MaxPool2d", "kernel_size": 3, "stride": 1, "padding": 1, "from": "input"},
+    {
+        "name": "b1",
+        "type": "Conv2d",
+        "in_channels": 3,
+        "out_channels": 4,
+        "kernel_size": 1,
+        "from": "input",
+    },
+    {
+        "name": "b2",
+        "type": "Conv2d",
+        "in_channels": 3,
+        "out_channels": 6,
+        "kernel_size": 3,
+        "padding": 1,
+        "from": "input",
+    },
+    {
+        "name": "b3",
+        "type": "MaxPool2d",
+        "kernel_size": 3,
+        "stride": 1,
+        "padding": 1,
+        "from": "input",
+    },
     {"name": "cat", "type": "Cat", "from": ["b1", "b2", "b3", "input"]},
     {"name": "cat2", "type": "Cat", "dim": -1, "from": ["cat", "cat"]},
 ]
 UNET = [
-    {"name": "enc", "type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 1},
+    {
+        "name": "enc",
+        "type": "Conv2d",
+        "in_channels": 1,
+        "out_channels": 4,
+        "kernel_size": 3,
+        "padding": 1,
+    },
     {"name": "down", "type": "MaxPool2d", "kernel_size": 2},
-    {"name": "mid", "type": "Conv2d", "in_channels": 4, "out_channels": 8, "kernel_size": 3, "padding": 1},
-    {"name": "up", "type": "ConvTranspose2d", "in_channels": 8, "out_channels": 4, "kernel_size": 2, "stride": 2},
+    {
+        "name": "mid",
+        "type": "Conv2d",
+        "in_channels": 4,
+        "out_channels": 8,
+        "kernel_size": 3,
+        "padding": 1,
+    },
+    {
+        "name": "up",
+        "type": "ConvTranspose2d",
+        "in_channels": 8,
+        "out_channels": 4,
+        "kernel_size": 2,
+        "stride": 2,
+    },
     {"name": "skip", "type": "Cat", "from": ["up", "enc"]},
     {"name": "dec", "type": "Conv2d", "in_channels": 8, "out_channels": 2, "kernel_size": 1},
 ]
@@ -51,10 +117,35 @@ CASES = [
     ((2, 3, 7, 9), INCEPTION),
     ((1, 1, 16, 12), UNET),
     ((1, 1, 15, 12), UNET),  # odd size: the skip does not fit
-    ((1, 3, 5), [{"name": "x", "type": "Flatten", "start_dim": 1}, {"name": "y", "type": "Add", "from": ["x", "input"]}]),
-    ((2, 3, 4), [{"name": "a", "type": "Unflatten", "dim": 2, "unflattened_size": [4, 1]}, {"name": "s", "type": "Mul", "from": ["a", "input"]}]),
-    ((2, 3, 4), [{"name": "a", "type": "ReLU"}, {"name": "s", "type": "Cat", "dim": 3, "from": ["a", "input"]}]),
-    ((2, 3, 4, 1), BROADCAST[:1] + [{"name": "b", "type": "Identity", "from": "input"}, {"name": "sum", "type": "Add", "from": ["a", "b"]}]),
+    (
+        (1, 3, 5),
+        [
+            {"name": "x", "type": "Flatten", "start_dim": 1},
+            {"name": "y", "type": "Add", "from": ["x", "input"]},
+        ],
+    ),
+    (
+        (2, 3, 4),
+        [
+            {"name": "a", "type": "Unflatten", "dim": 2, "unflattened_size": [4, 1]},
+            {"name": "s", "type": "Mul", "from": ["a", "input"]},
+        ],
+    ),
+    (
+        (2, 3, 4),
+        [
+            {"name": "a", "type": "ReLU"},
+            {"name": "s", "type": "Cat", "dim": 3, "from": ["a", "input"]},
+        ],
+    ),
+    (
+        (2, 3, 4, 1),
+        BROADCAST[:1]
+        + [
+            {"name": "b", "type": "Identity", "from": "input"},
+            {"name": "sum", "type": "Add", "from": ["a", "b"]},
+        ],
+    ),
 ]
 
 
@@ -75,22 +166,40 @@ def test_graph_matches_torch(shape, layers):
 @pytest.mark.parametrize(
     "layers,message",
     [
-        ([{"name": "a", "type": "ReLU", "from": "nope"}], "from names 'nope', but no layer has that name"),
-        ([{"name": "a", "type": "ReLU", "from": "b"}, {"name": "b", "type": "ReLU"}], "from names 'b', but it is defined below this layer"),
+        (
+            [{"name": "a", "type": "ReLU", "from": "nope"}],
+            "from names 'nope', but no layer has that name",
+        ),
+        (
+            [{"name": "a", "type": "ReLU", "from": "b"}, {"name": "b", "type": "ReLU"}],
+            "from names 'b', but it is defined below this layer",
+        ),
         ([{"name": "a", "type": "ReLU", "from": "a"}], "from names 'a', but it is this layer"),
         ([{"name": "a", "type": "Add", "from": ["input"]}], "takes two or more inputs"),
         ([{"name": "a", "type": "Add"}], "takes two or more inputs"),
-        ([{"name": "a", "type": "ReLU", "from": ["input", "input"]}], "takes one input, but from lists 2"),
         (
-            [{"name": "a", "type": "MaxPool2d", "kernel_size": 2}, {"name": "b", "type": "Add", "from": ["a", "input"]}],
+            [{"name": "a", "type": "ReLU", "from": ["input", "input"]}],
+            "takes one input, but from lists 2",
+        ),
+        (
+            [
+                {"name": "a", "type": "MaxPool2d", "kernel_size": 2},
+                {"name": "b", "type": "Add", "from": ["a", "input"]},
+            ],
             "cannot broadcast 'a' [1, 2, 4, 4] with 'input' [1, 2, 8, 8]: dim -2 is 4 against 8",
         ),
         (
-            [{"name": "a", "type": "MaxPool2d", "kernel_size": 2}, {"name": "b", "type": "Cat", "from": ["a", "input"]}],
+            [
+                {"name": "a", "type": "MaxPool2d", "kernel_size": 2},
+                {"name": "b", "type": "Cat", "from": ["a", "input"]},
+            ],
             "cannot concatenate 'a' [1, 2, 4, 4] with 'input' [1, 2, 8, 8] along dim 1",
         ),
         ([{"name": "input", "type": "ReLU"}], "the name 'input' is reserved"),
-        ([{"name": "a", "type": "ReLU"}, {"name": "a", "type": "ReLU"}], "the name is already used by the layer at line"),
+        (
+            [{"name": "a", "type": "ReLU"}, {"name": "a", "type": "ReLU"}],
+            "the name is already used by the layer at line",
+        ),
     ],
 )
 def test_reference_and_merge_errors(layers, message):
@@ -101,8 +210,17 @@ def test_reference_and_merge_errors(layers, message):
 
 def test_dotted_names_give_nested_parameter_names():
     a = analysis_of((1, 3, 9, 11), RESIDUAL)
-    assert [t.name for t in a.tensors][2:6] == ["b.conv1.weight", "b.bn1.weight", "b.bn1.bias", "b.conv2.weight"]
-    assert [t.name for t in a.buffers] == ["b.bn1.running_mean", "b.bn1.running_var", "b.bn1.num_batches_tracked"]
+    assert [t.name for t in a.tensors][2:6] == [
+        "b.conv1.weight",
+        "b.bn1.weight",
+        "b.bn1.bias",
+        "b.conv2.weight",
+    ]
+    assert [t.name for t in a.buffers] == [
+        "b.bn1.running_mean",
+        "b.bn1.running_var",
+        "b.bn1.num_batches_tracked",
+    ]
 
 
 # ---- random graphs: layers take from any layer above; merges of two or three of them -----------
@@ -115,7 +233,12 @@ from test_property import layer  # noqa: E402
 @st.composite
 def graphs(draw):
     n = 2
-    shape = [draw(st.sampled_from([1, 2])), draw(st.integers(1, 4)), draw(st.integers(2, 10)), draw(st.integers(2, 10))]
+    shape = [
+        draw(st.sampled_from([1, 2])),
+        draw(st.integers(1, 4)),
+        draw(st.integers(2, 10)),
+        draw(st.integers(2, 10)),
+    ]
     layers = []
     for i in range(draw(st.integers(2, 7))):
         names = ["input"] + [f"l{j}" for j in range(i)]
@@ -133,7 +256,9 @@ def graphs(draw):
     return shape, layers
 
 
-@settings(max_examples=250, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=250, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(graphs())
 def test_random_graphs_agree_with_torch(net):
     assert_agrees_with_torch(*net)

@@ -32,14 +32,19 @@ def test_imported_specs_equal_the_model(name, shape):
     target = f"{TESTS / 'models.py'}:{name}"
     a = analyze(parse(import_spec(target, shape)))
     model = load_target(target).eval()
-    assert [(t.name, t.shape) for t in a.tensors] == [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    assert [(t.name, t.shape) for t in a.tensors] == [
+        (n, tuple(p.shape)) for n, p in model.named_parameters()
+    ]
     with FlopCounterMode(display=False) as fc:
         out = model(torch.randn(shape))
     assert a.total_macs == fc.get_total_flops() // 2
     assert a.output == tuple(out.shape)
 
 
-@pytest.mark.parametrize("config", ["lenet.yaml", "resnet18.yaml", "squeezenet1_0.yaml", "mobilenet_v2.yaml", "googlenet.yaml"])
+@pytest.mark.parametrize(
+    "config",
+    ["lenet.yaml", "resnet18.yaml", "squeezenet1_0.yaml", "mobilenet_v2.yaml", "googlenet.yaml"],
+)
 @pytest.mark.parametrize("with_blocks", [False, True])
 def test_round_trip_spec_export_import(config, with_blocks, tmp_path):
     spec = load(str(CONFIGS / config))
@@ -49,7 +54,9 @@ def test_round_trip_spec_export_import(config, with_blocks, tmp_path):
     b = analyze(parse(import_spec(f"{path}:Net", a.input)))
     assert [(t.name, t.shape) for t in b.tensors] == [(t.name, t.shape) for t in a.tensors]
     assert (b.total_macs, b.output, b.total_params) == (a.total_macs, a.output, a.total_params)
-    assert [x.output_shape for x in b.layers if x.params] == [x.output_shape for x in a.layers if x.params]
+    assert [x.output_shape for x in b.layers if x.params] == [
+        x.output_shape for x in a.layers if x.params
+    ]
 
 
 def test_what_a_spec_cannot_express_is_named_with_its_line():
@@ -63,8 +70,16 @@ def test_what_a_spec_cannot_express_is_named_with_its_line():
 
 def test_cli_import(tmp_path):
     out = tmp_path / "spec.yaml"
-    r = CliRunner().invoke(app, ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "1,1,32,32", "-o", str(out)])
+    r = CliRunner().invoke(
+        app,
+        ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "1,1,32,32", "-o", str(out)],
+    )
     assert r.exit_code == 0, r.output
     assert analyze(load(str(out))).total_params == 81194
     assert CliRunner().invoke(app, ["import", "nope.py:X", "--input", "1,2"]).exit_code == 1
-    assert CliRunner().invoke(app, ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "a,b"]).exit_code == 2
+    assert (
+        CliRunner()
+        .invoke(app, ["import", f"{TESTS / 'models.py'}:TutorialNet", "--input", "a,b"])
+        .exit_code
+        == 2
+    )

@@ -13,51 +13,325 @@ from cnncalc.layers import REGISTRY
 C = [
     # --- conv ---
     ((1, 3, 32, 32), [{"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3}]),
-    ((2, 3, 17, 23), [{"type": "Conv2d", "in_channels": 3, "out_channels": 6, "kernel_size": [3, 5], "stride": [2, 3], "padding": [1, 2], "dilation": [2, 1]}]),
-    ((1, 4, 10, 10), [{"type": "Conv2d", "in_channels": 4, "out_channels": 8, "kernel_size": 3, "groups": 4, "bias": False}]),
-    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 4, "padding": "same"}]),
-    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": [2, 5], "padding": "same", "dilation": [3, 2]}]),
-    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": "valid"}]),
-    ((1, 4, 9, 8), [{"type": "Conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": "same", "stride": 2}]),
-    ((1, 2, 9, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 2, "padding_mode": "reflect"}]),
-    ((1, 2, 2, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 1, "padding": 2, "padding_mode": "reflect"}]),
-    ((1, 2, 5, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 3, "padding_mode": "circular"}]),
-    ((1, 2, 5, 8), [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 3, "padding_mode": "replicate"}]),
-    ((3, 9, 9), [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}]),  # unbatched
-    ((9, 9), [{"type": "Conv2d", "in_channels": 1, "out_channels": 5, "kernel_size": 3}]),  # too few dims
-    ((1, 3, 2, 9), [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}]),  # kernel too big
-    ((1, 3, 9, 9), [{"type": "Conv2d", "in_channels": 2, "out_channels": 5, "kernel_size": 3}]),  # wrong channels
-    ((1, 6, 9, 9), [{"type": "Conv2d", "in_channels": 6, "out_channels": 5, "kernel_size": 3, "groups": 4}]),
-    ((2, 3, 50), [{"type": "Conv1d", "in_channels": 3, "out_channels": 4, "kernel_size": 5, "stride": 3, "padding": 2, "dilation": 2}]),
+    (
+        (2, 3, 17, 23),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 3,
+                "out_channels": 6,
+                "kernel_size": [3, 5],
+                "stride": [2, 3],
+                "padding": [1, 2],
+                "dilation": [2, 1],
+            }
+        ],
+    ),
+    (
+        (1, 4, 10, 10),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 4,
+                "out_channels": 8,
+                "kernel_size": 3,
+                "groups": 4,
+                "bias": False,
+            }
+        ],
+    ),
+    (
+        (1, 4, 9, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 4,
+                "out_channels": 4,
+                "kernel_size": 4,
+                "padding": "same",
+            }
+        ],
+    ),
+    (
+        (1, 4, 9, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 4,
+                "out_channels": 4,
+                "kernel_size": [2, 5],
+                "padding": "same",
+                "dilation": [3, 2],
+            }
+        ],
+    ),
+    (
+        (1, 4, 9, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 4,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": "valid",
+            }
+        ],
+    ),
+    (
+        (1, 4, 9, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 4,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": "same",
+                "stride": 2,
+            }
+        ],
+    ),
+    (
+        (1, 2, 9, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": 2,
+                "padding_mode": "reflect",
+            }
+        ],
+    ),
+    (
+        (1, 2, 2, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": 1,
+                "padding": 2,
+                "padding_mode": "reflect",
+            }
+        ],
+    ),
+    (
+        (1, 2, 5, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": 3,
+                "padding_mode": "circular",
+            }
+        ],
+    ),
+    (
+        (1, 2, 5, 8),
+        [
+            {
+                "type": "Conv2d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": 3,
+                "padding_mode": "replicate",
+            }
+        ],
+    ),
+    (
+        (3, 9, 9),
+        [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}],
+    ),  # unbatched
+    (
+        (9, 9),
+        [{"type": "Conv2d", "in_channels": 1, "out_channels": 5, "kernel_size": 3}],
+    ),  # too few dims
+    (
+        (1, 3, 2, 9),
+        [{"type": "Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": 3}],
+    ),  # kernel too big
+    (
+        (1, 3, 9, 9),
+        [{"type": "Conv2d", "in_channels": 2, "out_channels": 5, "kernel_size": 3}],
+    ),  # wrong channels
+    (
+        (1, 6, 9, 9),
+        [{"type": "Conv2d", "in_channels": 6, "out_channels": 5, "kernel_size": 3, "groups": 4}],
+    ),
+    (
+        (2, 3, 50),
+        [
+            {
+                "type": "Conv1d",
+                "in_channels": 3,
+                "out_channels": 4,
+                "kernel_size": 5,
+                "stride": 3,
+                "padding": 2,
+                "dilation": 2,
+            }
+        ],
+    ),
     ((3, 50), [{"type": "Conv1d", "in_channels": 3, "out_channels": 4, "kernel_size": 5}]),
-    ((1, 2, 7, 9, 11), [{"type": "Conv3d", "in_channels": 2, "out_channels": 4, "kernel_size": [3, 2, 1], "stride": 2, "padding": 1}]),
-    ((2, 7, 9, 11), [{"type": "Conv3d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": "same"}]),
+    (
+        (1, 2, 7, 9, 11),
+        [
+            {
+                "type": "Conv3d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": [3, 2, 1],
+                "stride": 2,
+                "padding": 1,
+            }
+        ],
+    ),
+    (
+        (2, 7, 9, 11),
+        [
+            {
+                "type": "Conv3d",
+                "in_channels": 2,
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": "same",
+            }
+        ],
+    ),
     # --- transposed conv ---
-    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}]),
-    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "groups": 2, "dilation": 2, "bias": False}]),
-    ((1, 4, 5, 7), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2, "output_padding": 2}]),
-    ((1, 4, 3, 3), [{"type": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "padding": 4}]),
-    ((4, 5), [{"type": "ConvTranspose1d", "in_channels": 4, "out_channels": 2, "kernel_size": 4, "stride": 3, "output_padding": 2, "dilation": 1}]),
-    ((1, 2, 3, 4, 5), [{"type": "ConvTranspose3d", "in_channels": 2, "out_channels": 2, "kernel_size": 2, "stride": 2}]),
+    (
+        (1, 4, 5, 7),
+        [
+            {
+                "type": "ConvTranspose2d",
+                "in_channels": 4,
+                "out_channels": 6,
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "output_padding": 1,
+            }
+        ],
+    ),
+    (
+        (1, 4, 5, 7),
+        [
+            {
+                "type": "ConvTranspose2d",
+                "in_channels": 4,
+                "out_channels": 6,
+                "kernel_size": 3,
+                "stride": 2,
+                "groups": 2,
+                "dilation": 2,
+                "bias": False,
+            }
+        ],
+    ),
+    (
+        (1, 4, 5, 7),
+        [
+            {
+                "type": "ConvTranspose2d",
+                "in_channels": 4,
+                "out_channels": 6,
+                "kernel_size": 3,
+                "stride": 2,
+                "output_padding": 2,
+            }
+        ],
+    ),
+    (
+        (1, 4, 3, 3),
+        [
+            {
+                "type": "ConvTranspose2d",
+                "in_channels": 4,
+                "out_channels": 6,
+                "kernel_size": 3,
+                "padding": 4,
+            }
+        ],
+    ),
+    (
+        (4, 5),
+        [
+            {
+                "type": "ConvTranspose1d",
+                "in_channels": 4,
+                "out_channels": 2,
+                "kernel_size": 4,
+                "stride": 3,
+                "output_padding": 2,
+                "dilation": 1,
+            }
+        ],
+    ),
+    (
+        (1, 2, 3, 4, 5),
+        [
+            {
+                "type": "ConvTranspose3d",
+                "in_channels": 2,
+                "out_channels": 2,
+                "kernel_size": 2,
+                "stride": 2,
+            }
+        ],
+    ),
     # --- linear ---
     ((4, 10), [{"type": "Linear", "in_features": 10, "out_features": 3}]),
     ((10,), [{"type": "Linear", "in_features": 10, "out_features": 3, "bias": False}]),
     ((2, 5, 7, 10), [{"type": "Linear", "in_features": 10, "out_features": 3}]),
     ((2, 10), [{"type": "Linear", "in_features": 11, "out_features": 3}]),
     # --- pools ---
-    ((20, 16, 50), [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2}]),  # the tutorial's examples
+    (
+        (20, 16, 50),
+        [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2}],
+    ),  # the tutorial's examples
     ((20, 16, 50), [{"type": "MaxPool2d", "kernel_size": [2, 4], "stride": 2}]),
     ((1, 2, 13, 13), [{"type": "MaxPool2d", "kernel_size": 2}]),
     ((1, 2, 13, 13), [{"type": "MaxPool2d", "kernel_size": 2, "ceil_mode": True}]),
-    ((1, 2, 5, 5), [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}]),
-    ((1, 2, 4, 4), [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}]),
-    ((1, 2, 10, 10), [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}]),
-    ((1, 2, 10, 10), [{"type": "MaxPool2d", "kernel_size": 3, "padding": 2, "dilation": 2}]),  # pad > k/2
+    (
+        (1, 2, 5, 5),
+        [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}],
+    ),
+    (
+        (1, 2, 4, 4),
+        [{"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}],
+    ),
+    (
+        (1, 2, 10, 10),
+        [{"type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}],
+    ),
+    (
+        (1, 2, 10, 10),
+        [{"type": "MaxPool2d", "kernel_size": 3, "padding": 2, "dilation": 2}],
+    ),  # pad > k/2
     ((1, 2, 2, 2), [{"type": "MaxPool2d", "kernel_size": 3}]),
     ((1, 2, 11), [{"type": "MaxPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True}]),
     ((2, 11), [{"type": "MaxPool1d", "kernel_size": 4, "padding": 2}]),
-    ((1, 2, 5, 6, 7), [{"type": "MaxPool3d", "kernel_size": [2, 3, 2], "stride": [1, 2, 2], "padding": 1}]),
-    ((1, 2, 11, 11), [{"type": "AvgPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}]),
+    (
+        (1, 2, 5, 6, 7),
+        [{"type": "MaxPool3d", "kernel_size": [2, 3, 2], "stride": [1, 2, 2], "padding": 1}],
+    ),
+    (
+        (1, 2, 11, 11),
+        [
+            {
+                "type": "AvgPool2d",
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "ceil_mode": True,
+                "count_include_pad": False,
+            }
+        ],
+    ),
     ((1, 2, 11, 11), [{"type": "AvgPool2d", "kernel_size": 3, "padding": 2}]),
     ((1, 2, 11), [{"type": "AvgPool1d", "kernel_size": 2}]),
     ((2, 5, 6, 7), [{"type": "AvgPool3d", "kernel_size": 2, "divisor_override": 3}]),
@@ -68,7 +342,10 @@ C = [
     ((1, 8, 3, 7, 9), [{"type": "AdaptiveMaxPool3d", "output_size": [1, 2, 3]}]),
     # --- norms ---
     ((2, 8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8}]),
-    ((2, 8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8, "affine": False, "track_running_stats": False}]),
+    (
+        (2, 8, 5, 5),
+        [{"type": "BatchNorm2d", "num_features": 8, "affine": False, "track_running_stats": False}],
+    ),
     ((8, 5, 5), [{"type": "BatchNorm2d", "num_features": 8}]),  # no unbatched batch norm
     ((2, 8), [{"type": "BatchNorm1d", "num_features": 8}]),
     ((2, 8, 5), [{"type": "BatchNorm1d", "num_features": 8, "momentum": None}]),
@@ -83,20 +360,53 @@ C = [
     ((2, 8, 5, 5), [{"type": "GroupNorm", "num_groups": 3, "num_channels": 9}]),
     ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [5, 5]}]),
     ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": 5, "bias": False}]),
-    ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [8, 5], "elementwise_affine": False}]),
+    (
+        (2, 8, 5, 5),
+        [{"type": "LayerNorm", "normalized_shape": [8, 5], "elementwise_affine": False}],
+    ),
     ((2, 8, 5, 5), [{"type": "LayerNorm", "normalized_shape": [4, 5]}]),
     ((2, 8, 5, 5), [{"type": "LocalResponseNorm", "size": 3}]),
     ((2, 8), [{"type": "LocalResponseNorm", "size": 3}]),
     # --- element-wise ---
-    ((2, 3, 4, 5), [{"type": t} for t in ("ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Identity")]),
-    ((2, 3, 4), [{"type": "LeakyReLU", "negative_slope": 0.2}, {"type": "ELU", "alpha": 0.5}, {"type": "CELU"}, {"type": "GELU", "approximate": "tanh"},
-                 {"type": "Hardtanh", "min_val": -2, "max_val": 2}, {"type": "Softplus", "beta": 2}, {"type": "Dropout", "p": 0.1}]),
+    (
+        (2, 3, 4, 5),
+        [
+            {"type": t}
+            for t in (
+                "ReLU",
+                "ReLU6",
+                "SELU",
+                "SiLU",
+                "Mish",
+                "Sigmoid",
+                "Tanh",
+                "Hardswish",
+                "Hardsigmoid",
+                "Identity",
+            )
+        ],
+    ),
+    (
+        (2, 3, 4),
+        [
+            {"type": "LeakyReLU", "negative_slope": 0.2},
+            {"type": "ELU", "alpha": 0.5},
+            {"type": "CELU"},
+            {"type": "GELU", "approximate": "tanh"},
+            {"type": "Hardtanh", "min_val": -2, "max_val": 2},
+            {"type": "Softplus", "beta": 2},
+            {"type": "Dropout", "p": 0.1},
+        ],
+    ),
     ((2, 3, 4), [{"type": "Hardtanh", "min_val": 2, "max_val": 1}]),
     ((2, 3, 4), [{"type": "Dropout1d"}, {"type": "Dropout2d"}, {"type": "Dropout3d"}]),
     ((2, 3, 4, 5), [{"type": "Dropout1d"}]),
     ((2, 3, 4, 5), [{"type": "PReLU"}, {"type": "PReLU", "num_parameters": 3}]),
     ((2, 4, 4, 5), [{"type": "PReLU", "num_parameters": 3}]),
-    ((2, 3, 4, 5), [{"type": "Softmax", "dim": 1}, {"type": "LogSoftmax", "dim": -1}, {"type": "Softmax"}]),
+    (
+        (2, 3, 4, 5),
+        [{"type": "Softmax", "dim": 1}, {"type": "LogSoftmax", "dim": -1}, {"type": "Softmax"}],
+    ),
     ((2, 3, 4, 5), [{"type": "Softmax", "dim": 4}]),
     # --- reshape ---
     ((2, 3, 4, 5), [{"type": "Flatten"}]),
@@ -108,7 +418,10 @@ C = [
     ((2, 12), [{"type": "Unflatten", "dim": -1, "unflattened_size": [2, -1, 3]}]),
     ((2, 12), [{"type": "Unflatten", "dim": 1, "unflattened_size": [5, 3]}]),
     ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 2}]),
-    ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": 1.7, "mode": "bilinear", "align_corners": False}]),
+    (
+        (1, 2, 5, 7),
+        [{"type": "Upsample", "scale_factor": 1.7, "mode": "bilinear", "align_corners": False}],
+    ),
     ((1, 2, 5, 7), [{"type": "Upsample", "scale_factor": [0.5, 2.5], "mode": "nearest"}]),
     ((1, 2, 5, 7), [{"type": "Upsample", "size": [3, 9], "mode": "bicubic"}]),
     ((1, 2, 5), [{"type": "Upsample", "size": 11, "mode": "linear"}]),
@@ -127,20 +440,81 @@ C = [
     ((2, 6, 4, 5), [{"type": "View", "shape": [-1, -1]}]),  # two -1
     ((2, 6, 4, 5), [{"type": "View", "shape": [7, -1]}]),
     ((2, 6, 4, 5), [{"type": "Reshape", "shape": [2, 6, 20]}]),
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [2, -1]}]),  # not a view
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [2, 20, 6]}]),  # merges H, W: a view
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Reshape", "shape": [2, -1]}]),
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "GELU"}, {"type": "View", "shape": [2, -1]}]),
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "LayerNorm", "normalized_shape": [6]}, {"type": "View", "shape": [2, -1]}]),
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Flatten"}, {"type": "View", "shape": [2, 120]}]),
-    ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Flatten"}, {"type": "GELU"}]),
-    ((2, 6, 4, 5), [{"type": "Transpose", "dim0": 1, "dim1": 3}, {"type": "Unflatten", "dim": 2, "unflattened_size": [2, 2]}, {"type": "ReLU"}]),
+    (
+        (2, 6, 4, 5),
+        [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [2, -1]}],
+    ),  # not a view
+    (
+        (2, 6, 4, 5),
+        [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [2, 20, 6]}],
+    ),  # merges H, W: a view
+    (
+        (2, 6, 4, 5),
+        [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Reshape", "shape": [2, -1]}],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"type": "Permute", "dims": [0, 2, 3, 1]},
+            {"type": "GELU"},
+            {"type": "View", "shape": [2, -1]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"type": "Permute", "dims": [0, 2, 3, 1]},
+            {"type": "LayerNorm", "normalized_shape": [6]},
+            {"type": "View", "shape": [2, -1]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"type": "Permute", "dims": [0, 2, 3, 1]},
+            {"type": "Flatten"},
+            {"type": "View", "shape": [2, 120]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "Flatten"}, {"type": "GELU"}],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"type": "Transpose", "dim0": 1, "dim1": 3},
+            {"type": "Unflatten", "dim": 2, "unflattened_size": [2, 2]},
+            {"type": "ReLU"},
+        ],
+    ),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [0, 2, 2, 1]}]),
     ((2, 6, 4, 5), [{"type": "Permute", "dims": [-4, 2, -1, 1]}]),
-    ((1, 4, 3, 5), [{"type": "Unflatten", "dim": 1, "unflattened_size": [2, 2]}, {"type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "Contiguous"}, {"type": "View", "shape": [1, 4, 3, 5]}]),
-    ((1, 4, 3, 5), [{"type": "Unflatten", "dim": 1, "unflattened_size": [2, 2]}, {"type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "View", "shape": [1, 4, 3, 5]}]),  # ShuffleNet without contiguous()
-    ((1, 4, 3, 5), [{"type": "Transpose", "dim0": 1, "dim1": 3}, {"type": "Unflatten", "dim": 1, "unflattened_size": [5, 1]}]),
+    (
+        (1, 4, 3, 5),
+        [
+            {"type": "Unflatten", "dim": 1, "unflattened_size": [2, 2]},
+            {"type": "Transpose", "dim0": 1, "dim1": 2},
+            {"type": "Contiguous"},
+            {"type": "View", "shape": [1, 4, 3, 5]},
+        ],
+    ),
+    (
+        (1, 4, 3, 5),
+        [
+            {"type": "Unflatten", "dim": 1, "unflattened_size": [2, 2]},
+            {"type": "Transpose", "dim0": 1, "dim1": 2},
+            {"type": "View", "shape": [1, 4, 3, 5]},
+        ],
+    ),  # ShuffleNet without contiguous()
+    (
+        (1, 4, 3, 5),
+        [
+            {"type": "Transpose", "dim0": 1, "dim1": 3},
+            {"type": "Unflatten", "dim": 1, "unflattened_size": [5, 1]},
+        ],
+    ),
     ((2, 3, 4), [{"type": "Transpose", "dim0": 0, "dim1": 3}]),
     ((2, 1, 4, 1), [{"type": "Squeeze"}]),
     ((2, 1, 4, 1), [{"type": "Squeeze", "dim": [1, 2]}]),
@@ -149,7 +523,14 @@ C = [
     ((2, 3), [{"type": "Unsqueeze", "dim": 2}]),
     ((2, 3), [{"type": "Unsqueeze", "dim": -3}]),
     ((2, 3), [{"type": "Unsqueeze", "dim": 3}]),
-    ((2, 3, 4), [{"type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "Unsqueeze", "dim": 1}, {"type": "View", "shape": [2, 4, 3]}]),
+    (
+        (2, 3, 4),
+        [
+            {"type": "Transpose", "dim0": 1, "dim1": 2},
+            {"type": "Unsqueeze", "dim": 1},
+            {"type": "View", "shape": [2, 4, 3]},
+        ],
+    ),
     ((1, 12, 5, 5), [{"type": "ChannelShuffle", "groups": 3}]),
     ((1, 12, 5, 5), [{"type": "ChannelShuffle", "groups": 5}]),
     ((2, 12), [{"type": "ChannelShuffle", "groups": 3}]),
@@ -163,56 +544,246 @@ C = [
     ((2, 8, 5, 7), [{"type": "Amax", "dim": 4}]),
     ((2, 8, 5, 7), [{"type": "Amax", "dim": []}]),
     ((2, 8, 5, 7), [{"type": "Sum", "dim": []}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Split", "split_size_or_sections": 5, "dim": 1}, {"type": "Conv2d", "from": "s:2", "out_channels": 3, "kernel_size": 1}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Split", "split_size_or_sections": [4, 8], "dim": 1}, {"name": "c", "type": "Cat", "from": ["s:1", "s:0"]}]),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Split", "split_size_or_sections": 5, "dim": 1},
+            {"type": "Conv2d", "from": "s:2", "out_channels": 3, "kernel_size": 1},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Split", "split_size_or_sections": [4, 8], "dim": 1},
+            {"name": "c", "type": "Cat", "from": ["s:1", "s:0"]},
+        ],
+    ),
     ((2, 12, 5, 5), [{"name": "s", "type": "Split", "split_size_or_sections": [4, 7], "dim": 1}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Split", "split_size_or_sections": [12]}, {"type": "Cat", "from": ["s:0"]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Split", "split_size_or_sections": 2}, {"type": "ReLU", "from": "s:0"}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 5, "dim": 1}, {"type": "Add", "from": ["s:0", "s:3"]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": -1}, {"type": "Mul", "from": ["s:0", "s:1"]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "Transpose", "from": "s:1", "dim0": 2, "dim1": 3}, {"type": "View", "shape": [2, 6, 25]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "View", "from": "s:1", "shape": [2, 150]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 2}, {"type": "View", "from": "s:1", "shape": [2, 12, 10]}]),
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "View", "from": "s:0", "shape": [12, 25]}]),
-    ((2, 6, 4, 5), [{"name": "f", "type": "Flatten", "start_dim": 2}, {"type": "ViewAs", "from": ["f", "input"]}]),
-    ((2, 6, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3}, {"type": "ViewAs", "from": ["t", "input"]}]),  # not a view
-    ((2, 6, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3}, {"type": "ReshapeAs", "from": ["t", "input"]}]),
-    ((2, 6, 4, 5), [{"name": "s", "type": "Split", "split_size_or_sections": [2, 4]}, {"type": "ReshapeAs", "from": ["s:1", "input"]}]),  # numel differs
-    ((2, 12, 5, 5), [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"name": "f", "type": "Flatten", "from": "s:1", "start_dim": 2}, {"name": "c", "type": "Conv2d", "in_channels": 12, "out_channels": 6, "kernel_size": 1, "from": "input"}, {"type": "ViewAs", "from": ["f", "c"]}]),
-    ((3, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "MatMul", "from": ["input", "t"]}]),
-    ((3, 4, 5), [{"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2}, {"type": "MatMul", "from": ["t", "input"]}]),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Split", "split_size_or_sections": [12]},
+            {"type": "Cat", "from": ["s:0"]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Split", "split_size_or_sections": 2},
+            {"type": "ReLU", "from": "s:0"},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 5, "dim": 1},
+            {"type": "Add", "from": ["s:0", "s:3"]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": -1},
+            {"type": "Mul", "from": ["s:0", "s:1"]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": 1},
+            {"type": "Transpose", "from": "s:1", "dim0": 2, "dim1": 3},
+            {"type": "View", "shape": [2, 6, 25]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": 1},
+            {"type": "View", "from": "s:1", "shape": [2, 150]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": 2},
+            {"type": "View", "from": "s:1", "shape": [2, 12, 10]},
+        ],
+    ),
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": 1},
+            {"type": "View", "from": "s:0", "shape": [12, 25]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "f", "type": "Flatten", "start_dim": 2},
+            {"type": "ViewAs", "from": ["f", "input"]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
+            {"type": "ViewAs", "from": ["t", "input"]},
+        ],
+    ),  # not a view
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
+            {"type": "ReshapeAs", "from": ["t", "input"]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "s", "type": "Split", "split_size_or_sections": [2, 4]},
+            {"type": "ReshapeAs", "from": ["s:1", "input"]},
+        ],
+    ),  # numel differs
+    (
+        (2, 12, 5, 5),
+        [
+            {"name": "s", "type": "Chunk", "chunks": 2, "dim": 1},
+            {"name": "f", "type": "Flatten", "from": "s:1", "start_dim": 2},
+            {
+                "name": "c",
+                "type": "Conv2d",
+                "in_channels": 12,
+                "out_channels": 6,
+                "kernel_size": 1,
+                "from": "input",
+            },
+            {"type": "ViewAs", "from": ["f", "c"]},
+        ],
+    ),
+    (
+        (3, 4, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2},
+            {"type": "MatMul", "from": ["input", "t"]},
+        ],
+    ),
+    (
+        (3, 4, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 1, "dim1": 2},
+            {"type": "MatMul", "from": ["t", "input"]},
+        ],
+    ),
     ((3, 4, 5), [{"type": "MatMul", "from": ["input", "input"]}]),
-    ((2, 1, 4, 5), [{"name": "w", "type": "Parameter", "shape": [3, 5, 6]}, {"type": "MatMul", "from": ["input", "w"]}]),
+    (
+        (2, 1, 4, 5),
+        [
+            {"name": "w", "type": "Parameter", "shape": [3, 5, 6]},
+            {"type": "MatMul", "from": ["input", "w"]},
+        ],
+    ),
     ((5,), [{"type": "MatMul", "from": ["input", "input"]}]),
-    ((4, 5), [{"name": "v", "type": "Parameter", "shape": [5]}, {"type": "MatMul", "from": ["input", "v"]}]),
-    ((5,), [{"name": "m", "type": "Parameter", "shape": [5, 3]}, {"type": "MatMul", "from": ["input", "m"]}]),
-    ((5,), [{"name": "m", "type": "Parameter", "shape": [2, 5, 3]}, {"type": "MatMul", "from": ["input", "m"]}]),
-    ((2, 3, 4, 5), [{"name": "v", "type": "Parameter", "shape": [5]}, {"type": "MatMul", "from": ["input", "v"]}]),
+    (
+        (4, 5),
+        [
+            {"name": "v", "type": "Parameter", "shape": [5]},
+            {"type": "MatMul", "from": ["input", "v"]},
+        ],
+    ),
+    (
+        (5,),
+        [
+            {"name": "m", "type": "Parameter", "shape": [5, 3]},
+            {"type": "MatMul", "from": ["input", "m"]},
+        ],
+    ),
+    (
+        (5,),
+        [
+            {"name": "m", "type": "Parameter", "shape": [2, 5, 3]},
+            {"type": "MatMul", "from": ["input", "m"]},
+        ],
+    ),
+    (
+        (2, 3, 4, 5),
+        [
+            {"name": "v", "type": "Parameter", "shape": [5]},
+            {"type": "MatMul", "from": ["input", "v"]},
+        ],
+    ),
     ((2, 6, 4, 5), [{"type": "Add", "from": ["input"], "value": 3.0}]),
     ((2, 6, 4, 5), [{"type": "Mul", "from": ["input"], "value": 0.5}]),
     ((2, 6, 4, 5), [{"type": "Div", "from": ["input"], "value": 6}]),
-    ((2, 6, 4, 5), [{"name": "m", "type": "Mean", "dim": [2, 3], "keepdim": True}, {"type": "Div", "from": ["input", "m"]}]),
-    ((2, 6, 4, 5), [{"name": "g", "type": "Parameter", "shape": [6, 1, 1]}, {"name": "ls", "type": "Mul", "from": ["g", "input"]}]),
-    ((2, 6, 4, 5), [{"name": "g", "type": "Parameter", "shape": [5, 1, 1]}, {"name": "ls", "type": "Mul", "from": ["g", "input"]}]),
-    ((2, 6, 4, 5), [{"name": "tok", "type": "Parameter", "shape": [2, 6, 1, 5]}, {"name": "c", "type": "Cat", "from": ["tok", "input"], "dim": 2}]),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "m", "type": "Mean", "dim": [2, 3], "keepdim": True},
+            {"type": "Div", "from": ["input", "m"]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "g", "type": "Parameter", "shape": [6, 1, 1]},
+            {"name": "ls", "type": "Mul", "from": ["g", "input"]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "g", "type": "Parameter", "shape": [5, 1, 1]},
+            {"name": "ls", "type": "Mul", "from": ["g", "input"]},
+        ],
+    ),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "tok", "type": "Parameter", "shape": [2, 6, 1, 5]},
+            {"name": "c", "type": "Cat", "from": ["tok", "input"], "dim": 2},
+        ],
+    ),
     ((2, 6, 4, 5), [{"type": "StochasticDepth", "p": 0.2, "mode": "row"}]),
     ((2, 6, 4, 5), [{"type": "StochasticDepth", "p": 0.5, "mode": "batch"}]),
-    ((2, 6, 4, 5), [{"name": "a", "type": "Mean", "dim": 1, "keepdim": True}, {"type": "Sub", "from": ["input", "a"]}]),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "a", "type": "Mean", "dim": 1, "keepdim": True},
+            {"type": "Sub", "from": ["input", "a"]},
+        ],
+    ),
     ((2, 6, 4, 5), [{"type": "Sub", "from": ["input"], "value": 1.5}]),
-    ((2, 6, 4, 5), [{"name": "a", "type": "Amax", "dim": [2, 3], "keepdim": True}, {"type": "Sub", "from": ["a", "input"]}]),
+    (
+        (2, 6, 4, 5),
+        [
+            {"name": "a", "type": "Amax", "dim": [2, 3], "keepdim": True},
+            {"type": "Sub", "from": ["a", "input"]},
+        ],
+    ),
     ((2, 6, 4, 5), [{"name": "s", "type": "Stack", "from": ["input", "input"], "dim": 1}]),
     ((2, 6, 4, 5), [{"name": "s", "type": "Stack", "from": ["input"], "dim": -1}]),
-    ((2, 6, 4, 5), [{"name": "m", "type": "Mean", "dim": 1}, {"type": "Stack", "from": ["input", "m"]}]),
+    (
+        (2, 6, 4, 5),
+        [{"name": "m", "type": "Mean", "dim": 1}, {"type": "Stack", "from": ["input", "m"]}],
+    ),
     ((2, 6, 1, 1), [{"type": "Expand", "shape": [-1, -1, 4, 5]}]),
     ((2, 6, 1, 1), [{"type": "Expand", "shape": [3, 2, 6, 4, 5]}]),
     ((2, 6, 1, 1), [{"type": "Expand", "shape": [2, 5, 1, 1]}]),
     ((2, 6, 1, 1), [{"type": "Expand", "shape": [6, 1, 1]}]),
-    ((2, 6, 1, 1), [{"type": "Expand", "shape": [-1, -1, 4, 5]}, {"type": "View", "shape": [2, 120]}]),
-    ((2, 6, 1, 1), [{"type": "Expand", "shape": [-1, -1, 4, 5]}, {"type": "Reshape", "shape": [2, 120]}]),
+    (
+        (2, 6, 1, 1),
+        [{"type": "Expand", "shape": [-1, -1, 4, 5]}, {"type": "View", "shape": [2, 120]}],
+    ),
+    (
+        (2, 6, 1, 1),
+        [{"type": "Expand", "shape": [-1, -1, 4, 5]}, {"type": "Reshape", "shape": [2, 120]}],
+    ),
     ((2, 6, 4, 5), [{"type": "Slice", "dim": 1, "end": 3}]),
     ((2, 6, 4, 5), [{"type": "Slice", "dim": 1, "start": -4, "end": 100, "step": 2}]),
     ((2, 6, 4, 5), [{"type": "Slice", "dim": -1, "start": 5}]),
-    ((2, 6, 4, 5), [{"type": "Slice", "dim": 1, "start": 1, "step": 2}, {"type": "View", "shape": [2, -1]}]),
+    (
+        (2, 6, 4, 5),
+        [{"type": "Slice", "dim": 1, "start": 1, "step": 2}, {"type": "View", "shape": [2, -1]}],
+    ),
     ((2, 6, 4, 5), [{"type": "Slice", "dim": 0, "end": 1}, {"type": "View", "shape": [6, 20]}]),
     ((2, 6, 4, 5), [{"type": "Select", "dim": 1, "index": -1}]),
     ((2, 6, 4, 5), [{"type": "Select", "dim": 2, "index": 4}]),
@@ -220,8 +791,14 @@ C = [
     ((2, 6, 4, 5), [{"type": "Norm", "dim": [1, 2], "keepdim": True}]),
     ((2, 6, 4, 5), [{"type": "Norm", "p": 1.0}]),
     ((3, 2, 4, 5), [{"name": "u", "type": "Unbind"}, {"type": "MatMul", "from": ["u:0", "u:2"]}]),
-    ((3, 2, 4, 5), [{"name": "u", "type": "Unbind", "dim": -1}, {"type": "Add", "from": ["u:4", "u:1"]}]),
-    ((3, 2, 4, 5), [{"name": "u", "type": "Unbind", "dim": 2}, {"type": "View", "from": "u:3", "shape": [30]}]),
+    (
+        (3, 2, 4, 5),
+        [{"name": "u", "type": "Unbind", "dim": -1}, {"type": "Add", "from": ["u:4", "u:1"]}],
+    ),
+    (
+        (3, 2, 4, 5),
+        [{"name": "u", "type": "Unbind", "dim": 2}, {"type": "View", "from": "u:3", "shape": [30]}],
+    ),
     # --- pads ---
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": [1, 2, 3, 0]}]),
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": -1}]),
@@ -252,16 +829,49 @@ def test_layer_matches_torch(shape, layers):
 def test_every_listed_type_has_a_case():
     covered = {layer["type"] for _, layers in C for layer in layers}
     listed = set(REGISTRY)
-    missing = listed - covered - {"AvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "ZeroPad1d", "ZeroPad3d", "ConstantPad2d"}
+    missing = (
+        listed
+        - covered
+        - {
+            "AvgPool1d",
+            "AdaptiveAvgPool3d",
+            "AdaptiveMaxPool1d",
+            "ZeroPad1d",
+            "ZeroPad3d",
+            "ConstantPad2d",
+        }
+    )
     assert not missing
 
 
 INFERRED = [
-    ((1, 3, 9, 9), [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "GroupNorm", "num_groups": 2},
-                    {"type": "InstanceNorm2d", "affine": True}, {"type": "ConvTranspose2d", "out_channels": 2, "kernel_size": 2}, {"type": "Flatten"},
-                    {"type": "Linear", "out_features": 5}]),
-    ((3, 9, 9), [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "InstanceNorm2d", "affine": True}]),
-    ((2, 4, 9), [{"type": "Conv1d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm1d"}, {"type": "Linear", "out_features": 2}]),
+    (
+        (1, 3, 9, 9),
+        [
+            {"type": "Conv2d", "out_channels": 4, "kernel_size": 3},
+            {"type": "BatchNorm2d"},
+            {"type": "GroupNorm", "num_groups": 2},
+            {"type": "InstanceNorm2d", "affine": True},
+            {"type": "ConvTranspose2d", "out_channels": 2, "kernel_size": 2},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 5},
+        ],
+    ),
+    (
+        (3, 9, 9),
+        [
+            {"type": "Conv2d", "out_channels": 4, "kernel_size": 3},
+            {"type": "InstanceNorm2d", "affine": True},
+        ],
+    ),
+    (
+        (2, 4, 9),
+        [
+            {"type": "Conv1d", "out_channels": 4, "kernel_size": 3},
+            {"type": "BatchNorm1d"},
+            {"type": "Linear", "out_features": 2},
+        ],
+    ),
 ]
 
 

@@ -36,12 +36,23 @@ def test_every_layer_type_saves_what_torch_saves(shape, layers):
         agree(analysis_of(shape, [head, *layers]))
 
 
-@pytest.mark.parametrize("name", ["alexnet.yaml", "resnet50.yaml", "mobilenet_v2.yaml", "densenet121.yaml", "squeezenet1_0.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alexnet.yaml",
+        "resnet50.yaml",
+        "mobilenet_v2.yaml",
+        "densenet121.yaml",
+        "squeezenet1_0.yaml",
+    ],
+)
 def test_architectures_on_meta(name):
     agree(analyze(load(str(CONFIGS / name))), device="meta")
 
 
-@settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(nets())
 def test_random_nets_save_what_torch_saves(net):
     a = valid_analysis(*net)
@@ -61,28 +72,57 @@ def test_totals_of_the_tutorial():
     assert m.per_layer["1"] == 6 * 30 * 30 * 4 and m.per_layer["2"] == 6 * 15 * 15 * 8
     assert m.total_bytes == 4 * 81194 * 4 + m.saved_activation_bytes
     half = memory(a, dtype="float16")
-    assert half.params_bytes == 81194 * 2 and half.per_layer["2"] == 6 * 15 * 15 * 8  # indices stay int64
+    assert (
+        half.params_bytes == 81194 * 2 and half.per_layer["2"] == 6 * 15 * 15 * 8
+    )  # indices stay int64
 
 
 def test_a_parameter_free_first_layer_keeps_nothing():
-    a = analysis_of((1, 3, 8, 8), [{"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Conv2d", "out_channels": 2, "kernel_size": 1}])
+    a = analysis_of(
+        (1, 3, 8, 8),
+        [
+            {"type": "ReLU"},
+            {"type": "MaxPool2d", "kernel_size": 2},
+            {"type": "Conv2d", "out_channels": 2, "kernel_size": 1},
+        ],
+    )
     m = memory(a)
     assert m.per_layer == {"0": 0, "1": 0, "2": 3 * 4 * 4 * 4}
 
 
 def test_inference_peak_frees_after_last_use():
-    a = analysis_of((1, 1, 4, 4), [{"type": "Conv2d", "out_channels": 2, "kernel_size": 1}, {"type": "ReLU"}, {"type": "Flatten"}])
+    a = analysis_of(
+        (1, 1, 4, 4),
+        [
+            {"type": "Conv2d", "out_channels": 2, "kernel_size": 1},
+            {"type": "ReLU"},
+            {"type": "Flatten"},
+        ],
+    )
     # input 16 + conv output 32 floats; then the conv output and the ReLU output, 32 + 32 (the input is freed)
     assert memory(a).inference_peak_bytes == (32 + 32) * 4
-    skip = analysis_of((1, 1, 4, 4), [{"name": "a", "type": "ReLU"}, {"name": "b", "type": "ReLU"}, {"name": "c", "type": "Add", "from": ["b", "input"]}])
+    skip = analysis_of(
+        (1, 1, 4, 4),
+        [
+            {"name": "a", "type": "ReLU"},
+            {"name": "b", "type": "ReLU"},
+            {"name": "c", "type": "Add", "from": ["b", "input"]},
+        ],
+    )
     assert memory(skip).inference_peak_bytes == 3 * 16 * 4  # the input lives until the Add
 
 
 def test_fit_and_sizes():
-    assert parse_size("16GiB") == 16 << 30 and parse_size("512MB") == 512 * 10**6 and parse_size("1000") == 1000
+    assert (
+        parse_size("16GiB") == 16 << 30
+        and parse_size("512MB") == 512 * 10**6
+        and parse_size("1000") == 1000
+    )
     spec = load(str(CONFIGS / "resnet18.yaml"))
     n = fit(lambda b: analyze(spec, b), 2 << 30, "float32", "sgd")
-    assert memory(analyze(spec, n)).total_bytes <= 2 << 30 < memory(analyze(spec, n + 1)).total_bytes
+    assert (
+        memory(analyze(spec, n)).total_bytes <= 2 << 30 < memory(analyze(spec, n + 1)).total_bytes
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -101,13 +141,24 @@ def test_half_precision_saves_what_torch_saves(dtype):
     a = analysis_of((2, 3, 16, 16), layers)
     m = memory(a, dtype)
     total, per_layer = measure_saved(a, "cpu", dtype)
-    assert (m.saved_activation_bytes, {k: v for k, v in m.per_layer.items() if v}) == (total, per_layer)
-    assert m.per_layer["5"] == 2 * 8 * 16 * 16 * 2 + 2 * 8 * 8 * 8 * 8  # input in half, indices int64
+    assert (m.saved_activation_bytes, {k: v for k, v in m.per_layer.items() if v}) == (
+        total,
+        per_layer,
+    )
+    assert (
+        m.per_layer["5"] == 2 * 8 * 16 * 16 * 2 + 2 * 8 * 8 * 8 * 8
+    )  # input in half, indices int64
 
 
 @pytest.mark.parametrize(
     "a_shape,b_shape",
-    [((1, 4, 7, 5), (1, 1, 5, 6)), ((2, 1, 4, 5), (3, 5, 6)), ((3, 1, 4, 5), (1, 2, 5, 6)), ((4, 5), (2, 3, 5, 6)), ((5,), (2, 5, 3))],
+    [
+        ((1, 4, 7, 5), (1, 1, 5, 6)),
+        ((2, 1, 4, 5), (3, 5, 6)),
+        ((3, 1, 4, 5), (1, 2, 5, 6)),
+        ((4, 5), (2, 3, 5, 6)),
+        ((5,), (2, 5, 3)),
+    ],
 )
 def test_broadcast_matmul_keeps_what_torch_keeps(a_shape, b_shape):
     layers = [

@@ -27,24 +27,50 @@ def layer(draw, i, ndim, prev_multi):
             shape[draw(st.integers(0, len(shape) - 1))] = -1
         return {"name": name, "type": kind, "shape": shape, **src}
     if kind == "Squeeze":
-        return {"name": name, "type": "Squeeze", **({"dim": draw(d)} if draw(st.booleans()) else {}), **src}
+        return {
+            "name": name,
+            "type": "Squeeze",
+            **({"dim": draw(d)} if draw(st.booleans()) else {}),
+            **src,
+        }
     if kind == "Unsqueeze":
         return {"name": name, "type": "Unsqueeze", "dim": draw(d), **src}
     if kind in ("Mean", "Sum", "Amax"):
         dims = draw(st.lists(d, max_size=2))
         return {"name": name, "type": kind, "dim": dims, "keepdim": draw(st.booleans()), **src}
     if kind == "Split":
-        sec = draw(st.one_of(st.integers(1, 4), st.lists(st.integers(1, 3), min_size=1, max_size=3)))
+        sec = draw(
+            st.one_of(st.integers(1, 4), st.lists(st.integers(1, 3), min_size=1, max_size=3))
+        )
         return {"name": name, "type": "Split", "split_size_or_sections": sec, "dim": draw(d), **src}
     if kind == "Chunk":
-        return {"name": name, "type": "Chunk", "chunks": draw(st.integers(1, 3)), "dim": draw(d), **src}
+        return {
+            "name": name,
+            "type": "Chunk",
+            "chunks": draw(st.integers(1, 3)),
+            "dim": draw(d),
+            **src,
+        }
     if kind in ("MulC", "AddC"):
-        return {"name": name, "type": kind[:3], "from": [src.get("from", f"l{i - 1}" if i else "input")], "value": 0.5}
+        return {
+            "name": name,
+            "type": kind[:3],
+            "from": [src.get("from", f"l{i - 1}" if i else "input")],
+            "value": 0.5,
+        }
     if kind == "Div":
-        return {"name": name, "type": "Div", "from": [src.get("from", f"l{i - 1}" if i else "input"), "input"]}
+        return {
+            "name": name,
+            "type": "Div",
+            "from": [src.get("from", f"l{i - 1}" if i else "input"), "input"],
+        }
     if kind == "MatMul":
         other = draw(st.sampled_from(["input", f"l{i - 1}" if i else "input"]))
-        return {"name": name, "type": "MatMul", "from": [src.get("from", f"l{i - 1}" if i else "input"), other]}
+        return {
+            "name": name,
+            "type": "MatMul",
+            "from": [src.get("from", f"l{i - 1}" if i else "input"), other],
+        }
     if kind == "ChannelShuffle":
         return {"name": name, "type": "ChannelShuffle", "groups": draw(st.integers(1, 3)), **src}
     if kind == "Flatten":
@@ -63,7 +89,9 @@ def nets(draw):
     return shape, layers
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(nets())
 def test_random_nets_of_todays_kinds_agree_with_torch(net):
     assert_agrees_with_torch(*net)

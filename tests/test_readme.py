@@ -11,12 +11,19 @@ def test_python_api_example_runs(monkeypatch, capsys):
     block = re.search(r"## Python API\n\n```python\n(.*?)```", README, re.S).group(1)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
-    assert out == ["(1, 10) 81194 274656", "['conv1.weight', 'conv1.bias']", "3 33 error", "(2, 10) 72234"]
+    assert out == [
+        "(1, 10) 81194 274656",
+        "['conv1.weight', 'conv1.bias']",
+        "3 33 error",
+        "(2, 10) 72234",
+    ]
 
 
 def test_quick_start_is_what_ci_runs():
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
-    test_line = next(line for line in README.splitlines() if line.endswith(".venv/bin/python -m pytest"))
+    test_line = next(
+        line for line in README.splitlines() if line.endswith(".venv/bin/python -m pytest")
+    )
     assert test_line in ci
 
 
@@ -27,7 +34,9 @@ def test_sizes_tables_are_what_sizes_prints(monkeypatch):
     from cnncalc.cli import app
 
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
-    blocks = re.findall(r"```console\n\$ cnncalc ((?:sizes|shapes docs/)[^\n]*)\n(.*?)```", README, re.S)
+    blocks = re.findall(
+        r"```console\n\$ cnncalc ((?:sizes|shapes docs/)[^\n]*)\n(.*?)```", README, re.S
+    )
     assert len(blocks) == 3
     for command, shown in blocks:
         r = CliRunner().invoke(app, command.split())

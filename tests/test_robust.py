@@ -41,7 +41,10 @@ layers:
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("input: [1, 2]\nlayers:\n  - {type: ReLU, name: \"ok\\nfake.yaml:1:1: error: injected\"}\n", "control character"),
+        (
+            'input: [1, 2]\nlayers:\n  - {type: ReLU, name: "ok\\nfake.yaml:1:1: error: injected"}\n',
+            "control character",
+        ),
         ("input: [1, !!bool maybe]\nlayers: [{type: ReLU}]\n", "cannot read 'maybe' as bool"),
         ("input: [1, !!int '']\nlayers: [{type: ReLU}]\n", "cannot read '' as int"),
         ("input: [1, " + "9" * 5000 + "]\nlayers: [{type: ReLU}]\n", "longer than 64 characters"),
@@ -51,7 +54,10 @@ layers:
         (BLOCKS.replace("REPEAT", "1000000000"), "more than the 10,000 layers"),
         (BLOCKS.replace("REPEAT", "3"), "every layer is left out by when"),
         (BLOCKS.replace("REPEAT", "1e100"), "repeat must be an integer"),
-        ("input: [1, 2, 3]\nlayers:\n  - {type: Upsample, scale_factor: 1.0e300}\n", "larger than 1e+18"),
+        (
+            "input: [1, 2, 3]\nlayers:\n  - {type: Upsample, scale_factor: 1.0e300}\n",
+            "larger than 1e+18",
+        ),
     ],
 )
 def test_hostile_specs_give_one_located_line(text, message, tmp_path):
@@ -66,7 +72,11 @@ def test_hostile_specs_give_one_located_line(text, message, tmp_path):
 
 def test_a_deep_chain_of_blocks_is_refused_not_a_recursion(tmp_path):
     blocks = "".join(f"  B{k}:\n    layers:\n      - {{type: B{k - 1}}}\n" for k in range(1, 120))
-    text = "input: [1, 2]\nblocks:\n  B0:\n    layers:\n      - {type: ReLU}\n" + blocks + "layers:\n  - {type: B119}\n"
+    text = (
+        "input: [1, 2]\nblocks:\n  B0:\n    layers:\n      - {type: ReLU}\n"
+        + blocks
+        + "layers:\n  - {type: B119}\n"
+    )
     p = tmp_path / "spec.yaml"
     p.write_text(text)
     r = run("shapes", p)
@@ -76,8 +86,14 @@ def test_a_deep_chain_of_blocks_is_refused_not_a_recursion(tmp_path):
 @pytest.mark.parametrize(
     "layer,message",
     [
-        ("{name: r, type: ReLU, from: true}", "from must be a layer name or a list of names, found True"),
-        ("{name: r, type: ReLU, from: missing, when: false}", "left out by when, it stands for its input 'missing', but no layer above"),
+        (
+            "{name: r, type: ReLU, from: true}",
+            "from must be a layer name or a list of names, found True",
+        ),
+        (
+            "{name: r, type: ReLU, from: missing, when: false}",
+            "left out by when, it stands for its input 'missing', but no layer above",
+        ),
     ],
 )
 def test_a_bad_from_in_a_block_is_never_dropped(layer, message, tmp_path):
@@ -96,5 +112,7 @@ def test_import_of_a_model_that_refuses_the_input_is_one_line():
 
     models = Path(__file__).resolve().parent / "models.py"
     r = run("import", f"{models}:TutorialNet", "--input", "1,3,8,8")
-    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert (
+        r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    )
     assert "does not run on an input of shape [1, 3, 8, 8]" in r.output and len(r.output) < 400

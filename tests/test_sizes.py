@@ -28,9 +28,18 @@ def explicit(layers: list[dict], a) -> list[dict]:
     """The layers with every size the analysis inferred at the spec's own input written out (the built model)."""
     out = []
     for layer, r in zip(layers, a.layers):
-        kind_keys = {"in_channels", "num_features", "in_features", "num_channels", "normalized_shape", "num_parameters"}
+        kind_keys = {
+            "in_channels",
+            "num_features",
+            "in_features",
+            "num_channels",
+            "normalized_shape",
+            "num_parameters",
+        }
         filled = {
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in r.kwargs.items() if k in kind_keys and layer.get(k) is None
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in r.kwargs.items()
+            if k in kind_keys and layer.get(k) is None
         }
         out.append({**layer, **filled})
     return out
@@ -79,21 +88,49 @@ def encoder_decoders(draw):
     layers, skips, c = [], [], 2
     for level in range(depth):
         pad = draw(st.integers(0, 1))
-        layers.append({"name": f"enc{level}", "type": "Conv2d", "out_channels": c, "kernel_size": 3, "padding": pad})
+        layers.append(
+            {
+                "name": f"enc{level}",
+                "type": "Conv2d",
+                "out_channels": c,
+                "kernel_size": 3,
+                "padding": pad,
+            }
+        )
         skips.append(f"enc{level}")
         k = draw(st.integers(2, 3))
         layers.append(
-            {"name": f"pool{level}", "type": "MaxPool2d", "kernel_size": k, "stride": 2, "ceil_mode": draw(st.booleans())}
+            {
+                "name": f"pool{level}",
+                "type": "MaxPool2d",
+                "kernel_size": k,
+                "stride": 2,
+                "ceil_mode": draw(st.booleans()),
+            }
         )
-    layers.append({"name": "mid", "type": "Conv2d", "out_channels": c, "kernel_size": 3, "padding": 1})
+    layers.append(
+        {"name": "mid", "type": "Conv2d", "out_channels": c, "kernel_size": 3, "padding": 1}
+    )
     for level in reversed(range(depth)):
         if draw(st.booleans()):
-            layers.append({"name": f"up{level}", "type": "ConvTranspose2d", "out_channels": c, "kernel_size": 2, "stride": 2})
+            layers.append(
+                {
+                    "name": f"up{level}",
+                    "type": "ConvTranspose2d",
+                    "out_channels": c,
+                    "kernel_size": 2,
+                    "stride": 2,
+                }
+            )
         else:
             layers.append({"name": f"up{level}", "type": "Upsample", "scale_factor": 2})
         merge = draw(st.sampled_from(["Cat", "Add"]))
-        layers.append({"name": f"merge{level}", "type": merge, "from": [skips[level], f"up{level}"]})
-        layers.append({"name": f"dec{level}", "type": "Conv2d", "out_channels": c, "kernel_size": 1})
+        layers.append(
+            {"name": f"merge{level}", "type": merge, "from": [skips[level], f"up{level}"]}
+        )
+        layers.append(
+            {"name": f"dec{level}", "type": "Conv2d", "out_channels": c, "kernel_size": 1}
+        )
     side = draw(st.integers(8, 40))
     return [1, 1, side, side], layers
 
@@ -120,7 +157,10 @@ def test_one_dim_varied_alone_against_torch():
     assert sw.valid == [11, 12, 13, 14]  # those that give fc its in_features (3 · 3 · 4 = 36)
 
 
-@pytest.mark.parametrize("name,hi", [("lenet.yaml", 80), ("unet.yaml", 96), ("resnet18.yaml", 100), ("googlenet.yaml", 80)])
+@pytest.mark.parametrize(
+    "name,hi",
+    [("lenet.yaml", 80), ("unet.yaml", 96), ("resnet18.yaml", 100), ("googlenet.yaml", 80)],
+)
 def test_configs_sweep_equals_the_analysis_at_each_size(name, hi):
     """Against the analysis itself, size for size: valid where it has no error, lossless where also no rounding warning."""
     spec = load(str(ROOT / "configs" / name))
@@ -153,13 +193,13 @@ def test_unet_accepts_multiples_of_16():
 
 
 def test_train_adds_batchnorms_refusal():
-    text = (
-        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2}\n  - {type: BatchNorm2d}\n"
-    )
+    text = "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2}\n  - {type: BatchNorm2d}\n"
     spec = parse(text)
     assert runs(sweep(spec, ["H", "W"], 1, 12).valid) == [[3, 12, 1]]
     train = sweep(spec, ["H", "W"], 1, 12, train=True)
-    assert runs(train.valid) == [[5, 12, 1]]  # at 3 and 4 the conv gives 1 x 1: one value per channel
+    assert runs(train.valid) == [
+        [5, 12, 1]
+    ]  # at 3 and 4 the conv gives 1 x 1: one value per channel
     import torch
 
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.BatchNorm2d(4)).train()
@@ -183,7 +223,9 @@ def test_cli_json_and_table():
     out = json.loads(r.stdout)
     assert out["vary"] == ["H", "W"] and out["range"] == [1, 64] and out["valid"] == [[30, 33, 1]]
     assert out["lossless"] == [[30, 30, 1]]
-    assert {"sizes": [[10, 29, 1], [34, 64, 1]], "layer": "fc1"}.items() <= out["invalid"][-1].items()
+    assert {"sizes": [[10, 29, 1], [34, 64, 1]], "layer": "fc1"}.items() <= out["invalid"][
+        -1
+    ].items()
     r = run("sizes", ROOT / "configs" / "unet.yaml", "--range", "1:256")
     assert "valid:    every multiple of 16 from 16 to 256 (16 sizes)" in r.stdout
 
@@ -191,7 +233,10 @@ def test_cli_json_and_table():
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--vary", "C"], "--vary C: not a spatial dim of the input [1, 1, 32, 32]; its spatial dims are H, W"),
+        (
+            ["--vary", "C"],
+            "--vary C: not a spatial dim of the input [1, 1, 32, 32]; its spatial dims are H, W",
+        ),
         (["--vary", "H,H"], "names a dim twice"),
         (["--range", "5:1"], "empty"),
         (["--range", "0:9"], "sizes start at 1"),
@@ -206,9 +251,14 @@ def test_bad_options_exit_2(args, message):
 
 def test_a_spec_broken_at_every_size_is_a_diagnostic(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("input: [1, 1, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, from: nope}\n")
+    path.write_text(
+        "input: [1, 1, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, from: nope}\n"
+    )
     r = run("sizes", path)
-    assert r.exit_code == 1 and f"{path}:3:59: error: layer '0' (Conv2d): from names 'nope'" in r.stderr
+    assert (
+        r.exit_code == 1
+        and f"{path}:3:59: error: layer '0' (Conv2d): from names 'nope'" in r.stderr
+    )
 
 
 def test_parse_range_bounds():
@@ -217,10 +267,14 @@ def test_parse_range_bounds():
 
 def test_explain_of_a_refused_size_names_the_layer_and_nearby_sizes(tmp_path):
     path = tmp_path / "net.yaml"
-    path.write_text((ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 36, 36]"))
+    path.write_text(
+        (ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 36, 36]")
+    )
     r = run("explain", path)
     assert r.exit_code == 1 and "error: layer 'fc1' (Linear): in_features is 576" in r.stderr
     assert "H = W (together): the nearest that work are 33" in r.stderr
-    path.write_text((ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 28, 32]"))
+    path.write_text(
+        (ROOT / "configs" / "lenet.yaml").read_text().replace("[1, 1, 32, 32]", "[1, 1, 28, 32]")
+    )
     r = run("explain", path)
     assert "H = 28: the nearest that work are 30;" in r.stderr

@@ -20,7 +20,14 @@ NAMES = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}
 
 def value(text: str, sizes: dict) -> int:
     """A printed formula, evaluated (⌊ ⌋ is floor division, · is a product)."""
-    expr = text.replace(",", "").replace("−", "-").replace("·", "*").replace("⌊", "((").replace("⌋", "))").replace("/", "//")
+    expr = (
+        text.replace(",", "")
+        .replace("−", "-")
+        .replace("·", "*")
+        .replace("⌊", "((")
+        .replace("⌋", "))")
+        .replace("/", "//")
+    )
     assert re.fullmatch(r"[\w\s()+\-*/]+", expr), text
     return eval(expr, {"__builtins__": {}}, dict(sizes))  # noqa: S307 - a formula the test itself printed
 
@@ -49,7 +56,9 @@ def check_against_torch(shape, layers, n, tries=6, seed=0):
         assume(False)  # no size makes the net fit
     rng = random.Random(seed)
     checked = 0
-    for t in range(tries):  # the base sizes, then each name at a size it takes alone, drawn independently
+    for t in range(
+        tries
+    ):  # the base sizes, then each name at a size it takes alone, drawn independently
         sizes = dict(r.base) if t == 0 else {k: rng.choice(r.valid[k][:60]) for k in spec.symbols}
         concrete = tuple(sizes[v] if v in sizes else int(v) for v in written)
         facts, failed = torch_run(concrete, layers)
@@ -86,11 +95,17 @@ def test_formulas_are_torchs_shapes_params_and_macs(net):
     shape, layers = net
     n = spatial(layers)
     assume(n is not None and len(shape) >= n + 2)
-    assert check_against_torch(shape, layers, n) >= 1  # at least the base sizes, which fit by construction
+    assert (
+        check_against_torch(shape, layers, n) >= 1
+    )  # at least the base sizes, which fit by construction
 
 
 def test_resnet50_output_is_the_issue_formula():
-    text = open("configs/resnet50.yaml").read().replace("input: [1, 3, 224, 224]", "input: [N, 3, H, W]")
+    text = (
+        open("configs/resnet50.yaml")
+        .read()
+        .replace("input: [1, 3, 224, 224]", "input: [N, 3, H, W]")
+    )
     r = formulas(parse(text))
     last = next(x for x in r.rows if x.name == "layer4.2.relu")
     assert last.shape == ["N", "2048", "⌊(H − 1)/32⌋ + 1", "⌊(W − 1)/32⌋ + 1"]
@@ -114,24 +129,34 @@ def test_fit_forms():
 
 def test_cli_prints_formulas_and_sizes(tmp_path):
     path = tmp_path / "net.yaml"
-    tutorial = open("configs/lenet.yaml").read().replace("input: [1, 1, 32, 32]", "input: [N, 1, H, W]")
+    tutorial = (
+        open("configs/lenet.yaml").read().replace("input: [1, 1, 32, 32]", "input: [N, 1, H, W]")
+    )
     path.write_text(tutorial.replace("in_features: 576, ", ""))  # fc1 takes what the flatten gives
     r = runner.invoke(app, ["shapes", str(path)])
     assert r.exit_code == 0, r.output
     assert "[N, 16, ⌊(H − 2)/4⌋ − 1, ⌊(W − 2)/4⌋ − 1]" in r.stdout
-    assert "120 · (16 · (⌊(H − 2)/4⌋ − 1) · (⌊(W − 2)/4⌋ − 1)) + 120" in r.stdout  # fc1's parameters
+    assert (
+        "120 · (16 · (⌊(H − 2)/4⌋ − 1) · (⌊(W − 2)/4⌋ − 1)) + 120" in r.stdout
+    )  # fc1's parameters
     assert "H: 10 to 512 (503 sizes) (with N = 1, W = 224)" in r.stdout
-    path.write_text(tutorial)  # fc1 wants 576: only 30..33 fit, where the pooled map is always 6 x 6
+    path.write_text(
+        tutorial
+    )  # fc1 wants 576: only 30..33 fit, where the pooled map is always 6 x 6
     r = runner.invoke(app, ["shapes", str(path)])
     assert "[N, 16, 6, 6]" in r.stdout and "H: 30 to 33 (4 sizes) (with N = 1, W = 33)" in r.stdout
-    r = runner.invoke(app, ["shapes", str(path), "--set", "H=32", "--set", "W=32", "--batch", "2", "-f", "json"])
+    r = runner.invoke(
+        app, ["shapes", str(path), "--set", "H=32", "--set", "W=32", "--batch", "2", "-f", "json"]
+    )
     import json
 
     out = json.loads(r.stdout)
     assert out["input"] == [2, 1, 32, 32] and out["total_macs"] == 2 * 274_656
     r = runner.invoke(app, ["params", str(path)])
     assert (
-        r.exit_code == 1 and "the input dims N, H, W are names: give them sizes (--set H=224 --set W=224 --batch 8)" in r.stderr
+        r.exit_code == 1
+        and "the input dims N, H, W are names: give them sizes (--set H=224 --set W=224 --batch 8)"
+        in r.stderr
     )
     r = runner.invoke(app, ["shapes", str(path), "--set", "H=x"])
     assert r.exit_code == 2 and "--set must be NAME=SIZE" in r.stderr
@@ -139,6 +164,11 @@ def test_cli_prints_formulas_and_sizes(tmp_path):
 
 def test_names_no_size_fits_is_a_diagnostic(tmp_path):
     path = tmp_path / "net.yaml"
-    path.write_text("input: [1, 3, H, W]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, in_channels: 5}\n")
+    path.write_text(
+        "input: [1, 3, H, W]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, in_channels: 5}\n"
+    )
     r = runner.invoke(app, ["shapes", str(path)])
-    assert r.exit_code == 1 and "no size from 1 to 512 of H, W (all at once) gives a net that fits" in r.stderr
+    assert (
+        r.exit_code == 1
+        and "no size from 1 to 512 of H, W (all at once) gives a net that fits" in r.stderr
+    )

@@ -27,7 +27,11 @@ def torch_numbers(model, shape):
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         out = model(torch.randn(shape))
     outs = list(out.values()) if isinstance(out, dict) else [out]
-    return sorted((n, tuple(p.shape)) for n, p in model.named_parameters()), fc.get_total_flops() // 2, [tuple(o.shape) for o in outs]
+    return (
+        sorted((n, tuple(p.shape)) for n, p in model.named_parameters()),
+        fc.get_total_flops() // 2,
+        [tuple(o.shape) for o in outs],
+    )
 
 
 def spec_numbers(a, skip=()):
@@ -41,10 +45,16 @@ def test_readme_shufflenet_unit_is_torchvisions_unit():
     # and the same unit written as torch code imports to the same numbers
     b = analyze(parse(import_model(ShuffleUnit(), a.input).text))
     assert spec_numbers(b) == spec_numbers(a)
-    assert memory(b).saved_activation_bytes == memory(a).saved_activation_bytes == measure_saved(a, "cpu")[0]
+    assert (
+        memory(b).saved_activation_bytes
+        == memory(a).saved_activation_bytes
+        == measure_saved(a, "cpu")[0]
+    )
 
 
-@pytest.mark.parametrize("model,shape", [(ConvNeXtBlock(), (2, 16, 9, 9)), (TimmStyle(), (1, 3, 17, 15))])
+@pytest.mark.parametrize(
+    "model,shape", [(ConvNeXtBlock(), (2, 16, 9, 9)), (TimmStyle(), (1, 3, 17, 15))]
+)
 def test_modern_modules_import_exactly(model, shape):
     imported = import_model(model, shape)
     a = analyze(parse(imported.text))
@@ -66,7 +76,11 @@ def test_zoo_imports_match_torchvision(path):
     """Specs imported from torchvision 0.29 models; the numbers torch gave for the model itself."""
     truth = json.loads(path.with_suffix(".json").read_text())
     a = analyze(load(str(path)))
-    assert (a.total_params, a.total_macs, [list(s) for _, s in a.outputs]) == (truth["params"], truth["macs"], truth["outputs"])
+    assert (a.total_params, a.total_macs, [list(s) for _, s in a.outputs]) == (
+        truth["params"],
+        truth["macs"],
+        truth["outputs"],
+    )
     report = verify(a, "meta")
     assert report.ok, report.problems
 
@@ -88,21 +102,41 @@ def test_several_outputs_and_unreached_layers():
     ]
     a = analysed(layers, outputs=["a", "b"])
     assert a.outputs == [("a", (1, 2, 4, 4)), ("b", (1, 1, 6, 6))]
-    assert [w.message for w in a.warnings] == ["layer 'dead' (Sigmoid): its output reaches no output of the net"]
+    assert [w.message for w in a.warnings] == [
+        "layer 'dead' (Sigmoid): its output reaches no output of the net"
+    ]
     from cnncalc.render import shapes_json
 
-    assert shapes_json(a)["outputs"] == [{"name": "a", "shape": [1, 2, 4, 4]}, {"name": "b", "shape": [1, 1, 6, 6]}]
+    assert shapes_json(a)["outputs"] == [
+        {"name": "a", "shape": [1, 2, 4, 4]},
+        {"name": "b", "shape": [1, 1, 6, 6]},
+    ]
     assert verify(a, "cpu").ok
 
 
 @pytest.mark.parametrize(
     "layers,message",
     [
-        ([{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "ReLU"}], "'s' has 2 outputs: name one of them, 's:0' to 's:1'"),
-        ([{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "ReLU", "from": "s:2"}], "'s' has 2 outputs, 's:0' to 's:1'"),
-        ([{"name": "r", "type": "ReLU"}, {"type": "ReLU", "from": "r:0"}], "'r' has one output: name it 'r'"),
+        (
+            [{"name": "s", "type": "Chunk", "chunks": 2, "dim": 1}, {"type": "ReLU"}],
+            "'s' has 2 outputs: name one of them, 's:0' to 's:1'",
+        ),
+        (
+            [
+                {"name": "s", "type": "Chunk", "chunks": 2, "dim": 1},
+                {"type": "ReLU", "from": "s:2"},
+            ],
+            "'s' has 2 outputs, 's:0' to 's:1'",
+        ),
+        (
+            [{"name": "r", "type": "ReLU"}, {"type": "ReLU", "from": "r:0"}],
+            "'r' has one output: name it 'r'",
+        ),
         ([{"name": "a:b", "type": "ReLU"}], "has a ':'"),
-        ([{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [1, -1]}], "not laid out contiguously"),
+        (
+            [{"type": "Permute", "dims": [0, 2, 3, 1]}, {"type": "View", "shape": [1, -1]}],
+            "not laid out contiguously",
+        ),
         ([{"name": "p", "type": "Parameter", "shape": [4], "from": "input"}], "takes no input"),
     ],
 )
@@ -115,7 +149,14 @@ def test_several_outputs_diagnostics(layers, message):
 def test_trainable_false_freezes_parameters():
     layers = [
         {"name": "conv", "type": "Conv2d", "out_channels": 4, "kernel_size": 3},
-        {"name": "dfl", "type": "Conv2d", "out_channels": 2, "kernel_size": 1, "bias": False, "trainable": False},
+        {
+            "name": "dfl",
+            "type": "Conv2d",
+            "out_channels": 2,
+            "kernel_size": 1,
+            "bias": False,
+            "trainable": False,
+        },
     ]
     a = analysed(layers)
     assert (a.total_params, a.trainable_params) == (148 + 8, 148)

@@ -45,18 +45,29 @@ def test_every_number_is_ultralytics(run_):
     got = numbers(analyze(load(str(HERE / name), imgsz=int(size))))
     for key in ("ultralytics", "macs", "outputs", "frozen", "buffers", "parameters"):
         assert got[key] == want[key], key
-    assert list(got["parameters"]) == list(want["parameters"]) or sorted(got["parameters"]) == sorted(want["parameters"])
+    assert list(got["parameters"]) == list(want["parameters"]) or sorted(
+        got["parameters"]
+    ) == sorted(want["parameters"])
 
 
 def test_truth_covers_each_module_and_head():
     """The truth file spans detect, segment, classify, pose and obb, and sizes off the proxy path."""
     tasks = {json.dumps(v["outputs"][:1]) for v in TRUTH.values()}
     assert len(TRUTH) >= 14 and len(tasks) >= 6
-    assert {"yolo96-cls.yaml@100", "yolo92-cls.yaml@64"} <= set(TRUTH)  # THOP's full-size run, not extrapolated
+    assert {"yolo96-cls.yaml@100", "yolo92-cls.yaml@64"} <= set(
+        TRUTH
+    )  # THOP's full-size run, not extrapolated
 
 
 @pytest.mark.parametrize(
-    "name", ["yolo91n-seg.yaml", "yolo93n-pose.yaml", "yolo94-tiny.yaml", "yolo95m-obb.yaml", "yolo96-cls.yaml"]
+    "name",
+    [
+        "yolo91n-seg.yaml",
+        "yolo93n-pose.yaml",
+        "yolo94-tiny.yaml",
+        "yolo95m-obb.yaml",
+        "yolo96-cls.yaml",
+    ],
 )
 def test_the_built_torch_model_agrees(name):
     """verify builds the layers as torch modules and runs them: shapes, tensors and MACs as the analysis."""
@@ -70,8 +81,12 @@ def test_export_builds_the_model_with_its_names_and_frozen_dfl():
     namespace: dict = {}
     exec(compile(export(a), "<export>", "exec"), namespace)
     model = namespace["Net"]().eval()
-    assert {n: list(p.shape) for n, p in model.named_parameters()} == TRUTH["yolo91n-seg.yaml@640"]["parameters"]
-    assert [n for n, p in model.named_parameters() if not p.requires_grad] == ["model.15.dfl.conv.weight"]
+    assert {n: list(p.shape) for n, p in model.named_parameters()} == TRUTH["yolo91n-seg.yaml@640"][
+        "parameters"
+    ]
+    assert [n for n, p in model.named_parameters() if not p.requires_grad] == [
+        "model.15.dfl.conv.weight"
+    ]
     outs = model(torch.zeros(1, 3, 64, 64))
     assert [list(o.shape) for o in outs] == [list(s) for _, s in a.outputs]
 
@@ -87,14 +102,20 @@ def test_a_scaled_name_reads_the_unscaled_file_and_scale_option():
 def test_shapes_prints_the_rows_and_both_summaries():
     r = run("shapes", HERE / "yolo90n.yaml", "--format", "markdown")
     assert r.exit_code == 0, r.output
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines() if line.startswith("|")]
+    cells = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in r.stdout.splitlines()
+        if line.startswith("|")
+    ]
     assert cells[0][:6] == ["", "from", "n", "params", "module", "arguments"]
     rows = [row for row in cells[2:]]
     assert [row[0] for row in rows] == [str(i) for i in range(19)]
     assert rows[2][:3] == ["2", "-1", "1"] and rows[2][4] == "C2f"  # n = max(round(2 · 0.34), 1)
     params = TRUTH["yolo90n.yaml@640"]["parameters"]
     for row in rows:  # each row's parameters: Ultralytics' tensors under model.{i}
-        want = sum(torch.Size(s).numel() for n, s in params.items() if n.startswith(f"model.{row[0]}."))
+        want = sum(
+            torch.Size(s).numel() for n, s in params.items() if n.startswith(f"model.{row[0]}.")
+        )
         assert row[3] == f"{want:,}"
     assert (
         rows[13][1] == "[-1, -10]" and rows[13][4] == "Concat" and rows[13][6] == "[1, 96, 80, 80]"
@@ -188,9 +209,16 @@ def test_the_scale_missing_or_unknown(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(BASE)
     r = run("shapes", path)  # no scale in the name: Ultralytics assumes the first, and says so
-    assert r.exit_code == 0 and "warning: no model scale given" in r.stderr and "assuming 'n'" in r.stderr
+    assert (
+        r.exit_code == 0
+        and "warning: no model scale given" in r.stderr
+        and "assuming 'n'" in r.stderr
+    )
     r = run("shapes", path, "--scale", "x")
-    assert r.exit_code == 1 and f"{path}:2:1: error: scale 'x' is not one of this model's scales (n)" in r.stderr
+    assert (
+        r.exit_code == 1
+        and f"{path}:2:1: error: scale 'x' is not one of this model's scales (n)" in r.stderr
+    )
     with pytest.raises(SpecError, match="--imgsz is for Ultralytics model YAML"):
         parse("input: [1, 3]\nlayers: [{type: ReLU}]\n", imgsz=320)
 
@@ -201,7 +229,8 @@ def test_a_channel_mismatch_is_located_at_its_row(tmp_path):
     r = run("check", path)
     assert r.exit_code == 1
     assert (
-        f"{path}:7:5: error: row 2 (C2PSA): C2PSA keeps its channels: its input has 32 and its output would have 64" in r.stdout
+        f"{path}:7:5: error: row 2 (C2PSA): C2PSA keeps its channels: its input has 32 and its output would have 64"
+        in r.stdout
     )
 
 
@@ -210,13 +239,19 @@ def test_python_api_reads_model_yaml():
 
     a = cnncalc.analyze(str(HERE / "yolo90n.yaml"), imgsz=320)
     assert a.to_dict()["ultralytics"] == TRUTH["yolo90n.yaml@320"]["ultralytics"]
-    assert cnncalc.analyze(str(HERE / "yolo90.yaml"), scale="s").total_macs == TRUTH["yolo90s.yaml@640"]["macs"]
+    assert (
+        cnncalc.analyze(str(HERE / "yolo90.yaml"), scale="s").total_macs
+        == TRUTH["yolo90s.yaml@640"]["macs"]
+    )
 
 
 def test_verify_of_a_size_that_does_not_fit_runs_torch_to_that_row(tmp_path):
     r = run("verify", HERE / "yolo90n.yaml", "--imgsz", "100")
     assert r.exit_code == 1
-    assert "error: layer 'model.10' (Cat): cannot concatenate" in r.stderr and "(in row 10, Concat)" in r.stderr
+    assert (
+        "error: layer 'model.10' (Cat): cannot concatenate" in r.stderr
+        and "(in row 10, Concat)" in r.stderr
+    )
     assert "torch at layer 'model.10' (Cat) agrees it is invalid" in r.stderr
 
 
@@ -234,6 +269,8 @@ def test_a_command_s_options_do_not_outlive_it():
     import cnncalc
 
     assert run("shapes", HERE / "yolo90n.yaml", "--imgsz", "320").exit_code == 0
-    assert cnncalc.analyze(str(HERE.parent.parent / "configs" / "lenet.yaml")).total_params == 81_194
+    assert (
+        cnncalc.analyze(str(HERE.parent.parent / "configs" / "lenet.yaml")).total_params == 81_194
+    )
     r = run("shapes", HERE.parent.parent / "configs" / "lenet.yaml")
     assert r.exit_code == 0 and "Total params: 81,194" in r.stdout

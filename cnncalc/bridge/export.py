@@ -46,7 +46,11 @@ SHAPE_ARGS = {"normalized_shape", "unflattened_size"}  # tuples that are shapes:
 
 def _value(v, shape: bool = False) -> str:
     if isinstance(v, tuple):
-        if not shape and len(set(v)) == 1 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        if (
+            not shape
+            and len(set(v)) == 1
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        ):
             return repr(v[0])
         return "(" + ", ".join(_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     return repr(v)
@@ -111,7 +115,9 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.unsqueeze({a['dim']})"
     if t == "Slice":
         d = a["dim"] % len(layer.input_shapes[0])
-        part = ":".join("" if v is None else str(v) for v in (a["start"], a["end"])) + ("" if a["step"] == 1 else f":{a['step']}")
+        part = ":".join("" if v is None else str(v) for v in (a["start"], a["end"])) + (
+            "" if a["step"] == 1 else f":{a['step']}"
+        )
         return f"{x}[{', '.join([':'] * d + [part])}]"
     if t == "Select":
         return f"{x}.select({a['dim']}, {a['index']})"
@@ -179,7 +185,12 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     taken = {name.split(".")[0] for name in names}
     rename = {}
     for layer in modules:
-        if "." not in layer.name and not _ident(layer.name) and not layer.params and not layer.buffers:
+        if (
+            "." not in layer.name
+            and not _ident(layer.name)
+            and not layer.params
+            and not layer.buffers
+        ):
             base = re.sub(r"\W", "_", layer.type.lower())
             new = f"{base}{layer.name}" if _ident(f"{base}{layer.name}") else base
             k = 1
@@ -203,13 +214,21 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     params = [layer for layer in a.layers if layer.type == "Parameter"]
     for layer in params:
         if not _ident(layer.name):
-            raise ExportError(f"layer '{layer.name}' (Parameter): its name is not a Python identifier")
-        init.append(f"        self.{layer.name} = nn.Parameter(torch.zeros({tuple(layer.output_shape)}))")
+            raise ExportError(
+                f"layer '{layer.name}' (Parameter): its name is not a Python identifier"
+            )
+        init.append(
+            f"        self.{layer.name} = nn.Parameter(torch.zeros({tuple(layer.output_shape)}))"
+        )
         if not layer.trainable:
             init.append(f"        self.{layer.name}.requires_grad_(False)")
     for key, node in tree.items():
         value = _tree_source(node, 2)
-        init.append(f"        self.{key} = {value}" if _ident(key) else f"        self.add_module({key!r}, {value})")
+        init.append(
+            f"        self.{key} = {value}"
+            if _ident(key)
+            else f"        self.add_module({key!r}, {value})"
+        )
 
     def access(name: str) -> str:
         first, *rest = rename.get(name, name).split(".")
@@ -273,15 +292,30 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
 
 def freeze_lines(a: Analysis) -> list[str]:
     """``trainable: false``: those parameters of the built module get no gradient (named as the analysis names them)."""
-    frozen = [t.name for layer in a.layers if not layer.trainable and layer.type != "Parameter" for t in layer.params]
+    frozen = [
+        t.name
+        for layer in a.layers
+        if not layer.trainable and layer.type != "Parameter"
+        for t in layer.params
+    ]
     if not frozen:
         return []
-    return [f"        for name in {frozen!r}:  # trainable: false", "            self.get_parameter(name).requires_grad_(False)"]
+    return [
+        f"        for name in {frozen!r}:  # trainable: false",
+        "            self.get_parameter(name).requires_grad_(False)",
+    ]
 
 
 def net_class(class_name: str, doc: str, init: list[str], body: list[str]) -> str:
     """The top-level nn.Module class from its ``__init__`` and ``forward`` lines."""
-    lines = [f"class {class_name}(nn.Module):", doc, "", "    def __init__(self):", "        super().__init__()", *init]
+    lines = [
+        f"class {class_name}(nn.Module):",
+        doc,
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *init,
+    ]
     return "\n".join([*lines, "", "    def forward(self, x):", *body, ""])
 
 

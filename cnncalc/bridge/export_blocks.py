@@ -85,7 +85,9 @@ class BlockClass:
     def __init__(self, name: str, block, blocks: dict):
         self.name, self.block, self.blocks = name, block, blocks
         self.chains = False  # a nested block use with repeat: the class needs _chain
-        if name in ("nn", "torch") or any(a in RESERVED_ARGS or keyword.iskeyword(a) for a in block.args):
+        if name in ("nn", "torch") or any(
+            a in RESERVED_ARGS or keyword.iskeyword(a) for a in block.args
+        ):
             raise Unsupported(f"block {name}: a name the class cannot use")
         self.steps = []  # (rel, type, item) in order
         for j, item in enumerate(block.layers):
@@ -133,7 +135,9 @@ class BlockClass:
                 c = channels[srcs[0]]
                 for i in range(_value(item["repeat"], env) if "repeat" in item else 1):
                     these = {**inner_block.args, **inner, **(first if i == 0 else {})}
-                    c = BlockClass(type_, inner_block, self.blocks).out_channels({**these, "in_channels": c, "index": i})
+                    c = BlockClass(type_, inner_block, self.blocks).out_channels(
+                        {**these, "in_channels": c, "index": i}
+                    )
             elif type_.startswith(("Conv", "ConvTranspose")):
                 c = _value(item["out_channels"], env)
             elif type_ == "Cat":
@@ -148,7 +152,10 @@ class BlockClass:
         args = list(self.block.args)
         sig = ", ".join(
             ["self", "in_channels"]
-            + [a if self.block.args[a] is None else f"{a}={value_source(self.block.args[a])[0]}" for a in args]
+            + [
+                a if self.block.args[a] is None else f"{a}={value_source(self.block.args[a])[0]}"
+                for a in args
+            ]
             + ["index=0"]
         )
         init = ["        super().__init__()"]
@@ -176,10 +183,16 @@ class BlockClass:
                     out_c = f"{_access(rel)}[-1].out_channels"
                 else:
                     these = {**inner_args, **first}
-                    call = ", ".join([_bare(chan[srcs[0]])] + [f"{k}={value_source(v)[0]}" for k, v in these.items()])
+                    call = ", ".join(
+                        [_bare(chan[srcs[0]])]
+                        + [f"{k}={value_source(v)[0]}" for k, v in these.items()]
+                    )
                     make, out_c = f"{type_}({call})", f"{_access(rel)}.out_channels"
             elif type_ in ("Add", "Mul", "Cat"):
-                make, out_c = None, (" + ".join(chan[s] for s in srcs) if type_ == "Cat" else chan[srcs[0]])
+                make, out_c = (
+                    None,
+                    (" + ".join(chan[s] for s in srcs) if type_ == "Cat" else chan[srcs[0]]),
+                )
             else:
                 kind = REGISTRY[type_]
                 kw = []
@@ -189,15 +202,27 @@ class BlockClass:
                     elif key in kind.size_keys:
                         kw.append(f"{key}={_bare(chan[srcs[0]])}")
                 make = f"nn.{type_}({', '.join(kw)})"
-                out_c = value_source(item["out_channels"])[0] if type_.startswith(("Conv", "ConvTranspose")) else chan[srcs[0]]
+                out_c = (
+                    value_source(item["out_channels"])[0]
+                    if type_.startswith(("Conv", "ConvTranspose"))
+                    else chan[srcs[0]]
+                )
             if make:
-                init += _containers(rel, made)  # registered where their first child is: torch's order
+                init += _containers(
+                    rel, made
+                )  # registered where their first child is: torch's order
             if guarded:
                 # the channels differ with the condition: a variable, kept only if something reads it
                 flags[rel] = cond
                 alt = _stand_in(item, names, srcs)
                 init.append(
-                    {"cond": cond, "make": _assign(rel, make) if make else None, "var": cvar, "yes": out_c, "no": chan[alt]}
+                    {
+                        "cond": cond,
+                        "make": _assign(rel, make) if make else None,
+                        "var": cvar,
+                        "yes": out_c,
+                        "no": chan[alt],
+                    }
                 )
                 chan[rel] = cvar
             else:
@@ -212,7 +237,11 @@ class BlockClass:
             fwd_var[rel] = var
             names[rel] = prev = rel
         if flags:
-            init.append("        self._when = {" + ", ".join(f"{k!r}: bool({v})" for k, v in flags.items()) + "}")
+            init.append(
+                "        self._when = {"
+                + ", ".join(f"{k!r}: bool({v})" for k, v in flags.items())
+                + "}"
+            )
         init.append(f"        self.out_channels = {_bare(chan[prev])}")
         init = _render(init)
         body.append(f"        return {fwd_var[prev]}")
@@ -270,7 +299,9 @@ def _paren(expr: str) -> str:
 
 def _render(entries: list) -> list[str]:
     """Lines of ``__init__``; a guarded layer's channel variable is written only where it is read."""
-    text = "\n".join(e if isinstance(e, str) else f"{e['yes']} {e['no']} {e['make'] or ''}" for e in entries)
+    text = "\n".join(
+        e if isinstance(e, str) else f"{e['yes']} {e['no']} {e['make'] or ''}" for e in entries
+    )
     lines = []
     for e in entries:
         if isinstance(e, str):
@@ -278,7 +309,9 @@ def _render(entries: list) -> list[str]:
             continue
         others = text.replace(f"{e['yes']} {e['no']} {e['make'] or ''}", "", 1)
         used = re.search(rf"\b{e['var']}\b", others) is not None
-        body = ([f"            {e['make']}"] if e["make"] else []) + ([f"            {e['var']} = {e['yes']}"] if used else [])
+        body = ([f"            {e['make']}"] if e["make"] else []) + (
+            [f"            {e['var']} = {e['yes']}"] if used else []
+        )
         if body:
             lines += [f"        if {e['cond']}:", *body]
         if used:
@@ -318,7 +351,11 @@ def _assign(rel: str, value: str) -> str:
 
 def _access(rel: str) -> str:
     first, *rest = rel.split(".")
-    head = f"self.{first}" if first.isidentifier() and not keyword.iskeyword(first) else f"getattr(self, {first!r})"
+    head = (
+        f"self.{first}"
+        if first.isidentifier() and not keyword.iskeyword(first)
+        else f"getattr(self, {first!r})"
+    )
     return head + "".join(f"[{p!r}]" for p in rest)
 
 
@@ -337,7 +374,9 @@ def _use_args(block, item: Map) -> dict:
 def _channel_rule(type_: str) -> bool:
     """Whether the channels after this layer follow from its arguments or its inputs' channels."""
     return (
-        type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS) or type_ in ("Add", "Mul", "Cat") or REGISTRY[type_].pointwise
+        type_.startswith(("Conv", "ConvTranspose") + SAME_CHANNELS)
+        or type_ in ("Add", "Mul", "Cat")
+        or REGISTRY[type_].pointwise
     )
 
 
@@ -374,14 +413,25 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
             calls = []
             for i in range(count or 1):
                 these = {**args, **(first if i == 0 else {})}
-                kw = [f"{k}={value_source(v)[0]}" for k, v in these.items()] + ([f"index={i}"] if i else [])
+                kw = [f"{k}={value_source(v)[0]}" for k, v in these.items()] + (
+                    [f"index={i}"] if i else []
+                )
                 calls.append(f"{type_}({', '.join([str(c), *kw])})")
-                env = {**{k: v for k, v in spec.blocks[type_].args.items()}, **these, "in_channels": c, "index": i}
+                env = {
+                    **{k: v for k, v in spec.blocks[type_].args.items()},
+                    **these,
+                    "in_channels": c,
+                    "index": i,
+                }
                 c = block.out_channels(env)
             if count is None:
                 make = calls[0]
             else:
-                make = "nn.Sequential(\n" + "".join(f"            {call},\n" for call in calls) + "        )"
+                make = (
+                    "nn.Sequential(\n"
+                    + "".join(f"            {call},\n" for call in calls)
+                    + "        )"
+                )
             channels[rel] = c
         elif type_ in ("Add", "Mul", "Cat"):
             make = None
@@ -390,7 +440,11 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
             if rel not in results:
                 raise ExportError(f"layer '{rel}' not found in the analysis")
             make = module_source(results[rel])
-            channels[rel] = results[rel].output_shape[channel_dim] if len(results[rel].output_shape) > channel_dim else 0
+            channels[rel] = (
+                results[rel].output_shape[channel_dim]
+                if len(results[rel].output_shape) > channel_dim
+                else 0
+            )
         if make is not None:
             init += _containers(rel, made)
             init.append(f"        {_assign(rel, make)}")
@@ -399,7 +453,9 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
         names[rel] = prev = rel
     body.append(f"        return {fwd_var[prev]}")
     init += freeze_lines(a)
-    uses_torch = any("torch.cat" in line for line in body) or any("torch.cat" in classes[t].source() for t in used_types)
+    uses_torch = any("torch.cat" in line for line in body) or any(
+        "torch.cat" in classes[t].source() for t in used_types
+    )
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     order = _dependency_order(classes, used_types)
     doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'

@@ -30,7 +30,9 @@ class ImportFailed(Exception):
 def load_target(target: str):
     """``package.module:name`` or ``path/to/file.py:name`` -> an nn.Module (a class is instantiated, a function called)."""
     if ":" not in target:
-        raise ImportFailed(f"TARGET must be package.module:name or path/to/file.py:name, found {target!r}")
+        raise ImportFailed(
+            f"TARGET must be package.module:name or path/to/file.py:name, found {target!r}"
+        )
     where, name = target.rsplit(":", 1)
     try:
         if where.endswith(".py") or "/" in where:
@@ -40,7 +42,9 @@ def load_target(target: str):
             spec = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[path.stem] = module
-            sys.path.insert(0, str(path.resolve().parent))  # as running the file would: its neighbours import
+            sys.path.insert(
+                0, str(path.resolve().parent)
+            )  # as running the file would: its neighbours import
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
@@ -108,9 +112,18 @@ _FUNCS = {
     F.max_pool1d: ("MaxPool1d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
     F.max_pool2d: ("MaxPool2d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
     F.max_pool3d: ("MaxPool3d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
-    F.avg_pool1d: ("AvgPool1d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"]),
-    F.avg_pool2d: ("AvgPool2d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]),
-    F.avg_pool3d: ("AvgPool3d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]),
+    F.avg_pool1d: (
+        "AvgPool1d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"],
+    ),
+    F.avg_pool2d: (
+        "AvgPool2d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    ),
+    F.avg_pool3d: (
+        "AvgPool3d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    ),
     F.adaptive_avg_pool1d: ("AdaptiveAvgPool1d", ["output_size"]),
     F.adaptive_avg_pool2d: ("AdaptiveAvgPool2d", ["output_size"]),
     F.adaptive_avg_pool3d: ("AdaptiveAvgPool3d", ["output_size"]),
@@ -184,7 +197,10 @@ def _where(node) -> str:
     return found
 
 
-_LEAF_EXTRA = {"Permute", "StochasticDepth"}  # torchvision.ops modules with a layer kind of the same name
+_LEAF_EXTRA = {
+    "Permute",
+    "StochasticDepth",
+}  # torchvision.ops modules with a layer kind of the same name
 
 
 def _base_kind(m: nn.Module) -> str | None:
@@ -277,7 +293,11 @@ def _summary(v):
     if isinstance(v, torch.Tensor):
         return _T(v)
     if isinstance(v, (tuple, list)):
-        return type(v)(_summary(x) for x in v) if not hasattr(v, "_fields") else tuple(_summary(x) for x in v)
+        return (
+            type(v)(_summary(x) for x in v)
+            if not hasattr(v, "_fields")
+            else tuple(_summary(x) for x in v)
+        )
     if isinstance(v, dict):
         return {k: _summary(x) for k, x in v.items()}
     return v
@@ -291,8 +311,20 @@ def _shape_of(node) -> tuple:
 _FUNC_MODULE = {F.linear: "Linear", F.conv1d: "Conv1d", F.conv2d: "Conv2d", F.conv3d: "Conv3d"}
 _NORM_FUNCS = {F.batch_norm: "BatchNorm", F.layer_norm: "LayerNorm", F.group_norm: "GroupNorm"}
 _VIEWS = {"view": "View", "reshape": "Reshape", torch.reshape: "Reshape"}
-_SQUEEZE = {"squeeze": "Squeeze", torch.squeeze: "Squeeze", "unsqueeze": "Unsqueeze", torch.unsqueeze: "Unsqueeze"}
-_REDUCE = {"mean": "Mean", torch.mean: "Mean", "sum": "Sum", torch.sum: "Sum", "amax": "Amax", torch.amax: "Amax"}
+_SQUEEZE = {
+    "squeeze": "Squeeze",
+    torch.squeeze: "Squeeze",
+    "unsqueeze": "Unsqueeze",
+    torch.unsqueeze: "Unsqueeze",
+}
+_REDUCE = {
+    "mean": "Mean",
+    torch.mean: "Mean",
+    "sum": "Sum",
+    torch.sum: "Sum",
+    "amax": "Amax",
+    torch.amax: "Amax",
+}
 _SPLIT = {"split": "Split", torch.split: "Split", "chunk": "Chunk", torch.chunk: "Chunk"}
 _ARITH = {
     operator.add: "Add", operator.iadd: "Add", torch.add: "Add", "add": "Add", "add_": "Add",
@@ -315,7 +347,9 @@ def _arg(node, i: int, key: str, default=None):
     return node.kwargs.get(key, default)
 
 
-def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict], list[str], list[str]]:
+def trace_to_layers(
+    model: nn.Module, shape: tuple[int, ...]
+) -> tuple[list[dict], list[str], list[str]]:
     """(layers, outputs, parameters the forward never uses)."""
     tracer = _Tracer(torch.randn(shape))
     tracer.record_stack_traces = True
@@ -325,7 +359,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
     except fx.proxy.TraceError as e:
         raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
     except Exception as e:
-        raise ImportFailed(f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}") from None
+        raise ImportFailed(
+            f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}"
+        ) from None
     for node in graph.nodes:
         node.meta["value"] = _summary(node.meta.pop("concrete", None))
     gm = fx.GraphModule(tracer.root, graph)
@@ -379,14 +415,20 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                     if any(layer["name"] == a.target for layer in layers):
                         name_of[a] = a.target
                         return a.target
-                    raise ImportFailed(f"the parameter '{a.target}' is used twice, which a spec cannot express{_where(node)}")
+                    raise ImportFailed(
+                        f"the parameter '{a.target}' is used twice, which a spec cannot express{_where(node)}"
+                    )
                 used.add(a.target)
                 return emit(a, "Parameter", {"shape": list(params[a.target].shape)}, a.target, [])
-            raise ImportFailed(f"the forward reads the tensor '{a.target}', which is not a parameter{_where(node)}")
+            raise ImportFailed(
+                f"the forward reads the tensor '{a.target}', which is not a parameter{_where(node)}"
+            )
         raise ImportFailed(f"'{_what(node)}' takes a tensor no layer gives{_where(node)}")
 
     def is_tensor(a) -> bool:
-        return isinstance(a, fx.Node) and (a in name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr")
+        return isinstance(a, fx.Node) and (
+            a in name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr"
+        )
 
     def owned(node, tensors: dict) -> str:
         """The module that owns the parameters a functional call uses (``weight``, ``bias``, ...)."""
@@ -395,15 +437,23 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             if a is None:
                 continue
             if not (isinstance(a, fx.Node) and a.op == "get_attr") or "." not in a.target and attr:
-                raise ImportFailed(f"'{_what(node)}' uses a {attr} that is not a module's own tensor{_where(node)}")
+                raise ImportFailed(
+                    f"'{_what(node)}' uses a {attr} that is not a module's own tensor{_where(node)}"
+                )
             mod, _, got = a.target.rpartition(".")
             if got != attr or (owner is not None and mod != owner):
-                raise ImportFailed(f"'{_what(node)}' uses the tensor '{a.target}' as its {attr}{_where(node)}")
+                raise ImportFailed(
+                    f"'{_what(node)}' uses the tensor '{a.target}' as its {attr}{_where(node)}"
+                )
             owner = mod
         if owner is None:
-            raise ImportFailed(f"'{_what(node)}' without parameters has no cnncalc layer{_where(node)}")
+            raise ImportFailed(
+                f"'{_what(node)}' without parameters has no cnncalc layer{_where(node)}"
+            )
         if owner in called:
-            raise ImportFailed(f"module '{owner}' is used twice (shared weights), which a spec cannot express{_where(node)}")
+            raise ImportFailed(
+                f"module '{owner}' is used twice (shared weights), which a spec cannot express{_where(node)}"
+            )
         called.add(owner)
         used.add(owner)
         return owner
@@ -417,7 +467,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
         if op == "output":
             outs = _flatten_out(node.args[0])
             if not outs or not all(is_tensor(o) for o in outs):
-                raise ImportFailed(f"the model must return tensors (one, or a tuple, list or dict of them){_where(node)}")
+                raise ImportFailed(
+                    f"the model must return tensors (one, or a tuple, list or dict of them){_where(node)}"
+                )
             names = [ref(o, node) for o in outs]
             if len(names) == 1 and layers and names[0] != layers[-1]["name"]:
                 emit(None, "Identity", {}, fresh("output"), names)
@@ -425,13 +477,17 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             continue
         if op == "get_attr":
             continue  # read where it is used
-        if not isinstance(v, (_T, tuple, list)) or (isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)):
+        if not isinstance(v, (_T, tuple, list)) or (
+            isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
+        ):
             continue  # sizes, dims, asserts: plain values, read where they are used
         srcs_all = [a for a in node.all_input_nodes if is_tensor(a)]
         if op == "call_module":
             sub = gm.get_submodule(target)
             type_ = _base_kind(sub)
-            has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(True for _ in sub.buffers(recurse=False))
+            has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(
+                True for _ in sub.buffers(recurse=False)
+            )
             if target in called:
                 if has_tensors:
                     raise ImportFailed(
@@ -457,7 +513,12 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                     "out_channels": ws[0],
                     "kernel_size": list(ws[2:]),
                 }
-                for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1), (6, "groups", 1)):
+                for i, key, default in (
+                    (3, "stride", 1),
+                    (4, "padding", 0),
+                    (5, "dilation", 1),
+                    (6, "groups", 1),
+                ):
                     val = value(_arg(node, i, key, default))
                     args[key] = val if isinstance(val, (str, int)) else list(val)
                 args["bias"] = b is not None
@@ -469,11 +530,19 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             kind = _NORM_FUNCS[target]
             if kind == "BatchNorm":
                 rm, rv, w, b = (
-                    _arg(node, i, k) for i, k in ((1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias"))
+                    _arg(node, i, k)
+                    for i, k in (
+                        (1, "running_mean"),
+                        (2, "running_var"),
+                        (3, "weight"),
+                        (4, "bias"),
+                    )
                 )
                 owner = owned(node, {"running_mean": rm, "running_var": rv, "weight": w, "bias": b})
                 if value(_arg(node, 5, "training", False)):
-                    raise ImportFailed(f"batch norm in training mode in an eval forward{_where(node)}")
+                    raise ImportFailed(
+                        f"batch norm in training mode in an eval forward{_where(node)}"
+                    )
                 n = len(_shape_of(x)) - 2 if len(_shape_of(x)) > 2 else 1
                 type_ = f"BatchNorm{n}d"
                 mod = gm.get_submodule(owner)
@@ -485,7 +554,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                     "track_running_stats": rm is not None,
                 }
                 if rm is not None and f"{owner}.num_batches_tracked" not in buffers:
-                    raise ImportFailed(f"batch norm statistics of '{owner}' without num_batches_tracked{_where(node)}")
+                    raise ImportFailed(
+                        f"batch norm statistics of '{owner}' without num_batches_tracked{_where(node)}"
+                    )
             elif kind == "LayerNorm":
                 w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
                 owner = owned(node, {"weight": w, "bias": b})
@@ -500,7 +571,11 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                 w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
                 owner = owned(node, {"weight": w, "bias": b})
                 type_ = "GroupNorm"
-                args = {"num_groups": value(node.args[1]), "eps": value(_arg(node, 4, "eps", 1e-5)), "affine": w is not None}
+                args = {
+                    "num_groups": value(node.args[1]),
+                    "eps": value(_arg(node, 4, "eps", 1e-5)),
+                    "affine": w is not None,
+                }
             emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [ref(x, node)])
             continue
         what = target if isinstance(target, str) else getattr(target, "__name__", str(target))
@@ -509,13 +584,21 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             if src in name_of and isinstance(src.meta.get("value"), (tuple, list)):
                 k = value(node.args[1])
                 if not isinstance(k, int):
-                    raise ImportFailed(f"a slice of a tuple of tensors has no cnncalc layer{_where(node)}")
+                    raise ImportFailed(
+                        f"a slice of a tuple of tensors has no cnncalc layer{_where(node)}"
+                    )
                 name_of[node] = f"{name_of[src]}:{k % len(src.meta['value'])}"
                 continue
             idx = value(node.args[1])
             idx = list(idx) if isinstance(idx, list) else [idx]
-            if any(not (i is None or i is Ellipsis or isinstance(i, (int, slice))) or isinstance(i, bool) for i in idx):
-                raise ImportFailed(f"indexing a tensor with {idx!r} has no cnncalc layer{_where(node)}")
+            if any(
+                not (i is None or i is Ellipsis or isinstance(i, (int, slice)))
+                or isinstance(i, bool)
+                for i in idx
+            ):
+                raise ImportFailed(
+                    f"indexing a tensor with {idx!r} has no cnncalc layer{_where(node)}"
+                )
             ndim = len(_shape_of(src))
             if Ellipsis in idx:
                 e = idx.index(Ellipsis)
@@ -530,8 +613,14 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                 elif isinstance(i, int):
                     steps.append(("Select", {"dim": pos, "index": i}))
                 else:
-                    if (i.start, i.stop, i.step) not in ((None, None, None), (0, None, None), (None, None, 1)):
-                        steps.append(("Slice", {"dim": pos, "start": i.start, "end": i.stop, "step": i.step}))
+                    if (i.start, i.stop, i.step) not in (
+                        (None, None, None),
+                        (0, None, None),
+                        (None, None, 1),
+                    ):
+                        steps.append(
+                            ("Slice", {"dim": pos, "start": i.start, "end": i.stop, "step": i.step})
+                        )
                     pos += 1
             if not steps:
                 name_of[node] = cur
@@ -544,7 +633,9 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             type_ = _ARITH[target]
             a0, a1 = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
             if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
-                raise ImportFailed(f"{what} with alpha or rounding_mode has no cnncalc layer{_where(node)}")
+                raise ImportFailed(
+                    f"{what} with alpha or rounding_mode has no cnncalc layer{_where(node)}"
+                )
             tensors = [a for a in (a0, a1) if is_tensor(a)]
             if len(tensors) == 2:
                 emit(node, type_, {}, fresh(type_.lower()), [ref(a0, node), ref(a1, node)])
@@ -559,12 +650,20 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
         if target in (torch.addcmul, "addcmul"):  # a + value · b · c, as a product then a sum
             a0, b0, c0 = node.args[:3]
             if value(node.kwargs.get("value", 1)) != 1:
-                raise ImportFailed(f"addcmul with a value other than 1 has no cnncalc layer{_where(node)}")
+                raise ImportFailed(
+                    f"addcmul with a value other than 1 has no cnncalc layer{_where(node)}"
+                )
             prod_ = emit(None, "Mul", {}, fresh("mul"), [ref(b0, node), ref(c0, node)])
             emit(node, "Add", {}, fresh("add"), [ref(a0, node), prod_])
             continue
         if target in _MATMUL:
-            emit(node, "MatMul", {}, fresh("matmul"), [ref(node.args[0], node), ref(node.args[1], node)])
+            emit(
+                node,
+                "MatMul",
+                {},
+                fresh("matmul"),
+                [ref(node.args[0], node), ref(node.args[1], node)],
+            )
             continue
         if op == "call_function" and target is torch.stack:
             dim = value(_arg(node, 1, "dim", 0))
@@ -576,7 +675,10 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             if x == y:
                 name_of[node] = ref(src, node)
                 continue
-            out = [-1 if i >= len(y) - len(x) and x[i - len(y) + len(x)] == s else s for i, s in enumerate(y)]
+            out = [
+                -1 if i >= len(y) - len(x) and x[i - len(y) + len(x)] == s else s
+                for i, s in enumerate(y)
+            ]
             emit(node, "Expand", {"shape": out}, fresh("expand"), [ref(src, node)])
             continue
         if target in ("norm", torch.norm):
@@ -585,7 +687,13 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                 raise ImportFailed(f"norm with p={p_!r} has no cnncalc layer{_where(node)}")
             dim = value(_arg(node, 2, "dim"))
             keep = value(_arg(node, 3, "keepdim", False))
-            emit(node, "Norm", {"p": float(p_), "dim": dim, "keepdim": keep or None}, fresh("norm"), [ref(node.args[0], node)])
+            emit(
+                node,
+                "Norm",
+                {"p": float(p_), "dim": dim, "keepdim": keep or None},
+                fresh("norm"),
+                [ref(node.args[0], node)],
+            )
             continue
         if op == "call_function" and target is torch.cat:
             tensors = node.args[0]
@@ -613,7 +721,13 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
                 continue
             flat = _as_flatten(x, y)
             if flat is not None:
-                emit(node, "Flatten", {"start_dim": flat[0], "end_dim": flat[1]}, fresh("flatten"), [ref(src, node)])
+                emit(
+                    node,
+                    "Flatten",
+                    {"start_dim": flat[0], "end_dim": flat[1]},
+                    fresh("flatten"),
+                    [ref(src, node)],
+                )
                 continue
             out = list(y)
             if x and y and y[0] == x[0] and len(y) > 1:
@@ -622,12 +736,28 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             emit(node, type_, {"shape": out}, fresh(type_.lower()), [ref(src, node)])
             continue
         if target in ("permute", torch.permute):
-            dims = node.args[1:] if target == "permute" and len(node.args) > 2 else _arg(node, 1, "dims")
-            emit(node, "Permute", {"dims": [int(d) for d in value(dims)]}, fresh("permute"), [ref(node.args[0], node)])
+            dims = (
+                node.args[1:]
+                if target == "permute" and len(node.args) > 2
+                else _arg(node, 1, "dims")
+            )
+            emit(
+                node,
+                "Permute",
+                {"dims": [int(d) for d in value(dims)]},
+                fresh("permute"),
+                [ref(node.args[0], node)],
+            )
             continue
         if target in ("transpose", torch.transpose):
             d0, d1 = value(_arg(node, 1, "dim0")), value(_arg(node, 2, "dim1"))
-            emit(node, "Transpose", {"dim0": d0, "dim1": d1}, fresh("transpose"), [ref(node.args[0], node)])
+            emit(
+                node,
+                "Transpose",
+                {"dim0": d0, "dim1": d1},
+                fresh("transpose"),
+                [ref(node.args[0], node)],
+            )
             continue
         if target in _SQUEEZE:
             type_ = _SQUEEZE[target]
@@ -638,9 +768,17 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             type_ = _REDUCE[target]
             dim = value(_arg(node, 1, "dim"))
             keep = value(_arg(node, 2, "keepdim", False))
-            emit(node, type_, {"dim": dim, "keepdim": keep or None}, fresh(type_.lower()), [ref(node.args[0], node)])
+            emit(
+                node,
+                type_,
+                {"dim": dim, "keepdim": keep or None},
+                fresh(type_.lower()),
+                [ref(node.args[0], node)],
+            )
             continue
-        if target in _NO_OPS:  # copies and casts: the same shape (a copy only where contiguous() must make one)
+        if (
+            target in _NO_OPS
+        ):  # copies and casts: the same shape (a copy only where contiguous() must make one)
             src = node.args[0]
             if target == "contiguous" and not src.meta["value"].contiguous:
                 emit(node, "Contiguous", {}, fresh("contiguous"), [ref(src, node)])
@@ -652,11 +790,15 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             mode = _arg(node, 2, "mode", "constant")
             fill = _arg(node, 3, "value", 0.0)
             n = len(pad) // 2
-            type_ = {"constant": f"ConstantPad{n}d", "reflect": f"ReflectionPad{n}d", "replicate": f"ReplicationPad{n}d"}.get(
-                mode
-            )
+            type_ = {
+                "constant": f"ConstantPad{n}d",
+                "reflect": f"ReflectionPad{n}d",
+                "replicate": f"ReplicationPad{n}d",
+            }.get(mode)
             if type_ is None or n not in (1, 2, 3):
-                raise ImportFailed(f"F.pad with mode {mode!r} over {n} dims is not supported{_where(node)}")
+                raise ImportFailed(
+                    f"F.pad with mode {mode!r} over {n} dims is not supported{_where(node)}"
+                )
             args = {"padding": pad, **({"value": fill or 0.0} if mode == "constant" else {})}
             if mode == "constant" and not fill:
                 type_, args = f"ZeroPad{n}d", {"padding": pad}
@@ -674,15 +816,26 @@ def trace_to_layers(model: nn.Module, shape: tuple[int, ...]) -> tuple[list[dict
             type_, names = _FUNCS[target]
             args = dict(zip(names, (value(w) for w in node.args[1:])))
             args.update({k: value(w) for k, w in node.kwargs.items() if k in names})
-            if type_ == "Dropout" and value(node.kwargs.get("training", len(node.args) > 2 and node.args[2])) is False:
+            if (
+                type_ == "Dropout"
+                and value(node.kwargs.get("training", len(node.args) > 2 and node.args[2])) is False
+            ):
                 type_, args = "Identity", {}
             if type_ == "GELU" and "approximate" in node.kwargs:
                 args["approximate"] = node.kwargs["approximate"]
-            emit(node, type_, _without_defaults(REGISTRY[type_], args), fresh(target.__name__), [ref(node.args[0], node)])
+            emit(
+                node,
+                type_,
+                _without_defaults(REGISTRY[type_], args),
+                fresh(target.__name__),
+                [ref(node.args[0], node)],
+            )
             continue
         if op == "call_method" and target in _METHOD_ACT:
             type_ = _METHOD_ACT[target]
-            args = {"dim": value(_arg(node, 1, "dim"))} if type_ in ("Softmax", "LogSoftmax") else {}
+            args = (
+                {"dim": value(_arg(node, 1, "dim"))} if type_ in ("Softmax", "LogSoftmax") else {}
+            )
             emit(node, type_, args, fresh(target.rstrip("_")), [ref(node.args[0], node)])
             continue
         raise ImportFailed(f"the operation '{what}' has no cnncalc layer{_where(node)}")
@@ -767,18 +920,23 @@ def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
     try:
         a = analyze(parse(text))
     except SpecError as e:
-        raise ImportFailed(f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}") from None
+        raise ImportFailed(
+            f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}"
+        ) from None
     skip = set(unused)
     theirs = sorted((n, tuple(p.shape)) for n, p in model.named_parameters() if n not in skip)
     ours = sorted((t.name, t.shape) for t in a.tensors)
     if theirs != ours:
         extra = sorted(set(theirs) - set(ours))[:3]
         missing = sorted(set(ours) - set(theirs))[:3]
-        raise ImportFailed(f"the traced spec's parameters differ from the model's: model only {extra}, spec only {missing}")
+        raise ImportFailed(
+            f"the traced spec's parameters differ from the model's: model only {extra}, spec only {missing}"
+        )
     bufs = sorted(
         (n, tuple(b.shape))
         for n, b in model.named_buffers()
-        if n.rsplit(".", 1)[0] in {t.name.rsplit(".", 1)[0] for t in a.buffers} or n in {t.name for t in a.buffers}
+        if n.rsplit(".", 1)[0] in {t.name.rsplit(".", 1)[0] for t in a.buffers}
+        or n in {t.name for t in a.buffers}
     )
     if bufs != sorted((t.name, t.shape) for t in a.buffers):
         raise ImportFailed("the traced spec's buffers differ from the model's")

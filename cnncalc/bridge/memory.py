@@ -14,7 +14,9 @@ from .build import build
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def measure_saved(a: Analysis, device: str = "meta", dtype: str = "float32") -> tuple[int, dict[str, int]]:
+def measure_saved(
+    a: Analysis, device: str = "meta", dtype: str = "float32"
+) -> tuple[int, dict[str, int]]:
     """(saved bytes, per layer) as torch sees them."""
     torch.manual_seed(0)
     model = build(a, device).to(DTYPES[dtype])

@@ -24,7 +24,14 @@ from ..engine import Analysis
 from ..layers import REGISTRY
 from .build import build
 
-_IDENTITY_PREFIXES = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout")
+_IDENTITY_PREFIXES = (
+    "BatchNorm",
+    "InstanceNorm",
+    "GroupNorm",
+    "LayerNorm",
+    "LocalResponseNorm",
+    "Dropout",
+)
 
 
 def _swap(type_: str, m: nn.Module) -> nn.Module:
@@ -52,7 +59,9 @@ class _Window(nn.Module):
         from ..layers.pool import pool_out
 
         n, p = self.n, self.pool
-        k, s, pad, d = (_tuple(v, n) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation))
+        k, s, pad, d = (
+            _tuple(v, n) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation)
+        )
         batched = x.dim() == n + 2
         x = x if batched else x.unsqueeze(0)
         extra = []
@@ -96,7 +105,10 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
     candidates = [layer for layer in a.layers if layer.field is not None]
     if len(candidates) > limit:  # spread the checks over the net, the last layer included
         step = len(candidates) / limit
-        candidates = [candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)] for i in range(limit)]
+        candidates = [
+            candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)]
+            for i in range(limit)
+        ]
     if not candidates:
         return []
     with torch.device("cpu"):
@@ -104,7 +116,10 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
     for n, p in model.named_parameters():
         with torch.no_grad():
             p.fill_(1.0 if not n.endswith("bias") else 0.0)
-    model._steps = [(name, _swap(layer.type, m), inputs) for (name, m, inputs), layer in zip(model._steps, a.layers)]
+    model._steps = [
+        (name, _swap(layer.type, m), inputs)
+        for (name, m, inputs), layer in zip(model._steps, a.layers)
+    ]
     model.eval()
     x = torch.ones(a.input, dtype=torch.float64, requires_grad=True)
     outs = {}

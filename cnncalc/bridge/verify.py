@@ -31,7 +31,11 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.shape == self.torch_shape and self.macs == self.torch_macs and self.params == self.torch_params
+        return (
+            self.shape == self.torch_shape
+            and self.macs == self.torch_macs
+            and self.params == self.torch_params
+        )
 
 
 @dataclass
@@ -113,19 +117,31 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
     frozen = {t.name for layer in a.layers if not layer.trainable for t in layer.params}
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if trainable != a.trainable_params:
-        report.problems.append(f"trainable parameters: torch has {trainable:,}, the analysis {a.trainable_params:,}")
+        report.problems.append(
+            f"trainable parameters: torch has {trainable:,}, the analysis {a.trainable_params:,}"
+        )
 
     seen = {}
 
     def record(name, m, xs):
         y = m(*xs)  # plain first: under FlopCounterMode some of torch's checks are skipped
-        with FlopCounterMode(display=False) as fc:  # detached: its module tracker trips on no_grad views
+        with FlopCounterMode(
+            display=False
+        ) as fc:  # detached: its module tracker trips on no_grad views
             m(*[x.detach() for x in xs])
         shapes = tuple(tuple(t.shape) for t in y) if isinstance(y, tuple) else (tuple(y.shape),)
-        seen[name] = (shapes, fc.get_total_flops() // 2, sum(p.numel() for p in m.parameters(recurse=False)))
+        seen[name] = (
+            shapes,
+            fc.get_total_flops() // 2,
+            sum(p.numel() for p in m.parameters(recurse=False)),
+        )
         return y
 
-    x = torch.randn(a.input, device=device) if device == "cpu" else torch.empty(a.input, device=device)
+    x = (
+        torch.randn(a.input, device=device)
+        if device == "cpu"
+        else torch.empty(a.input, device=device)
+    )
     if device == "cpu":
         model.train()
         x.requires_grad_(False)
@@ -137,10 +153,27 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         out = None
     for layer in a.layers:
         t_shapes, t_macs, t_params = seen.get(layer.name, (((),), -1, -1))
-        own = sum(t.count for t in layer.params if t.name == layer.name or t.name.rsplit(".", 1)[0] == layer.name)
-        report.rows.append(Row(layer.name, layer.type, layer.output_shape, t_shapes[0], layer.macs, t_macs, own, t_params))
+        own = sum(
+            t.count
+            for t in layer.params
+            if t.name == layer.name or t.name.rsplit(".", 1)[0] == layer.name
+        )
+        report.rows.append(
+            Row(
+                layer.name,
+                layer.type,
+                layer.output_shape,
+                t_shapes[0],
+                layer.macs,
+                t_macs,
+                own,
+                t_params,
+            )
+        )
         if layer.output_shapes is not None and tuple(layer.output_shapes) != t_shapes:
-            report.problems.append(f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch {list(t_shapes)}")
+            report.problems.append(
+                f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch {list(t_shapes)}"
+            )
     if out is not None:
         progress("measuring what autograd keeps")
         _check_memory(a, device, report)
@@ -157,7 +190,9 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
                 else:
                     report.checked_grads += 1
             elif p.grad is None or p.grad.shape != p.shape:
-                report.problems.append(f"parameter {n} got no gradient of its shape {list(p.shape)}")
+                report.problems.append(
+                    f"parameter {n} got no gradient of its shape {list(p.shape)}"
+                )
             else:
                 report.checked_grads += 1
         from .receptive import agrees, measure
@@ -222,8 +257,16 @@ def report_text(r: Report) -> str:
             if row.shape == row.torch_shape
             else f"{shape_text(row.shape)} ≠ torch {shape_text(row.torch_shape)}"
         )
-        macs = f"{row.macs:,}" if row.macs == row.torch_macs else f"{row.macs:,} ≠ torch {row.torch_macs:,}"
-        params = f"{row.params:,}" if row.params == row.torch_params else f"{row.params:,} ≠ torch {row.torch_params:,}"
+        macs = (
+            f"{row.macs:,}"
+            if row.macs == row.torch_macs
+            else f"{row.macs:,} ≠ torch {row.torch_macs:,}"
+        )
+        params = (
+            f"{row.params:,}"
+            if row.params == row.torch_params
+            else f"{row.params:,} ≠ torch {row.torch_params:,}"
+        )
         rows.append([row.name, row.type, shape, params, macs, "ok" if row.ok else "DIFFERS"])
     out = [f"verify on {r.device}: the torch model's numbers against the analysis", ""]
     out.append(table(["Layer", "Type", "Output shape", "Params", "MACs", "Torch"], rows, {3, 4}))
@@ -233,16 +276,28 @@ def report_text(r: Report) -> str:
     agree = sum(row.ok for row in r.rows)
     out.append(
         f"{agree} of {len(r.rows)} layers agree with torch; parameter and buffer names and shapes "
-        + ("agree" if not any(p.startswith(("parameters", "buffers")) for p in r.problems) else "DIFFER")
+        + (
+            "agree"
+            if not any(p.startswith(("parameters", "buffers")) for p in r.problems)
+            else "DIFFER"
+        )
     )
     if r.saved_bytes is not None:
         ours, theirs = r.saved_bytes
         verdict = "agree" if ours == theirs else "DIFFER"
-        out.append(f"saved for backward in training: {ours:,} bytes by the analysis, {theirs:,} in torch ({verdict})")
+        out.append(
+            f"saved for backward in training: {ours:,} bytes by the analysis, {theirs:,} in torch ({verdict})"
+        )
     if r.device == "cpu":
-        out.append(f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes")
-        out.append(f"receptive fields: {r.checked_fields} layer positions checked against the support of the input gradient")
-    out.append("OK: torch agrees with every number" if r.ok else "FAILED: torch disagrees (see above)")
+        out.append(
+            f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes"
+        )
+        out.append(
+            f"receptive fields: {r.checked_fields} layer positions checked against the support of the input gradient"
+        )
+    out.append(
+        "OK: torch agrees with every number" if r.ok else "FAILED: torch disagrees (see above)"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -275,7 +330,9 @@ def torch_on_invalid(path: str, batch: int | None) -> str:
         import dataclasses
 
         # the layers above the failing one, returning the last of them (an Ultralytics summary is not asked)
-        spec = dataclasses.replace(spec, layers=head, outputs=None, outputs_pos=[], ultralytics=None)
+        spec = dataclasses.replace(
+            spec, layers=head, outputs=None, outputs_pos=[], ultralytics=None
+        )
         a = analyze(spec, batch)
         outs = {"input": a.input, **{lay.name: lay.output_shape for lay in a.layers}}
         prev = a.layers[-1].name

@@ -43,9 +43,15 @@ class Out:
     kwargs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     flattened: tuple[int, ...] = ()  # the sizes a Flatten multiplies into one
-    mixes_dim: int | None = None  # a dim along which outputs mix all inputs (no field if it is spatial)
-    outputs: list[Shape] | None = None  # the shapes of a layer with several outputs (``shape`` is the first)
-    strides: tuple[int, ...] | None = None  # a view's element strides, where they are not contiguous
+    mixes_dim: int | None = (
+        None  # a dim along which outputs mix all inputs (no field if it is spatial)
+    )
+    outputs: list[Shape] | None = (
+        None  # the shapes of a layer with several outputs (``shape`` is the first)
+    )
+    strides: tuple[int, ...] | None = (
+        None  # a view's element strides, where they are not contiguous
+    )
 
 
 def prod(xs) -> int:
@@ -87,7 +93,11 @@ def integer(lo: int | None = 1):
     @schema({"type": "integer"} if lo is None else {"type": "integer", "minimum": lo})
     def read(v, key):
         if not _is_int(v) or (lo is not None and v < lo):
-            want = "an integer" if lo is None else ("a positive integer" if lo == 1 else f"an integer >= {lo}")
+            want = (
+                "an integer"
+                if lo is None
+                else ("a positive integer" if lo == 1 else f"an integer >= {lo}")
+            )
             raise LayerError(f"{key} must be {want}, found {v!r}", key)
         return v
 
@@ -98,7 +108,14 @@ def ints(n: int, lo: int | None = 1):
     """An int, repeated over ``n`` dims, or a list of ``n`` ints (torch's _ntuple)."""
     one = integer(lo)
 
-    @schema({"anyOf": [one.schema, {"type": "array", "items": one.schema, "minItems": n, "maxItems": n}]})
+    @schema(
+        {
+            "anyOf": [
+                one.schema,
+                {"type": "array", "items": one.schema, "minItems": n, "maxItems": n},
+            ]
+        }
+    )
     def read(v, key):
         if _is_int(v):
             return (one(v, key),) * n
@@ -110,7 +127,9 @@ def ints(n: int, lo: int | None = 1):
     return read
 
 
-@schema({"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]})
+@schema(
+    {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]}
+)
 def int_list(v, key):
     """A list of ints (or one int) as a tuple."""
     if _is_int(v):
@@ -199,7 +218,9 @@ def check_size(a: dict, key: str, found: int, what: str, x: Shape) -> int:
     if given is None:
         a[key] = found
     elif given != found:
-        raise LayerError(f"{key} is {given}, but the incoming tensor {dims(x)} has {found} {what}", key)
+        raise LayerError(
+            f"{key} is {given}, but the incoming tensor {dims(x)} has {found} {what}", key
+        )
     return found
 
 
@@ -230,7 +251,9 @@ class Kind:
         or a conv whose windows are single positions one apart)."""
         return self.size_blind or self.pointwise
 
-    inputs = 1  # how many inputs it takes; 0 means two or more; (lo, hi) a range (hi None: no limit)
+    inputs = (
+        1  # how many inputs it takes; 0 means two or more; (lo, hi) a range (hi None: no limit)
+    )
     size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
 
     def __init__(self, type_: str, args: dict, **attrs):
@@ -245,7 +268,9 @@ class Kind:
     view = False  # the output shares the input's storage (a view, or the input itself)
     keeps_layout = False  # the output has the input's strides (element-wise kernels)
     reads_input_for_weight = False  # keeps its input only for its weight's gradient (conv, linear)
-    needs_strides = False  # ``saves`` also takes the inputs' strides (what it keeps depends on the layout)
+    needs_strides = (
+        False  # ``saves`` also takes the inputs' strides (what it keeps depends on the layout)
+    )
 
     def shares_input(self, a: dict) -> bool:
         return self.view

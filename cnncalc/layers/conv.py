@@ -61,7 +61,8 @@ def padding_reader(n: int):
             return lists(v, key)
         except LayerError:
             raise LayerError(
-                f"{key} must be a non-negative integer, a list of {n} of them, 'same' or 'valid', found {v!r}", key
+                f"{key} must be a non-negative integer, a list of {n} of them, 'same' or 'valid', found {v!r}",
+                key,
             ) from None
 
     return read
@@ -87,7 +88,10 @@ def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
     p = a["padding"]
     if p == "same":
         if any(s != 1 for s in a["stride"]):
-            raise LayerError(f"padding 'same' needs stride 1 (torch refuses it), found stride {list(a['stride'])}", "padding")
+            raise LayerError(
+                f"padding 'same' needs stride 1 (torch refuses it), found stride {list(a['stride'])}",
+                "padding",
+            )
         return [(t // 2, t - t // 2) for t in (dd * (kk - 1) for kk, dd in zip(k, d))]
     if p == "valid":
         return [(0, 0)] * n
@@ -100,7 +104,9 @@ class Conv(Kind):
     def blind(self, a):
         """A 1×1 conv with stride 1 and no padding maps each position to itself, whatever the size."""
         p = a["padding"]
-        return all(v == 1 for v in (*a["kernel_size"], *a["stride"])) and (p in ("same", "valid") or not any(p))
+        return all(v == 1 for v in (*a["kernel_size"], *a["stride"])) and (
+            p in ("same", "valid") or not any(p)
+        )
 
     def infer(self, a, x):
         n = self.n
@@ -111,10 +117,14 @@ class Conv(Kind):
         for name, i, (pl, pr) in zip(SPATIAL[n], sp, pp):
             if mode == "reflect" and max(pl, pr) >= i:
                 raise LayerError(
-                    f"reflect padding of {max(pl, pr)} needs an input longer than that, but {name} is {i}", "padding"
+                    f"reflect padding of {max(pl, pr)} needs an input longer than that, but {name} is {i}",
+                    "padding",
                 )
             if mode == "circular" and max(pl, pr) > i:
-                raise LayerError(f"circular padding of {max(pl, pr)} wraps around {name} of size {i} more than once", "padding")
+                raise LayerError(
+                    f"circular padding of {max(pl, pr)} wraps around {name} of size {i} more than once",
+                    "padding",
+                )
         out = []
         for name, i, kk, ss, dd, (pl, pr) in zip(SPATIAL[n], sp, k, s, d, pp):
             keff = dd * (kk - 1) + 1
@@ -134,7 +144,10 @@ class Conv(Kind):
             # macs = N · C_out · ∏out · (C_in / g) · ∏k
             macs=prod(batch) * cout * prod(out) * (cin // g) * prod(k),
             rf=[(dd * (kk - 1) + 1, ss, pl) for kk, ss, dd, (pl, _) in zip(k, s, d, pp)],
-            unread=[unread(i, o, kk, ss, pl, dd) for i, o, kk, ss, dd, (pl, _) in zip(sp, out, k, s, d, pp)],
+            unread=[
+                unread(i, o, kk, ss, pl, dd)
+                for i, o, kk, ss, dd, (pl, _) in zip(sp, out, k, s, d, pp)
+            ],
         )
 
     def saves(self, a, xs, out, grads):
@@ -144,10 +157,18 @@ class Conv(Kind):
         pp = pads(a, k, d, n)
         if mode == "zeros":
             if a["padding"] == "same" and any((pl + pr) % 2 for pl, pr in pp):
-                return [("new", (*x[:-n], *(i + (pl + pr) % 2 for i, (pl, pr) in zip(x[-n:], pp))), "act")]
+                return [
+                    (
+                        "new",
+                        (*x[:-n], *(i + (pl + pr) % 2 for i, (pl, pr) in zip(x[-n:], pp))),
+                        "act",
+                    )
+                ]
             return [("in", 0)]
         padded = ("new", (*x[:-n], *(i + pl + pr for i, (pl, pr) in zip(x[-n:], pp))), "act")
-        return [("in", 0), padded] if mode != "circular" and grads[0] else [padded]  # the pad keeps its input
+        return (
+            [("in", 0), padded] if mode != "circular" and grads[0] else [padded]
+        )  # the pad keeps its input
 
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)
@@ -155,8 +176,12 @@ class Conv(Kind):
         pp = pads(a, k, d, self.n)
         lines = []
         if a["padding"] == "same":
-            lines.append("padding 'same': d·(k − 1) zeros in all per dim, the odd one on the right, so out = in")
-        for name, i, o, kk, ss, dd, (pl, pr) in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, d, pp):
+            lines.append(
+                "padding 'same': d·(k − 1) zeros in all per dim, the odd one on the right, so out = in"
+            )
+        for name, i, o, kk, ss, dd, (pl, pr) in zip(
+            SPATIAL[self.n], sp, out[-self.n :], k, s, d, pp
+        ):
             pad = f"2·{pl}" if pl == pr else f"{pl} + {pr}"
             lines.append(f"{name}: out = ⌊({i} + {pad} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
         lines += gaps(SPATIAL[self.n], k, s, d)
@@ -175,7 +200,9 @@ class ConvTranspose(Kind):
     def infer(self, a, x):
         n = self.n
         batch, sp, g = channels(a, x, n)
-        k, s, p, op, d = (a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation"))
+        k, s, p, op, d = (
+            a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation")
+        )
         for oo, ss, dd in zip(op, s, d):
             if not (oo < ss or oo < dd):
                 raise LayerError(
@@ -185,9 +212,14 @@ class ConvTranspose(Kind):
                 )
         out = []
         for name, i, kk, ss, pp, oo, dd in zip(SPATIAL[n], sp, k, s, p, op, d):
-            o = (i - 1) * ss - 2 * pp + dd * (kk - 1) + oo + 1  # out = (i−1)·s − 2p + d·(k−1) + op + 1
+            o = (
+                (i - 1) * ss - 2 * pp + dd * (kk - 1) + oo + 1
+            )  # out = (i−1)·s − 2p + d·(k−1) + op + 1
             if o < 1:
-                raise LayerError(f"output {name} would be {o}: padding {pp} is too large for input {i}", "padding")
+                raise LayerError(
+                    f"output {name} would be {o}: padding {pp} is too large for input {i}",
+                    "padding",
+                )
             out.append(o)
         cin, cout = a["in_channels"], a["out_channels"]
         params = [("weight", (cin, cout // g, *k))] + ([("bias", (cout,))] if a["bias"] else [])
@@ -212,10 +244,15 @@ class ConvTranspose(Kind):
 
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)
-        k, s, p, op, d, g = (a[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation", "groups"))
+        k, s, p, op, d, g = (
+            a[key]
+            for key in ("kernel_size", "stride", "padding", "output_padding", "dilation", "groups")
+        )
         lines = [
             f"{name}: out = ({i} − 1)·{ss} − 2·{pp} + {dd}·({kk} − 1) + {oo} + 1 = {o}"
-            for name, i, o, kk, ss, pp, oo, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, op, d)
+            for name, i, o, kk, ss, pp, oo, dd in zip(
+                SPATIAL[self.n], sp, out[-self.n :], k, s, p, op, d
+            )
         ]
         cin, cout = a["in_channels"], a["out_channels"]
         lines.append(
@@ -242,7 +279,10 @@ def _args(n: int, transposed: bool) -> dict:
     args["bias"] = (flag, True)
     if transposed:
         args["dilation"] = (ints(n), 1)
-    args["padding_mode"] = (choice("zeros") if transposed else choice("zeros", "reflect", "replicate", "circular"), "zeros")
+    args["padding_mode"] = (
+        choice("zeros") if transposed else choice("zeros", "reflect", "replicate", "circular"),
+        "zeros",
+    )
     return args
 
 

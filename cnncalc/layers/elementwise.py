@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, choice, dims, integer, norm_dim, number, optional, register
+from .base import (
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    choice,
+    dims,
+    integer,
+    norm_dim,
+    number,
+    optional,
+    register,
+)
 
 
 class Elementwise(Kind):
@@ -21,9 +33,13 @@ class Elementwise(Kind):
     def infer(self, a, x):
         if self.ndims and len(x) not in self.ndims:
             want = " or ".join(f"{d}-D" for d in self.ndims)
-            raise LayerError(f"expects a {want} input, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects a {want} input, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         if "max_val" in a and a["max_val"] <= a["min_val"]:  # Hardtanh
-            raise LayerError(f"max_val ({a['max_val']}) must be greater than min_val ({a['min_val']})", "max_val")
+            raise LayerError(
+                f"max_val ({a['max_val']}) must be greater than min_val ({a['min_val']})", "max_val"
+            )
         return Out(shape=x, rf="same")
 
 
@@ -46,7 +62,9 @@ class Dropout(Elementwise):
         if self.type == "Dropout":
             return [("new", x, "act")]
         # torch adds a batch dim for Dropout1d on 2-D and Dropout3d on anything but 5-D; Dropout2d never
-        unbatched = (self.type == "Dropout1d" and len(x) == 2) or (self.type == "Dropout3d" and len(x) != 5)
+        unbatched = (self.type == "Dropout1d" and len(x) == 2) or (
+            self.type == "Dropout3d" and len(x) != 5
+        )
         b = (1, *x[:1]) if unbatched else x[:2]
         return [("new", (*b, *(1,) * (len(x) + unbatched - 2)), "act")]
 
@@ -67,7 +85,9 @@ class StochasticDepth(Elementwise):
 
     def explain(self, a, x, out):
         unit = "sample" if a["mode"] == "row" else "batch"
-        return [f"keeps the shape {dims(x)}: identity in eval; in training each {unit} survives with probability {1 - a['p']:g}"]
+        return [
+            f"keeps the shape {dims(x)}: identity in eval; in training each {unit} survives with probability {1 - a['p']:g}"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import StochasticDepth as S
@@ -85,7 +105,10 @@ class PReLU(Kind):
         m = a["num_parameters"]
         c = x[1] if len(x) > 1 else 1
         if m != 1 and m != c:
-            raise LayerError(f"num_parameters is {m}, but the incoming tensor {dims(x)} has {c} channels", "num_parameters")
+            raise LayerError(
+                f"num_parameters is {m}, but the incoming tensor {dims(x)} has {c} channels",
+                "num_parameters",
+            )
         return Out(shape=x, params=[("weight", (m,))], rf="same")
 
 
@@ -134,7 +157,11 @@ register(
     Dropout("Dropout1d", _P, ndims=(2, 3)),
     Dropout("Dropout2d", _P, ndims=()),
     Dropout("Dropout3d", _P, ndims=()),
-    StochasticDepth("StochasticDepth", {"p": (number(0.0, 1.0), REQUIRED), "mode": (choice("row", "batch"), REQUIRED)}, ndims=()),
+    StochasticDepth(
+        "StochasticDepth",
+        {"p": (number(0.0, 1.0), REQUIRED), "mode": (choice("row", "batch"), REQUIRED)},
+        ndims=(),
+    ),
     PReLU("PReLU", {"num_parameters": (integer(), 1), "init": (number(), 0.25)}),
     Softmax("Softmax", {"dim": (optional(integer(None)), None)}),
     Softmax("LogSoftmax", {"dim": (optional(integer(None)), None)}),

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from .base import INFER, REQUIRED, Kind, LayerError, Out, check_size, dims, flag, integer, optional, prod, register
+from .base import (
+    INFER,
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    check_size,
+    dims,
+    flag,
+    integer,
+    optional,
+    prod,
+    register,
+)
 
 
 class Linear(Kind):
@@ -10,7 +23,9 @@ class Linear(Kind):
 
     def infer(self, a, x):
         if not x:
-            raise LayerError("expects an input of at least 1 dim, but the incoming tensor is a scalar")
+            raise LayerError(
+                "expects an input of at least 1 dim, but the incoming tensor is a scalar"
+            )
         given, last = a["in_features"], x[-1]
         if given is not None and given != last and len(x) > 2 and prod(x[1:]) == given:
             raise LayerError(
@@ -38,6 +53,10 @@ class Linear(Kind):
 register(
     Linear(
         "Linear",
-        {"in_features": (optional(integer()), INFER), "out_features": (integer(), REQUIRED), "bias": (flag, True)},
+        {
+            "in_features": (optional(integer()), INFER),
+            "out_features": (integer(), REQUIRED),
+            "bias": (flag, True),
+        },
     )
 )

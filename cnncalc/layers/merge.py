@@ -3,7 +3,21 @@ Split and Chunk (several outputs), MatMul of two activations, and Parameter (a t
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, contiguous, dims, integer, norm_dim, number, optional, prod, register, schema
+from .base import (
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    contiguous,
+    dims,
+    integer,
+    norm_dim,
+    number,
+    optional,
+    prod,
+    register,
+    schema,
+)
 from .reshape import DropsDim, Strided, view_strides
 
 
@@ -33,10 +47,14 @@ class Elementwise2(Kind):
     def infer(self, a, xs, names=()):
         if len(xs) == 1 and a["value"] is None:
             raise LayerError(
-                "takes two or more inputs, or one and a constant 'value'; list them in 'from', e.g. from: [conv2, input]", "from"
+                "takes two or more inputs, or one and a constant 'value'; list them in 'from', e.g. from: [conv2, input]",
+                "from",
             )
         if self.type in ("Div", "Sub") and len(xs) > 2:
-            raise LayerError(f"takes one tensor and another (or a constant 'value'), but from lists {len(xs)}", "from")
+            raise LayerError(
+                f"takes one tensor and another (or a constant 'value'), but from lists {len(xs)}",
+                "from",
+            )
         if len(xs) > 1 and a["value"] is not None and self.type in ("Div", "Sub"):
             raise LayerError("takes a second tensor or 'value', not both", "value")
         if self.type == "Div" and len(xs) == 1 and a["value"] == 0:
@@ -65,7 +83,11 @@ class Elementwise2(Kind):
             if grads[k]:
                 items.append(acc)
             acc_grad = acc_grad or grads[k]
-            acc = ("new", broadcast(xs[: k + 1], [str(j) for j in range(k + 1)]), "act") if k + 1 < len(xs) else None
+            acc = (
+                ("new", broadcast(xs[: k + 1], [str(j) for j in range(k + 1)]), "act")
+                if k + 1 < len(xs)
+                else None
+            )
         return items
 
     def module(self, kwargs):
@@ -81,7 +103,9 @@ class Cat(Kind):
         first = xs[0]
         d = norm_dim(a["dim"], len(first), "dim")
         for s, n in zip(xs[1:], names[1:]):
-            if len(s) != len(first) or any(u != v for j, (u, v) in enumerate(zip(s, first)) if j != d):
+            if len(s) != len(first) or any(
+                u != v for j, (u, v) in enumerate(zip(s, first)) if j != d
+            ):
                 raise LayerError(
                     f"cannot concatenate '{names[0]}' {dims(first)} with '{n}' {dims(s)} along dim {a['dim']}: "
                     "all other dims must be equal",
@@ -93,7 +117,9 @@ class Cat(Kind):
 
     def explain(self, a, xs, out):
         d = a["dim"] % len(out)
-        return [f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = {out[d]}; the other dims stay"]
+        return [
+            f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = {out[d]}; the other dims stay"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import Cat
@@ -102,13 +128,22 @@ class Cat(Kind):
 
 
 @schema(
-    {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}]}
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+        ]
+    }
 )
 def _sections(v, key):
     """One size (parts of that size, the last may be shorter) or a list of sizes (torch.split)."""
     if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
         return v
-    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
+    if (
+        isinstance(v, list)
+        and v
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v)
+    ):
         return tuple(v)
     raise LayerError(f"{key} must be a positive integer or a list of sizes, found {v!r}", key)
 
@@ -123,13 +158,16 @@ class Stack(Kind):
         for s, n in zip(xs[1:], names[1:]):
             if tuple(s) != tuple(first):
                 raise LayerError(
-                    f"cannot stack '{names[0]}' {dims(first)} with '{n}' {dims(s)}: the shapes must be equal", "from"
+                    f"cannot stack '{names[0]}' {dims(first)} with '{n}' {dims(s)}: the shapes must be equal",
+                    "from",
                 )
         d = norm_dim(a["dim"], len(first) + 1, "dim")
         return Out(shape=(*first[:d], len(xs), *first[d:]))
 
     def explain(self, a, xs, out):
-        return [f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: {dims(out)}"]
+        return [
+            f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: {dims(out)}"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import Stack as S
@@ -157,7 +195,9 @@ class Split(Strided):
                 "split_size_or_sections",
             )
         if any(s == 0 for s in sec):
-            raise LayerError(f"split_size_or_sections {list(sec)} gives an empty part", "split_size_or_sections")
+            raise LayerError(
+                f"split_size_or_sections {list(sec)} gives an empty part", "split_size_or_sections"
+            )
         return list(sec)
 
     def infer(self, a, x):
@@ -184,7 +224,10 @@ class Split(Strided):
         )
         return [
             f"dim {a['dim']} ({x[d]}) split {how}: {len(sizes)} outputs, each a view of its part",
-            *(f"output {k} (name it '{{name}}:{k}'): {dims((*x[:d], s, *x[d + 1 :]))}" for k, s in enumerate(sizes)),
+            *(
+                f"output {k} (name it '{{name}}:{k}'): {dims((*x[:d], s, *x[d + 1 :]))}"
+                for k, s in enumerate(sizes)
+            ),
         ]
 
 
@@ -196,13 +239,18 @@ class Unbind(DropsDim):
             raise LayerError("cannot unbind a 0-D tensor")
         d = norm_dim(a["dim"], len(x), "dim")
         if x[d] > 4096:
-            raise LayerError(f"dim {a['dim']} has {x[d]:,} positions: more outputs than a spec can name (4,096)", "dim")
+            raise LayerError(
+                f"dim {a['dim']} has {x[d]:,} positions: more outputs than a spec can name (4,096)",
+                "dim",
+            )
         one = (*x[:d], *x[d + 1 :])
         return Out(shape=one, outputs=[one] * x[d], mixes_dim=None)
 
     def explain(self, a, x, out):
         d = a["dim"] % len(x)
-        return [f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of shape {dims(out)}, each a view"]
+        return [
+            f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of shape {dims(out)}, each a view"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import Unbind as U
@@ -218,7 +266,9 @@ class MatMul(Kind):
     def infer(self, a, xs, names=()):
         p, q = xs
         if not p or not q:
-            raise LayerError(f"both operands must be at least 1-D, found {dims(p)} and {dims(q)}", "from")
+            raise LayerError(
+                f"both operands must be at least 1-D, found {dims(p)} and {dims(q)}", "from"
+            )
         pa = (1, *p) if len(p) == 1 else p
         qa = (*q, 1) if len(q) == 1 else q
         if pa[-1] != qa[-2]:
@@ -243,7 +293,11 @@ class MatMul(Kind):
         sq = strides[1] or contiguous(q)
 
         def kept(k, shape, stride, target):
-            return ("in", k) if view_strides(shape, stride, target) is not None else ("new", target, "act")
+            return (
+                ("in", k)
+                if view_strides(shape, stride, target) is not None
+                else ("new", target, "act")
+            )
 
         keep = []
         if len(p) <= 2 and len(q) <= 2:  # dot, mv, mm: the operands as they are
@@ -269,7 +323,10 @@ class MatMul(Kind):
             xa, sa = ((1, *x), (x[0] * stx[0], *stx)) if len(x) == 1 else (x, stx)
             full = (*batch, *xa[-2:])
             lead = len(full) - len(xa)
-            fs = tuple(0 if i < lead or (xa[i - lead] == 1 and full[i] != 1) else sa[i - lead] for i in range(len(full)))
+            fs = tuple(
+                0 if i < lead or (xa[i - lead] == 1 and full[i] != 1) else sa[i - lead]
+                for i in range(len(full))
+            )
             keep.append(kept(k, full, fs, (prod(batch), *xa[-2:])))
         return keep
 
@@ -285,7 +342,9 @@ class MatMul(Kind):
 
 @schema({"type": "array", "items": {"type": "integer", "minimum": 1}})
 def _param_shape(v, key):
-    if isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in v):
+    if isinstance(v, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in v
+    ):
         return tuple(v)
     raise LayerError(f"{key} must be a list of positive sizes, found {v!r}", key)
 
@@ -299,7 +358,9 @@ class Parameter(Kind):
         return Out(shape=a["shape"], params=[("", a["shape"])])
 
     def explain(self, a, xs, out):
-        return [f"a learned tensor {dims(out)} = {prod(out):,} parameters, named as the layer (no suffix)"]
+        return [
+            f"a learned tensor {dims(out)} = {prod(out):,} parameters, named as the layer (no suffix)"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import Param

@@ -36,7 +36,9 @@ class BatchNorm(Kind):
         ok = (2, 3) if self.n == 1 else (self.n + 2,)
         if len(x) not in ok:
             want = " or ".join(f"{d}-D" for d in ok)
-            raise LayerError(f"expects a {want} (batched) input, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects a {want} (batched) input, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         c = check_size(a, "num_features", x[1], "channels", x)
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
         out = Out(shape=x, params=params, buffers=buffers, rf="same")
@@ -59,10 +61,14 @@ class InstanceNorm(Kind):
     def infer(self, a, x):
         n = self.n
         if len(x) not in (n + 1, n + 2):
-            raise LayerError(f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         c = check_size(a, "num_features", x[-n - 1], "channels", x)
         if not a["track_running_stats"] and prod(x[-n:]) == 1:
-            raise LayerError(f"needs more than 1 spatial element per channel to normalize, but the incoming tensor is {dims(x)}")
+            raise LayerError(
+                f"needs more than 1 spatial element per channel to normalize, but the incoming tensor is {dims(x)}"
+            )
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
         return Out(shape=x, params=params, buffers=buffers, rf="same")
 
@@ -79,12 +85,19 @@ class GroupNorm(Kind):
 
     def infer(self, a, x):
         if len(x) < 2:
-            raise LayerError(f"expects an (N, C, ...) input of at least 2 dims, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects an (N, C, ...) input of at least 2 dims, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         c = check_size(a, "num_channels", x[1], "channels", x)
         if c % a["num_groups"]:
-            raise LayerError(f"num_channels ({c}) must be divisible by num_groups ({a['num_groups']})", "num_groups")
+            raise LayerError(
+                f"num_channels ({c}) must be divisible by num_groups ({a['num_groups']})",
+                "num_groups",
+            )
         if x[0] * c // a["num_groups"] * prod(x[2:]) == 1:  # torch checks this in every mode
-            raise LayerError(f"the incoming tensor {dims(x)} gives each group a single value to normalize; torch refuses it")
+            raise LayerError(
+                f"the incoming tensor {dims(x)} gives each group a single value to normalize; torch refuses it"
+            )
         params, _ = _tensors(c, a["affine"], False)
         return Out(shape=x, params=params, rf="same")
 
@@ -96,7 +109,9 @@ class LayerNorm(Kind):
     def infer(self, a, x):
         ns = a["normalized_shape"]
         if any(s < 1 for s in ns):
-            raise LayerError(f"normalized_shape must hold positive sizes, found {list(ns)}", "normalized_shape")
+            raise LayerError(
+                f"normalized_shape must hold positive sizes, found {list(ns)}", "normalized_shape"
+            )
         if len(x) < len(ns) or tuple(x[len(x) - len(ns) :]) != ns:
             raise LayerError(
                 f"normalized_shape is {list(ns)}, but the incoming tensor {dims(x)} ends in {list(x[-len(ns) :])}",
@@ -116,7 +131,9 @@ class LayerNorm(Kind):
 class LocalResponseNorm(Kind):
     def infer(self, a, x):
         if len(x) < 3:
-            raise LayerError(f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         return Out(shape=x, rf="same")
 
     def saves(self, a, xs, out, grads):
@@ -142,19 +159,37 @@ def _batch_args(stats: bool) -> dict:
 
 
 for _n in (1, 2, 3):
-    register(BatchNorm(f"BatchNorm{_n}d", _batch_args(True), n=_n), InstanceNorm(f"InstanceNorm{_n}d", _batch_args(False), n=_n))
+    register(
+        BatchNorm(f"BatchNorm{_n}d", _batch_args(True), n=_n),
+        InstanceNorm(f"InstanceNorm{_n}d", _batch_args(False), n=_n),
+    )
 
 register(
     GroupNorm(
         "GroupNorm",
-        {"num_groups": (integer(), REQUIRED), "num_channels": (optional(integer()), INFER), "eps": _EPS, "affine": (flag, True)},
+        {
+            "num_groups": (integer(), REQUIRED),
+            "num_channels": (optional(integer()), INFER),
+            "eps": _EPS,
+            "affine": (flag, True),
+        },
     ),
     LayerNorm(
         "LayerNorm",
-        {"normalized_shape": (int_list, REQUIRED), "eps": _EPS, "elementwise_affine": (flag, True), "bias": (flag, True)},
+        {
+            "normalized_shape": (int_list, REQUIRED),
+            "eps": _EPS,
+            "elementwise_affine": (flag, True),
+            "bias": (flag, True),
+        },
     ),
     LocalResponseNorm(
         "LocalResponseNorm",
-        {"size": (integer(), REQUIRED), "alpha": (number(), 1e-4), "beta": (number(), 0.75), "k": (number(), 1.0)},
+        {
+            "size": (integer(), REQUIRED),
+            "alpha": (number(), 1e-4),
+            "beta": (number(), 0.75),
+            "k": (number(), 1.0),
+        },
     ),
 )

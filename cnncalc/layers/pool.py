@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, flag, integer, ints, optional, register, schema, spatial_input
+from .base import (
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    flag,
+    integer,
+    ints,
+    optional,
+    register,
+    schema,
+    spatial_input,
+)
 from .conv import SPATIAL, gaps, unread
 
 
@@ -18,7 +30,9 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
 @schema({"const": False})
 def no_indices(v, key):
     if flag(v, key):
-        raise LayerError(f"{key}: true makes the layer return a tuple, which a spec cannot pass on", key)
+        raise LayerError(
+            f"{key}: true makes the layer return a tuple, which a spec cannot pass on", key
+        )
     return v
 
 
@@ -33,11 +47,15 @@ class Pool(Kind):
         for name, i, kk, ss, pp, dd in zip(SPATIAL[n], sp, k, s, p, d):
             if pp > kk // 2:
                 raise LayerError(
-                    f"padding {pp} is more than half the kernel size {kk} (torch allows at most {kk // 2})", "padding"
+                    f"padding {pp} is more than half the kernel size {kk} (torch allows at most {kk // 2})",
+                    "padding",
                 )
-            if self.type == "AvgPool3d" and i < kk:  # torch checks this for 3-D average pooling only
+            if (
+                self.type == "AvgPool3d" and i < kk
+            ):  # torch checks this for 3-D average pooling only
                 raise LayerError(
-                    f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d checks it before padding)", "kernel_size"
+                    f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d checks it before padding)",
+                    "kernel_size",
                 )
             o = pool_out(i, kk, ss, pp, dd, a["ceil_mode"])
             if o < 1:
@@ -52,7 +70,9 @@ class Pool(Kind):
         return Out(
             shape=(*batch, c, *out),
             rf=[(dd * (kk - 1) + 1, ss, pp) for kk, ss, pp, dd in zip(k, s, p, d)],
-            unread=[unread(i, o, kk, ss, pp, dd) for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)],
+            unread=[
+                unread(i, o, kk, ss, pp, dd) for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)
+            ],
         )
 
     def saves(self, a, xs, out, grads):
@@ -67,7 +87,9 @@ class Pool(Kind):
         d = a.get("dilation", (1,) * self.n)
         lines = []
         if a["stride"] is None:
-            lines.append(f"stride defaults to kernel_size {list(k)}: the windows sit side by side without overlapping")
+            lines.append(
+                f"stride defaults to kernel_size {list(k)}: the windows sit side by side without overlapping"
+            )
         ceil = a["ceil_mode"]
         for name, i, o, kk, ss, pp, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, d):
             if ceil:
@@ -75,7 +97,9 @@ class Pool(Kind):
                     f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = {o} (ceil_mode; the last window must start inside the input or the left padding)"
                 )
             else:
-                lines.append(f"{name}: out = ⌊({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}")
+                lines.append(
+                    f"{name}: out = ⌊({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌋ + 1 = {o}"
+                )
         lines += gaps(SPATIAL[self.n], k, s, d)
         lines.append(f"channels stay {c}: a pool works on each channel alone")
         return lines
@@ -103,10 +127,19 @@ class AdaptivePool(Kind):
 def output_size(n: int):
     one = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
 
-    @schema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": one, "minItems": n, "maxItems": n}]})
+    @schema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": one, "minItems": n, "maxItems": n},
+            ]
+        }
+    )
     def read(v, key):
         items = [v] * n if not isinstance(v, list) else v
-        if len(items) != n or not all(o is None or (isinstance(o, int) and not isinstance(o, bool) and o > 0) for o in items):
+        if len(items) != n or not all(
+            o is None or (isinstance(o, int) and not isinstance(o, bool) and o > 0) for o in items
+        ):
             raise LayerError(
                 f"{key} must be a positive integer or a list of {n} positive integers (or nulls to keep a size), found {v!r}",
                 key,
@@ -124,14 +157,21 @@ def _pools(n: int):
     }
     maxpool = Pool(
         f"MaxPool{n}d",
-        {**common, "dilation": (ints(n), 1), "return_indices": (no_indices, False), "ceil_mode": (flag, False)},
+        {
+            **common,
+            "dilation": (ints(n), 1),
+            "return_indices": (no_indices, False),
+            "ceil_mode": (flag, False),
+        },
         n=n,
     )
     avg_args = {**common, "ceil_mode": (flag, False), "count_include_pad": (flag, True)}
     if n > 1:
         avg_args["divisor_override"] = (optional(integer()), None)
     avgpool = Pool(f"AvgPool{n}d", avg_args, n=n)
-    adaptive_avg = AdaptivePool(f"AdaptiveAvgPool{n}d", {"output_size": (output_size(n), REQUIRED)}, n=n)
+    adaptive_avg = AdaptivePool(
+        f"AdaptiveAvgPool{n}d", {"output_size": (output_size(n), REQUIRED)}, n=n
+    )
     adaptive_max = AdaptivePool(
         f"AdaptiveMaxPool{n}d",
         {"output_size": (output_size(n), REQUIRED), "return_indices": (no_indices, False)},

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .base import Kind, LayerError, Out, dim_list, dims, flag, norm_dim, number, optional, prod, register
+from .base import (
+    Kind,
+    LayerError,
+    Out,
+    dim_list,
+    dims,
+    flag,
+    norm_dim,
+    number,
+    optional,
+    prod,
+    register,
+)
 
 
 class Reduce(Kind):
@@ -25,17 +37,28 @@ class Reduce(Kind):
         n = len(x)
         spatial = [d for d in ds if d >= 2]
         rf = None if spatial else "same"
-        return Out(shape=shape, rf=rf if a["keepdim"] or not ds else None, mixes_dim=min(ds) if ds and n else None)
+        return Out(
+            shape=shape,
+            rf=rf if a["keepdim"] or not ds else None,
+            mixes_dim=min(ds) if ds and n else None,
+        )
 
     def saves(self, a, xs, out, grads):
         return [("in", 0), ("out",)] if self.type in ("Amax", "Norm") else []
 
     def explain(self, a, x, out):
         ds = self.reduced(a, x)
-        what = {"Mean": "the mean", "Sum": "the sum", "Amax": "the maximum", "Norm": f"the {a.get('p', 2)}-norm"}[self.type]
+        what = {
+            "Mean": "the mean",
+            "Sum": "the sum",
+            "Amax": "the maximum",
+            "Norm": f"the {a.get('p', 2)}-norm",
+        }[self.type]
         over = " × ".join(str(x[d]) for d in ds) or "1"
         kept = "kept as size 1" if a["keepdim"] else "removed"
-        return [f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); those dims are {kept}: {dims(out)}"]
+        return [
+            f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); those dims are {kept}: {dims(out)}"
+        ]
 
     def module(self, kwargs):
         from ..bridge.modules import Norm, Reduce

@@ -53,7 +53,9 @@ class Flatten(Kind):
             return ["a scalar becomes a 1-element vector"]
         s, e = a["start_dim"] % len(x), a["end_dim"] % len(x)
         run = x[s : e + 1]
-        return [f"dims {s}..{e} {list(run)} become one: {times(run)} = {prod(run):,}; {dims(x)} -> {dims(out)}"]
+        return [
+            f"dims {s}..{e} {list(run)} become one: {times(run)} = {prod(run):,}; {dims(x)} -> {dims(out)}"
+        ]
 
 
 class Unflatten(Kind):
@@ -67,11 +69,17 @@ class Unflatten(Kind):
         d = norm_dim(a["dim"], len(x), "dim")
         sizes = list(a["unflattened_size"])
         if sizes.count(-1) > 1 or any(v < 1 and v != -1 for v in sizes):
-            raise LayerError(f"unflattened_size must hold positive sizes and at most one -1, found {sizes}", "unflattened_size")
+            raise LayerError(
+                f"unflattened_size must hold positive sizes and at most one -1, found {sizes}",
+                "unflattened_size",
+            )
         known = prod(v for v in sizes if v != -1)
         if -1 in sizes:
             if x[d] % known:
-                raise LayerError(f"unflattened_size {sizes} does not divide dim {d} of size {x[d]}", "unflattened_size")
+                raise LayerError(
+                    f"unflattened_size {sizes} does not divide dim {d} of size {x[d]}",
+                    "unflattened_size",
+                )
             sizes[sizes.index(-1)] = x[d] // known
         elif known != x[d]:
             raise LayerError(
@@ -85,7 +93,12 @@ _MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
 @schema(
-    {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}]}
+    {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}},
+        ]
+    }
 )
 def _scale(v, key):
     if isinstance(v, list):
@@ -96,19 +109,30 @@ def _scale(v, key):
 class Upsample(Kind):
     def infer(self, a, x):
         if len(x) not in (3, 4, 5):
-            raise LayerError(f"expects a 3-D, 4-D or 5-D (N, C, ...) input, but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects a 3-D, 4-D or 5-D (N, C, ...) input, but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         mode, n = a["mode"], len(x) - 2
         if mode in _MODE_DIMS and _MODE_DIMS[mode] != len(x):
             raise LayerError(
-                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but the incoming tensor {dims(x)} is {len(x)}-D", "mode"
+                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but the incoming tensor {dims(x)} is {len(x)}-D",
+                "mode",
             )
-        if a["align_corners"] is not None and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
+        if a["align_corners"] is not None and mode not in (
+            "linear",
+            "bilinear",
+            "bicubic",
+            "trilinear",
+        ):
             raise LayerError(
-                "align_corners can only be set with the modes linear, bilinear, bicubic and trilinear", "align_corners"
+                "align_corners can only be set with the modes linear, bilinear, bicubic and trilinear",
+                "align_corners",
             )
         size, scale = a["size"], a["scale_factor"]
         if (size is None) == (scale is None):
-            raise LayerError("give exactly one of size and scale_factor", "size" if size is not None else None)
+            raise LayerError(
+                "give exactly one of size and scale_factor", "size" if size is not None else None
+            )
         if size is not None:
             if len(size) == 1:
                 size = size * n
@@ -122,9 +146,12 @@ class Upsample(Kind):
             scales = scale if isinstance(scale, tuple) else (scale,) * n
             if len(scales) != n:
                 raise LayerError(
-                    f"scale_factor must have {n} entries for a {n}-D spatial input, found {list(scales)}", "scale_factor"
+                    f"scale_factor must have {n} entries for a {n}-D spatial input, found {list(scales)}",
+                    "scale_factor",
                 )
-            out = tuple(math.floor(float(i) * float(s)) for i, s in zip(x[2:], scales))  # as torch: ⌊i · scale⌋ in double
+            out = tuple(
+                math.floor(float(i) * float(s)) for i, s in zip(x[2:], scales)
+            )  # as torch: ⌊i · scale⌋ in double
             if any(o < 1 for o in out):
                 raise LayerError(
                     f"scale_factor {a['scale_factor']} turns spatial size {list(x[2:])} into {list(out)}; sizes must stay above 0",
@@ -137,9 +164,18 @@ class Upsample(Kind):
 
     def explain(self, a, x, out):
         if a["size"] is not None:
-            return [f"size {list(a['size'])}: the spatial dims become {list(out[2:])} ({a['mode']})"]
-        scales = a["scale_factor"] if isinstance(a["scale_factor"], tuple) else (a["scale_factor"],) * (len(x) - 2)
-        return [f"dim {j + 2}: ⌊{i} · {s}⌋ = {o} ({a['mode']})" for j, (i, s, o) in enumerate(zip(x[2:], scales, out[2:]))]
+            return [
+                f"size {list(a['size'])}: the spatial dims become {list(out[2:])} ({a['mode']})"
+            ]
+        scales = (
+            a["scale_factor"]
+            if isinstance(a["scale_factor"], tuple)
+            else (a["scale_factor"],) * (len(x) - 2)
+        )
+        return [
+            f"dim {j + 2}: ⌊{i} · {s}⌋ = {o} ({a['mode']})"
+            for j, (i, s, o) in enumerate(zip(x[2:], scales, out[2:]))
+        ]
 
     def module(self, kwargs):
         import torch.nn as nn
@@ -153,16 +189,24 @@ class Upsample(Kind):
 class PixelShuffle(Kind):
     def infer(self, a, x):
         if len(x) < 3:
-            raise LayerError(f"expects an input of at least 3 dims (C, H, W), but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects an input of at least 3 dims (C, H, W), but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         *b, c, h, w = x
         if self.up:
             r = a["upscale_factor"]
             if c % (r * r):
-                raise LayerError(f"channels ({c}) must be divisible by upscale_factor² ({r * r})", "upscale_factor")
+                raise LayerError(
+                    f"channels ({c}) must be divisible by upscale_factor² ({r * r})",
+                    "upscale_factor",
+                )
             return Out(shape=(*b, c // (r * r), h * r, w * r))
         r = a["downscale_factor"]
         if h % r or w % r:
-            raise LayerError(f"height and width ({h}, {w}) must be divisible by downscale_factor ({r})", "downscale_factor")
+            raise LayerError(
+                f"height and width ({h}, {w}) must be divisible by downscale_factor ({r})",
+                "downscale_factor",
+            )
         return Out(shape=(*b, c * r * r, h // r, w // r))
 
     def explain(self, a, x, out):
@@ -180,13 +224,20 @@ class PixelShuffle(Kind):
 
 register(
     Flatten("Flatten", {"start_dim": (integer(None), 1), "end_dim": (integer(None), -1)}),
-    Unflatten("Unflatten", {"dim": (integer(None), REQUIRED), "unflattened_size": (int_list, REQUIRED)}),
+    Unflatten(
+        "Unflatten", {"dim": (integer(None), REQUIRED), "unflattened_size": (int_list, REQUIRED)}
+    ),
     Upsample(
         "Upsample",
         {
             "size": (optional(int_list), None),
             "scale_factor": (optional(_scale), None),
-            "mode": (choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"), "nearest"),
+            "mode": (
+                choice(
+                    "nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"
+                ),
+                "nearest",
+            ),
             "align_corners": (optional(flag), None),
             "recompute_scale_factor": (optional(flag), None),
         },
@@ -256,20 +307,37 @@ class View(Strided):
         shape = list(a["shape"])
         n = prod(x)
         if shape.count(-1) > 1:
-            raise LayerError(f"shape {shape} has more than one -1; only one size can be inferred", "shape")
+            raise LayerError(
+                f"shape {shape} has more than one -1; only one size can be inferred", "shape"
+            )
         if any(s < -1 or s == 0 for s in shape):
-            raise LayerError(f"shape {shape} must hold positive sizes (and at most one -1)", "shape")
+            raise LayerError(
+                f"shape {shape} must hold positive sizes (and at most one -1)", "shape"
+            )
         known = prod(s for s in shape if s != -1)
         if -1 in shape:
             if n % known:
-                raise LayerError(f"shape {shape} is invalid for the {n:,} elements of the incoming tensor {dims(x)}", "shape")
+                raise LayerError(
+                    f"shape {shape} is invalid for the {n:,} elements of the incoming tensor {dims(x)}",
+                    "shape",
+                )
             shape[shape.index(-1)] = n // known
         elif known != n:
-            raise LayerError(f"shape {shape} holds {known:,} elements, but the incoming tensor {dims(x)} has {n:,}", "shape")
+            raise LayerError(
+                f"shape {shape} holds {known:,} elements, but the incoming tensor {dims(x)} has {n:,}",
+                "shape",
+            )
         return Out(shape=tuple(shape))
 
     def layout(self, a, x, stride, out):
-        return _view_or_copy(self.type == "View", x, stride, out, "use Reshape, or a Contiguous layer before it", "shape")
+        return _view_or_copy(
+            self.type == "View",
+            x,
+            stride,
+            out,
+            "use Reshape, or a Contiguous layer before it",
+            "shape",
+        )
 
     def module(self, kwargs):
         from ..bridge.modules import View as V
@@ -310,7 +378,9 @@ class ViewAs(Strided):
         return V(reshape=self.type == "ReshapeAs")
 
     def explain(self, a, xs, out):
-        return [f"{dims(xs[0])} -> {dims(out)}: the same {prod(xs[0]):,} values in the shape of the second input"]
+        return [
+            f"{dims(xs[0])} -> {dims(out)}: the same {prod(xs[0]):,} values in the shape of the second input"
+        ]
 
 
 class Contiguous(Strided):
@@ -323,7 +393,9 @@ class Contiguous(Strided):
         return None
 
     def explain(self, a, x, out):
-        return [f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only after a permute or transpose)"]
+        return [
+            f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only after a permute or transpose)"
+        ]
 
 
 class Permute(Strided):
@@ -331,7 +403,8 @@ class Permute(Strided):
         order = [norm_dim(d, len(x), "dims") for d in a["dims"]]
         if len(order) != len(x) or sorted(order) != list(range(len(x))):
             raise LayerError(
-                f"dims {list(a['dims'])} must name each of the {len(x)} dims of the incoming tensor {dims(x)} once", "dims"
+                f"dims {list(a['dims'])} must name each of the {len(x)} dims of the incoming tensor {dims(x)} once",
+                "dims",
             )
         return Out(shape=tuple(x[d] for d in order))
 
@@ -339,7 +412,9 @@ class Permute(Strided):
         return tuple(stride[d % len(x)] for d in a["dims"])
 
     def explain(self, a, x, out):
-        return [f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no values move)"]
+        return [
+            f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no values move)"
+        ]
 
 
 class Transpose(Strided):
@@ -359,7 +434,9 @@ class Transpose(Strided):
         return tuple(s)
 
     def explain(self, a, x, out):
-        return [f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no values move)"]
+        return [
+            f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no values move)"
+        ]
 
 
 class Squeeze(Strided):
@@ -376,7 +453,11 @@ class Squeeze(Strided):
         return tuple(stride[i] for i in self._kept(a, x))
 
     def explain(self, a, x, out):
-        which = "every dim of size 1" if a["dim"] is None else f"dim {', '.join(str(d) for d in a['dim'])} where its size is 1"
+        which = (
+            "every dim of size 1"
+            if a["dim"] is None
+            else f"dim {', '.join(str(d) for d in a['dim'])} where its size is 1"
+        )
         return [f"removes {which}: {dims(x)} -> {dims(out)}"]
 
 
@@ -399,15 +480,22 @@ class ChannelShuffle(Kind):
 
     def infer(self, a, x):
         if len(x) < 3:
-            raise LayerError(f"expects an input of at least 3 dims (N, C, *), but the incoming tensor {dims(x)} is {len(x)}-D")
+            raise LayerError(
+                f"expects an input of at least 3 dims (N, C, *), but the incoming tensor {dims(x)} is {len(x)}-D"
+            )
         g, c = a["groups"], x[1]
         if c % g:
-            raise LayerError(f"the {c} channels of the incoming tensor {dims(x)} do not divide into {g} groups", "groups")
+            raise LayerError(
+                f"the {c} channels of the incoming tensor {dims(x)} do not divide into {g} groups",
+                "groups",
+            )
         return Out(shape=x, rf="same")
 
     def explain(self, a, x, out):
         g, c = a["groups"], x[1]
-        return [f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"]
+        return [
+            f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"
+        ]
 
 
 class Expand(Strided):
@@ -416,13 +504,18 @@ class Expand(Strided):
     def infer(self, a, x):
         shape = list(a["shape"])
         if len(shape) < len(x):
-            raise LayerError(f"shape {shape} has fewer dims than the incoming tensor {dims(x)}", "shape")
+            raise LayerError(
+                f"shape {shape} has fewer dims than the incoming tensor {dims(x)}", "shape"
+            )
         lead = len(shape) - len(x)
         out = []
         for i, s in enumerate(shape):
             if i < lead:
                 if s < 1:
-                    raise LayerError(f"shape {shape}: a new leading dim must have a positive size, found {s}", "shape")
+                    raise LayerError(
+                        f"shape {shape}: a new leading dim must have a positive size, found {s}",
+                        "shape",
+                    )
                 out.append(s)
                 continue
             have = x[i - lead]
@@ -433,15 +526,23 @@ class Expand(Strided):
                     raise LayerError(f"shape {shape} must hold positive sizes or -1", "shape")
                 out.append(s)
             else:
-                raise LayerError(f"cannot expand dim {i - lead} of size {have} to {s} (only size-1 dims stretch)", "shape")
+                raise LayerError(
+                    f"cannot expand dim {i - lead} of size {have} to {s} (only size-1 dims stretch)",
+                    "shape",
+                )
         return Out(shape=tuple(out))
 
     def layout(self, a, x, stride, out):
         lead = len(out) - len(x)
-        return tuple(0 if i < lead or (x[i - lead] == 1 and o != 1) else stride[i - lead] for i, o in enumerate(out))
+        return tuple(
+            0 if i < lead or (x[i - lead] == 1 and o != 1) else stride[i - lead]
+            for i, o in enumerate(out)
+        )
 
     def explain(self, a, x, out):
-        return [f"{dims(x)} -> {dims(out)}: size-1 dims repeat without copying (a view with stride 0)"]
+        return [
+            f"{dims(x)} -> {dims(out)}: size-1 dims repeat without copying (a view with stride 0)"
+        ]
 
 
 class Slice(Strided):
@@ -458,7 +559,10 @@ class Slice(Strided):
             raise LayerError("cannot slice a 0-D tensor")
         d, r = self._range(a, x)
         if len(r) == 0:
-            raise LayerError(f"the slice {a['start']}:{a['end']}:{a['step']} of dim {d} (size {x[d]}) is empty", "start")
+            raise LayerError(
+                f"the slice {a['start']}:{a['end']}:{a['step']} of dim {d} (size {x[d]}) is empty",
+                "start",
+            )
         return Out(shape=(*x[:d], len(r), *x[d + 1 :]))
 
     def layout(self, a, x, stride, out):
@@ -467,7 +571,9 @@ class Slice(Strided):
 
     def explain(self, a, x, out):
         d, r = self._range(a, x)
-        return [f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"]
+        return [
+            f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"
+        ]
 
 
 class DropsDim(Strided):
@@ -486,7 +592,9 @@ class Select(DropsDim):
             raise LayerError("cannot index a 0-D tensor")
         d = norm_dim(a["dim"], len(x), "dim")
         if not -x[d] <= a["index"] < x[d]:
-            raise LayerError(f"index {a['index']} is out of range for dim {d} of size {x[d]}", "index")
+            raise LayerError(
+                f"index {a['index']} is out of range for dim {d} of size {x[d]}", "index"
+            )
         return Out(shape=(*x[:d], *x[d + 1 :]))
 
     def explain(self, a, x, out):
