@@ -110,8 +110,8 @@ def truth(cfg: str, imgsz: int) -> dict:
 
 
 def ours(path: str, imgsz: int) -> dict:
-    from cnncalc.engine import analyze
-    from cnncalc.spec import load
+    from cnncalc.api import facts as analyze
+    from cnncalc.read import load
 
     a = analyze(load(path, imgsz=imgsz))
     return {

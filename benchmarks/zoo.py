@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cnncalc.bridge.importer import ImportFailed, import_model
 from cnncalc.bridge.verify import verify
 from cnncalc.engine import analyze
-from cnncalc.spec import parse
+from cnncalc.read import parse
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent

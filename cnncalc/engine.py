@@ -10,148 +10,14 @@ Counting rules, stated once:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-
-from .diagnostics import Pos, SpecError
+from .diagnostics import SpecError
 from .layers import LayerError
 from .layers.base import arity, contiguous, dims, prod, times
-from .spec import LayerSpec, Spec
+from .model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec, Tensor
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 MAX_DIMS = 64
 MAX_SIZE = 10**18  # a dim past it is no net's: every count and byte size stays exact and printable
-
-
-class Tensor:
-    """A parameter or buffer: its full name, shape and element count."""
-
-    __slots__ = ("name", "shape", "count")
-
-    def __init__(self, name: str, shape: tuple[int, ...]):
-        self.name, self.shape, self.count = name, shape, prod(shape)
-
-    def __eq__(self, other):
-        return isinstance(other, Tensor) and (self.name, self.shape) == (other.name, other.shape)
-
-    def __repr__(self) -> str:
-        return f"Tensor({self.name!r}, {self.shape})"
-
-
-@dataclass(frozen=True)
-class Field:
-    """Receptive field per spatial dim: size, jump and the centre of output position 0."""
-
-    size: tuple[int, ...]
-    jump: tuple[int, ...]
-    start: tuple[float, ...]
-
-
-@dataclass
-class LayerResult:
-    name: str
-    type: str
-    inputs: tuple[str, ...]
-    input_shapes: tuple[tuple[int, ...], ...]
-    output_shape: tuple[int, ...]
-    params: list[Tensor]
-    buffers: list[Tensor]
-    macs: int
-    kwargs: dict
-    pos: Pos
-    field: Field | None = None
-    default_input: bool = True  # takes the layer above (no `from`)
-    written: dict = dataclasses.field(default_factory=dict)  # the arguments as written in the spec
-    output_shapes: tuple | None = (
-        None  # every output of a layer with several (``name:0``, ``name:1``, ...)
-    )
-    trainable: bool = True
-    copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
-    input_strides: tuple = ()  # per input: its strides where a view left it non-contiguous, else None
-
-    @property
-    def param_count(self) -> int:
-        return sum(t.count for t in self.params)
-
-
-@dataclass
-class LayerWarning:
-    pos: Pos
-    message: str
-
-
-@dataclass
-class Analysis:
-    name: str | None
-    input: tuple[int, ...]
-    layers: list[LayerResult]
-    warnings: list[LayerWarning] = field(default_factory=list)
-    flattens: list[tuple[str, int, tuple[int, ...]]] = field(
-        default_factory=list
-    )  # (layer, size, factors)
-    outputs: list[tuple[str, tuple[int, ...]]] = field(
-        default_factory=list
-    )  # what the net returns, in order
-
-    path: str = "<spec>"
-    ultralytics: object = None  # for an Ultralytics model YAML: its summary by its rules (cnncalc.ultralytics.Summary)
-    model: object = None  # and its rows (cnncalc.ultralytics.Model)
-
-    @property
-    def output(self) -> tuple[int, ...]:
-        return self.outputs[0][1] if self.outputs else self.layers[-1].output_shape
-
-    @property
-    def diagnostics(self) -> list:
-        """The warnings as diagnostics (path, line, col, severity, message)."""
-        from .diagnostics import Diagnostic
-
-        return [
-            Diagnostic(self.path, w.pos[0], w.pos[1], "warning", w.message) for w in self.warnings
-        ]
-
-    def to_dict(self) -> dict:
-        """What ``cnncalc shapes --format json`` prints."""
-        from .render import diag_json, shapes_json
-
-        return {**shapes_json(self), "diagnostics": [diag_json(d) for d in self.diagnostics]}
-
-    def params_dict(self) -> dict:
-        """What ``cnncalc params --format json`` prints."""
-        from .render import params_json
-
-        return params_json(self)
-
-    def memory(self, dtype: str = "float32", optimizer: str = "sgd"):
-        """One training step's memory (``to_dict()`` is ``cnncalc memory --format json``)."""
-        from .memory import memory
-
-        return memory(self, dtype, optimizer)
-
-    def _repr_markdown_(self) -> str:
-        from .render import shapes_text
-
-        return shapes_text(self, markdown=True)
-
-    @property
-    def tensors(self) -> list[Tensor]:
-        return [t for layer in self.layers for t in layer.params]
-
-    @property
-    def buffers(self) -> list[Tensor]:
-        return [t for layer in self.layers for t in layer.buffers]
-
-    @property
-    def total_params(self) -> int:
-        return sum(t.count for t in self.tensors)
-
-    @property
-    def trainable_params(self) -> int:
-        return sum(layer.param_count for layer in self.layers if layer.trainable)
-
-    @property
-    def total_macs(self) -> int:
-        return sum(layer.macs for layer in self.layers)
 
 
 def analyze(spec: Spec, batch: int | None = None) -> Analysis:
@@ -194,11 +60,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             raise err from None
     _outputs(spec, analysis, outputs)
     _too_big(analysis)
-    if spec.ultralytics is not None:
-        from .ultralytics import summary
-
-        analysis.model = spec.ultralytics
-        analysis.ultralytics = summary(spec, analysis)
+    analysis.model = spec.ultralytics  # an Ultralytics model YAML's rows (its summary: analyses/)
     return analysis
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from cnncalc.engine import analyze
-from cnncalc.spec import parse
+from cnncalc.read import parse
 
 
 def spec_text(input_shape, layers, name="t") -> str:

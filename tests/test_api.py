@@ -120,7 +120,7 @@ def test_no_progress_or_colour_when_not_a_terminal():
 
 
 def test_status_and_colour_on_a_terminal(monkeypatch, capsys):
-    from cnncalc import cli
+    from cnncalc.cli import common as cli
     from cnncalc.diagnostics import Diagnostic
 
     monkeypatch.delenv("CI", raising=False)

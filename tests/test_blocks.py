@@ -9,7 +9,8 @@ from torchref import BasicBlock, Bottleneck, ResNet
 
 from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze
-from cnncalc.spec import flat_yaml, parse
+from cnncalc.read import parse
+from cnncalc.read.spec import flat_yaml
 
 BLOCKS = """
 blocks:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cnncalc.cli import app
 from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze
-from cnncalc.spec import parse
+from cnncalc.read import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "bad"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from cnncalc.bridge.verify import verify
 from cnncalc.cli import app
 from cnncalc.engine import analyze
-from cnncalc.spec import load
+from cnncalc.read import load
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

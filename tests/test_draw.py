@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
-from cnncalc.draw import graph, mermaid, page, shape_text, svg
 from cnncalc.engine import analyze, base
-from cnncalc.render import fold
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
+from cnncalc.show.draw import graph, mermaid, page, shape_text, svg
+from cnncalc.show.render import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {"s": "http://www.w3.org/2000/svg"}

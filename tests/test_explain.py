@@ -8,8 +8,8 @@ from test_graph import CASES as GRAPHS
 from test_layers import C as LAYERS
 
 from cnncalc.engine import analyze
-from cnncalc.explain import explain
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
+from cnncalc.show.explain import explain
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 VALID = [(s, layers) for s, layers in LAYERS + GRAPHS if torch_run(s, layers)[1] is None]

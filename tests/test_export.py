@@ -15,7 +15,7 @@ from test_layers import C as LAYERS
 
 from cnncalc.bridge.export import export
 from cnncalc.engine import analyze
-from cnncalc.spec import load
+from cnncalc.read import load
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -102,7 +102,7 @@ def test_export_is_ruff_clean_and_imports_only_torch(tmp_path):
 def test_block_specs_export_block_classes(block, layers, shape, tmp_path):
     from test_blocks import resnet_spec
 
-    from cnncalc.spec import parse
+    from cnncalc.read import parse
 
     spec = parse(resnet_spec(block, layers, shape, 8, classes=5))
     source = check(analyze(spec), spec=spec)
@@ -180,7 +180,7 @@ def block_specs(draw):
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(block_specs())
 def test_random_block_specs_export_with_the_analysed_tensors(text):
-    from cnncalc.spec import parse
+    from cnncalc.read import parse
 
     spec = parse(text)
     source = check(analyze(spec), spec=spec)

@@ -11,7 +11,7 @@ from cnncalc.bridge.export import export
 from cnncalc.bridge.importer import ImportFailed, import_spec, load_target
 from cnncalc.cli import app
 from cnncalc.engine import analyze
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
 
 TESTS = Path(__file__).resolve().parent
 CONFIGS = TESTS.parent / "configs"

@@ -9,10 +9,10 @@ from test_graph import CASES as GRAPHS
 from test_layers import C as LAYERS
 from test_property import nets
 
+from cnncalc.analyses.memory import fit, memory, parse_size
 from cnncalc.bridge.memory import measure_saved
 from cnncalc.engine import analyze
-from cnncalc.memory import fit, memory, parse_size
-from cnncalc.spec import load
+from cnncalc.read import load
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

@@ -10,7 +10,7 @@ from test_property import layer
 
 from cnncalc.bridge.receptive import agrees, measure
 from cnncalc.engine import analyze
-from cnncalc.spec import load
+from cnncalc.read import load
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

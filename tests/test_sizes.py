@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from test_property import nets
 from typer.testing import CliRunner
 
+from cnncalc.analyses.sizes import describe_set, parse_range, runs, spatial_names, sweep
 from cnncalc.cli import app
 from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze
-from cnncalc.sizes import describe_set, parse_range, runs, spatial_names, sweep
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 RANGE = {1: 40, 2: 24, 3: 9}

@@ -10,13 +10,13 @@ from helpers import spec_text
 from models import ConvNeXtBlock, ShuffleUnit, TimmStyle
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnncalc.analyses.memory import memory
 from cnncalc.bridge.importer import import_model
 from cnncalc.bridge.memory import measure_saved
 from cnncalc.bridge.verify import verify
 from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze
-from cnncalc.memory import memory
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = sorted((ROOT / "tests" / "zoo").glob("*.yaml"))
@@ -105,7 +105,7 @@ def test_several_outputs_and_unreached_layers():
     assert [w.message for w in a.warnings] == [
         "layer 'dead' (Sigmoid): its output reaches no output of the net"
     ]
-    from cnncalc.render import shapes_json
+    from cnncalc.show.render import shapes_json
 
     assert shapes_json(a)["outputs"] == [
         {"name": "a", "shape": [1, 2, 4, 4]},

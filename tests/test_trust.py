@@ -96,7 +96,7 @@ def test_rounding_warning_follows_the_corrected_rule():
     assert "the last 2 of its 10 input rows" in w
     from helpers import analysis_of
 
-    from cnncalc.explain import explain
+    from cnncalc.show.explain import explain
 
     text = explain(
         analysis_of(
@@ -150,7 +150,7 @@ def test_when_on_a_layer_with_several_inputs_must_say_what_stands_for_it():
     from cnncalc.bridge.export import export
     from cnncalc.diagnostics import SpecError
     from cnncalc.engine import analyze
-    from cnncalc.spec import parse
+    from cnncalc.read import parse
 
     with pytest.raises(SpecError) as e:
         parse(WHEN.replace("ELSE", ""))
@@ -246,7 +246,7 @@ def test_verify_of_an_input_torch_cannot_address_is_one_line(tmp_path):
 
 
 def test_expression_messages():
-    from cnncalc.expr import ExprError, evaluate
+    from cnncalc.read.expr import ExprError, evaluate
 
     with pytest.raises(ExprError, match="use // for integer division"):
         evaluate("planes / 2", {"planes": 4})

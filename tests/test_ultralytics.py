@@ -9,12 +9,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from cnncalc.api import facts as analyze  # the engine, and Ultralytics' summary rules
 from cnncalc.bridge.export import export
 from cnncalc.bridge.verify import verify
 from cnncalc.cli import app
 from cnncalc.diagnostics import SpecError
-from cnncalc.engine import analyze
-from cnncalc.spec import load, parse
+from cnncalc.read import load, parse
 
 HERE = Path(__file__).resolve().parent / "ultralytics"
 TRUTH = json.loads((HERE / "truth.json").read_text())
@@ -258,7 +258,7 @@ def test_verify_of_a_size_that_does_not_fit_runs_torch_to_that_row(tmp_path):
 @pytest.mark.parametrize("run_", sorted(r for r in TRUTH if r.endswith("@640")))
 def test_sizes_are_the_ones_ultralytics_runs_at(run_):
     """`cnncalc sizes` of a model YAML: the square sizes 1..160 Ultralytics' own model runs at, size for size."""
-    from cnncalc.sizes import sweep
+    from cnncalc.analyses.sizes import sweep
 
     name = run_.split("@")[0]
     assert sweep(load(str(HERE / name)), ["H", "W"], 1, 160).valid == TRUTH[run_]["sizes"]

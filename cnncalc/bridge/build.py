@@ -9,8 +9,12 @@ from ..layers import REGISTRY
 
 
 def module_for(type_: str, kwargs: dict) -> nn.Module:
-    """The torch module of one layer, from its resolved constructor arguments."""
-    return REGISTRY[type_].module(dict(kwargs))
+    """The torch module of one layer, from its resolved constructor arguments: the class its kind
+    declares, ``torch.nn``'s or one of ``modules``."""
+    from . import modules
+
+    name, args = REGISTRY[type_].module(dict(kwargs))
+    return (getattr(nn, name, None) or getattr(modules, name))(**args)
 
 
 def attach(root: nn.Module, name: str, module: nn.Module) -> None:

@@ -14,9 +14,9 @@ import keyword
 import re
 
 from ..engine import Analysis
-from ..expr import _CONST, evaluate, tokenize
 from ..layers import REGISTRY
-from ..yamlpos import Map
+from ..read.expr import _CONST, evaluate, tokenize
+from ..read.yamlpos import Map
 
 SAME_CHANNELS = (
     "BatchNorm",

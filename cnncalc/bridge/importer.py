@@ -915,7 +915,7 @@ def import_model(model: nn.Module, shape: tuple[int, ...], name: str = "model") 
 def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
     from ..diagnostics import SpecError
     from ..engine import analyze
-    from ..spec import parse
+    from ..read import parse
 
     try:
         a = analyze(parse(text))

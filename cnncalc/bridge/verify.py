@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..engine import Analysis
-from ..render import shape_text
+from ..show.render import shape_text
 
 
 class VerifyRefused(Exception):
@@ -67,7 +67,7 @@ def available_memory() -> int:
 def estimate_bytes(a: Analysis) -> int:
     """What the cpu run needs: the training step cnncalc computes, every layer's output kept
     (the forward is recorded layer by layer), with a quarter more for torch's own workspaces."""
-    from ..memory import memory
+    from ..analyses.memory import memory
 
     m = memory(a)
     outputs = sum(4 * _numel(layer.output_shape) for layer in a.layers)
@@ -209,7 +209,7 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
 
 
 def _check_memory(a: Analysis, device: str, report: Report) -> None:
-    from ..memory import memory
+    from ..analyses.memory import memory
     from .memory import measure_saved
 
     try:
@@ -248,7 +248,7 @@ def _diff(theirs, ours) -> str:
 
 
 def report_text(r: Report) -> str:
-    from ..render import table
+    from ..show.render import table
 
     rows = []
     for row in r.rows:
@@ -301,15 +301,15 @@ def report_text(r: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def torch_on_invalid(path: str, batch: int | None) -> str:
-    """For a spec the analysis rejects at a layer: what torch raises at that same layer."""
+def torch_on_invalid(read, batch: int | None) -> str:
+    """For a spec the analysis rejects at a layer: what torch raises at that same layer
+    (``read()`` gives the spec, or raises what reading it raised)."""
     from ..diagnostics import SpecError
     from ..engine import analyze
     from ..layers import LayerError
-    from ..spec import load
 
     try:
-        spec = load(path)
+        spec = read()
         analyze(spec, batch)
     except SpecError as e:
         if e.layer is None:

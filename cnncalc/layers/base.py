@@ -292,15 +292,10 @@ class Kind:
             return [f"keeps the shape {dims(x)}: it acts on each value (or each channel) alone"]
         return [f"{dims(x)} -> {dims(out)}"]
 
-    def module(self, kwargs: dict):
-        """The equivalent torch module (torch imported here, lazily)."""
-        import torch.nn as nn
-
-        if hasattr(nn, self.type):
-            return getattr(nn, self.type)(**kwargs)
-        from ..bridge import modules
-
-        return getattr(modules, self.type)(**kwargs)
+    def module(self, kwargs: dict) -> tuple[str, dict]:
+        """The equivalent torch module, declared: its class name (``torch.nn``'s, else one of
+        ``cnncalc.bridge.modules``) and its constructor arguments. ``bridge/`` builds it."""
+        return self.type, kwargs
 
 
 def arity(kind: Kind) -> tuple[int, int | None]:

@@ -91,9 +91,7 @@ class Elementwise2(Kind):
         return items
 
     def module(self, kwargs):
-        from ..bridge import modules
-
-        return getattr(modules, self.type)(kwargs["value"])
+        return self.type, {"value": kwargs["value"]}
 
 
 class Cat(Kind):
@@ -120,11 +118,6 @@ class Cat(Kind):
         return [
             f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = {out[d]}; the other dims stay"
         ]
-
-    def module(self, kwargs):
-        from ..bridge.modules import Cat
-
-        return Cat(**kwargs)
 
 
 @schema(
@@ -169,14 +162,12 @@ class Stack(Kind):
             f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: {dims(out)}"
         ]
 
-    def module(self, kwargs):
-        from ..bridge.modules import Stack as S
-
-        return S(**kwargs)
-
 
 class Split(Strided):
     """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views along ``dim``."""
+
+    def module(self, kwargs):
+        return "Split", kwargs
 
     def parts(self, a, x) -> list[int]:
         if not x:
@@ -208,11 +199,6 @@ class Split(Strided):
 
     def layout(self, a, x, stride, out):
         return stride
-
-    def module(self, kwargs):
-        from ..bridge.modules import Split as S
-
-        return S(**kwargs)
 
     def explain(self, a, x, out):
         sizes = self.parts(a, x)
@@ -251,11 +237,6 @@ class Unbind(DropsDim):
         return [
             f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of shape {dims(out)}, each a view"
         ]
-
-    def module(self, kwargs):
-        from ..bridge.modules import Unbind as U
-
-        return U(**kwargs)
 
 
 class MatMul(Kind):
@@ -335,9 +316,7 @@ class MatMul(Kind):
         return [f"matrix product {dims(p)} @ {dims(q)} = {dims(out)}; batch dims broadcast"]
 
     def module(self, kwargs):
-        from ..bridge.modules import MatMul
-
-        return MatMul()
+        return "MatMul", {}
 
 
 @schema({"type": "array", "items": {"type": "integer", "minimum": 1}})
@@ -363,9 +342,7 @@ class Parameter(Kind):
         ]
 
     def module(self, kwargs):
-        from ..bridge.modules import Param
-
-        return Param(kwargs["shape"])
+        return "Param", {"shape": kwargs["shape"]}
 
 
 _VALUE = {"value": (optional(number()), None)}

@@ -61,11 +61,13 @@ class Reduce(Kind):
         ]
 
     def module(self, kwargs):
-        from ..bridge.modules import Norm, Reduce
-
         if self.type == "Norm":
-            return Norm(kwargs["p"], kwargs["dim"], kwargs["keepdim"])
-        return Reduce(self.type.lower(), kwargs["dim"], kwargs["keepdim"])
+            return "Norm", {"p": kwargs["p"], "dim": kwargs["dim"], "keepdim": kwargs["keepdim"]}
+        return "Reduce", {
+            "op": self.type.lower(),
+            "dim": kwargs["dim"],
+            "keepdim": kwargs["keepdim"],
+        }
 
 
 _ARGS = {"dim": (optional(dim_list), None), "keepdim": (flag, False)}

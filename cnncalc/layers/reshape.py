@@ -178,12 +178,10 @@ class Upsample(Kind):
         ]
 
     def module(self, kwargs):
-        import torch.nn as nn
-
         kw = dict(kwargs)
         if isinstance(kw["size"], tuple) and len(kw["size"]) == 1:
             kw["size"] = kw["size"][0]
-        return nn.Upsample(**kw)
+        return "Upsample", kw
 
 
 class PixelShuffle(Kind):
@@ -340,9 +338,7 @@ class View(Strided):
         )
 
     def module(self, kwargs):
-        from ..bridge.modules import View as V
-
-        return V(kwargs["shape"], reshape=self.type == "Reshape")
+        return "View", {"shape": kwargs["shape"], "reshape": self.type == "Reshape"}
 
     def explain(self, a, x, out):
         spec = list(a["shape"])
@@ -373,9 +369,7 @@ class ViewAs(Strided):
         return _view_or_copy(self.type == "ViewAs", x, stride, out, "use ReshapeAs", "from")
 
     def module(self, kwargs):
-        from ..bridge.modules import ViewAs as V
-
-        return V(reshape=self.type == "ReshapeAs")
+        return "ViewAs", {"reshape": self.type == "ReshapeAs"}
 
     def explain(self, a, xs, out):
         return [

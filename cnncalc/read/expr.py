@@ -238,7 +238,7 @@ def _num(v):
                 f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)"
             )
         return int(v)
-    from .diagnostics import cut
+    from ..diagnostics import cut
 
     raise ExprError(f"expected a number, found {cut(repr(v), 40)}")
 

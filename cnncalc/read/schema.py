@@ -5,7 +5,7 @@ Editors with the YAML language server validate and complete specs against it.
 
 from __future__ import annotations
 
-from .layers import REGISTRY, REQUIRED
+from ..layers import REGISTRY, REQUIRED
 
 NAME = {
     "anyOf": [{"type": "string", "minLength": 1, "pattern": "^[^:]*$"}, {"type": "integer"}],

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .diagnostics import SpecError
-from .engine import MAX_DIMS, MAX_SIZE, SPATIAL_NAMES, _spatial_dims, base, is_contiguous
-from .layers import LayerError
-from .layers.base import arity, contiguous
-from .spec import Spec
+from ..diagnostics import SpecError
+from ..engine import MAX_DIMS, MAX_SIZE, SPATIAL_NAMES, _spatial_dims, base, is_contiguous
+from ..layers import LayerError
+from ..layers.base import arity, contiguous
+from ..model import Spec
 
 MANY = "several"  # marks the value of a layer with several outputs: (MANY, ((shape, strides), ...))
 MAX_SIZES = (
@@ -281,7 +281,7 @@ def _fixed_args(spec: Spec) -> list[dict]:
     """Each layer's arguments with the sizes left to inference (in_features, num_features, ...) as the spec's own
     input gives them: the model is built once and run at every size, as torch would run it. Where the spec's own
     size is refused, they are inferred at each size instead."""
-    from .engine import analyze
+    from ..engine import analyze
 
     try:
         a = analyze(spec)
@@ -301,7 +301,7 @@ def at_size(spec: Spec, idx: list[int], x: int) -> Spec:
 
 def _structural(spec: Spec, idx: list[int], x: int):
     """A spec whose references do not resolve at any size: the analysis raises its diagnostic."""
-    from .engine import analyze
+    from ..engine import analyze
 
     analyze(at_size(spec, idx, x))
     raise SpecError(

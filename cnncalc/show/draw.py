@@ -12,8 +12,8 @@ import html
 import json
 from dataclasses import dataclass, field
 
-from .engine import Analysis, base
-from .layers import REGISTRY
+from ..engine import Analysis, base
+from ..layers import REGISTRY
 
 FAMILIES = {  # family (the layers/ file a kind lives in) -> (fill, stroke, legend label)
     "conv": ("#dbe8fb", "#3b6fb6", "convolution"),

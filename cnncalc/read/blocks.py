@@ -8,9 +8,9 @@ are relative, ``${EXPR}`` is evaluated over the block's args and ``index``, and 
 
 from __future__ import annotations
 
-from .diagnostics import Pos, SpecError, cut, did_you_mean
+from ..diagnostics import Pos, SpecError, cut, did_you_mean
+from ..layers import REGISTRY
 from .expr import ExprError, substitute
-from .layers import REGISTRY
 from .yamlpos import Map, Seq
 
 MAX_LAYERS = (

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .engine import Analysis, base
-from .layers import REGISTRY
-from .layers.base import prod
+from ..engine import Analysis, base
+from ..layers import REGISTRY
+from ..layers.base import prod
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -36,11 +36,24 @@ class Memory:
     inference_peak_bytes: int
     per_layer: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, fit_batch: int | None = None) -> dict:
         """What ``cnncalc memory --format json`` prints."""
-        from .render import memory_json
-
-        return memory_json(self)
+        out = {
+            "dtype": self.dtype,
+            "optimizer": self.optimizer,
+            "batch": self.batch,
+            "params_bytes": self.params_bytes,
+            "grads_bytes": self.grads_bytes,
+            "optimizer_bytes": self.optimizer_bytes,
+            "buffers_bytes": self.buffers_bytes,
+            "saved_activation_bytes": self.saved_activation_bytes,
+            "layers": [{"name": name, "saved_bytes": b} for name, b in self.per_layer.items()],
+            "total_bytes": self.total_bytes,
+            "inference_peak_bytes": self.inference_peak_bytes,
+        }
+        if fit_batch is not None:
+            out["fit_batch"] = fit_batch
+        return out
 
     @property
     def total_bytes(self) -> int:

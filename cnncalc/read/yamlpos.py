@@ -12,7 +12,7 @@ import re
 import yaml
 from yaml.constructor import SafeConstructor
 
-from .diagnostics import Pos, SpecError
+from ..diagnostics import Pos, SpecError
 
 try:
     from yaml import CSafeLoader as _Loader

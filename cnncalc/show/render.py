@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .engine import Analysis, Field, LayerResult
+from ..engine import Analysis, Field, LayerResult
 
 PARAM_BYTES = 4  # float32
 
@@ -148,7 +148,7 @@ def _shape_cell(layer: LayerResult) -> str:
 
 def _group_sources(layers: list[LayerResult], depth: int) -> dict[str, str]:
     """For each folded group of layers, the inputs it takes from outside itself (one pass)."""
-    from .engine import base
+    from ..engine import base
 
     seen: dict[str, dict[str, None]] = {}
     for layer in layers:
@@ -304,22 +304,7 @@ def shapes_text(
 
 
 def memory_json(m, fit_batch: int | None = None) -> dict:
-    out = {
-        "dtype": m.dtype,
-        "optimizer": m.optimizer,
-        "batch": m.batch,
-        "params_bytes": m.params_bytes,
-        "grads_bytes": m.grads_bytes,
-        "optimizer_bytes": m.optimizer_bytes,
-        "buffers_bytes": m.buffers_bytes,
-        "saved_activation_bytes": m.saved_activation_bytes,
-        "layers": [{"name": name, "saved_bytes": b} for name, b in m.per_layer.items()],
-        "total_bytes": m.total_bytes,
-        "inference_peak_bytes": m.inference_peak_bytes,
-    }
-    if fit_batch is not None:
-        out["fit_batch"] = fit_batch
-    return out
+    return m.to_dict(fit_batch)
 
 
 def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | None = None) -> str:
@@ -373,7 +358,7 @@ def params_text(a: Analysis, markdown: bool = False) -> str:
 
 def sizes_text(sw, spec, markdown: bool = False) -> str:
     """The sizes a net accepts, in words: the valid and lossless sets (their periods), then the refusals."""
-    from .sizes import describe_set, spatial_names
+    from ..analyses.sizes import describe_set, spatial_names
 
     shape = list(spec.input)
     where = spatial_names(spec)

@@ -1,0 +1,140 @@
+"""Ultralytics' own summary line, by its rules: leaf modules, parameters, gradients, and THOP's
+GFLOPs with the proxy images it extrapolates from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..diagnostics import SpecError
+from ..engine import analyze
+from ..read.ultralytics import Model
+
+
+@dataclass
+class Summary:
+    title: str
+    layers: int
+    parameters: int
+    gradients: int
+    gflops: float
+
+    def line(self) -> str:
+        fl = f", {self.gflops:.1f} GFLOPs" if self.gflops else ""
+        return f"{self.title} summary: {self.layers:,} layers, {self.parameters:,} parameters, {self.gradients:,} gradients{fl}"
+
+    def to_dict(self) -> dict:
+        return {
+            "layers": self.layers,
+            "parameters": self.parameters,
+            "gradients": self.gradients,
+            "gflops": self.gflops,
+        }
+
+
+def summary(spec, analysis) -> Summary:
+    """``YOLOv8n summary: 129 layers, 3,157,200 parameters, 3,157,184 gradients, 8.9 GFLOPs`` by its rules."""
+    model: Model = spec.ultralytics
+    flops = _gflops(spec, analysis, model, analyze)
+    return Summary(
+        model.title, model.leaves, analysis.total_params, analysis.trainable_params, flops
+    )
+
+
+def _at(spec, analyze, h: int, w: int):
+    s = replace(spec, input=(1, spec.input[1], h, w), ultralytics=None)
+    return analyze(s)
+
+
+def _gflops(spec, analysis, model: Model, analyze) -> float:
+    """THOP's count (what Ultralytics' get_flops reports): measured on proxy images one stride tall and
+    1, 2, ... strides wide, extrapolated to the target size by forward differences where it may be."""
+    h, w = model.imgsz
+    full = analysis if analysis.input[0] == 1 else None
+    if model.heads:  # DetectionModel's stride: 256 / each head input's height on a 256x256 image
+        a = _at(spec, analyze, 256, 256)
+        got = {r.name: r.output_shape for r in a.layers}
+        heights = [_shape(a, got, ref)[-2] for ref in model.heads]
+        stride = max(int(max(256 / x for x in heights)), 32)
+    else:
+        stride = 32
+    fixed = any(
+        r.type in ("Linear", "Bilinear")
+        or r.type.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool"))
+        for r in analysis.layers
+        if r.name not in model.functional
+    )
+    need = 2 if fixed else 1
+    cells = (h // stride) * (w // stride)
+    planned = need * 1 + need * (need - 1) // 2
+    ops: list[float] = []
+    if h % stride == 0 and w % stride == 0 and 4 * planned <= cells:
+        try:
+            functional = 0
+            while len(ops) < (4 if functional else need):
+                a = _at(spec, analyze, stride, stride * (1 + len(ops)))
+                total, functional = _thop(a, model)
+                ops.append(float(total))
+        except SpecError:
+            ops.clear()
+    if ops and (len(ops) < 4 or ops[3] - 3 * ops[2] + 3 * ops[1] - ops[0] == 0):
+        t = cells - 1
+        d1 = ops[1] - ops[0] if len(ops) > 1 else ops[0] / 1
+        d2 = ops[2] - 2 * ops[1] + ops[0] if len(ops) > 2 else 0.0
+        total = ops[0] + t * d1 + t * (t - 1) // 2 * d2
+    else:
+        total = float(_thop(full or _at(spec, analyze, h, w), model)[0])
+    return total / 1e9 * 2
+
+
+def _shape(a, got, ref):
+    if ref in got:
+        return got[ref]
+    base, k = ref.rsplit(":", 1)
+    return next(r for r in a.layers if r.name == base).output_shapes[int(k)]
+
+
+def _thop(a, model: Model) -> tuple[int, int]:
+    """(THOP's operations, of which functional matrix products) of one analysis: its rule per module kind."""
+    from ..layers.base import prod
+
+    total = functional = 0
+    for r in a.layers:
+        t = r.type
+        if r.name in model.functional:
+            if t == "MatMul":
+                n = prod(r.output_shape) * r.input_shapes[0][-1]
+                total += n
+                functional += n
+            continue
+        x, y, kw = (r.input_shapes[0] if r.input_shapes else ()), r.output_shape, r.kwargs
+        if t.startswith("Conv") and not t.startswith("ConvTranspose"):
+            k = kw["kernel_size"]
+            total += prod(y) * (x[-len(k) - 1] // kw["groups"]) * prod(k)
+        elif t.startswith("ConvTranspose"):
+            k = kw["kernel_size"]
+            total += prod(x) * (y[-len(k) - 1] // kw["groups"]) * prod(k)
+        elif t.startswith(("BatchNorm", "InstanceNorm", "LayerNorm", "GroupNorm")):
+            affine = kw.get("affine", kw.get("elementwise_affine", False))
+            total += 2 * prod(x) * (2 if affine else 1)
+        elif t == "Linear":
+            total += kw["in_features"] * prod(y)
+        elif t.startswith("AdaptiveAvgPool"):
+            total += prod(
+                o if i == o else sum(-(-(j + 1) * i // o) - j * i // o for j in range(o))
+                for i, o in zip(x, y)
+            ) + prod(y)
+        elif t in ("Softmax", "LogSoftmax", "Softmin"):
+            d = kw.get("dim")
+            nf = x[d] if x else 1
+            total += (prod(x) // nf if nf else 0) * (nf + max(nf - 1, 0) + nf)
+        elif t == "Upsample":
+            per = {
+                "nearest": 0,
+                "nearest-exact": 0,
+                "linear": 5,
+                "bilinear": 11,
+                "bicubic": 259,
+                "trilinear": 31,
+            }
+            total += per.get(kw.get("mode") or "nearest", 0) * prod(y)
+    return total, functional

@@ -1,0 +1,114 @@
+"""The public API, composed from the rooms below: read a spec, find its facts, and an
+:class:`Analysis` that renders itself (``to_dict``, ``params_dict``, Markdown) and runs analyses
+(``memory``) on them. The engine's facts stay plain data; this is the thin object on top."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import model
+from .diagnostics import Diagnostic, SpecError
+from .read import ReadOptions, load, parse
+
+
+class Analysis(model.Analysis):
+    """The facts of one spec (:class:`cnncalc.model.Analysis`), with its outputs."""
+
+    @classmethod
+    def of(cls, facts: model.Analysis) -> Analysis:
+        out = cls.__new__(cls)
+        out.__dict__.update(facts.__dict__)
+        return out
+
+    def to_dict(self) -> dict:
+        """What ``cnncalc shapes --format json`` prints."""
+        from .show.render import diag_json, shapes_json
+
+        return {**shapes_json(self), "diagnostics": [diag_json(d) for d in self.diagnostics]}
+
+    def params_dict(self) -> dict:
+        """What ``cnncalc params --format json`` prints."""
+        from .show.render import params_json
+
+        return params_json(self)
+
+    def memory(self, dtype: str = "float32", optimizer: str = "sgd"):
+        """One training step's memory (``to_dict()`` is ``cnncalc memory --format json``)."""
+        from .analyses.memory import memory
+
+        return memory(self, dtype, optimizer)
+
+    def _repr_markdown_(self) -> str:
+        from .show.render import shapes_text
+
+        return shapes_text(self, markdown=True)
+
+
+def facts(spec: model.Spec, batch: int | None = None) -> model.Analysis:
+    """The engine's facts of a spec, and for an Ultralytics model YAML its own summary line."""
+    from .engine import analyze as engine
+
+    a = engine(spec, batch)
+    if spec.ultralytics is not None:
+        from .analyses.ultralytics import summary
+
+        a.ultralytics = summary(spec, a)
+    return a
+
+
+def _is_file(path: str) -> bool:
+    """A file, or Ultralytics' scaled name of one (``yolov8n.yaml`` for ``yolov8.yaml``)."""
+    from .read.ultralytics import unscaled
+
+    return os.path.isfile(path) or os.path.isfile(unscaled(path))
+
+
+def analyze(
+    spec: Any, *, batch: int | None = None, scale: str | None = None, imgsz: int | None = None
+) -> Analysis:
+    """Analyse a spec: a path to a YAML file, a dict (a parsed spec) or YAML text.
+
+    Returns the :class:`Analysis` (``to_dict()`` is ``shapes --format json``, ``params_dict()`` is
+    ``params --format json``, ``memory().to_dict()`` is ``memory --format json``; it renders as
+    Markdown in a notebook). A bad spec raises :class:`SpecError`, whose ``diagnostics`` hold
+    path, line, col, severity and message. ``scale`` and ``imgsz`` are for an Ultralytics model
+    YAML (``yolov8n.yaml`` is ``yolov8.yaml`` at scale n).
+    """
+    options = ReadOptions(scale, imgsz)
+    if isinstance(spec, dict):
+        import yaml
+
+        text, path = yaml.safe_dump(spec, sort_keys=False), "<dict>"
+        load_it = lambda: parse(text, path, options)  # noqa: E731
+    elif isinstance(spec, os.PathLike) or (
+        isinstance(spec, str) and "\n" not in spec and _is_file(spec)
+    ):
+        path = os.fspath(spec)
+        load_it = lambda: load(path, options)  # noqa: E731
+    elif isinstance(spec, str):
+        text, path = spec, "<text>"
+        load_it = lambda: parse(text, path, options)  # noqa: E731
+    else:
+        raise TypeError(f"analyze() takes a path, a dict or YAML text, not {type(spec).__name__}")
+    try:
+        result = Analysis.of(facts(load_it(), batch))
+    except SpecError as e:
+        e.diagnostics = [Diagnostic.of(path, e)]
+        raise
+    result.path = path
+    return result
+
+
+def summary(model, input_size, *, name: str | None = None) -> Analysis:
+    """The torchinfo-style entry point: trace a torch module (``cnncalc import``) and analyse it.
+
+    >>> cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32)).output  # doctest: +SKIP
+    (2, 8, 30, 30)
+    """
+    from .bridge.importer import import_model
+
+    imported = import_model(model, tuple(input_size), name or type(model).__name__)
+    result = analyze(imported.text)
+    result.unused = imported.unused
+    return result

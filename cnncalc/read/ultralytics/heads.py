@@ -1,0 +1,163 @@
+"""Ultralytics' heads (Detect, Segment, Pose, OBB) and the tables of what a row may name."""
+
+from __future__ import annotations
+
+import math
+
+from .modules import (
+    C2,
+    C2PSA,
+    C3,
+    SPP,
+    SPPF,
+    Bottleneck,
+    C2f,
+    C3Ghost,
+    C3k2,
+    Classify,
+    Conv,
+    DWConv,
+    GhostBottleneck,
+    GhostConv,
+    Proto,
+    ResNetLayer,
+)
+from .net import _Refused
+
+
+def _level_head(net, at, xs, chs, make):
+    """One head per level (``{at}.{i}``), each output flattened to (b, width, h·w), concatenated over levels."""
+    flat = []
+    for i, (x, c) in enumerate(zip(xs, chs)):
+        y = make(f"{at}.{i}", x, c)
+        flat.append(net.add(f"{at}.{i}.flat", "Flatten", y, functional=True, start_dim=2))
+    return net.add(f"{at}.cat", "Cat", flat, functional=True, dim=-1)
+
+
+def _three(net, c_out, c_mid):
+    def make(at, x, c):
+        y = Conv(net, f"{at}.0", x, c, c_mid, 3)
+        y = Conv(net, f"{at}.1", y, c_mid, c_mid, 3)
+        return net.add(f"{at}.2", "Conv2d", y, in_channels=c_mid, out_channels=c_out, kernel_size=1)
+
+    return make
+
+
+def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
+    if end2end:
+        raise _Refused("end2end heads (one-to-one NMS-free outputs) are not read by cnncalc yet")
+    nl = len(ch)
+    if nl == 0:
+        raise _Refused("Detect needs at least one input in from")
+    c2, c3 = max(16, ch[0] // 4, reg_max * 4), max(ch[0], min(nc, 100))
+    boxes = _level_head(net, f"{at}.cv2", xs, ch, _three(net, 4 * reg_max, c2))
+
+    def cls(a, x, c):
+        if net.legacy:
+            return _three(net, nc, c3)(a, x, c)
+        y = DWConv(net, f"{a}.0.0", x, c, c, 3)
+        y = Conv(net, f"{a}.0.1", y, c, c3, 1)
+        y = DWConv(net, f"{a}.1.0", y, c3, c3, 3)
+        y = Conv(net, f"{a}.1.1", y, c3, c3, 1)
+        return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
+
+    scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
+    more = (
+        extra() if extra else []
+    )  # Segment / Pose / OBB: one more per-level head, concatenated into y
+    if reg_max > 1:
+        d = net.add(
+            f"{at}.dfl.bins",
+            "Unflatten",
+            boxes,
+            functional=True,
+            dim=1,
+            unflattened_size=[4, reg_max],
+        )
+        d = net.add(f"{at}.dfl.t", "Transpose", d, functional=True, dim0=2, dim1=1)
+        d = net.add(f"{at}.dfl.softmax", "Softmax", d, functional=True, dim=1)
+        d = net.add(
+            f"{at}.dfl.conv",
+            "Conv2d",
+            d,
+            in_channels=reg_max,
+            out_channels=1,
+            kernel_size=1,
+            bias=False,
+        )
+        net.frozen.add(f"{at}.dfl.conv")
+        d = net.add(f"{at}.dfl.view", "Flatten", d, functional=True, start_dim=1, end_dim=2)
+    else:
+        d = net.add(f"{at}.dfl", "Identity", boxes)
+    # dist2bbox: the anchor points and strides are constants of the feature sizes (shape-preserving here)
+    lr = net.add(f"{at}.decode.chunk", "Chunk", d, functional=True, chunks=2, dim=1)
+    x1y1 = net.add(f"{at}.decode.x1y1", "Sub", f"{lr}:0", functional=True, value=0.5)
+    x2y2 = net.add(f"{at}.decode.x2y2", "Add", f"{lr}:1", functional=True, value=0.5)
+    cxy = net.add(f"{at}.decode.sum", "Add", [x1y1, x2y2], functional=True)
+    cxy = net.add(f"{at}.decode.cxy", "Div", cxy, functional=True, value=2)
+    wh = net.add(f"{at}.decode.wh", "Sub", [x2y2, x1y1], functional=True)
+    box = net.add(f"{at}.decode.xywh", "Cat", [cxy, wh], functional=True, dim=1)
+    box = net.add(f"{at}.decode.strides", "Mul", box, functional=True, value=8)
+    sig = net.add(f"{at}.sigmoid", "Sigmoid", scores, functional=True)
+    y = net.add(f"{at}.y", "Cat", [box, sig, *more], functional=True, dim=1)
+    net.outputs = [y, boxes, scores, *xs, *more]
+    return y
+
+
+def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
+    c4 = max(ch[0] // 4, nm) if ch else nm
+
+    def extra():
+        return [_level_head(net, f"{at}.cv4", xs, ch, _three(net, nm, c4))]
+
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+    proto = Proto(net, f"{at}.proto", xs[0], ch[0], npr, nm)
+    y_, boxes, scores, *rest = net.outputs
+    net.outputs = [y_, proto, boxes, scores, *xs, rest[-1], proto]
+    return y
+
+
+def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()):
+    nk = kpt_shape[0] * kpt_shape[1]
+    c4 = max(ch[0] // 4, nk) if ch else nk
+
+    def extra():
+        k = _level_head(net, f"{at}.cv4", xs, ch, _three(net, nk, c4))
+        return [net.add(f"{at}.kpts_decode", "Mul", k, functional=True, value=2.0)]
+
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+    y_, boxes, scores, *rest = net.outputs
+    net.outputs = [y_, boxes, scores, *xs, f"{at}.cv4.cat"]
+    return y
+
+
+def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
+    c4 = max(ch[0] // 4, ne) if ch else ne
+
+    def extra():
+        a = _level_head(net, f"{at}.cv4", xs, ch, _three(net, ne, c4))
+        a = net.add(f"{at}.angle.sigmoid", "Sigmoid", a, functional=True)
+        a = net.add(f"{at}.angle.shift", "Sub", a, functional=True, value=0.25)
+        return [net.add(f"{at}.angle", "Mul", a, functional=True, value=math.pi)]
+
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+    return y
+
+
+MODULES = {
+    f.__name__: f
+    for f in (Conv, DWConv, GhostConv, Bottleneck, GhostBottleneck, C2, C2f, C3, C3Ghost, C3k2, SPPF, SPP, C2PSA,
+              ResNetLayer, Classify, Detect, Segment, Pose, OBB)
+}  # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in parse_model)  # fmt: skip
+BASE = {"Classify", "Conv", "GhostConv", "Bottleneck", "GhostBottleneck", "SPP", "SPPF", "C2PSA", "DWConv", "C2", "C2f",
+        "C3k2", "C3", "C3Ghost", "nn.ConvTranspose2d"}  # fmt: skip
+REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA"}
+HEADS = {"Detect", "Segment", "Pose", "OBB"}
+NN = {"nn.Upsample": "Upsample", "nn.MaxPool2d": "MaxPool2d", "nn.ZeroPad2d": "ZeroPad2d", "nn.BatchNorm2d": "BatchNorm2d",
+      "nn.Identity": "Identity", "nn.AvgPool2d": "AvgPool2d", "nn.AdaptiveAvgPool2d": "AdaptiveAvgPool2d",
+      "nn.ConvTranspose2d": "ConvTranspose2d", "nn.Dropout": "Dropout", "nn.ReLU": "ReLU", "nn.SiLU": "SiLU"}  # fmt: skip
+KNOWN_ELSEWHERE = {"C2fAttn", "ImagePoolingAttn", "WorldDetect", "YOLOEDetect", "YOLOESegment", "RTDETRDecoder", "v10Detect",
+                   "AIFI", "HGStem", "HGBlock", "RepC3", "RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear",
+                   "CBFuse", "C2fCIB", "PSA", "SCDown", "A2C2f", "C2fPSA", "TorchVision", "Index", "Focus", "C1", "C3x",
+                   "C3TR", "BottleneckCSP", "ConvTranspose", "DWConvTranspose2d", "Segment26", "Pose26", "OBB26",
+                   "YOLOESegment26", "Depth", "SemanticSegment"}  # fmt: skip

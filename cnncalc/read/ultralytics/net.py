@@ -1,0 +1,80 @@
+"""The layers an Ultralytics model's rows add, collected as a spec's ``layers`` would give them, and
+the helpers of Ultralytics' modules (``autopad``, ``make_divisible``, BatchNorm's settings)."""
+
+from __future__ import annotations
+
+import math
+
+from ...diagnostics import Pos
+from ..blocks import MAX_LAYERS
+from ..yamlpos import Map
+
+BN = {
+    "eps": 0.001,
+    "momentum": 0.03,
+}  # what Ultralytics' initialize_weights sets on every BatchNorm2d
+
+
+def make_divisible(x: float, divisor: int) -> int:
+    return math.ceil(x / divisor) * divisor
+
+
+def autopad(k, p=None, d=1):
+    if d > 1:
+        k = d * (k - 1) + 1 if isinstance(k, int) else [d * (x - 1) + 1 for x in k]
+    if p is None:
+        p = k // 2 if isinstance(k, int) else [x // 2 for x in k]
+    return p
+
+
+class _Refused(Exception):
+    """A row cnncalc cannot read (raised inside a module function; the reader adds the row's position)."""
+
+
+class _Net:
+    """Collects the layers of the rows: (Map, position) items as a spec's ``layers`` would give them."""
+
+    def __init__(self):
+        self.items: list[tuple[Map, Pos]] = []
+        self.pos: Pos = (1, 1)
+        self.fpos: Pos = (1, 1)
+        self.origin: str | None = None  # "in row 11, Concat": said after a layer's diagnostic
+        self.leaves = 0
+        self.default_act = ("SiLU", {})
+        self.shared_act = False  # Conv.default_act: one module shared by every Conv, so one leaf
+        self.functional: set[str] = set()
+
+    def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:
+        if len(self.items) >= MAX_LAYERS:
+            raise _Refused(f"the model has more than the {MAX_LAYERS:,} layers a spec may have")
+        m = Map()
+        m["name"], m["type"] = name, type_
+        if src is not None:
+            m["from"] = list(src) if isinstance(src, (list, tuple)) else src
+        for k, v in args.items():
+            if v is not None:
+                m[k] = _plain(v)
+        m.pos, m.vpos, m.kpos, m.origin = self.pos, {"from": self.fpos}, {}, self.origin
+        self.items.append((m, self.pos))
+        if functional:
+            self.functional.add(name)
+        else:
+            self.leaves += 1
+        return name
+
+    def act(self, name: str, x: str, act) -> str:
+        if act is True:
+            if not self.shared_act:
+                self.shared_act = True
+                self.leaves += 1
+            t, a = self.default_act
+            return self.add(name, t, x, functional=True, **a)  # counted once above
+        return self.add(name, "Identity", x)
+
+
+def _plain(v):
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
