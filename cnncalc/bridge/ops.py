@@ -1,0 +1,293 @@
+"""The op table, layers with arguments and parameters: module calls, the functional forms of
+conv, linear and the norms, pads, interpolation and activations. Each handler adds the layers of one
+operation to the :class:`~cnncalc.bridge.trace.Trace`."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import REGISTRY, REQUIRED
+from .trace import ImportFailed, Trace, _arg, _base_kind, _plain, _shape_of, _where
+
+
+def _n(name: str) -> int:
+    return int(name[-2]) if name[-2:-1].isdigit() else 2
+
+
+# function -> (layer type or a callable picking it, the layer's argument names in call order)
+_ACT = {
+    F.relu: "ReLU",
+    torch.relu: "ReLU",
+    F.relu6: "ReLU6",
+    F.gelu: "GELU",
+    F.silu: "SiLU",
+    F.mish: "Mish",
+    torch.sigmoid: "Sigmoid",
+    F.sigmoid: "Sigmoid",
+    torch.tanh: "Tanh",
+    F.tanh: "Tanh",
+    F.hardswish: "Hardswish",
+    F.hardsigmoid: "Hardsigmoid",
+    F.elu: "ELU",
+    F.selu: "SELU",
+    F.celu: "CELU",
+    F.leaky_relu: "LeakyReLU",
+    F.softplus: "Softplus",
+    F.hardtanh: "Hardtanh",
+}
+
+
+_FUNCS = {
+    **{
+        f: (
+            t,
+            {
+                "ReLU": [],
+                "LeakyReLU": ["negative_slope"],
+                "ELU": ["alpha"],
+                "CELU": ["alpha"],
+                "Hardtanh": ["min_val", "max_val"],
+                "Softplus": ["beta", "threshold"],
+            }.get(t, []),
+        )
+        for f, t in _ACT.items()
+    },
+    F.softmax: ("Softmax", ["dim"]),
+    torch.softmax: ("Softmax", ["dim"]),
+    F.log_softmax: ("LogSoftmax", ["dim"]),
+    torch.log_softmax: ("LogSoftmax", ["dim"]),
+    F.dropout: ("Dropout", ["p"]),
+    F.max_pool1d: ("MaxPool1d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
+    F.max_pool2d: ("MaxPool2d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
+    F.max_pool3d: ("MaxPool3d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]),
+    F.avg_pool1d: (
+        "AvgPool1d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"],
+    ),
+    F.avg_pool2d: (
+        "AvgPool2d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    ),
+    F.avg_pool3d: (
+        "AvgPool3d",
+        ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    ),
+    F.adaptive_avg_pool1d: ("AdaptiveAvgPool1d", ["output_size"]),
+    F.adaptive_avg_pool2d: ("AdaptiveAvgPool2d", ["output_size"]),
+    F.adaptive_avg_pool3d: ("AdaptiveAvgPool3d", ["output_size"]),
+    F.adaptive_max_pool1d: ("AdaptiveMaxPool1d", ["output_size"]),
+    F.adaptive_max_pool2d: ("AdaptiveMaxPool2d", ["output_size"]),
+    F.adaptive_max_pool3d: ("AdaptiveMaxPool3d", ["output_size"]),
+    F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]),
+    F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
+}
+
+
+def _module_args(kind, sub: nn.Module) -> dict:
+    args = {}
+    for key in kind.args:
+        if key == "bias":
+            args[key] = getattr(sub, "bias", None) is not None
+        elif key in ("init", "return_indices") or not hasattr(sub, key):
+            continue
+        else:
+            value = getattr(sub, key)
+            if isinstance(value, (torch.Tensor, nn.Module)):
+                continue
+            args[key] = _plain(value)
+    if type(sub).__name__.startswith("ZeroPad"):
+        args = {"padding": _plain(sub.padding)}
+    return _without_defaults(kind, args)
+
+
+def _without_defaults(kind, args: dict) -> dict:
+    """Drop what equals torch's default, so the spec reads like hand-written code; sizes stay, to be checked."""
+    out = {}
+    for key, value in args.items():
+        reader, default = kind.args.get(key, (None, REQUIRED))
+        if default is REQUIRED or default is None or key in kind.size_keys:
+            out[key] = value
+            continue
+        try:
+            same = reader(default, key) == reader(value, key)
+        except Exception:
+            same = False
+        if not same:
+            out[key] = value
+    return out
+
+
+_FUNC_MODULE = {F.linear: "Linear", F.conv1d: "Conv1d", F.conv2d: "Conv2d", F.conv3d: "Conv3d"}
+
+
+_NORM_FUNCS = {F.batch_norm: "BatchNorm", F.layer_norm: "LayerNorm", F.group_norm: "GroupNorm"}
+
+
+_METHOD_ACT = {
+    "relu": "ReLU", "relu_": "ReLU", "sigmoid": "Sigmoid", "sigmoid_": "Sigmoid", "tanh": "Tanh", "tanh_": "Tanh",
+    "softmax": "Softmax", "log_softmax": "LogSoftmax",
+}  # fmt: skip
+
+
+def call_module(t: Trace, node, v, op, target) -> None:
+    srcs_all = [a for a in node.all_input_nodes if t.is_tensor(a)]
+    sub = t.gm.get_submodule(target)
+    type_ = _base_kind(sub)
+    has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(
+        True for _ in sub.buffers(recurse=False)
+    )
+    if target in t.called:
+        if has_tensors:
+            raise ImportFailed(
+                f"module '{target}' is called twice (shared weights), which a spec cannot express{_where(node)}"
+            )
+        name = t.fresh(target)
+    else:
+        t.called.add(target)
+        name = target
+        t.used.add(name)
+    t.emit(node, type_, _module_args(REGISTRY[type_], sub), name, [t.ref(srcs_all[0], node)])
+
+
+def functional_layer(t: Trace, node, v, op, target) -> None:
+    type_ = _FUNC_MODULE[target]
+    x, w, b = node.args[0], _arg(node, 1, "weight"), _arg(node, 2, "bias")
+    owner = t.owned(node, {"weight": w, "bias": b})
+    ws = t.params[w.target].shape
+    if type_ == "Linear":
+        args = {"in_features": ws[1], "out_features": ws[0], "bias": b is not None}
+    else:
+        args = {
+            "in_channels": ws[1] * t.value(_arg(node, 6, "groups", 1)),
+            "out_channels": ws[0],
+            "kernel_size": list(ws[2:]),
+        }
+        for i, key, default in (
+            (3, "stride", 1),
+            (4, "padding", 0),
+            (5, "dilation", 1),
+            (6, "groups", 1),
+        ):
+            val = t.value(_arg(node, i, key, default))
+            args[key] = val if isinstance(val, (str, int)) else list(val)
+        args["bias"] = b is not None
+        args = {k: v for k, v in args.items() if k in REGISTRY[type_].args}
+    t.emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [t.ref(x, node)])
+
+
+def functional_norm(t: Trace, node, v, op, target) -> None:
+    x = node.args[0]
+    kind = _NORM_FUNCS[target]
+    if kind == "BatchNorm":
+        rm, rv, w, b = (
+            _arg(node, i, k)
+            for i, k in (
+                (1, "running_mean"),
+                (2, "running_var"),
+                (3, "weight"),
+                (4, "bias"),
+            )
+        )
+        owner = t.owned(node, {"running_mean": rm, "running_var": rv, "weight": w, "bias": b})
+        if t.value(_arg(node, 5, "training", False)):
+            raise ImportFailed(f"batch norm in training mode in an eval forward{_where(node)}")
+        n = len(_shape_of(x)) - 2 if len(_shape_of(x)) > 2 else 1
+        type_ = f"BatchNorm{n}d"
+        mod = t.gm.get_submodule(owner)
+        args = {
+            "num_features": _shape_of(x)[1],
+            "eps": t.value(_arg(node, 7, "eps", 1e-5)),
+            "momentum": getattr(mod, "momentum", 0.1),
+            "affine": w is not None,
+            "track_running_stats": rm is not None,
+        }
+        if rm is not None and f"{owner}.num_batches_tracked" not in t.buffers:
+            raise ImportFailed(
+                f"batch norm statistics of '{owner}' without num_batches_tracked{_where(node)}"
+            )
+    elif kind == "LayerNorm":
+        w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
+        owner = t.owned(node, {"weight": w, "bias": b})
+        type_ = "LayerNorm"
+        args = {
+            "normalized_shape": list(t.value(node.args[1])),
+            "eps": t.value(_arg(node, 4, "eps", 1e-5)),
+            "elementwise_affine": w is not None,
+            "bias": b is not None,
+        }
+    else:
+        w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
+        owner = t.owned(node, {"weight": w, "bias": b})
+        type_ = "GroupNorm"
+        args = {
+            "num_groups": t.value(node.args[1]),
+            "eps": t.value(_arg(node, 4, "eps", 1e-5)),
+            "affine": w is not None,
+        }
+    t.emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [t.ref(x, node)])
+
+
+def pad(t: Trace, node, v, op, target) -> None:
+    pad = _plain(t.value(node.args[1] if len(node.args) > 1 else node.kwargs["pad"]))
+    mode = _arg(node, 2, "mode", "constant")
+    fill = _arg(node, 3, "value", 0.0)
+    n = len(pad) // 2
+    type_ = {
+        "constant": f"ConstantPad{n}d",
+        "reflect": f"ReflectionPad{n}d",
+        "replicate": f"ReplicationPad{n}d",
+    }.get(mode)
+    if type_ is None or n not in (1, 2, 3):
+        raise ImportFailed(f"F.pad with mode {mode!r} over {n} dims is not supported{_where(node)}")
+    args = {"padding": pad, **({"value": fill or 0.0} if mode == "constant" else {})}
+    if mode == "constant" and not fill:
+        type_, args = f"ZeroPad{n}d", {"padding": pad}
+    t.emit(node, type_, args, t.fresh("pad"), [t.ref(node.args[0], node)])
+
+
+def interpolate(t: Trace, node, v, op, target) -> None:
+    names = ["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"]
+    args = {k: t.value(_arg(node, i + 1, k)) for i, k in enumerate(names)}
+    args = {k: w for k, w in args.items() if w is not None}
+    if "antialias" in node.kwargs and node.kwargs["antialias"]:
+        raise ImportFailed(f"interpolate with antialias has no cnncalc layer{_where(node)}")
+    t.emit(node, "Upsample", args, t.fresh("interpolate"), [t.ref(node.args[0], node)])
+
+
+def function(t: Trace, node, v, op, target) -> None:
+    type_, names = _FUNCS[target]
+    args = dict(zip(names, (t.value(w) for w in node.args[1:])))
+    args.update({k: t.value(w) for k, w in node.kwargs.items() if k in names})
+    if (
+        type_ == "Dropout"
+        and t.value(node.kwargs.get("training", len(node.args) > 2 and node.args[2])) is False
+    ):
+        type_, args = "Identity", {}
+    if type_ == "GELU" and "approximate" in node.kwargs:
+        args["approximate"] = node.kwargs["approximate"]
+    t.emit(
+        node,
+        type_,
+        _without_defaults(REGISTRY[type_], args),
+        t.fresh(target.__name__),
+        [t.ref(node.args[0], node)],
+    )
+
+
+def method_activation(t: Trace, node, v, op, target) -> None:
+    type_ = _METHOD_ACT[target]
+    args = {"dim": t.value(_arg(node, 1, "dim"))} if type_ in ("Softmax", "LogSoftmax") else {}
+    t.emit(node, type_, args, t.fresh(target.rstrip("_")), [t.ref(node.args[0], node)])
+
+
+LAYER_OPS = [
+    (lambda op, target: op == "call_module", call_module),
+    (lambda op, target: op == "call_function" and target in _FUNC_MODULE, functional_layer),
+    (lambda op, target: op == "call_function" and target in _NORM_FUNCS, functional_norm),
+    (lambda op, target: op == "call_function" and target is F.pad, pad),
+    (lambda op, target: op == "call_function" and target is F.interpolate, interpolate),
+    (lambda op, target: op == "call_function" and target in _FUNCS, function),
+    (lambda op, target: op == "call_method" and target in _METHOD_ACT, method_activation),
+]

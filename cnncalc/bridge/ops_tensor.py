@@ -1,0 +1,283 @@
+"""The op table, tensor operations: indexing, arithmetic, products, joins and splits, views and
+reshapes, reductions, and the no-ops (copies and casts)."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+
+from ..layers.base import prod
+from .trace import ImportFailed, Trace, _arg, _op_name, _shape_of, _where
+
+_VIEWS = {"view": "View", "reshape": "Reshape", torch.reshape: "Reshape"}
+
+
+_SQUEEZE = {
+    "squeeze": "Squeeze",
+    torch.squeeze: "Squeeze",
+    "unsqueeze": "Unsqueeze",
+    torch.unsqueeze: "Unsqueeze",
+}
+
+
+_REDUCE = {
+    "mean": "Mean",
+    torch.mean: "Mean",
+    "sum": "Sum",
+    torch.sum: "Sum",
+    "amax": "Amax",
+    torch.amax: "Amax",
+}
+
+
+_SPLIT = {"split": "Split", torch.split: "Split", "chunk": "Chunk", torch.chunk: "Chunk"}
+
+
+_ARITH = {
+    operator.add: "Add", operator.iadd: "Add", torch.add: "Add", "add": "Add", "add_": "Add",
+    operator.mul: "Mul", operator.imul: "Mul", torch.mul: "Mul", "mul": "Mul", "mul_": "Mul",
+    operator.sub: "Sub", operator.isub: "Sub", torch.sub: "Sub", "sub": "Sub", "sub_": "Sub",
+    operator.truediv: "Div", operator.itruediv: "Div", torch.div: "Div", "div": "Div", "div_": "Div",
+}  # fmt: skip
+
+
+_MATMUL = (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm")
+
+
+_NO_OPS = {"contiguous", "clone", "detach", "float", "type_as", "to"}
+
+
+def _as_flatten(x: tuple, y: tuple):
+    for s in range(len(x)):
+        for e in range(len(x) - 1, s, -1):
+            if y == (*x[:s], prod(x[s : e + 1]), *x[e + 1 :]):
+                return s, e - len(x)
+    return None
+
+
+def getitem(t: Trace, node, v, op, target) -> None:
+    src = node.args[0]
+    if src in t.name_of and isinstance(src.meta.get("value"), (tuple, list)):
+        k = t.value(node.args[1])
+        if not isinstance(k, int):
+            raise ImportFailed(f"a slice of a tuple of tensors has no cnncalc layer{_where(node)}")
+        t.name_of[node] = f"{t.name_of[src]}:{k % len(src.meta['value'])}"
+        return
+    idx = t.value(node.args[1])
+    idx = list(idx) if isinstance(idx, list) else [idx]
+    if any(
+        not (i is None or i is Ellipsis or isinstance(i, (int, slice))) or isinstance(i, bool)
+        for i in idx
+    ):
+        raise ImportFailed(f"indexing a tensor with {idx!r} has no cnncalc layer{_where(node)}")
+    ndim = len(_shape_of(src))
+    if Ellipsis in idx:
+        e = idx.index(Ellipsis)
+        fill = ndim - sum(1 for i in idx if i is not None and i is not Ellipsis)
+        idx = idx[:e] + [slice(None)] * fill + idx[e + 1 :]
+    cur, pos = t.ref(src, node), 0
+    steps = []
+    for i in idx:
+        if i is None:
+            steps.append(("Unsqueeze", {"dim": pos}))
+            pos += 1
+        elif isinstance(i, int):
+            steps.append(("Select", {"dim": pos, "index": i}))
+        else:
+            if (i.start, i.stop, i.step) not in (
+                (None, None, None),
+                (0, None, None),
+                (None, None, 1),
+            ):
+                steps.append(
+                    ("Slice", {"dim": pos, "start": i.start, "end": i.stop, "step": i.step})
+                )
+            pos += 1
+    if not steps:
+        t.name_of[node] = cur
+        return
+    for type_, args in steps:
+        cur = t.emit(None, type_, args, t.fresh(type_.lower()), [cur])
+    t.name_of[node] = cur
+
+
+def arith(t: Trace, node, v, op, target) -> None:
+    what = _op_name(target)
+    type_ = _ARITH[target]
+    a0, a1 = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
+        raise ImportFailed(f"{what} with alpha or rounding_mode has no cnncalc layer{_where(node)}")
+    tensors = [a for a in (a0, a1) if t.is_tensor(a)]
+    if len(tensors) == 2:
+        t.emit(node, type_, {}, t.fresh(type_.lower()), [t.ref(a0, node), t.ref(a1, node)])
+    elif t.is_tensor(a0) or (type_ not in ("Div", "Sub") and t.is_tensor(a1)):
+        x, c = (a0, a1) if t.is_tensor(a0) else (a1, a0)
+        t.emit(node, type_, {"value": t.value(c)}, t.fresh(type_.lower()), [t.ref(x, node)])
+    else:
+        raise ImportFailed(
+            f"a constant {'divided by' if type_ == 'Div' else 'minus'} a tensor has no cnncalc layer{_where(node)}"
+        )
+
+
+def addcmul(t: Trace, node, v, op, target) -> None:
+    a0, b0, c0 = node.args[:3]
+    if t.value(node.kwargs.get("value", 1)) != 1:
+        raise ImportFailed(f"addcmul with a value other than 1 has no cnncalc layer{_where(node)}")
+    prod_ = t.emit(None, "Mul", {}, t.fresh("mul"), [t.ref(b0, node), t.ref(c0, node)])
+    t.emit(node, "Add", {}, t.fresh("add"), [t.ref(a0, node), prod_])
+
+
+def matmul(t: Trace, node, v, op, target) -> None:
+    t.emit(
+        node,
+        "MatMul",
+        {},
+        t.fresh("matmul"),
+        [t.ref(node.args[0], node), t.ref(node.args[1], node)],
+    )
+
+
+def stack(t: Trace, node, v, op, target) -> None:
+    dim = t.value(_arg(node, 1, "dim", 0))
+    t.emit(node, "Stack", {"dim": dim}, t.fresh("stack"), [t.ref(x, node) for x in node.args[0]])
+
+
+def expand(t: Trace, node, v, op, target) -> None:
+    src = node.args[0]
+    x, y = _shape_of(src), v.shape
+    if x == y:
+        t.name_of[node] = t.ref(src, node)
+        return
+    out = [
+        -1 if i >= len(y) - len(x) and x[i - len(y) + len(x)] == s else s for i, s in enumerate(y)
+    ]
+    t.emit(node, "Expand", {"shape": out}, t.fresh("expand"), [t.ref(src, node)])
+
+
+def norm(t: Trace, node, v, op, target) -> None:
+    p_ = t.value(_arg(node, 1, "p", 2.0))
+    if not isinstance(p_, (int, float)) or isinstance(p_, bool):
+        raise ImportFailed(f"norm with p={p_!r} has no cnncalc layer{_where(node)}")
+    dim = t.value(_arg(node, 2, "dim"))
+    keep = t.value(_arg(node, 3, "keepdim", False))
+    t.emit(
+        node,
+        "Norm",
+        {"p": float(p_), "dim": dim, "keepdim": keep or None},
+        t.fresh("norm"),
+        [t.ref(node.args[0], node)],
+    )
+
+
+def cat(t: Trace, node, v, op, target) -> None:
+    tensors = node.args[0]
+    dim = t.value(_arg(node, 1, "dim", 0))
+    t.emit(node, "Cat", {"dim": dim}, t.fresh("cat"), [t.ref(x, node) for x in tensors])
+
+
+def unbind(t: Trace, node, v, op, target) -> None:
+    dim = t.value(_arg(node, 1, "dim", 0))
+    t.emit(node, "Unbind", {"dim": dim}, t.fresh("unbind"), [t.ref(node.args[0], node)])
+
+
+def split(t: Trace, node, v, op, target) -> None:
+    type_ = _SPLIT[target]
+    x = node.args[0]
+    key = "split_size_or_sections" if type_ == "Split" else "chunks"
+    alt = "split_size" if type_ == "Split" else "chunks"
+    size = t.value(_arg(node, 1, key, node.kwargs.get(alt)))
+    dim = t.value(_arg(node, 2, "dim", 0))
+    t.emit(node, type_, {key: size, "dim": dim}, t.fresh(type_.lower()), [t.ref(x, node)])
+
+
+def view(t: Trace, node, v, op, target) -> None:
+    src = node.args[0]
+    x, y = _shape_of(src), v.shape
+    if y == x:
+        t.name_of[node] = t.ref(src, node)
+        return
+    flat = _as_flatten(x, y)
+    if flat is not None:
+        t.emit(
+            node,
+            "Flatten",
+            {"start_dim": flat[0], "end_dim": flat[1]},
+            t.fresh("flatten"),
+            [t.ref(src, node)],
+        )
+        return
+    out = list(y)
+    if x and y and y[0] == x[0] and len(y) > 1:
+        out[0] = -1  # the batch dim, written so that another batch size works
+    type_ = _VIEWS.get(target, "Reshape")
+    t.emit(node, type_, {"shape": out}, t.fresh(type_.lower()), [t.ref(src, node)])
+
+
+def permute(t: Trace, node, v, op, target) -> None:
+    dims = node.args[1:] if target == "permute" and len(node.args) > 2 else _arg(node, 1, "dims")
+    t.emit(
+        node,
+        "Permute",
+        {"dims": [int(d) for d in t.value(dims)]},
+        t.fresh("permute"),
+        [t.ref(node.args[0], node)],
+    )
+
+
+def transpose(t: Trace, node, v, op, target) -> None:
+    d0, d1 = t.value(_arg(node, 1, "dim0")), t.value(_arg(node, 2, "dim1"))
+    t.emit(
+        node,
+        "Transpose",
+        {"dim0": d0, "dim1": d1},
+        t.fresh("transpose"),
+        [t.ref(node.args[0], node)],
+    )
+
+
+def squeeze(t: Trace, node, v, op, target) -> None:
+    type_ = _SQUEEZE[target]
+    dim = t.value(_arg(node, 1, "dim"))
+    t.emit(node, type_, {"dim": dim}, t.fresh(type_.lower()), [t.ref(node.args[0], node)])
+
+
+def reduce(t: Trace, node, v, op, target) -> None:
+    type_ = _REDUCE[target]
+    dim = t.value(_arg(node, 1, "dim"))
+    keep = t.value(_arg(node, 2, "keepdim", False))
+    t.emit(
+        node,
+        type_,
+        {"dim": dim, "keepdim": keep or None},
+        t.fresh(type_.lower()),
+        [t.ref(node.args[0], node)],
+    )
+
+
+def no_op(t: Trace, node, v, op, target) -> None:
+    src = node.args[0]
+    if target == "contiguous" and not src.meta["value"].contiguous:
+        t.emit(node, "Contiguous", {}, t.fresh("contiguous"), [t.ref(src, node)])
+    else:
+        t.name_of[node] = t.ref(src, node)
+
+
+TENSOR_OPS = [
+    (lambda op, target: op == "call_function" and target is operator.getitem, getitem),
+    (lambda op, target: target in _ARITH, arith),
+    (lambda op, target: target in (torch.addcmul, "addcmul"), addcmul),
+    (lambda op, target: target in _MATMUL, matmul),
+    (lambda op, target: op == "call_function" and target is torch.stack, stack),
+    (lambda op, target: target in ("expand", "expand_as"), expand),
+    (lambda op, target: target in ("norm", torch.norm), norm),
+    (lambda op, target: op == "call_function" and target is torch.cat, cat),
+    (lambda op, target: target in ("unbind", torch.unbind), unbind),
+    (lambda op, target: target in _SPLIT, split),
+    (lambda op, target: target in _VIEWS or target in ("flatten", torch.flatten), view),
+    (lambda op, target: target in ("permute", torch.permute), permute),
+    (lambda op, target: target in ("transpose", torch.transpose), transpose),
+    (lambda op, target: target in _SQUEEZE, squeeze),
+    (lambda op, target: target in _REDUCE, reduce),
+    (lambda op, target: target in _NO_OPS, no_op),
+]

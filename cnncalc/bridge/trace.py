@@ -1,0 +1,349 @@
+"""torch.fx tracing with concrete values: every operation also runs on a real input, so sizes and
+branches take their eager values; :class:`Trace` holds what the walk has made so far (the layers,
+the spec name of every tensor) and the helpers an operation's handler uses. The handlers, one per
+operation, are the op table in ``ops`` and ``ops_tensor``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from torch import fx, nn
+
+from ..diagnostics import cut
+from ..layers import REGISTRY
+
+
+class ImportFailed(Exception):
+    pass
+
+
+def _plain(v):
+    if isinstance(v, torch.Size):
+        return [int(x) for x in v]
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    if isinstance(v, torch.Tensor):
+        raise ImportFailed("a tensor where a number was expected")
+    return v
+
+
+def _where(node) -> str:
+    """`` at file.py:LINE (code)``: the innermost frame of the model's own code (not torch's, not cnncalc's),
+    i.e. the line of the operation itself rather than the model's outer ``forward``."""
+    lines = (node.stack_trace or "").splitlines()
+    found = ""
+    for i, line in enumerate(lines):
+        m = re.search(r'File "([^"]+)", line (\d+)', line)
+        if not m:
+            continue
+        path = m.group(1).replace("\\", "/")
+        tail = path.split("site-packages/")[-1]
+        if tail.startswith(("torch/", "cnncalc/")) or "/cnncalc/bridge/" in path:
+            continue
+        code = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        found = f" at {Path(m.group(1)).name}:{m.group(2)} ({code[:120]})"
+    return found
+
+
+_LEAF_EXTRA = {
+    "Permute",
+    "StochasticDepth",
+}  # torchvision.ops modules with a layer kind of the same name
+
+
+def _base_kind(m: nn.Module) -> str | None:
+    """The layer kind a module call is: its torch.nn class, or the torch.nn class whose forward it keeps."""
+    for cls in type(m).__mro__:
+        if cls.__module__.startswith("torch.nn") and cls.__name__ in REGISTRY:
+            return cls.__name__ if type(m).forward is cls.forward else None
+        if cls.__name__ in _LEAF_EXTRA and cls.__module__.startswith("torchvision"):
+            return cls.__name__
+    return None
+
+
+class _eager:
+    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (tracing patches them), to run an operation for real."""
+
+    def __enter__(self):
+        from torch.fx import _symbolic_trace as st
+
+        self.saved = nn.Module.__call__, nn.Module.__getattr__
+        nn.Module.__call__, nn.Module.__getattr__ = st._orig_module_call, st._orig_module_getattr
+
+    def __exit__(self, *exc):
+        nn.Module.__call__, nn.Module.__getattr__ = self.saved
+
+
+class _Proxy(fx.Proxy):
+    def __len__(self):
+        return len(self.node.meta["concrete"])
+
+
+class _Tracer(fx.Tracer):
+    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d, LayerNorm2d).
+
+    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic, asserts
+    and branches on them take their concrete values, as they would in eager mode."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+
+    def is_leaf_module(self, m, qualname):
+        return _base_kind(m) is not None
+
+    def proxy(self, node):
+        return _Proxy(node, self)
+
+    def create_proxy(self, kind, target, args, kwargs, *rest, **kw):
+        p = super().create_proxy(kind, target, args, kwargs, *rest, **kw)
+        real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
+        cargs = fx.node.map_aggregate(args, real)
+        ckw = fx.node.map_aggregate(kwargs, real)
+        with torch.no_grad(), _eager():
+            if kind == "placeholder":
+                val = self.x
+            elif kind == "get_attr":
+                val = self.root
+                for part in target.split("."):
+                    val = getattr(val, part)
+            elif kind == "call_function":
+                val = target(*cargs, **ckw)
+            elif kind == "call_method":
+                val = getattr(cargs[0], target)(*cargs[1:], **ckw)
+            elif kind == "call_module":
+                val = self.root.get_submodule(target)(*cargs, **ckw)
+            else:
+                val = None
+        p.node.meta["concrete"] = val
+        return p
+
+    def to_bool(self, obj):
+        return bool(obj.node.meta["concrete"])
+
+    def iter(self, obj):
+        return iter([obj[i] for i in range(len(obj.node.meta["concrete"]))])
+
+    def keys(self, obj):
+        return obj.node.meta["concrete"].keys()
+
+
+class _T:
+    """A tensor seen in the trace: its shape and whether it was contiguous."""
+
+    __slots__ = ("shape", "contiguous")
+
+    def __init__(self, t):
+        self.shape, self.contiguous = tuple(int(s) for s in t.shape), t.is_contiguous()
+
+
+def _summary(v):
+    if isinstance(v, torch.Tensor):
+        return _T(v)
+    if isinstance(v, (tuple, list)):
+        return (
+            type(v)(_summary(x) for x in v)
+            if not hasattr(v, "_fields")
+            else tuple(_summary(x) for x in v)
+        )
+    if isinstance(v, dict):
+        return {k: _summary(x) for k, x in v.items()}
+    return v
+
+
+def _shape_of(node) -> tuple:
+    v = node.meta.get("value")
+    return v.shape if isinstance(v, _T) else ()
+
+
+def _arg(node, i: int, key: str, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(key, default)
+
+
+def _flatten_out(out) -> list:
+    if isinstance(out, dict):
+        return [x for v in out.values() for x in _flatten_out(v)]
+    if isinstance(out, (tuple, list)):
+        return [x for v in out for x in _flatten_out(v)]
+    return [out] if out is not None else []
+
+
+def _what(node) -> str:
+    t = node.target
+    return t if isinstance(t, str) else getattr(t, "__name__", str(t))
+
+
+def _line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return cut(text[0] if text else "", 200)
+
+
+def _op_name(target) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+class Trace:
+    """The walk over a traced graph: the layers so far and the spec name of each tensor node."""
+
+    def __init__(self, model: nn.Module, gm: fx.GraphModule):
+        self.gm = gm
+        self.layers: list[dict] = []
+        self.name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
+        self.used: set[str] = set()
+        self.called: set[str] = set()
+        self.params = dict(model.named_parameters())
+        self.buffers = dict(model.named_buffers())
+
+    def fresh(self, base: str) -> str:
+        base = base.replace(":", "_")
+        name, n = base, 0
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+    def emit(self, node, type_: str, args: dict, name: str, srcs: list[str]):
+        layer = {"name": name, "type": type_}
+        prev = self.layers[-1]["name"] if self.layers else "input"
+        if srcs and srcs != [prev]:
+            layer["from"] = srcs[0] if len(srcs) == 1 else srcs
+        layer.update({k: v for k, v in args.items() if v is not None})
+        self.layers.append(layer)
+        if node is not None:
+            self.name_of[node] = name
+        return name
+
+    def value(self, a):
+        """A node argument as a plain value (sizes read from the trace); tensors are not values."""
+        if isinstance(a, fx.Node):
+            if a in self.name_of or isinstance(a.meta.get("value"), _T):
+                raise ImportFailed(f"a tensor where a number was expected{_where(a)}")
+            return _plain(a.meta.get("value"))
+        if isinstance(a, (list, tuple)):
+            return [self.value(x) for x in a]
+        if isinstance(a, slice):
+            return slice(self.value(a.start), self.value(a.stop), self.value(a.step))
+        return _plain(a)
+
+    def ref(self, a, node) -> str:
+        """The spec name of a tensor argument; a parameter read directly becomes a Parameter layer."""
+        if a in self.name_of:
+            return self.name_of[a]
+        if isinstance(a, fx.Node) and a.op == "get_attr":
+            if a.target in self.params:
+                if a.target in self.used:
+                    if any(layer["name"] == a.target for layer in self.layers):
+                        self.name_of[a] = a.target
+                        return a.target
+                    raise ImportFailed(
+                        f"the parameter '{a.target}' is used twice, which a spec cannot express{_where(node)}"
+                    )
+                self.used.add(a.target)
+                return self.emit(
+                    a, "Parameter", {"shape": list(self.params[a.target].shape)}, a.target, []
+                )
+            raise ImportFailed(
+                f"the forward reads the tensor '{a.target}', which is not a parameter{_where(node)}"
+            )
+        raise ImportFailed(f"'{_what(node)}' takes a tensor no layer gives{_where(node)}")
+
+    def is_tensor(self, a) -> bool:
+        return isinstance(a, fx.Node) and (
+            a in self.name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr"
+        )
+
+    def owned(self, node, tensors: dict) -> str:
+        """The module that owns the parameters a functional call uses (``weight``, ``bias``, ...)."""
+        owner = None
+        for attr, a in tensors.items():
+            if a is None:
+                continue
+            if not (isinstance(a, fx.Node) and a.op == "get_attr") or "." not in a.target and attr:
+                raise ImportFailed(
+                    f"'{_what(node)}' uses a {attr} that is not a module's own tensor{_where(node)}"
+                )
+            mod, _, got = a.target.rpartition(".")
+            if got != attr or (owner is not None and mod != owner):
+                raise ImportFailed(
+                    f"'{_what(node)}' uses the tensor '{a.target}' as its {attr}{_where(node)}"
+                )
+            owner = mod
+        if owner is None:
+            raise ImportFailed(
+                f"'{_what(node)}' without parameters has no cnncalc layer{_where(node)}"
+            )
+        if owner in self.called:
+            raise ImportFailed(
+                f"module '{owner}' is used twice (shared weights), which a spec cannot express{_where(node)}"
+            )
+        self.called.add(owner)
+        self.used.add(owner)
+        return owner
+
+
+def traced(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
+    """The model's graph, every node's value summarised (shape and layout) in ``meta["value"]``."""
+    """(layers, outputs, parameters the forward never uses)."""
+    tracer = _Tracer(torch.randn(shape))
+    tracer.record_stack_traces = True
+    model.eval()
+    try:
+        graph = tracer.trace(model)
+    except fx.proxy.TraceError as e:
+        raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
+    except Exception as e:
+        raise ImportFailed(
+            f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}"
+        ) from None
+    for node in graph.nodes:
+        node.meta["value"] = _summary(node.meta.pop("concrete", None))
+    return fx.GraphModule(tracer.root, graph)
+
+
+def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
+    """Each node to layers by the first handler of ``ops`` whose test takes its (op, target):
+    (layers, outputs, parameters the forward never uses)."""
+    for node in t.gm.graph.nodes:
+        v = node.meta.get("value")
+        op, target = node.op, node.target
+        if op == "placeholder":
+            t.name_of[node] = "input"
+            continue
+        if op == "output":
+            outs = _flatten_out(node.args[0])
+            if not outs or not all(t.is_tensor(o) for o in outs):
+                raise ImportFailed(
+                    f"the model must return tensors (one, or a tuple, list or dict of them){_where(node)}"
+                )
+            names = [t.ref(o, node) for o in outs]
+            if len(names) == 1 and t.layers and names[0] != t.layers[-1]["name"]:
+                t.emit(None, "Identity", {}, t.fresh("output"), names)
+                names = [t.layers[-1]["name"]]
+            continue
+        if op == "get_attr":
+            continue  # read where it is used
+        if not isinstance(v, (_T, tuple, list)) or (
+            isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
+        ):
+            continue  # sizes, dims, asserts: plain values, read where they are used
+        for match, handle in ops:
+            if match(op, target):
+                handle(t, node, v, op, target)
+                break
+        else:
+            raise ImportFailed(
+                f"the operation '{_op_name(target)}' has no cnncalc layer{_where(node)}"
+            )
+    if not t.layers:
+        raise ImportFailed("the model has no layers")
+    out_nodes = _flatten_out(next(n for n in t.gm.graph.nodes if n.op == "output").args[0])
+    outputs = [t.name_of[o] for o in out_nodes]
+    if len(outputs) == 1:
+        outputs = [t.layers[-1]["name"]]
+    unused = [n for n in t.params if n not in t.used and n.rsplit(".", 1)[0] not in t.used]
+    return t.layers, outputs, unused
