@@ -314,6 +314,29 @@ def contiguous(shape) -> tuple[int, ...]:
     return tuple(reversed(out))
 
 
+def view_strides(old: Shape, stride: tuple[int, ...], new: Shape) -> tuple[int, ...] | None:
+    """torch's computeStride: the strides of ``new`` as a view of (old, stride), or None where no view exists."""
+    if not old:
+        return (1,) * len(new)
+    out = [0] * len(new)
+    view_d = len(new) - 1
+    base = stride[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and stride[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base = stride[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(out) if view_d == -1 else None
+
+
 REGISTRY: dict[str, Kind] = {}
 
 

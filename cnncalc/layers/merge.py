@@ -17,8 +17,9 @@ from .base import (
     prod,
     register,
     schema,
+    view_strides,
 )
-from .reshape import DropsDim, Strided, view_strides
+from .views import DropsDim, Strided
 
 
 def broadcast(shapes, names) -> tuple[int, ...]:

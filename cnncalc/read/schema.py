@@ -26,7 +26,7 @@ def _layer_rule(kind, in_block: bool) -> dict:
         if default is not REQUIRED and default is not None:
             frag["default"] = list(default) if isinstance(default, tuple) else default
         props[key] = {"anyOf": [frag, EXPR]} if in_block else frag
-    for key in kind.ignored:
+    for key in sorted(kind.ignored):  # a set: sorted, so the schema is the same every run
         props.setdefault(key, {})
     required = [k for k, (_, d) in kind.args.items() if d is REQUIRED]
     rule = {"properties": props}
