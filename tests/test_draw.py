@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from cnncalc.cli import app
 from cnncalc.engine import analyze, base
 from cnncalc.read import load, parse
-from cnncalc.show.draw import graph, mermaid, page, shape_text, svg
+from cnncalc.show.draw import graph, mermaid, shape_text
 from cnncalc.show.render import fold
+from cnncalc.show.svg import page, svg
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {"s": "http://www.w3.org/2000/svg"}

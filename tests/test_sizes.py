@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from test_property import nets
 from typer.testing import CliRunner
 
-from cnncalc.analyses.sizes import describe_set, parse_range, runs, spatial_names, sweep
+from cnncalc.analyses.runs import describe_set, runs
+from cnncalc.analyses.sizes import parse_range, spatial_names, sweep
 from cnncalc.cli import app
 from cnncalc.diagnostics import SpecError
 from cnncalc.engine import analyze

@@ -18,7 +18,8 @@ from fractions import Fraction
 from ..diagnostics import SpecError
 from ..layers.base import prod
 from ..model import Spec
-from .sizes import describe_set, sweep
+from .runs import describe_set
+from .sizes import sweep
 
 HI = 512  # the sizes each name is swept over: 1..HI (a batch name: 1..8), fewer for a net of many layers
 BATCH_HI = 8

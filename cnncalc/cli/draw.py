@@ -58,6 +58,7 @@ def draw(
     An invalid spec is drawn up to the layer that does not fit, that layer marked (exit 1)."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..show import draw as pictures
+    from ..show.svg import page, svg
 
     fmt = format.value if format else None
     if fmt is None and output:
@@ -72,8 +73,8 @@ def draw(
 
     def picture(a, failure=None) -> None:
         g = pictures.graph(a, depth, failure, explain=fmt == "html")
-        render_it = {"svg": pictures.svg, "mermaid": pictures.mermaid, "dot": pictures.dot}.get(fmt)
-        write(render_it(g) if render_it else pictures.page(g, a), output)
+        render_it = {"svg": svg, "mermaid": pictures.mermaid, "dot": pictures.dot}.get(fmt)
+        write(render_it(g) if render_it else page(g, a), output)
 
     def shown(partial, diags, failed):  # an invalid spec: drawn up to the failing layer, marked
         if failed and partial is not None:

@@ -122,6 +122,7 @@ def sizes(
     first layer that refuses it and why."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..analyses.sizes import SizesError, check_work, parse_range, parse_vary, sweep
+    from ..show.sizes import sizes_text
 
     try:
         s = source.spec()
@@ -145,4 +146,4 @@ def sizes(
     if format is Format.json:
         print(render.dump(result.to_dict()))
     else:
-        sys.stdout.write(render.sizes_text(result, s, markdown=format is Format.markdown))
+        sys.stdout.write(sizes_text(result, s, markdown=format is Format.markdown))

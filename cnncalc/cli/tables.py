@@ -90,6 +90,7 @@ def _symbolic(source: Source, batch: int | None, format) -> bool:
     if not s.symbols:
         return False
     from ..analyses.symbolic import formulas
+    from ..show.sizes import symbolic_json, symbolic_text
 
     try:
         result = formulas(s)
@@ -97,9 +98,9 @@ def _symbolic(source: Source, batch: int | None, format) -> bool:
         emit([Diagnostic.of(source.shown, e)], github_actions())
         raise typer.Exit(1) from None
     if format is Format.json:
-        print(render.dump(render.symbolic_json(result)))
+        print(render.dump(symbolic_json(result)))
     else:
-        sys.stdout.write(render.symbolic_text(result, markdown=format is Format.markdown))
+        sys.stdout.write(symbolic_text(result, markdown=format is Format.markdown))
     return True
 
 
