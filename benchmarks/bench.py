@@ -75,7 +75,8 @@ def main() -> None:
             )
 
         print(
-            f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {RUNS} runs each (median)"
+            f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {RUNS} "
+            "runs each (median)"
         )
         torch_s = timed([PY, "-c", "import torch"])
         label = 'python -c "import torch"'
@@ -96,15 +97,18 @@ def main() -> None:
         print(row("shapes 1,000-layer spec --format json", k1, torch_s, None))
         print(row("shapes 10,000-layer spec --format json", k10, torch_s, 0.6))
         print(
-            f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  {'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}"
+            f"{'10k / 1k layers time ratio':<52} {k10 / k1:8.2f}      (budget 10)  "
+            f"{'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}"
         )
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
         draw50 = timed([*CNNCALC, "draw", resnet50, "-o", str(tmp / "r50.svg")])
         print(row("draw resnet50 -o r50.svg", draw50, torch_s, 0.5))
         sweep50 = timed([*CNNCALC, "sizes", resnet50, "--range", "1:4096"])
         print(row("sizes resnet50 --range 1:4096 (H and W together)", sweep50, torch_s, 0.5))
-        # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses included); set
-        # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as yolov8.yaml at n)
+        # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses
+        # included); set
+        # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as
+        # yolov8.yaml at n)
         yolos = [
             str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"),
             *filter(None, [os.environ.get("ULTRALYTICS_YAML")]),
@@ -113,7 +117,8 @@ def main() -> None:
             print(row(f"shapes {Path(y).name}", timed([*CNNCALC, "shapes", y]), torch_s, 0.15))
         mem = peak_kib([*CNNCALC, "shapes", resnet50, "--format", "json"])
         print(
-            f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  {'ok' if mem < 40 * 1024 else 'OVER BUDGET'}"
+            f"{'peak memory, shapes resnet50':<52} {mem / 1024:8.1f} MiB  (budget 40)  "
+            f"{'ok' if mem < 40 * 1024 else 'OVER BUDGET'}"
         )
         try:
             import torchinfo  # noqa: F401
@@ -123,7 +128,8 @@ def main() -> None:
             code = (
                 f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
                 "import torch, torchinfo\nfrom torchref import ResNet, Bottleneck\n"
-                "torchinfo.summary(ResNet(Bottleneck, [3, 4, 6, 3]), input_size=(1, 3, 224, 224), verbose=0)"
+                "torchinfo.summary(ResNet(Bottleneck, [3, 4, 6, 3]), input_size=(1, 3, "
+                "224, 224), verbose=0)"
             )
             ti = timed([PY, "-c", code], runs=3)
             print(row("torchinfo.summary(ResNet-50)", ti, torch_s, None))

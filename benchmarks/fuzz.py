@@ -34,7 +34,8 @@ def main(argv):
                 print(f"seed {seed}: {problems[:3]}\n  {text[:300]!r}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"{n:,} cases, {bad:,} broke the contract, {time.perf_counter() - t0:.0f} s, peak RSS {peak:.0f} MiB"
+        f"{n:,} cases, {bad:,} broke the contract, {time.perf_counter() - t0:.0f} s, peak "
+        f"RSS {peak:.0f} MiB"
     )
     return 1 if bad else 0
 

@@ -1,16 +1,22 @@
 """Ultralytics' own numbers for model YAMLs, and how cnncalc's reader compares with them.
 
-Dev-time only, in a separate venv (never in the README's set-up or CI); Ultralytics is AGPL, so it is
+Dev-time only, in a separate venv (never in the README's set-up or CI); Ultralytics is AGPL, so it
+is
 run here, never copied into the repository, and models are built from YAML only (no weights):
 
-    python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install torch==2.14.1 torchvision==0.29.1 ultralytics pyyaml 'typer<0.21'
+    python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install torch==2.14.1 torchvision==0.29.1
+    ultralytics pyyaml 'typer<0.21'
     /tmp/oracle/bin/pip install --no-deps -e .
     /tmp/oracle/bin/python benchmarks/ultralytics_truth.py [--write] [--imgsz N] [CONFIG ...]
 
-CONFIG is a path, or the name of a config Ultralytics ships (`yolov8n.yaml`: `yolov8.yaml` at scale n).
-Without CONFIG: every test config under tests/ultralytics/ and the shipped list below. For each: build the
-model as Ultralytics does, take its summary (`model_info`: layers, parameters, gradients, GFLOPs), its
-parameter and buffer names and shapes, MACs (FlopCounterMode / 2 of an eval forward at 1xchxNxN) and the
+CONFIG is a path, or the name of a config Ultralytics ships (`yolov8n.yaml`: `yolov8.yaml` at scale
+n).
+Without CONFIG: every test config under tests/ultralytics/ and the shipped list below. For each:
+build the
+model as Ultralytics does, take its summary (`model_info`: layers, parameters, gradients, GFLOPs),
+its
+parameter and buffer names and shapes, MACs (FlopCounterMode / 2 of an eval forward at 1xchxNxN) and
+the
 output shapes, then compare cnncalc's reading of the same file. `--write` stores the numbers for the
 test configs as tests/ultralytics/truth.json, which the suite reads (with the pinned torch, without
 Ultralytics).
@@ -32,16 +38,33 @@ from torch.utils.flop_counter import FlopCounterMode
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests" / "ultralytics"
-SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.yaml yolov5m.yaml yolov5n-p6.yaml yolov8n.yaml
-yolov8s.yaml yolov8m.yaml yolov8l.yaml yolov8n-seg.yaml yolov8s-seg.yaml yolov8n-cls.yaml yolov8s-cls.yaml yolov8n-pose.yaml
-yolov8n-obb.yaml yolov8n-p2.yaml yolov8n-p6.yaml yolov8n-seg-p6.yaml yolov8n-ghost.yaml yolov8n-ghost-p2.yaml yolo11n.yaml
-yolo11s.yaml yolo11m.yaml yolo11l.yaml yolo11n-seg.yaml yolo11s-seg.yaml yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml
-yolo11n-obb.yaml yolov8n-cls-resnet50.yaml""".split()
-# the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have scales, and sizes
-TEST_RUNS = [("yolo90n.yaml", 640), ("yolo90s.yaml", 640), ("yolo90n.yaml", 320), ("yolo91n-seg.yaml", 640),
-             ("yolo91m-seg.yaml", 640), ("yolo92-cls.yaml", 640), ("yolo92-cls.yaml", 224), ("yolo93n-pose.yaml", 640),
-             ("yolo94-tiny.yaml", 640), ("yolo94-tiny.yaml", 96), ("yolo95n-obb.yaml", 640), ("yolo95m-obb.yaml", 640),
-             ("yolo96-cls.yaml", 640), ("yolo96-cls.yaml", 160), ("yolo96-cls.yaml", 100), ("yolo92-cls.yaml", 64)]  # fmt: skip
+SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.yaml yolov5m.yaml
+    yolov5n-p6.yaml yolov8n.yaml yolov8s.yaml yolov8m.yaml yolov8l.yaml yolov8n-seg.yaml
+    yolov8s-seg.yaml yolov8n-cls.yaml yolov8s-cls.yaml yolov8n-pose.yaml yolov8n-obb.yaml
+    yolov8n-p2.yaml yolov8n-p6.yaml yolov8n-seg-p6.yaml yolov8n-ghost.yaml yolov8n-ghost-p2.yaml
+    yolo11n.yaml yolo11s.yaml yolo11m.yaml yolo11l.yaml yolo11n-seg.yaml yolo11s-seg.yaml
+    yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml yolo11n-obb.yaml
+    yolov8n-cls-resnet50.yaml""".split()
+# the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
+# scales, and sizes
+TEST_RUNS = [
+    ("yolo90n.yaml", 640),
+    ("yolo90s.yaml", 640),
+    ("yolo90n.yaml", 320),
+    ("yolo91n-seg.yaml", 640),
+    ("yolo91m-seg.yaml", 640),
+    ("yolo92-cls.yaml", 640),
+    ("yolo92-cls.yaml", 224),
+    ("yolo93n-pose.yaml", 640),
+    ("yolo94-tiny.yaml", 640),
+    ("yolo94-tiny.yaml", 96),
+    ("yolo95n-obb.yaml", 640),
+    ("yolo95m-obb.yaml", 640),
+    ("yolo96-cls.yaml", 640),
+    ("yolo96-cls.yaml", 160),
+    ("yolo96-cls.yaml", 100),
+    ("yolo92-cls.yaml", 64),
+]
 
 
 def build(cfg: str):
@@ -83,7 +106,8 @@ def truth(cfg: str, imgsz: int) -> dict:
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         out = model(torch.zeros(1, ch, imgsz, imgsz))
-    sizes = []  # the square input sizes 1..160 the model runs at (the sizes sweep of the test configs)
+    # the square input sizes 1..160 the model runs at (the sizes sweep of the test configs)
+    sizes = []
     if imgsz == 640:
         for x in range(1, 161):
             try:
@@ -173,7 +197,8 @@ def main(argv: list[str]) -> int:
         u = want["ultralytics"]
         line = f"{u['layers']} layers, {u['parameters']:,} params, {u['gflops']:.1f} GFLOPs"
         print(
-            f"{Path(cfg).name:28} {size:4} {'exact' if not diffs else 'WRONG'}  {line}  ({time.perf_counter() - t0:.1f} s)"
+            f"{Path(cfg).name:28} {size:4} {'exact' if not diffs else 'WRONG'}  {line}  "
+            f"({time.perf_counter() - t0:.1f} s)"
         )
         for d in diffs:
             print("    " + d[:300])
@@ -185,7 +210,8 @@ def main(argv: list[str]) -> int:
 
 
 def shipped_path(cfg: str) -> Path:
-    """Where a shipped config lives, under its scaled name (which need not exist: the reader unifies it)."""
+    """Where a shipped config lives, under its scaled name (which need not exist: the reader
+    unifies it)."""
     import ultralytics
 
     base = Path(ultralytics.__file__).parent / "cfg" / "models"

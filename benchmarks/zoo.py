@@ -1,14 +1,19 @@
-"""The model zoo through `cnncalc import`: the share of models whose spec equals torch in every number.
+"""The model zoo through `cnncalc import`: the share of models whose spec equals torch in every
+number.
 
 Dev-time only, in a separate venv (never in the README's set-up or CI):
 
-    python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install torch==2.14.1 torchvision==0.29.1 timm pyyaml 'typer<0.21'
+    python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install torch==2.14.1 torchvision==0.29.1
+    timm pyyaml 'typer<0.21'
     /tmp/oracle/bin/pip install --no-deps -e .
     /tmp/oracle/bin/python benchmarks/zoo.py [--write] [NAME ...]
 
-For each model (random weights, eval mode): import it, then compare the spec's analysis with the model
-itself: parameter names and shapes, buffers, MACs (FlopCounterMode / 2 on the model) and output shapes,
-and `verify` (the spec built in torch, on meta) must agree. `--write` stores a few imported specs and
+For each model (random weights, eval mode): import it, then compare the spec's analysis with the
+model
+itself: parameter names and shapes, buffers, MACs (FlopCounterMode / 2 on the model) and output
+shapes,
+and `verify` (the spec built in torch, on meta) must agree. `--write` stores a few imported specs
+and
 torch's numbers for them under tests/zoo/, which the suite checks with the pinned torch.
 """
 
@@ -31,24 +36,80 @@ from cnncalc.read import parse
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
 
-TV_SKIP = {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s",
-           "swin_v2_b", "maxvit_t"}  # transformers: welcome, not required  # fmt: skip
+TV_SKIP = {
+    "vit_b_16",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_l_32",
+    "vit_h_14",
+    "swin_t",
+    "swin_s",
+    "swin_b",
+    "swin_v2_t",
+    "swin_v2_s",
+    "swin_v2_b",
+    "maxvit_t",
+}  # transformers: welcome, not required
 TIMM = [
-    "resnet18", "resnet26d", "resnet50d", "seresnext26d_32x4d", "ecaresnet26t", "skresnet18", "resnest14d", "res2net50_14w_8s",
-    "regnetx_002", "regnety_002", "densenet121", "dla34", "dpn48b", "efficientnet_b0", "efficientnet_lite0", "tf_efficientnet_b0",
-    "efficientnetv2_rw_t", "mixnet_s", "mnasnet_100", "mobilenetv2_100", "mobilenetv3_small_100", "mobilenetv3_large_100",
-    "lcnet_050", "fbnetc_100", "spnasnet_100", "ghostnet_100", "hrnet_w18_small", "convnext_atto", "convnext_nano",
-    "convnextv2_atto", "cspresnet50", "cspdarknet53", "darknet53", "vgg11", "repvgg_a0", "rexnet_100", "tinynet_a",
-    "gernet_s", "nf_resnet26", "dm_nfnet_f0", "resnetv2_50", "inception_v3", "xception41", "selecsls42b", "hardcorenas_a",
-    "semnasnet_075", "ese_vovnet19b_dw", "tresnet_m", "fastvit_t8",
-]  # fmt: skip
+    "resnet18",
+    "resnet26d",
+    "resnet50d",
+    "seresnext26d_32x4d",
+    "ecaresnet26t",
+    "skresnet18",
+    "resnest14d",
+    "res2net50_14w_8s",
+    "regnetx_002",
+    "regnety_002",
+    "densenet121",
+    "dla34",
+    "dpn48b",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+    "tf_efficientnet_b0",
+    "efficientnetv2_rw_t",
+    "mixnet_s",
+    "mnasnet_100",
+    "mobilenetv2_100",
+    "mobilenetv3_small_100",
+    "mobilenetv3_large_100",
+    "lcnet_050",
+    "fbnetc_100",
+    "spnasnet_100",
+    "ghostnet_100",
+    "hrnet_w18_small",
+    "convnext_atto",
+    "convnext_nano",
+    "convnextv2_atto",
+    "cspresnet50",
+    "cspdarknet53",
+    "darknet53",
+    "vgg11",
+    "repvgg_a0",
+    "rexnet_100",
+    "tinynet_a",
+    "gernet_s",
+    "nf_resnet26",
+    "dm_nfnet_f0",
+    "resnetv2_50",
+    "inception_v3",
+    "xception41",
+    "selecsls42b",
+    "hardcorenas_a",
+    "semnasnet_075",
+    "ese_vovnet19b_dw",
+    "tresnet_m",
+    "fastvit_t8",
+]
 # a second list of families, held out while the importer was written (run with --more)
-TIMM_MORE = """mobileone_s0 repghostnet_050 hgnetv2_b0 inception_next_tiny cs3darknet_focus_s regnetz_b16 edgenext_xx_small resnet34d
-bat_resnext26ts botnet26t_256 halonet26t lambda_resnet26t gcresnet33ts eca_nfnet_l0 resnetrs50 seresnet33ts gcresnext26ts vovnet39a
-mobilenetv4_conv_small rdnet_tiny starnet_s1 ghostnetv2_100 tinynet_e mixnet_m tf_mixnet_s mnasnet_small lcnet_100 efficientvit_b0
-resnext26ts cspresnext50 dla46_c hrnet_w18_small_v2 legacy_seresnet18 inception_v4 inception_resnet_v2 res2next50 resnet10t
-wide_resnet50_2 efficientnet_es mobilenetv1_100 ese_vovnet39b poolformer_s12 regnetv_040 fbnetv3_b dpn68 repvit_m1 fastvit_sa12
-vgg11_bn""".split()
+TIMM_MORE = """mobileone_s0 repghostnet_050 hgnetv2_b0 inception_next_tiny cs3darknet_focus_s
+    regnetz_b16 edgenext_xx_small resnet34d bat_resnext26ts botnet26t_256 halonet26t
+    lambda_resnet26t gcresnet33ts eca_nfnet_l0 resnetrs50 seresnet33ts gcresnext26ts vovnet39a
+    mobilenetv4_conv_small rdnet_tiny starnet_s1 ghostnetv2_100 tinynet_e mixnet_m tf_mixnet_s
+    mnasnet_small lcnet_100 efficientvit_b0 resnext26ts cspresnext50 dla46_c hrnet_w18_small_v2
+    legacy_seresnet18 inception_v4 inception_resnet_v2 res2next50 resnet10t wide_resnet50_2
+    efficientnet_es mobilenetv1_100 ese_vovnet39b poolformer_s12 regnetv_040 fbnetv3_b dpn68
+    repvit_m1 fastvit_sa12 vgg11_bn""".split()
 WRITE = {
     "tv_shufflenet_v2_x0_5",
     "tv_convnext_tiny",
@@ -151,7 +212,8 @@ def main(argv):
             continue
         exact += 1
         print(
-            f"exact    {name} ({truth['params']:,} params, {truth['macs']:,} MACs, {time.perf_counter() - t0:.1f} s)",
+            f"exact    {name} ({truth['params']:,} params, {truth['macs']:,} MACs, "
+            f"{time.perf_counter() - t0:.1f} s)",
             flush=True,
         )
         if write and name in WRITE:

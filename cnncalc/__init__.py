@@ -1,4 +1,5 @@
-"""cnncalc: shapes, parameters and MACs of convolutional nets from a YAML spec, exactly as torch computes them.
+"""cnncalc: shapes, parameters and MACs of convolutional nets from a YAML spec, exactly as torch
+computes them.
 
 >>> import cnncalc
 >>> a = cnncalc.analyze("configs/lenet.yaml")          # a path, a dict (a parsed spec) or YAML text
@@ -6,7 +7,8 @@
 ((1, 10), 81194, 274656)
 >>> a.to_dict() == json.loads(`cnncalc shapes configs/lenet.yaml --format json`)   # doctest: +SKIP
 
-The API lives in ``cnncalc.api``; ``import cnncalc`` imports neither torch nor the command line; ``summary`` imports torch when called.
+The API lives in ``cnncalc.api``; ``import cnncalc`` imports neither torch nor the command line;
+``summary`` imports torch when called.
 """
 
 from __future__ import annotations

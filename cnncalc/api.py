@@ -103,7 +103,8 @@ def analyze(
 def summary(model, input_size, *, name: str | None = None) -> Analysis:
     """The torchinfo-style entry point: trace a torch module (``cnncalc import``) and analyse it.
 
-    >>> cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32)).output  # doctest: +SKIP
+    >>> cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32)).output  #
+    doctest: +SKIP
     (2, 8, 30, 30)
     """
     from .bridge.importer import import_model

@@ -49,7 +49,10 @@ class Diagnostic:
         return cls(path, err.pos[0], err.pos[1], severity, err.message)
 
     def __str__(self) -> str:
-        return f"{printable(self.path)}:{self.line}:{self.col}: {self.severity}: {printable(self.message)}"
+        return (
+            f"{printable(self.path)}:{self.line}:{self.col}: {self.severity}: "
+            f"{printable(self.message)}"
+        )
 
 
 def cut(text: str, n: int = 60) -> str:
@@ -58,7 +61,8 @@ def cut(text: str, n: int = 60) -> str:
 
 
 def printable(text: str) -> str:
-    """Control characters (a newline, a terminal escape) shown as escapes: one diagnostic stays one line."""
+    """Control characters (a newline, a terminal escape) shown as escapes: one diagnostic stays
+    one line."""
     if text.isprintable():
         return text
     return "".join(

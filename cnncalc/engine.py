@@ -68,7 +68,8 @@ DEVICE_BYTES = 1 << 40  # 1 TiB: more than any single accelerator holds, and tha
 
 
 def _too_big(analysis: Analysis) -> None:
-    """A warning where one tensor alone would not fit in any device: the input, a layer's output, the parameters."""
+    """A warning where one tensor alone would not fit in any device: the input, a layer's output,
+    the parameters."""
     if prod(analysis.input) * 4 > DEVICE_BYTES:
         pos = analysis.layers[0].pos
         analysis.warnings.append(
@@ -209,7 +210,8 @@ def _layer(
     for shape in out.outputs or [out.shape]:
         if len(shape) > MAX_DIMS:
             raise SpecError(
-                f"{label}: its output would have {len(shape)} dims; torch's tensors have at most {MAX_DIMS}",
+                f"{label}: its output would have {len(shape)} dims; torch's tensors have "
+                f"at most {MAX_DIMS}",
                 layer.pos,
                 layer.name,
             )
@@ -309,7 +311,8 @@ def _layout(kind, a: dict, xs: list, xstrides: list, out) -> tuple[tuple | None,
 
 
 def _flatten_hint(layer: LayerSpec, analysis: Analysis, sources, xs, message: str) -> str:
-    """For a Linear fed the >2-D output of a conv or pool: add a Flatten, and the product it gives."""
+    """For a Linear fed the >2-D output of a conv or pool: add a Flatten, and the product it
+    gives."""
     if layer.type != "Linear" or not xs or len(xs[0]) <= 2 or "add a Flatten" in message:
         return ""
     src = base(sources[0])
@@ -317,11 +320,15 @@ def _flatten_hint(layer: LayerSpec, analysis: Analysis, sources, xs, message: st
     if kind is None or not kind.startswith(("Conv", "MaxPool", "AvgPool", "Adaptive", "LPPool")):
         return ""
     x = xs[0]
-    return f"; {dims(x)} is the {len(x)}-D output of a {kind}: add a Flatten before this layer ({times(x[1:])} = {prod(x[1:]):,})"
+    return (
+        f"; {dims(x)} is the {len(x)}-D output of a {kind}: add a Flatten before this layer "
+        f"({times(x[1:])} = {prod(x[1:]):,})"
+    )
 
 
 def _spatial_dims(spec: Spec) -> int:
-    """How many trailing dims are spatial: those of the first layer that names them, else ndim − 2."""
+    """How many trailing dims are spatial: those of the first layer that names them, else ndim −
+    2."""
     for layer in spec.layers:
         n = getattr(layer.kind, "n", None)
         if n:

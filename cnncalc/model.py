@@ -17,7 +17,8 @@ from .layers.base import prod
 
 @dataclass
 class LayerSpec:
-    """One layer as written: its kind, its arguments (torch defaults filled in) and where it stands."""
+    """One layer as written: its kind, its arguments (torch defaults filled in) and where it
+    stands."""
 
     name: str
     type: str
@@ -113,7 +114,8 @@ class LayerResult:
     )
     trainable: bool = True
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
-    input_strides: tuple = ()  # per input: its strides where a view left it non-contiguous, else None
+    # per input: its strides where a view left it non-contiguous, else None
+    input_strides: tuple = ()
 
     @property
     def param_count(self) -> int:
@@ -140,7 +142,8 @@ class Analysis:
     )  # what the net returns, in order
 
     path: str = "<spec>"
-    ultralytics: object = None  # for an Ultralytics model YAML: its summary by its rules (cnncalc.analyses.ultralytics.Summary)
+    # for an Ultralytics model YAML: its summary by its rules (cnncalc.analyses.ultralytics.Summary)
+    ultralytics: object = None
     model: object = None  # and its rows (cnncalc.read.ultralytics.Model)
 
     @property

@@ -1,4 +1,5 @@
-"""Fuzzing the command line: hostile specs of several kinds, each run through every command in-process.
+"""Fuzzing the command line: hostile specs of several kinds, each run through every command
+in-process.
 
 For every case: exit status 0, 1 or 2; no traceback and no internal-error diagnostic; every
 PATH:LINE:COL inside the file; one line per diagnostic (nothing forged by a name with a newline);
@@ -18,24 +19,132 @@ SEEDS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "tests" / "bad").gl
 ULTRALYTICS = sorted(
     (ROOT / "tests" / "ultralytics").glob("*.yaml")
 )  # model YAML in Ultralytics' format
-ROW_JUNK = ["-1", "99", "-99", "[-1, 99]", "[]", "[[]]", "1000000000", "0", "-5", "2.5", "True", "None", "'nc'", "nc", "Conv",
-            "C2fAttn", "nn.Nope", "nn.Upsample", "Detect", "Classify", "[None]", "[nc]", "[10000000000000000000]", "[0]", "[-64]",
-            "[64, 3, 2, 1, 1, 1, 1, 1, 1]", "[64, 0]", "[64, 3, 0]", "[64, True, 0.0]", "['x']", "[[1, 2], [3]]", "'(' * 3",
-            "[1e300]", "[64, 3, 2, null, 0]", "[0.0001]", "{a: 1}"]  # fmt: skip
-TOP_JUNK = ["nc: 0", "nc: -1", "nc: x", "nc: 100000000000", "depth_multiple: 1e9", "width_multiple: 0", "width_multiple: 1e15",
-            "reg_max: 0", "reg_max: x", "kpt_shape: [0, 3]", "kpt_shape: 7", "activation: nn.Nope()", "activation: 5",
-            "activation: nn.LeakyReLU(x)", "channels: 0", "scales: 5", "scales: {n: [a, b, c]}", "scales: {n: [0, 0, 0]}",
-            "scales: {}", "end2end: true", "head: []", "backbone: {}"]  # fmt: skip
+ROW_JUNK = [
+    "-1",
+    "99",
+    "-99",
+    "[-1, 99]",
+    "[]",
+    "[[]]",
+    "1000000000",
+    "0",
+    "-5",
+    "2.5",
+    "True",
+    "None",
+    "'nc'",
+    "nc",
+    "Conv",
+    "C2fAttn",
+    "nn.Nope",
+    "nn.Upsample",
+    "Detect",
+    "Classify",
+    "[None]",
+    "[nc]",
+    "[10000000000000000000]",
+    "[0]",
+    "[-64]",
+    "[64, 3, 2, 1, 1, 1, 1, 1, 1]",
+    "[64, 0]",
+    "[64, 3, 0]",
+    "[64, True, 0.0]",
+    "['x']",
+    "[[1, 2], [3]]",
+    "'(' * 3",
+    "[1e300]",
+    "[64, 3, 2, null, 0]",
+    "[0.0001]",
+    "{a: 1}",
+]
+TOP_JUNK = [
+    "nc: 0",
+    "nc: -1",
+    "nc: x",
+    "nc: 100000000000",
+    "depth_multiple: 1e9",
+    "width_multiple: 0",
+    "width_multiple: 1e15",
+    "reg_max: 0",
+    "reg_max: x",
+    "kpt_shape: [0, 3]",
+    "kpt_shape: 7",
+    "activation: nn.Nope()",
+    "activation: 5",
+    "activation: nn.LeakyReLU(x)",
+    "channels: 0",
+    "scales: 5",
+    "scales: {n: [a, b, c]}",
+    "scales: {n: [0, 0, 0]}",
+    "scales: {}",
+    "end2end: true",
+    "head: []",
+    "backbone: {}",
+]
 COMMANDS = [
-    ["shapes"], ["shapes", "--format", "json"], ["shapes", "--format", "markdown"], ["shapes", "--depth", "1"],
-    ["params"], ["params", "--format", "json"], ["memory"], ["memory", "--format", "json"], ["explain"], ["expand"], ["check"],
-    ["sizes", "--range", "1:64"], ["draw"], ["draw", "--format", "mermaid", "--depth", "1"],
-]  # fmt: skip
+    ["shapes"],
+    ["shapes", "--format", "json"],
+    ["shapes", "--format", "markdown"],
+    ["shapes", "--depth", "1"],
+    ["params"],
+    ["params", "--format", "json"],
+    ["memory"],
+    ["memory", "--format", "json"],
+    ["explain"],
+    ["expand"],
+    ["check"],
+    ["sizes", "--range", "1:64"],
+    ["draw"],
+    ["draw", "--format", "mermaid", "--depth", "1"],
+]
 DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
-JUNK = ["", "-1", "0", "1e308", "nan", ".inf", "99999999999999999999999", "0x" + "f" * 40, "[]", "{}", "null", "true", "'${2*3}'",
-        "\t", "!!bool maybe", "!!int ''", "&a [*a]", "*nope", "\"\\u0000\"", "'a\\nb'", "${", "[1, [2, [3]]]", "é", "\x1b[31m"]  # fmt: skip
-TYPES = ["Conv2d", "Linear", "MaxPool2d", "Flatten", "Add", "Cat", "Split", "Chunk", "View", "Permute", "Mean", "MatMul",
-         "Parameter", "BatchNorm2d", "Upsample", "Unbind", "Slice", "Expand", "B"]  # fmt: skip
+JUNK = [
+    "",
+    "-1",
+    "0",
+    "1e308",
+    "nan",
+    ".inf",
+    "99999999999999999999999",
+    "0x" + "f" * 40,
+    "[]",
+    "{}",
+    "null",
+    "true",
+    "'${2*3}'",
+    "\t",
+    "!!bool maybe",
+    "!!int ''",
+    "&a [*a]",
+    "*nope",
+    '"\\u0000"',
+    "'a\\nb'",
+    "${",
+    "[1, [2, [3]]]",
+    "é",
+    "\x1b[31m",
+]
+TYPES = [
+    "Conv2d",
+    "Linear",
+    "MaxPool2d",
+    "Flatten",
+    "Add",
+    "Cat",
+    "Split",
+    "Chunk",
+    "View",
+    "Permute",
+    "Mean",
+    "MatMul",
+    "Parameter",
+    "BatchNorm2d",
+    "Upsample",
+    "Unbind",
+    "Slice",
+    "Expand",
+    "B",
+]
 
 
 def mutate(rng: random.Random, text: str) -> str:
@@ -93,12 +202,29 @@ def hostile_shapes(rng: random.Random) -> str:
         for _ in range(dims)
     ]
     layer = rng.choice(TYPES[:-1])
-    arg = rng.choice(["kernel_size", "stride", "padding", "out_channels", "out_features", "dim", "shape", "scale_factor",
-                      "chunks", "split_size_or_sections", "dims", "start"])  # fmt: skip
+    arg = rng.choice(
+        [
+            "kernel_size",
+            "stride",
+            "padding",
+            "out_channels",
+            "out_features",
+            "dim",
+            "shape",
+            "scale_factor",
+            "chunks",
+            "split_size_or_sections",
+            "dims",
+            "start",
+        ]
+    )
     val = rng.choice(
         ["1", "3", "-1", "10000000000", "[1, 2]", "[-1, -1]", "1e300", "0", "[]", str([1] * 70)]
     )
-    return f"input: [{', '.join(sizes)}]\nlayers:\n  - {{name: a, type: {layer}, {arg}: {val}}}\n  - {{type: ReLU}}\n"
+    return (
+        f"input: [{', '.join(sizes)}]\nlayers:\n  - {{name: a, type: {layer}, {arg}: {val}}}\n "
+        " - {type: ReLU}\n"
+    )
 
 
 def hostile_blocks(rng: random.Random) -> str:
@@ -129,13 +255,18 @@ def hostile_blocks(rng: random.Random) -> str:
         ]
     )
     blocks = [
-        f'  B0:\n    args: {{n: 2}}\n    layers:\n      - {{name: "{name}", type: Conv2d, out_channels: 2, kernel_size: 1, when: {when}}}'
+        f'  B0:\n    args: {{n: 2}}\n    layers:\n      - {{name: "{name}", type: Conv2d, '
+        f"out_channels: 2, kernel_size: 1, when: {when}}}"
     ]
     for k in range(1, depth):
         blocks.append(
-            f"  B{k}:\n    args: {{n: 2}}\n    layers:\n      - {{name: s, type: B{k - 1}, repeat: {repeat if k == 1 else 2}}}"
+            f"  B{k}:\n    args: {{n: 2}}\n    layers:\n      - {{name: s, type: B{k - 1}, "
+            f"repeat: {repeat if k == 1 else 2}}}"
         )
-    top = f"layers:\n  - {{name: net, type: B{depth - 1}, repeat: {repeat}}}\n  - {{type: ReLU, from: {rng.choice(['net', 'missing', 'true'])}}}\n"
+    top = (
+        f"layers:\n  - {{name: net, type: B{depth - 1}, repeat: {repeat}}}\n  - {{type: ReLU, "
+        f"from: {rng.choice(['net', 'missing', 'true'])}}}\n"
+    )
     return "input: [1, 2, 4, 4]\nblocks:\n" + "\n".join(blocks) + "\n" + top
 
 

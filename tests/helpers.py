@@ -143,7 +143,8 @@ def _oracle(type_, kw):
 
 
 def torch_run(input_shape, layers):
-    """Run the layers as plain torch modules built from the written arguments, independently of cnncalc.
+    """Run the layers as plain torch modules built from the written arguments, independently of
+    cnncalc.
 
     Returns (facts, failed_at): facts per layer (output shape, parameter (name, shape) list, buffer
     list, FLOPs // 2), and the index of the first layer torch refuses (None if all ran).
@@ -169,7 +170,9 @@ def torch_run(input_shape, layers):
                 if len(srcs) == 1:
                     _fill_sizes(layer["type"], kw, outs[srcs[0]])
                 m = getattr(torch.nn, layer["type"])(**kw)
-            m.eval()  # shapes do not depend on the mode; batch norm needs 2 values per channel only in training
+            # shapes do not depend on the mode; batch norm needs 2 values per channel only in
+            # training
+            m.eval()
             xs = [outs[s] for s in srcs]
             with torch.no_grad():
                 y = m(*xs)  # plain first: under FlopCounterMode some checks are skipped

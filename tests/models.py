@@ -123,10 +123,15 @@ class ShuffleUnit(nn.Module):
         super().__init__()
         b = c // 2
         self.branch2 = nn.Sequential(
-            nn.Conv2d(b, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
-            nn.Conv2d(b, b, 3, padding=1, groups=b, bias=False), nn.BatchNorm2d(b),
-            nn.Conv2d(b, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(b, b, 1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(b, b, 3, padding=1, groups=b, bias=False),
+            nn.BatchNorm2d(b),
+            nn.Conv2d(b, b, 1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, x):
         x1, x2 = x.chunk(2, dim=1)
@@ -138,12 +143,20 @@ class ShuffleUnit(nn.Module):
 
 
 class ConvNeXtBlock(nn.Module):
-    """torchvision's CNBlock: depthwise conv, permute, LayerNorm, MLP, permute back, layer scale, stochastic depth."""
+    """torchvision's CNBlock: depthwise conv, permute, LayerNorm, MLP, permute back, layer scale,
+    stochastic depth."""
 
     def __init__(self, dim: int = 16):
         super().__init__()
-        self.block = nn.Sequential(nn.Conv2d(dim, dim, 7, padding=3, groups=dim), _Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6),
-                                   nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), _Permute([0, 3, 1, 2]))  # fmt: skip
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, 7, padding=3, groups=dim),
+            _Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            _Permute([0, 3, 1, 2]),
+        )
         self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
 
     def forward(self, x):
@@ -201,7 +214,8 @@ class PlainConv(nn.Conv2d):
 
 
 class TimmStyle(nn.Module):
-    """Modules whose forward calls functional ops with their own tensors; a mean over H, W; an aux head never used;
+    """Modules whose forward calls functional ops with their own tensors; a mean over H, W; an aux
+    head never used;
     several outputs in a dict."""
 
     def __init__(self):

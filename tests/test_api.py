@@ -87,7 +87,10 @@ def test_an_analysis_renders_as_markdown():
 
 
 def test_import_cnncalc_imports_no_torch_and_no_cli():
-    code = "import sys, cnncalc; a = cnncalc.analyze('configs/lenet.yaml'); print('torch' in sys.modules, 'typer' in sys.modules)"
+    code = (
+        "import sys, cnncalc; a = cnncalc.analyze('configs/lenet.yaml'); print('torch' in "
+        "sys.modules, 'typer' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.split() == ["False", "False"], r.stderr
 

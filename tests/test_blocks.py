@@ -1,4 +1,5 @@
-"""Blocks: block-written ResNets against hand-written torch ResNets, expand round trips, diagnostics."""
+"""Blocks: block-written ResNets against hand-written torch ResNets, expand round trips,
+diagnostics."""
 
 from pathlib import Path
 
@@ -17,12 +18,15 @@ blocks:
   BasicBlock:
     args: {planes: null, stride: 1, down: false}
     layers:
-      - {name: conv1, type: Conv2d, out_channels: "${planes}", kernel_size: 3, stride: "${stride}", padding: 1, bias: false}
+      - {name: conv1, type: Conv2d, out_channels: "${planes}", kernel_size: 3,
+         stride: "${stride}", padding: 1, bias: false}
       - {name: bn1, type: BatchNorm2d}
       - {name: relu1, type: ReLU}
-      - {name: conv2, type: Conv2d, out_channels: "${planes}", kernel_size: 3, padding: 1, bias: false}
+      - {name: conv2, type: Conv2d, out_channels: "${planes}", kernel_size: 3, padding: 1,
+         bias: false}
       - {name: bn2, type: BatchNorm2d}
-      - {name: downsample.0, type: Conv2d, from: input, out_channels: "${planes}", kernel_size: 1, stride: "${stride}", bias: false, when: "${down}"}
+      - {name: downsample.0, type: Conv2d, from: input, out_channels: "${planes}",
+         kernel_size: 1, stride: "${stride}", bias: false, when: "${down}"}
       - {name: downsample.1, type: BatchNorm2d, when: "${down}"}
       - {name: add, type: Add, from: [bn2, downsample.1]}
       - {name: relu, type: ReLU}
@@ -32,20 +36,22 @@ blocks:
       - {name: conv1, type: Conv2d, out_channels: "${planes}", kernel_size: 1, bias: false}
       - {name: bn1, type: BatchNorm2d}
       - {type: ReLU}
-      - {name: conv2, type: Conv2d, out_channels: "${planes}", kernel_size: 3, stride: "${stride}", padding: 1, bias: false}
+      - {name: conv2, type: Conv2d, out_channels: "${planes}", kernel_size: 3,
+         stride: "${stride}", padding: 1, bias: false}
       - {name: bn2, type: BatchNorm2d}
       - {type: ReLU}
       - {name: conv3, type: Conv2d, out_channels: "${planes * 4}", kernel_size: 1, bias: false}
       - {name: bn3, type: BatchNorm2d}
-      - {name: downsample, type: Down, from: input, out: "${planes * 4}", stride: "${stride}", when: "${down}"}
+      - {name: downsample, type: Down, from: input, out: "${planes * 4}", stride: "${stride}",
+         when: "${down}"}
       - {name: add, type: Add, from: [bn3, downsample]}
       - {type: ReLU}
   Down:                       # a block inside a block
     args: {out: null, stride: 1}
     layers:
-      - {name: "0", type: Conv2d, out_channels: "${out}", kernel_size: 1, stride: "${stride}", bias: false}
-      - {name: "1", type: BatchNorm2d}
-"""
+      - {name: "0", type: Conv2d, out_channels: "${out}", kernel_size: 1, stride: "${stride}",
+         bias: false}
+      - {name: "1", type: BatchNorm2d}"""
 
 
 def resnet_spec(block, layers, shape, width=64, classes=1000):
@@ -54,7 +60,8 @@ def resnet_spec(block, layers, shape, width=64, classes=1000):
         f"input: {list(shape)}",
         BLOCKS,
         "layers:",
-        f"  - {{name: conv1, type: Conv2d, out_channels: {width}, kernel_size: 7, stride: 2, padding: 3, bias: false}}",
+        f"  - {{name: conv1, type: Conv2d, out_channels: {width}, kernel_size: 7, stride: "
+        "2, padding: 3, bias: false}",
         "  - {name: bn1, type: BatchNorm2d}",
         "  - {name: relu, type: ReLU}",
         "  - {name: maxpool, type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1}",
@@ -63,7 +70,8 @@ def resnet_spec(block, layers, shape, width=64, classes=1000):
         down = "true" if i > 0 or expansion != 1 else "false"
         stride = 1 if i == 0 else 2
         lines.append(
-            f"  - {{name: layer{i + 1}, type: {block}, planes: {width * 2**i}, repeat: {n}, first: {{stride: {stride}, down: {down}}}}}"
+            f"  - {{name: layer{i + 1}, type: {block}, planes: {width * 2**i}, repeat: "
+            f"{n}, first: {{stride: {stride}, down: {down}}}}}"
         )
     lines += [
         "  - {name: avgpool, type: AdaptiveAvgPool2d, output_size: [1, 1]}",
@@ -161,14 +169,20 @@ def test_block_use_diagnostics(use, message, line, col):
 
 
 def test_bad_expression_and_cycles():
-    text = "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: Conv2d, out_channels: '${2 *}', kernel_size: 1}\nlayers:\n  - {type: A}\n"
+    text = (
+        "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: Conv2d, out_channels: "
+        "'${2 *}', kernel_size: 1}\nlayers:\n  - {type: A}\n"
+    )
     with pytest.raises(SpecError) as e:
         parse(text)
     assert (
         e.value.pos == (5, 38)
         and "bad expression in '${2 *}': expected a value, found the end" in e.value.message
     )
-    text = "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: B}\n  B:\n    layers:\n      - {type: A}\nlayers:\n  - {type: A}\n"
+    text = (
+        "input: [1, 3, 8, 8]\nblocks:\n  A:\n    layers:\n      - {type: B}\n  B:\n    "
+        "layers:\n      - {type: A}\nlayers:\n  - {type: A}\n"
+    )
     with pytest.raises(SpecError) as e:
         parse(text)
     assert "blocks use each other in a cycle: A -> B -> A" in e.value.message and e.value.pos == (
@@ -206,5 +220,6 @@ def test_errors_inside_a_block_name_the_use():
         analyze(parse(text))
     assert e.value.pos == (7, 63)
     assert e.value.message == (
-        "layer 'b1.0.d' (Conv2d): kernel of effective size 9 does not fit: input H is 6, smaller than 9 (in block 'B' used by 'b1' at line 10)"
+        "layer 'b1.0.d' (Conv2d): kernel of effective size 9 does not fit: input H is 6, "
+        "smaller than 9 (in block 'B' used by 'b1' at line 10)"
     )

@@ -71,14 +71,17 @@ def test_warnings_keep_check_at_0_unless_strict():
     r = runner.invoke(app, ["check", "configs/lenet.yaml"])
     assert r.exit_code == 0
     assert (
-        "configs/lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows (H)"
-        in r.stdout
+        "configs/lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 "
+        "input rows (H)" in r.stdout
     )
     assert runner.invoke(app, ["check", "--strict", "configs/lenet.yaml"]).exit_code == 1
 
 
 def test_github_annotations(monkeypatch):
-    expected = "::error file=tests/bad/wrong_in_channels.yaml,line=3,col=46::layer 'conv1' (Conv2d): in_channels is 1, but the incoming tensor [1, 3, 32, 32] has 3 channels"
+    expected = (
+        "::error file=tests/bad/wrong_in_channels.yaml,line=3,col=46::layer 'conv1' (Conv2d): "
+        "in_channels is 1, but the incoming tensor [1, 3, 32, 32] has 3 channels"
+    )
     r = runner.invoke(app, ["check", "--format", "github", "tests/bad/wrong_in_channels.yaml"])
     assert expected in r.stdout.splitlines()
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -102,7 +105,8 @@ def test_schema_accepts_the_configs_and_rejects_bad_arguments():
     for path in (ROOT / "configs").glob("*.yaml"):
         assert not list(v.iter_errors(yaml.safe_load(path.read_text()))), path
     bad = yaml.safe_load(
-        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 3}\n  - {type: Linear, out_features: x}\n"
+        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 3}\n  - {type: "
+        "Linear, out_features: x}\n"
     )
     assert sorted(e.message for e in v.iter_errors(bad)) == [
         "'kernel_size' is a required property",
@@ -279,7 +283,8 @@ def test_cli_on_unreadable_bytes_and_directories(tmp_path):
 
 
 def _accepted_specs():
-    """Every spec text in the tests and configs that cnncalc accepts (the schema must accept each)."""
+    """Every spec text in the tests and configs that cnncalc accepts (the schema must accept
+    each)."""
     from helpers import spec_text
     from test_blocks import resnet_spec
     from test_graph import CASES as GRAPHS
@@ -292,9 +297,13 @@ def _accepted_specs():
         resnet_spec(b, layers, (1, 3, 45, 61), 8, classes=5)
         for b, layers in (("Bottleneck", [2, 1]), ("BasicBlock", [1, 2]))
     ]
-    texts.append("input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {n: 2}\n    layers:\n      - {type: ReLU}\n"
-                 "layers:\n  - {name: b, type: B, repeat: '${2}'}\n  - {type: Conv2d, out_channels: 2, kernel_size: 1, trainable: false}\n"
-                 "outputs: [b.1.0, '1']\n")  # fmt: skip
+    texts.append(
+        "input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {n: 2}\n    layers:\n      - {type: "
+        "ReLU}\n"
+        "layers:\n  - {name: b, type: B, repeat: '${2}'}\n  - {type: Conv2d, "
+        "out_channels: 2, kernel_size: 1, trainable: false}\n"
+        "outputs: [b.1.0, '1']\n"
+    )
     out = []
     for text in texts:
         try:

@@ -1,4 +1,5 @@
-"""The command line: the tutorial's numbers, JSON keys, diagnostics, exit status, and no torch import."""
+"""The command line: the tutorial's numbers, JSON keys, diagnostics, exit status, and no torch
+import."""
 
 import json
 import subprocess
@@ -108,8 +109,8 @@ def test_rounding_warning_keeps_exit_0_and_strict_makes_it_1():
     r = run("shapes", ROOT / "configs" / "lenet.yaml")
     assert r.exit_code == 0
     assert (
-        "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows (H) and the last 1 of its 13 input columns (W) lie past its last window"
-        in r.stderr
+        "lenet.yaml:19:5: warning: layer '5' (MaxPool2d): the last 1 of its 13 input rows "
+        "(H) and the last 1 of its 13 input columns (W) lie past its last window" in r.stderr
     )
     assert run("shapes", ROOT / "configs" / "lenet.yaml", "--strict").exit_code == 1
 
@@ -117,15 +118,17 @@ def test_rounding_warning_keeps_exit_0_and_strict_makes_it_1():
 def test_invalid_spec_exit_1_with_diagnostic(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(
-        "input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: 3}\n  - {type: MaxPool2d, kernel_size: 2}\n"
-        "  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: MaxPool2d, kernel_size: 2}\n  - {type: Flatten}\n"
+        "input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: "
+        "3}\n  - {type: MaxPool2d, kernel_size: 2}\n"
+        "  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: MaxPool2d, "
+        "kernel_size: 2}\n  - {type: Flatten}\n"
         "  - {name: fc1, type: Linear, in_features: 400, out_features: 120}\n"
     )
     r = run("shapes", p)
     assert r.exit_code == 1
     assert (
-        f"{p}:8:44: error: layer 'fc1' (Linear): in_features is 400, but the incoming tensor [1, 576] has 576 features"
-        in r.stderr
+        f"{p}:8:44: error: layer 'fc1' (Linear): in_features is 400, but the incoming "
+        "tensor [1, 576] has 576 features" in r.stderr
     )
     assert "Traceback" not in r.output
 
@@ -150,7 +153,9 @@ def test_verify_meta_and_cpu_agree_on_the_tutorial():
 def test_verify_on_an_invalid_spec_shows_torchs_error(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(
-        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n  - {type: Flatten}\n  - {name: fc, type: Linear, in_features: 400, out_features: 2}\n"
+        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: "
+        "3}\n  - {type: Flatten}\n  - {name: fc, type: Linear, in_features: 400, "
+        "out_features: 2}\n"
     )
     r = run("verify", p)
     assert r.exit_code == 1
@@ -238,7 +243,8 @@ def test_batch_on_an_unbatched_spec_adds_the_batch_dim(tmp_path):
 def test_verify_cpu_refuses_what_does_not_fit(tmp_path):
     p = tmp_path / "huge.yaml"
     p.write_text(
-        "input: [4096, 3, 1024, 1024]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n"
+        "input: [4096, 3, 1024, 1024]\nlayers:\n  - {type: Conv2d, out_channels: 64, "
+        "kernel_size: 3}\n"
     )
     r = run("verify", p, "--device", "cpu")
     assert r.exit_code == 2 and "use --device meta" in r.stderr

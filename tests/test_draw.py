@@ -1,5 +1,7 @@
-"""`cnncalc draw`: the SVG parses, every layer has a labelled box, no two boxes overlap, every edge carries the
-shape the analysis gives it; folding, an invalid spec, Mermaid and DOT; the HTML page rendered by a real
+"""`cnncalc draw`: the SVG parses, every layer has a labelled box, no two boxes overlap, every edge
+carries the
+shape the analysis gives it; folding, an invalid spec, Mermaid and DOT; the HTML page rendered by a
+real
 headless browser (Chromium), its screenshot not blank."""
 
 import re
@@ -105,7 +107,8 @@ def test_configs_draw_every_layer_apart_with_shapes(name):
     "path", sorted((ROOT / "tests" / "zoo").glob("*.yaml")), ids=lambda p: p.stem
 )
 def test_imported_torchvision_nets_draw(path):
-    """Imports of torchvision models (a MobileNetV3 inside LR-ASPP, EfficientNet, ConvNeXt, DenseNet ...)."""
+    """Imports of torchvision models (a MobileNetV3 inside LR-ASPP, EfficientNet, ConvNeXt,
+    DenseNet ...)."""
     a = analyze(load(str(path)))
     check_picture(a, svg(graph(a)))
 

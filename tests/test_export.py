@@ -127,14 +127,22 @@ def test_blocks_with_computed_names_export_flat():
 
 @st.composite
 def block_specs(draw):
-    """Nested blocks with expressions, repeat (written or computed), first and when, used at the top level."""
+    """Nested blocks with expressions, repeat (written or computed), first and when, used at the
+    top level."""
     import yaml
 
     inner_layers = [
-        {"name": "conv", "type": "Conv2d", "out_channels": "${planes * mult}", "kernel_size": draw(st.sampled_from([1, 3])),
-         "padding": "${pad}", "stride": "${stride}", "bias": draw(st.booleans())},
+        {
+            "name": "conv",
+            "type": "Conv2d",
+            "out_channels": "${planes * mult}",
+            "kernel_size": draw(st.sampled_from([1, 3])),
+            "padding": "${pad}",
+            "stride": "${stride}",
+            "bias": draw(st.booleans()),
+        },
         {"name": "bn", "type": "BatchNorm2d"},
-    ]  # fmt: skip
+    ]
     if draw(st.booleans()):
         inner_layers.append(
             {

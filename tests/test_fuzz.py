@@ -1,5 +1,6 @@
 """A derandomized fuzz sample through every command: exit 0/1/2, no traceback or internal error,
-positions inside the file, no forged diagnostic lines, each command under 2 s (see tests/fuzz.py)."""
+positions inside the file, no forged diagnostic lines, each command under 2 s (see
+tests/fuzz.py)."""
 
 import random
 

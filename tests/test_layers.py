@@ -1,4 +1,5 @@
-"""Every layer type against the real torch module: shapes, tensors (names and shapes), buffers, MACs.
+"""Every layer type against the real torch module: shapes, tensors (names and shapes), buffers,
+MACs.
 
 Each case is an input shape and a list of layers, arguments written as torch takes them. torch runs
 the same modules; where torch refuses a layer, cnncalc must report an error at that same layer.

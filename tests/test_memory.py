@@ -1,4 +1,5 @@
-"""Memory of a training step against torch: saved tensors under saved_tensors_hooks, byte for byte."""
+"""Memory of a training step against torch: saved tensors under saved_tensors_hooks, byte for
+byte."""
 
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def test_totals_of_the_tutorial():
     assert m.params_bytes == m.grads_bytes == 81194 * 4
     assert m.optimizer_bytes == 2 * 81194 * 4
     assert m.buffers_bytes == 0
-    # conv1 keeps the input (1·32·32), ReLU its output, the pool its input (the same) and int64 indices, ...
+    # conv1 keeps the input (1·32·32), ReLU its output, the pool its input (the same) and int64
+    # indices, ...
     assert m.per_layer["conv1"] == 32 * 32 * 4
     assert m.per_layer["1"] == 6 * 30 * 30 * 4 and m.per_layer["2"] == 6 * 15 * 15 * 8
     assert m.total_bytes == 4 * 81194 * 4 + m.saved_activation_bytes
@@ -99,7 +101,8 @@ def test_inference_peak_frees_after_last_use():
             {"type": "Flatten"},
         ],
     )
-    # input 16 + conv output 32 floats; then the conv output and the ReLU output, 32 + 32 (the input is freed)
+    # input 16 + conv output 32 floats; then the conv output and the ReLU output, 32 + 32 (the input
+    # is freed)
     assert memory(a).inference_peak_bytes == (32 + 32) * 4
     skip = analysis_of(
         (1, 1, 4, 4),
@@ -173,7 +176,8 @@ def test_broadcast_matmul_keeps_what_torch_keeps(a_shape, b_shape):
 
 @pytest.mark.parametrize("perm", [[0, 2, 1, 3], [0, 1, 3, 2], [0, 2, 3, 1]])
 def test_attention_style_matmuls_keep_what_torch_keeps(perm):
-    """q @ k.T and attn @ v on permuted views: torch keeps a copy where its reshape cannot view them."""
+    """q @ k.T and attn @ v on permuted views: torch keeps a copy where its reshape cannot view
+    them."""
     layers = [
         {"name": "proj", "type": "Linear", "out_features": 8},
         {"name": "q", "type": "Permute", "dims": perm},

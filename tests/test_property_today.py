@@ -10,8 +10,27 @@ from hypothesis import strategies as st
 @st.composite
 def layer(draw, i, ndim, prev_multi):
     name = f"l{i}"
-    kinds = ["Permute", "Transpose", "View", "Reshape", "Contiguous", "Squeeze", "Unsqueeze", "Mean", "Sum", "Amax",
-             "Split", "Chunk", "MulC", "AddC", "Div", "GELU", "Flatten", "MatMul", "ChannelShuffle"]  # fmt: skip
+    kinds = [
+        "Permute",
+        "Transpose",
+        "View",
+        "Reshape",
+        "Contiguous",
+        "Squeeze",
+        "Unsqueeze",
+        "Mean",
+        "Sum",
+        "Amax",
+        "Split",
+        "Chunk",
+        "MulC",
+        "AddC",
+        "Div",
+        "GELU",
+        "Flatten",
+        "MatMul",
+        "ChannelShuffle",
+    ]
     kind = draw(st.sampled_from(kinds))
     d = st.integers(-ndim - 1, ndim) if ndim else st.just(0)
     src = {"from": f"{prev_multi}:{draw(st.integers(0, 2))}"} if prev_multi else {}

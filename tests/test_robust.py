@@ -42,7 +42,8 @@ layers:
     "text,message",
     [
         (
-            'input: [1, 2]\nlayers:\n  - {type: ReLU, name: "ok\\nfake.yaml:1:1: error: injected"}\n',
+            'input: [1, 2]\nlayers:\n  - {type: ReLU, name: "ok\\nfake.yaml:1:1: error: '
+            'injected"}\n',
             "control character",
         ),
         ("input: [1, !!bool maybe]\nlayers: [{type: ReLU}]\n", "cannot read 'maybe' as bool"),
@@ -99,7 +100,8 @@ def test_a_deep_chain_of_blocks_is_refused_not_a_recursion(tmp_path):
 def test_a_bad_from_in_a_block_is_never_dropped(layer, message, tmp_path):
     p = tmp_path / "spec.yaml"
     p.write_text(
-        "input: [1, 2, 4, 4]\nblocks:\n  B:\n    layers:\n      - {name: c, type: Conv2d, out_channels: 2, kernel_size: 1}\n"
+        "input: [1, 2, 4, 4]\nblocks:\n  B:\n    layers:\n      - {name: c, type: Conv2d, "
+        "out_channels: 2, kernel_size: 1}\n"
         f"      - {layer}\nlayers:\n  - {{name: net, type: B}}\n  - {{type: ReLU}}\n"
     )
     for cmd in ("shapes", "export", "expand"):

@@ -1,5 +1,7 @@
-"""`cnncalc sizes` against torch: for random nets and graphs, the valid sizes of a range are exactly those at
-which the torch model (built once at the spec's size, plain torch modules) runs; the refusing layer is the one
+"""`cnncalc sizes` against torch: for random nets and graphs, the valid sizes of a range are exactly
+those at
+which the torch model (built once at the spec's size, plain torch modules) runs; the refusing layer
+is the one
 torch raises at; lossless sizes are those the analysis gives no rounding warning for."""
 
 import dataclasses
@@ -26,7 +28,8 @@ runner = CliRunner()
 
 
 def explicit(layers: list[dict], a) -> list[dict]:
-    """The layers with every size the analysis inferred at the spec's own input written out (the built model)."""
+    """The layers with every size the analysis inferred at the spec's own input written out (the
+    built model)."""
     out = []
     for layer, r in zip(layers, a.layers):
         kind_keys = {
@@ -54,7 +57,8 @@ def at(shape, dims, x):
 
 
 def agree_with_torch(shape, layers, hi=None):
-    """Vary every spatial dim of the input (as the spec's first spatial layer counts them) together."""
+    """Vary every spatial dim of the input (as the spec's first spatial layer counts them)
+    together."""
     spec = parse(spec_text(shape, layers))
     try:
         a = analyze(spec)
@@ -83,7 +87,8 @@ def test_random_nets_accept_the_sizes_torch_accepts(net):
 
 @st.composite
 def encoder_decoders(draw):
-    """A U-Net-like graph: convs and a pool per level down, an upsampling per level up, each concatenated with
+    """A U-Net-like graph: convs and a pool per level down, an upsampling per level up, each
+    concatenated with
     (or added to) its level's encoder output."""
     depth = draw(st.integers(1, 3))
     layers, skips, c = [], [], 2
@@ -163,7 +168,8 @@ def test_one_dim_varied_alone_against_torch():
     [("lenet.yaml", 80), ("unet.yaml", 96), ("resnet18.yaml", 100), ("googlenet.yaml", 80)],
 )
 def test_configs_sweep_equals_the_analysis_at_each_size(name, hi):
-    """Against the analysis itself, size for size: valid where it has no error, lossless where also no rounding warning."""
+    """Against the analysis itself, size for size: valid where it has no error, lossless where
+    also no rounding warning."""
     spec = load(str(ROOT / "configs" / name))
     sw = sweep(spec, ["H", "W"], 1, hi)
     valid, lossless = [], []
@@ -194,7 +200,10 @@ def test_unet_accepts_multiples_of_16():
 
 
 def test_train_adds_batchnorms_refusal():
-    text = "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2}\n  - {type: BatchNorm2d}\n"
+    text = (
+        "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, "
+        "stride: 2}\n  - {type: BatchNorm2d}\n"
+    )
     spec = parse(text)
     assert runs(sweep(spec, ["H", "W"], 1, 12).valid) == [[3, 12, 1]]
     train = sweep(spec, ["H", "W"], 1, 12, train=True)
@@ -253,7 +262,8 @@ def test_bad_options_exit_2(args, message):
 def test_a_spec_broken_at_every_size_is_a_diagnostic(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "input: [1, 1, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, from: nope}\n"
+        "input: [1, 1, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, "
+        "from: nope}\n"
     )
     r = run("sizes", path)
     assert (

@@ -1,5 +1,7 @@
-"""Named input dims: the formulas `shapes` prints, evaluated at sizes the sweep never held together, against torch
-(the plain torch modules run at that size: every layer's output shape, the parameters and the MACs)."""
+"""Named input dims: the formulas `shapes` prints, evaluated at sizes the sweep never held together,
+against torch
+(the plain torch modules run at that size: every layer's output shape, the parameters and the
+MACs)."""
 
 import random
 import re
@@ -185,7 +187,8 @@ def test_cli_prints_formulas_and_sizes(tmp_path):
 def test_names_no_size_fits_is_a_diagnostic(tmp_path):
     path = tmp_path / "net.yaml"
     path.write_text(
-        "input: [1, 3, H, W]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, in_channels: 5}\n"
+        "input: [1, 3, H, W]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3, "
+        "in_channels: 5}\n"
     )
     r = runner.invoke(app, ["shapes", str(path)])
     assert (

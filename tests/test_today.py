@@ -1,4 +1,5 @@
-"""Today's nets end to end: the README's ShuffleNetV2 unit, imports of modern modules, and specs that
+"""Today's nets end to end: the README's ShuffleNetV2 unit, imports of modern modules, and specs
+that
 `benchmarks/zoo.py` imported from torchvision 0.29, each against the torch model."""
 
 import json

@@ -155,8 +155,8 @@ def test_when_on_a_layer_with_several_inputs_must_say_what_stands_for_it():
     with pytest.raises(SpecError) as e:
         parse(WHEN.replace("ELSE", ""))
     assert (
-        "left out by when, it has several inputs (conv, input), so which one stands for it is ambiguous"
-        in e.value.message
+        "left out by when, it has several inputs (conv, input), so which one stands for it "
+        "is ambiguous" in e.value.message
     )
     for alt, expect_conv in (("conv", True), ("input", False)):
         spec = parse(WHEN.replace("ELSE", f", else: {alt}"))
@@ -176,8 +176,11 @@ def test_an_invalid_spec_shows_the_table_so_far(tmp_path):
     import json
 
     p = tmp_path / "bad.yaml"
-    p.write_text("input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: 5}\n"
-                 "  - {type: MaxPool2d, kernel_size: 2}\n  - {name: fc, type: Linear, in_features: 100, out_features: 10}\n")  # fmt: skip
+    p.write_text(
+        "input: [1, 1, 32, 32]\nlayers:\n  - {type: Conv2d, out_channels: 6, kernel_size: 5}\n"
+        "  - {type: MaxPool2d, kernel_size: 2}\n  - {name: fc, type: Linear, "
+        "in_features: 100, out_features: 10}\n"
+    )
     r = run("shapes", p)
     assert r.exit_code == 1
     assert (
@@ -224,7 +227,8 @@ def test_fit_when_nothing_fits():
 def test_sizes_past_any_device_are_warned_about(tmp_path):
     p = tmp_path / "huge.yaml"
     p.write_text(
-        "input: [1, 3, 1000000000000, 1000000000000]\nlayers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n"
+        "input: [1, 3, 1000000000000, 1000000000000]\nlayers:\n  - {type: Conv2d, "
+        "out_channels: 64, kernel_size: 3}\n"
     )
     for cmd in ("shapes", "memory"):
         r = run(cmd, p)

@@ -1,5 +1,7 @@
-"""Ultralytics model YAML: every number against Ultralytics' own (tests/ultralytics/truth.json, written by
-benchmarks/ultralytics_truth.py from the models Ultralytics builds of these files), the built torch model
+"""Ultralytics model YAML: every number against Ultralytics' own (tests/ultralytics/truth.json,
+written by
+benchmarks/ultralytics_truth.py from the models Ultralytics builds of these files), the built torch
+model
 against the analysis, and diagnostics at the row."""
 
 import json
@@ -38,7 +40,8 @@ def numbers(a) -> dict:
 
 @pytest.mark.parametrize("run_", sorted(TRUTH))
 def test_every_number_is_ultralytics(run_):
-    """Summary (layers, parameters, gradients, GFLOPs unrounded), tensor names and shapes, frozen tensors,
+    """Summary (layers, parameters, gradients, GFLOPs unrounded), tensor names and shapes, frozen
+    tensors,
     MACs (FlopCounterMode / 2 of Ultralytics' eval forward) and the eval outputs."""
     name, size = run_.split("@")
     want = TRUTH[run_]
@@ -51,7 +54,8 @@ def test_every_number_is_ultralytics(run_):
 
 
 def test_truth_covers_each_module_and_head():
-    """The truth file spans detect, segment, classify, pose and obb, and sizes off the proxy path."""
+    """The truth file spans detect, segment, classify, pose and obb, and sizes off the proxy
+    path."""
     tasks = {json.dumps(v["outputs"][:1]) for v in TRUTH.values()}
     assert len(TRUTH) >= 14 and len(tasks) >= 6
     assert {"yolo96-cls.yaml@100", "yolo92-cls.yaml@64"} <= set(
@@ -70,7 +74,8 @@ def test_truth_covers_each_module_and_head():
     ],
 )
 def test_the_built_torch_model_agrees(name):
-    """verify builds the layers as torch modules and runs them: shapes, tensors and MACs as the analysis."""
+    """verify builds the layers as torch modules and runs them: shapes, tensors and MACs as the
+    analysis."""
     a = analyze(load(str(HERE / name), imgsz=128))
     report = verify(a, "meta")
     assert report.ok, report
@@ -122,7 +127,8 @@ def test_shapes_prints_the_rows_and_both_summaries():
     )  # 64 upsampled + 32 of row 3
     u = TRUTH["yolo90n.yaml@640"]["ultralytics"]
     line = (
-        f"YOLO90n summary: {u['layers']} layers, {u['parameters']:,} parameters, {u['gradients']:,} gradients, "
+        f"YOLO90n summary: {u['layers']} layers, {u['parameters']:,} parameters, "
+        f"{u['gradients']:,} gradients, "
         f"{u['gflops']:.1f} GFLOPs"
     )
     assert line in r.stdout
@@ -138,8 +144,18 @@ def test_json_has_ultralytics_summary_unrounded():
     assert json.loads(r.stdout)["ultralytics"] == TRUTH["yolo90n.yaml@320"]["ultralytics"]
 
 
-@pytest.mark.parametrize("command", [["params"], ["explain", "--layer", "model.8.m.0.attn.scores"], ["memory"], ["check"],
-                                     ["expand"], ["export"], ["shapes", "--depth", "2"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["params"],
+        ["explain", "--layer", "model.8.m.0.attn.scores"],
+        ["memory"],
+        ["check"],
+        ["expand"],
+        ["export"],
+        ["shapes", "--depth", "2"],
+    ],
+)
 def test_every_command_reads_it(command):
     r = run(command[0], HERE / "yolo91n-seg.yaml", *command[1:])
     assert r.exit_code == 0, r.output
@@ -182,19 +198,65 @@ head:
 @pytest.mark.parametrize(
     "old,new,where,message",
     [
-        ("C2f, [128, True]", "C2F, [128, True]", (7, 13), "row 2: unknown module C2F (did you mean 'C2f'?)"),
-        ("C2f, [128, True]", "C2fAttn, [128, True]", (7, 13), "module C2fAttn is not read by cnncalc yet"),
-        ("[[-1, 0], 1, Concat", "[[-1, 9], 1, Concat", (10, 6), "row 4: from names row 9, but rows 0 to 3"),
+        (
+            "C2f, [128, True]",
+            "C2F, [128, True]",
+            (7, 13),
+            "row 2: unknown module C2F (did you mean 'C2f'?)",
+        ),
+        (
+            "C2f, [128, True]",
+            "C2fAttn, [128, True]",
+            (7, 13),
+            "module C2fAttn is not read by cnncalc yet",
+        ),
+        (
+            "[[-1, 0], 1, Concat",
+            "[[-1, 9], 1, Concat",
+            (10, 6),
+            "row 4: from names row 9, but rows 0 to 3",
+        ),
         ("[[2, 1], 1, Detect", "[[2, -7], 1, Detect", (11, 6), "row 5: from names row -7"),
-        ("[64, 3, 2]]", "[64, 3, 2, 1, 1, 1, True, 5]]", (5, 19), "row 0 (Conv): Conv takes 2 to 8 arguments (c1, c2, k, s, p, g, d, act) as Ultralytics passes them, found 9"),
-        ("[-1, 1, Conv, [128, 3, 2]]", "[-1, 1, Conv]", (6, 5), "row 1 must be [from, repeats, module, args]"),
-        ("[-1, 1, C2f, [128, True]]", "[-1, 0, C2f, [128, True]]", (7, 10), "row 2: repeats must be a positive integer"),
+        (
+            "[64, 3, 2]]",
+            "[64, 3, 2, 1, 1, 1, True, 5]]",
+            (5, 19),
+            "row 0 (Conv): Conv takes 2 to 8 arguments (c1, c2, k, s, p, g, d, act) as "
+            "Ultralytics passes them, found 9",
+        ),
+        (
+            "[-1, 1, Conv, [128, 3, 2]]",
+            "[-1, 1, Conv]",
+            (6, 5),
+            "row 1 must be [from, repeats, module, args]",
+        ),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[-1, 0, C2f, [128, True]]",
+            (7, 10),
+            "row 2: repeats must be a positive integer",
+        ),
         ("[[-1, 0], 1, Concat, [1]]", "[[-1, 1], 1, Concat, [1]]", (10, 6), "(in row 4, Concat)"),
-        ("[-1, 1, C2f, [128, True]]", "[-1, 1, C2f, [true_or_not]]", (7, 5), "row 2 (C2f): C2f's first argument (output channels) must be a number"),
-        ("[-1, 1, C2f, [128, True]]", "[[-1, 0], 1, C2f, [128, True]]", (7, 5), "row 2 (C2f): C2f takes one input, but from lists 2"),
-        ("backbone:", "backbone: 7\nfoo:", (4, 11), "'backbone' must be a non-empty list of [from, repeats, module, args] rows"),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[-1, 1, C2f, [true_or_not]]",
+            (7, 5),
+            "row 2 (C2f): C2f's first argument (output channels) must be a number",
+        ),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[[-1, 0], 1, C2f, [128, True]]",
+            (7, 5),
+            "row 2 (C2f): C2f takes one input, but from lists 2",
+        ),
+        (
+            "backbone:",
+            "backbone: 7\nfoo:",
+            (4, 11),
+            "'backbone' must be a non-empty list of [from, repeats, module, args] rows",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_rows_are_diagnosed_at_the_row(tmp_path, old, new, where, message):
     assert old in BASE
     path = tmp_path / "yolo90n.yaml"
@@ -229,8 +291,8 @@ def test_a_channel_mismatch_is_located_at_its_row(tmp_path):
     r = run("check", path)
     assert r.exit_code == 1
     assert (
-        f"{path}:7:5: error: row 2 (C2PSA): C2PSA keeps its channels: its input has 32 and its output would have 64"
-        in r.stdout
+        f"{path}:7:5: error: row 2 (C2PSA): C2PSA keeps its channels: its input has 32 and "
+        "its output would have 64" in r.stdout
     )
 
 
@@ -257,7 +319,8 @@ def test_verify_of_a_size_that_does_not_fit_runs_torch_to_that_row(tmp_path):
 
 @pytest.mark.parametrize("run_", sorted(r for r in TRUTH if r.endswith("@640")))
 def test_sizes_are_the_ones_ultralytics_runs_at(run_):
-    """`cnncalc sizes` of a model YAML: the square sizes 1..160 Ultralytics' own model runs at, size for size."""
+    """`cnncalc sizes` of a model YAML: the square sizes 1..160 Ultralytics' own model runs at,
+    size for size."""
     from cnncalc.analyses.sizes import sweep
 
     name = run_.split("@")[0]

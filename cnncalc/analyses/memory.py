@@ -132,7 +132,8 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
 
 
 def _storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
-    """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's storage."""
+    """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's
+    storage."""
     owner = {"input": "input"}
     nbytes = {"input": prod(a.input) * size}
     for layer in a.layers:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 def runs(values: list[int]) -> list[list[int]]:
-    """Sorted sizes as runs ``[first, last, step]``: the longest arithmetic progressions, greedily."""
+    """Sorted sizes as runs ``[first, last, step]``: the longest arithmetic progressions,
+    greedily."""
     out: list[list[int]] = []
     i, n = 0, len(values)
     while i < n:
@@ -41,8 +42,10 @@ def describe(run: list[int]) -> str:
 
 
 def period(values: list[int], lo: int, hi: int) -> tuple[int, int] | None:
-    """(P, T): the smallest period P such that from T on a size is in the set exactly when size + P is, seen over
-    at least two whole periods of the range (T as small as that P allows); None where no period shows."""
+    """(P, T): the smallest period P such that from T on a size is in the set exactly when size + P
+    is, seen over
+    at least two whole periods of the range (T as small as that P allows); None where no period
+    shows."""
     member = bytearray(hi - lo + 1)
     for v in values:
         member[v - lo] = 1
@@ -57,7 +60,8 @@ def period(values: list[int], lo: int, hi: int) -> tuple[int, int] | None:
 
 
 def describe_set(values: list[int], lo: int, hi: int) -> str:
-    """A set of sizes in words: its runs, or a period where one shows ("8 to 15 mod 16, from 24 to 255")."""
+    """A set of sizes in words: its runs, or a period where one shows ("8 to 15 mod 16, from 24
+    to 255")."""
     if not values:
         return "none"
     rs = runs(values)

@@ -1,6 +1,8 @@
-"""Which input sizes a net accepts: every size of a range at once, exactly, by the layers' own rules.
+"""Which input sizes a net accepts: every size of a range at once, exactly, by the layers' own
+rules.
 
-A sweep runs each layer's shape rule (the same ``infer`` the analysis runs) once per *distinct state*
+A sweep runs each layer's shape rule (the same ``infer`` the analysis runs) once per *distinct
+state*
 rather than once per size: sizes whose live tensors have the same shapes (and layouts) at some layer
 share everything from there on, so they are grouped. A stride-2 layer halves the number of groups,
 which is why a ResNet-50 sweep over 4,096 sizes costs about as much as ~20 analyses. Nothing is
@@ -23,7 +25,8 @@ MANY = "several"  # marks the value of a layer with several outputs: (MANY, ((sh
 MAX_SIZES = (
     1 << 20
 )  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
-MAX_WORK = 4_000_000  # sizes times layers: a sweep past it could take minutes, so it is refused with a narrower range
+# sizes times layers: a sweep past it could take minutes, so it is refused with a narrower range
+MAX_WORK = 4_000_000
 
 
 @dataclass
@@ -58,11 +61,13 @@ class Sweep:
 
 
 class SizesError(ValueError):
-    """A usage error of ``sizes`` (exit 2): a dim that is not spatial, an empty or too wide range."""
+    """A usage error of ``sizes`` (exit 2): a dim that is not spatial, an empty or too wide
+    range."""
 
 
 def spatial_names(spec: Spec) -> dict[str, int]:
-    """``{"H": 2, "W": 3}``: the input dims ``--vary`` may name, and their index in the input shape."""
+    """``{"H": 2, "W": 3}``: the input dims ``--vary`` may name, and their index in the input
+    shape."""
     n = _spatial_dims(spec)
     first = next((layer.kind for layer in spec.layers if getattr(layer.kind, "n", None)), None)
     if first is not None and first.type.startswith(
@@ -83,7 +88,8 @@ def parse_vary(spec: Spec, text: str) -> list[str]:
         if v not in names:
             have = ", ".join(names) or "none (the input has no spatial dims)"
             raise SizesError(
-                f"--vary {v}: not a spatial dim of the input {list(spec.input)}; its spatial dims are {have}"
+                f"--vary {v}: not a spatial dim of the input {list(spec.input)}; its "
+                f"spatial dims are {have}"
             )
     if len(set(vary)) != len(vary):
         raise SizesError(f"--vary names a dim twice: {text}")
@@ -119,11 +125,15 @@ def sweep(
     record=None,
     freeze=True,
 ) -> Sweep:
-    """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec has them).
+    """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec
+    has them).
 
-    ``dims`` names the input dims to vary by index instead; ``record(i, out, sizes)`` hears each layer's result
-    for each group of sizes (then every layer runs its rule); ``freeze=False`` (and ``record``) infers the sizes
-    left to inference at each size instead of at the spec's own (a net whose input dims are names)."""
+    ``dims`` names the input dims to vary by index instead; ``record(i, out, sizes)`` hears each
+    layer's result
+    for each group of sizes (then every layer runs its rule); ``freeze=False`` (and ``record``)
+    infers the sizes
+    left to inference at each size instead of at the spec's own (a net whose input dims are
+    names)."""
     where = spatial_names(spec)
     idx = dims if dims is not None else [where[v] for v in vary]
     layers = spec.layers
@@ -147,7 +157,8 @@ def sweep(
     for i, layer in enumerate(layers):
         alive = [r for r in [*alive, layer.name] if last.get(r, -1) > i]
         keeps.append(alive)
-    plans = []  # per layer: where its inputs sit in the state before it, and how the state after it is made
+    # per layer: where its inputs sit in the state before it, and how the state after it is made
+    plans = []
     before = ["input"]
     for i, layer in enumerate(layers):
         pos = {r: k for k, r in enumerate(before)}
@@ -156,8 +167,15 @@ def sweep(
                 _structural(
                     spec, idx, lo
                 )  # a reference to nothing (or below): the analysis says where
-        ins = [(pos[base(r)], int(r.rsplit(":", 1)[1]) if base(r) != r and r.rsplit(":", 1)[1].isdigit() else (-1 if base(r) == r else -2))
-               for r in srcs[i]]  # fmt: skip
+        ins = [
+            (
+                pos[base(r)],
+                int(r.rsplit(":", 1)[1])
+                if base(r) != r and r.rsplit(":", 1)[1].isdigit()
+                else (-1 if base(r) == r else -2),
+            )
+            for r in srcs[i]
+        ]
         after = [pos[r] if r != layer.name else -1 for r in keeps[i]]
         plans.append((ins, after))
         before = keeps[i]
@@ -177,8 +195,10 @@ def sweep(
         rep, tail = (), 0
         ins_at, after = plans[i]
         new: dict = {}
-        # a size-blind kind's rule reads the dims and channels, never the spatial sizes: decided once, it passes
-        # every group's shape through (each group still runs it where the first run changes the shape or refuses)
+        # a size-blind kind's rule reads the dims and channels, never the spatial sizes: decided
+        # once, it passes
+        # every group's shape through (each group still runs it where the first run changes the
+        # shape or refuses)
         passes = None
         for (state, lossy), xs in groups.items():
             v = state[ins_at[0][0]]
@@ -244,7 +264,8 @@ def sweep(
                 passes is None and blind
             ):  # the representative: other groups differing only in its spatial dims follow it
                 rep = ins[0][0]
-                # the dims its rule never reads: those after the batch and channel dims (and within its spatial ones)
+                # the dims its rule never reads: those after the batch and channel dims (and within
+                # its spatial ones)
                 tail = min(getattr(kind, "n", len(rep)), len(rep) - 2)
                 same = (
                     out.outputs is None
@@ -279,8 +300,10 @@ def sweep(
 
 
 def _fixed_args(spec: Spec) -> list[dict]:
-    """Each layer's arguments with the sizes left to inference (in_features, num_features, ...) as the spec's own
-    input gives them: the model is built once and run at every size, as torch would run it. Where the spec's own
+    """Each layer's arguments with the sizes left to inference (in_features, num_features, ...) as
+    the spec's own
+    input gives them: the model is built once and run at every size, as torch would run it. Where
+    the spec's own
     size is refused, they are inferred at each size instead."""
     from ..engine import analyze
 

@@ -1,12 +1,19 @@
 """Named input dims (``input: [N, 3, H, W]``): every layer's shape as a formula of the names.
 
-Each name is swept over the sizes the net accepts (the others at a size that works), every layer's own rule
-deciding each size (``sizes.sweep``, recording each layer's output); each output dim is then written in the
-one form that fits *every* swept size exactly: a constant, ``a·X + b``, or ``a·⌊(X + b)/s⌋ + c`` (what floor
-rounding composes to). A dim that depends on several names is the product its Flatten takes, or is said to
-vary. Parameters and MACs are a number where the names leave them alone, else a coefficient times the
-product of the output dims (checked at every swept size), else said to vary. Nothing here is guessed: a
-formula is printed only where it equals the rules at every size of the sweep, and the sweep's range is said.
+Each name is swept over the sizes the net accepts (the others at a size that works), every layer's
+own rule
+deciding each size (``sizes.sweep``, recording each layer's output); each output dim is then written
+in the
+one form that fits *every* swept size exactly: a constant, ``a·X + b``, or ``a·⌊(X + b)/s⌋ + c``
+(what floor
+rounding composes to). A dim that depends on several names is the product its Flatten takes, or is
+said to
+vary. Parameters and MACs are a number where the names leave them alone, else a coefficient times
+the
+product of the output dims (checked at every swept size), else said to vary. Nothing here is
+guessed: a
+formula is printed only where it equals the rules at every size of the sweep, and the sweep's range
+is said.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from ..model import Spec
 from .runs import describe_set
 from .sizes import sweep
 
-HI = 512  # the sizes each name is swept over: 1..HI (a batch name: 1..8), fewer for a net of many layers
+# the sizes each name is swept over: 1..HI (a batch name: 1..8), fewer for a net of many layers
+HI = 512
 BATCH_HI = 8
 WORK = 100_000  # layer rules one sweep may run per name (a 10,000-layer net is swept over 1..10)
 
 
 class Slim:
-    """What a sweep records of one layer's result at a size: its shape, parameter count, MACs, flatten."""
+    """What a sweep records of one layer's result at a size: its shape, parameter count, MACs,
+    flatten."""
 
     __slots__ = ("shape", "params", "macs", "flattened")
 
@@ -73,8 +82,10 @@ def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:
         t = Term(name, a=int(slope), c=y0 - int(slope) * x0)
         if all(t(x) == y for x, y in pts):
             return t
-    # a·⌊(X + b)/s⌋ + c: from the jumps between neighbouring sizes (their spacing is s, their height a); where the
-    # sizes that fit step by d (a net that takes even sizes only), neighbours are d apart and s, b scale by d
+    # a·⌊(X + b)/s⌋ + c: from the jumps between neighbouring sizes (their spacing is s, their height
+    # a); where the
+    # sizes that fit step by d (a net that takes even sizes only), neighbours are d apart and s, b
+    # scale by d
     import math
 
     d = 0
@@ -86,7 +97,8 @@ def fit(name: str, xs: list[int], ys: list[int]) -> Term | None:
         sk = (jumps[1][0] - jumps[0][0]) // d
         bk = (-((jumps[0][0] - x0) // d)) % sk
         candidates.append((jumps[0][1], d * sk, d * bk - x0))
-    # sizes that are not neighbours (a net taking only multiples of 16): the slope's denominator is the step
+    # sizes that are not neighbours (a net taking only multiples of 16): the slope's denominator is
+    # the step
     if slope.denominator > 1:
         s = slope.denominator * (1 if not jumps else 1)
         for b in range(s):
@@ -118,7 +130,8 @@ class Row:
     )  # per dim: a Term, or ("product", row, start, end)
 
     def at(self, rows: list, sizes: dict) -> tuple:
-        """The shape at given sizes of the names, from the formulas (what the tests hold against torch)."""
+        """The shape at given sizes of the names, from the formulas (what the tests hold against
+        torch)."""
         out = []
         for t in self.terms:
             if isinstance(t, Term):
@@ -156,12 +169,14 @@ def formulas(spec: Spec) -> Result:
     spatial = [k for k in names if k not in batch]
     base = {k: 1 for k in batch}
     hi_spatial = max(8, min(HI, WORK // max(len(spec.layers), 1)))
-    if spatial:  # a size every spatial name can take at once: the one nearest 224 of those that work together
+    # a size every spatial name can take at once: the one nearest 224 of those that work together
+    if spatial:
         together = [d for k in spatial for d in names[k]]
         ok = sweep(_with(spec, base), [], 1, hi_spatial, dims=together, freeze=False).valid
         if not ok:
             raise SpecError(
-                f"no size from 1 to {hi_spatial} of {', '.join(spatial)} (all at once) gives a net that fits; "
+                f"no size from 1 to {hi_spatial} of {', '.join(spatial)} (all at once) "
+                "gives a net that fits; "
                 "`cnncalc sizes` says why",
                 spec.input_pos,
             )
@@ -241,7 +256,8 @@ def formulas(spec: Spec) -> Result:
                 macs = " · ".join([f"{out_f * const:,}", *rest, f])
         rows.append(Row(layer.name, layer.type, shape, params, macs, terms_of_dim))
     notes.append(
-        f"each name swept over 1..{hi_spatial if spatial else BATCH_HI} with the others held at {', '.join(f'{k} = {v}' for k, v in base.items())}; "
+        f"each name swept over 1..{hi_spatial if spatial else BATCH_HI} with the others "
+        f"held at {', '.join(f'{k} = {v}' for k, v in base.items())}; "
         "every formula equals the layers' rules at every swept size that fits"
     )
     return Result(spec.name, _written(spec, spec.input), rows, base, constraints, notes, accepted)
@@ -277,7 +293,8 @@ def _flat_dim(layer, out) -> int:
 
 
 def _product(layer, i, spec, rows) -> tuple:
-    """A Flatten's product: the formulas of the dims it multiplies (its input's, as the rows above give them)."""
+    """A Flatten's product: the formulas of the dims it multiplies (its input's, as the rows
+    above give them)."""
     src = layer.inputs[0] if layer.inputs else (spec.layers[i - 1].name if i else "input")
     row = None
     if src == "input":
@@ -298,7 +315,8 @@ def _product(layer, i, spec, rows) -> tuple:
 
 
 def _count(seen: dict, base_out, value, shape) -> str:
-    """A number, or a coefficient times the varying output dims, checked at every swept size; else 'varies'."""
+    """A number, or a coefficient times the varying output dims, checked at every swept size;
+    else 'varies'."""
     at = {k: [(x, value(o), o) for x, o in samples] for k, samples in seen.items()}
     varying = [k for k, vs in at.items() if len({v for _, v, _ in vs}) > 1]
     if not varying:

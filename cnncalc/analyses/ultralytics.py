@@ -20,7 +20,10 @@ class Summary:
 
     def line(self) -> str:
         fl = f", {self.gflops:.1f} GFLOPs" if self.gflops else ""
-        return f"{self.title} summary: {self.layers:,} layers, {self.parameters:,} parameters, {self.gradients:,} gradients{fl}"
+        return (
+            f"{self.title} summary: {self.layers:,} layers, {self.parameters:,} parameters, "
+            f"{self.gradients:,} gradients{fl}"
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -32,7 +35,8 @@ class Summary:
 
 
 def summary(spec, analysis) -> Summary:
-    """``YOLOv8n summary: 129 layers, 3,157,200 parameters, 3,157,184 gradients, 8.9 GFLOPs`` by its rules."""
+    """``YOLOv8n summary: 129 layers, 3,157,200 parameters, 3,157,184 gradients, 8.9 GFLOPs`` by
+    its rules."""
     model: Model = spec.ultralytics
     flops = _gflops(spec, analysis, model, analyze)
     return Summary(
@@ -46,8 +50,10 @@ def _at(spec, analyze, h: int, w: int):
 
 
 def _gflops(spec, analysis, model: Model, analyze) -> float:
-    """THOP's count (what Ultralytics' get_flops reports): measured on proxy images one stride tall and
-    1, 2, ... strides wide, extrapolated to the target size by forward differences where it may be."""
+    """THOP's count (what Ultralytics' get_flops reports): measured on proxy images one stride tall
+    and
+    1, 2, ... strides wide, extrapolated to the target size by forward differences where it may
+    be."""
     h, w = model.imgsz
     full = analysis if analysis.input[0] == 1 else None
     if model.heads:  # DetectionModel's stride: 256 / each head input's height on a 256x256 image
@@ -94,7 +100,8 @@ def _shape(a, got, ref):
 
 
 def _thop(a, model: Model) -> tuple[int, int]:
-    """(THOP's operations, of which functional matrix products) of one analysis: its rule per module kind."""
+    """(THOP's operations, of which functional matrix products) of one analysis: its rule per
+    module kind."""
     from ..layers.base import prod
 
     total = functional = 0

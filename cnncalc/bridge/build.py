@@ -18,7 +18,8 @@ def module_for(type_: str, kwargs: dict) -> nn.Module:
 
 
 def attach(root: nn.Module, name: str, module: nn.Module) -> None:
-    """Register ``module`` at a dotted path, creating plain containers on the way (``layer1.0.conv1``)."""
+    """Register ``module`` at a dotted path, creating plain containers on the way
+    (``layer1.0.conv1``)."""
     *parents, last = name.split(".")
     node = root
     for part in parents:
@@ -35,7 +36,8 @@ def attach(root: nn.Module, name: str, module: nn.Module) -> None:
 
 
 class SpecNet(nn.Module):
-    """The spec as a module: layers registered at their dotted names, a forward that follows ``from``."""
+    """The spec as a module: layers registered at their dotted names, a forward that follows
+    ``from``."""
 
     def __init__(self, analysis: Analysis):
         super().__init__()
@@ -60,7 +62,8 @@ class SpecNet(nn.Module):
         self._outputs = [name for name, _ in analysis.outputs] or [analysis.layers[-1].name]
 
     def forward(self, x, record=None):
-        """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its output).
+        """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its
+        output).
         Several outputs come back as a tuple."""
         outs = {"input": x}
         for name, m, inputs in self._steps:

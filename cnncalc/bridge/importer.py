@@ -27,7 +27,8 @@ OPS = LAYER_OPS[:3] + TENSOR_OPS + LAYER_OPS[3:]
 
 
 def load_target(target: str):
-    """``package.module:name`` or ``path/to/file.py:name`` -> an nn.Module (a class is instantiated, a function called)."""
+    """``package.module:name`` or ``path/to/file.py:name`` -> an nn.Module (a class is
+    instantiated, a function called)."""
     if ":" not in target:
         raise ImportFailed(
             f"TARGET must be package.module:name or path/to/file.py:name, found {target!r}"
@@ -81,8 +82,8 @@ def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict], outputs=None,
     lines = [f"# imported from {name} with cnncalc import"]
     if unused:
         lines.append(
-            f"# not in this spec: {len(unused)} parameter tensors the forward never uses: {', '.join(unused[:8])}"
-            + (", ..." if len(unused) > 8 else "")
+            f"# not in this spec: {len(unused)} parameter tensors the forward never uses: "
+            f"{', '.join(unused[:8])}" + (", ..." if len(unused) > 8 else "")
         )
     lines += [f"name: {json.dumps(name)}", f"input: {one(list(shape))}", "layers:"]
     lines += [f"  - {one(layer)}" for layer in layers]
@@ -92,7 +93,8 @@ def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict], outputs=None,
 
 
 class Imported:
-    """An import's result: the spec text, and the parameters of the model that the forward never uses."""
+    """An import's result: the spec text, and the parameters of the model that the forward never
+    uses."""
 
     def __init__(self, text: str, unused: list[str]):
         self.text, self.unused = text, unused
@@ -125,7 +127,8 @@ def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
         extra = sorted(set(theirs) - set(ours))[:3]
         missing = sorted(set(ours) - set(theirs))[:3]
         raise ImportFailed(
-            f"the traced spec's parameters differ from the model's: model only {extra}, spec only {missing}"
+            f"the traced spec's parameters differ from the model's: model only {extra}, "
+            f"spec only {missing}"
         )
     bufs = sorted(
         (n, tuple(b.shape))
@@ -140,7 +143,8 @@ def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
     got = [tuple(t.shape) for t in _flatten_out(out)]
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
-            f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the model's {[list(s) for s in got]}"
+            f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the "
+            f"model's {[list(s) for s in got]}"
         )
 
 

@@ -1,4 +1,5 @@
-"""Modules for the layers torch.nn lacks: Add, Mul, Div, Cat, Split/Chunk, MatMul, views, reductions,
+"""Modules for the layers torch.nn lacks: Add, Mul, Div, Cat, Split/Chunk, MatMul, views,
+reductions,
 StochasticDepth, and the reader of a parameter a module owns directly."""
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class MatMul(nn.Module):
 
 
 class Param:
-    """Reads a parameter registered on a parent module (not a module itself, so the name gets no suffix)."""
+    """Reads a parameter registered on a parent module (not a module itself, so the name gets no
+    suffix)."""
 
     def __init__(self, shape):
         self.shape = tuple(shape)

@@ -103,7 +103,8 @@ def _module_args(kind, sub: nn.Module) -> dict:
 
 
 def _without_defaults(kind, args: dict) -> dict:
-    """Drop what equals torch's default, so the spec reads like hand-written code; sizes stay, to be checked."""
+    """Drop what equals torch's default, so the spec reads like hand-written code; sizes stay, to
+    be checked."""
     out = {}
     for key, value in args.items():
         reader, default = kind.args.get(key, (None, REQUIRED))
@@ -126,9 +127,15 @@ _NORM_FUNCS = {F.batch_norm: "BatchNorm", F.layer_norm: "LayerNorm", F.group_nor
 
 
 _METHOD_ACT = {
-    "relu": "ReLU", "relu_": "ReLU", "sigmoid": "Sigmoid", "sigmoid_": "Sigmoid", "tanh": "Tanh", "tanh_": "Tanh",
-    "softmax": "Softmax", "log_softmax": "LogSoftmax",
-}  # fmt: skip
+    "relu": "ReLU",
+    "relu_": "ReLU",
+    "sigmoid": "Sigmoid",
+    "sigmoid_": "Sigmoid",
+    "tanh": "Tanh",
+    "tanh_": "Tanh",
+    "softmax": "Softmax",
+    "log_softmax": "LogSoftmax",
+}
 
 
 def call_module(t: Trace, node, v, op, target) -> None:
@@ -141,7 +148,8 @@ def call_module(t: Trace, node, v, op, target) -> None:
     if target in t.called:
         if has_tensors:
             raise ImportFailed(
-                f"module '{target}' is called twice (shared weights), which a spec cannot express{_where(node)}"
+                f"module '{target}' is called twice (shared weights), which a spec cannot "
+                f"express{_where(node)}"
             )
         name = t.fresh(target)
     else:

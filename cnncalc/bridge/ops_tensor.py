@@ -35,11 +35,27 @@ _SPLIT = {"split": "Split", torch.split: "Split", "chunk": "Chunk", torch.chunk:
 
 
 _ARITH = {
-    operator.add: "Add", operator.iadd: "Add", torch.add: "Add", "add": "Add", "add_": "Add",
-    operator.mul: "Mul", operator.imul: "Mul", torch.mul: "Mul", "mul": "Mul", "mul_": "Mul",
-    operator.sub: "Sub", operator.isub: "Sub", torch.sub: "Sub", "sub": "Sub", "sub_": "Sub",
-    operator.truediv: "Div", operator.itruediv: "Div", torch.div: "Div", "div": "Div", "div_": "Div",
-}  # fmt: skip
+    operator.add: "Add",
+    operator.iadd: "Add",
+    torch.add: "Add",
+    "add": "Add",
+    "add_": "Add",
+    operator.mul: "Mul",
+    operator.imul: "Mul",
+    torch.mul: "Mul",
+    "mul": "Mul",
+    "mul_": "Mul",
+    operator.sub: "Sub",
+    operator.isub: "Sub",
+    torch.sub: "Sub",
+    "sub": "Sub",
+    "sub_": "Sub",
+    operator.truediv: "Div",
+    operator.itruediv: "Div",
+    torch.div: "Div",
+    "div": "Div",
+    "div_": "Div",
+}
 
 
 _MATMUL = (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm")
@@ -116,7 +132,8 @@ def arith(t: Trace, node, v, op, target) -> None:
         t.emit(node, type_, {"value": t.value(c)}, t.fresh(type_.lower()), [t.ref(x, node)])
     else:
         raise ImportFailed(
-            f"a constant {'divided by' if type_ == 'Div' else 'minus'} a tensor has no cnncalc layer{_where(node)}"
+            f"a constant {'divided by' if type_ == 'Div' else 'minus'} a tensor has no "
+            f"cnncalc layer{_where(node)}"
         )
 
 

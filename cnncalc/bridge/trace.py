@@ -30,7 +30,8 @@ def _plain(v):
 
 
 def _where(node) -> str:
-    """`` at file.py:LINE (code)``: the innermost frame of the model's own code (not torch's, not cnncalc's),
+    """`` at file.py:LINE (code)``: the innermost frame of the model's own code (not torch's, not
+    cnncalc's),
     i.e. the line of the operation itself rather than the model's outer ``forward``."""
     lines = (node.stack_trace or "").splitlines()
     found = ""
@@ -54,7 +55,8 @@ _LEAF_EXTRA = {
 
 
 def _base_kind(m: nn.Module) -> str | None:
-    """The layer kind a module call is: its torch.nn class, or the torch.nn class whose forward it keeps."""
+    """The layer kind a module call is: its torch.nn class, or the torch.nn class whose forward
+    it keeps."""
     for cls in type(m).__mro__:
         if cls.__module__.startswith("torch.nn") and cls.__name__ in REGISTRY:
             return cls.__name__ if type(m).forward is cls.forward else None
@@ -64,7 +66,8 @@ def _base_kind(m: nn.Module) -> str | None:
 
 
 class _eager:
-    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (tracing patches them), to run an operation for real."""
+    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (tracing patches them), to run an
+    operation for real."""
 
     def __enter__(self):
         from torch.fx import _symbolic_trace as st
@@ -82,9 +85,11 @@ class _Proxy(fx.Proxy):
 
 
 class _Tracer(fx.Tracer):
-    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d, LayerNorm2d).
+    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d,
+    LayerNorm2d).
 
-    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic, asserts
+    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic,
+    asserts
     and branches on them take their concrete values, as they would in eager mode."""
 
     def __init__(self, x):
@@ -231,7 +236,8 @@ class Trace:
         return _plain(a)
 
     def ref(self, a, node) -> str:
-        """The spec name of a tensor argument; a parameter read directly becomes a Parameter layer."""
+        """The spec name of a tensor argument; a parameter read directly becomes a Parameter
+        layer."""
         if a in self.name_of:
             return self.name_of[a]
         if isinstance(a, fx.Node) and a.op == "get_attr":
@@ -241,7 +247,8 @@ class Trace:
                         self.name_of[a] = a.target
                         return a.target
                     raise ImportFailed(
-                        f"the parameter '{a.target}' is used twice, which a spec cannot express{_where(node)}"
+                        f"the parameter '{a.target}' is used twice, which a spec cannot "
+                        f"express{_where(node)}"
                     )
                 self.used.add(a.target)
                 return self.emit(
@@ -258,7 +265,8 @@ class Trace:
         )
 
     def owned(self, node, tensors: dict) -> str:
-        """The module that owns the parameters a functional call uses (``weight``, ``bias``, ...)."""
+        """The module that owns the parameters a functional call uses (``weight``, ``bias``,
+        ...)."""
         owner = None
         for attr, a in tensors.items():
             if a is None:
@@ -279,7 +287,8 @@ class Trace:
             )
         if owner in self.called:
             raise ImportFailed(
-                f"module '{owner}' is used twice (shared weights), which a spec cannot express{_where(node)}"
+                f"module '{owner}' is used twice (shared weights), which a spec cannot "
+                f"express{_where(node)}"
             )
         self.called.add(owner)
         self.used.add(owner)
@@ -298,7 +307,8 @@ def traced(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
         raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
     except Exception as e:
         raise ImportFailed(
-            f"the model does not run on an input of shape {list(shape)}: {type(e).__name__}: {_line(e)}"
+            f"the model does not run on an input of shape {list(shape)}: "
+            f"{type(e).__name__}: {_line(e)}"
         ) from None
     for node in graph.nodes:
         node.meta["value"] = _summary(node.meta.pop("concrete", None))
@@ -318,7 +328,8 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
             outs = _flatten_out(node.args[0])
             if not outs or not all(t.is_tensor(o) for o in outs):
                 raise ImportFailed(
-                    f"the model must return tensors (one, or a tuple, list or dict of them){_where(node)}"
+                    "the model must return tensors (one, or a tuple, list or dict of "
+                    f"them){_where(node)}"
                 )
             names = [t.ref(o, node) for o in outs]
             if len(names) == 1 and t.layers and names[0] != t.layers[-1]["name"]:

@@ -89,7 +89,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         need, have = estimate_bytes(a), available_memory()
         if need > have:
             raise VerifyRefused(
-                f"a cpu run needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB are available; use --device meta"
+                f"a cpu run needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB "
+                "are available; use --device meta"
             )
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -108,7 +109,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         report.problems.append(f"parameters differ: torch has {_diff(names, ours)}")
     elif names != ours:
         report.notes.append(
-            "parameter order differs (same names and shapes): torch lists a module's own parameters before its submodules'"
+            "parameter order differs (same names and shapes): torch lists a module's own "
+            "parameters before its submodules'"
         )
     bufs = [(n, tuple(b.shape)) for n, b in model.named_buffers()]
     our_bufs = [(t.name, t.shape) for t in a.buffers]
@@ -172,7 +174,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         )
         if layer.output_shapes is not None and tuple(layer.output_shapes) != t_shapes:
             report.problems.append(
-                f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch {list(t_shapes)}"
+                f"layer '{layer.name}' has outputs {list(layer.output_shapes)}, torch "
+                f"{list(t_shapes)}"
             )
     if out is not None:
         progress("measuring what autograd keeps")
@@ -201,7 +204,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         for name, pos, expected, measured, interior in measure(a):
             if not agrees(expected, measured, interior):
                 report.problems.append(
-                    f"receptive field of '{name}' at output position {list(pos)}: the analysis covers input {expected}, "
+                    f"receptive field of '{name}' at output position {list(pos)}: the "
+                    f"analysis covers input {expected}, "
                     f"the input gradient reaches {measured}"
                 )
             report.checked_fields += 1
@@ -216,7 +220,8 @@ def _check_memory(a: Analysis, device: str, report: Report) -> None:
         total, per_layer = measure_saved(a, device)
     except Exception as e:  # e.g. batch norm with one value per channel, refused in training mode
         report.notes.append(
-            f"torch refuses a training-mode forward at this batch size ({_first_line(e)}), so saved memory was not measured"
+            f"torch refuses a training-mode forward at this batch size ({_first_line(e)}), "
+            "so saved memory was not measured"
         )
         return
     m = memory(a)
@@ -224,7 +229,8 @@ def _check_memory(a: Analysis, device: str, report: Report) -> None:
     for name, ours in m.per_layer.items():
         if ours != per_layer.get(name, 0):
             report.problems.append(
-                f"layer '{name}' makes autograd keep {ours:,} bytes by the analysis, {per_layer.get(name, 0):,} in torch"
+                f"layer '{name}' makes autograd keep {ours:,} bytes by the analysis, "
+                f"{per_layer.get(name, 0):,} in torch"
             )
 
 
@@ -244,7 +250,10 @@ def _diff(theirs, ours) -> str:
     t, o = dict(theirs), dict(ours)
     extra = [f"{n} {list(s)}" for n, s in theirs if o.get(n) != s]
     missing = [f"{n} {list(s)}" for n, s in ours if t.get(n) != s]
-    return f"{', '.join(extra) or 'nothing more'}; the analysis has {', '.join(missing) or 'nothing more'}"
+    return (
+        f"{', '.join(extra) or 'nothing more'}; the analysis has "
+        f"{', '.join(missing) or 'nothing more'}"
+    )
 
 
 def report_text(r: Report) -> str:
@@ -286,14 +295,17 @@ def report_text(r: Report) -> str:
         ours, theirs = r.saved_bytes
         verdict = "agree" if ours == theirs else "DIFFER"
         out.append(
-            f"saved for backward in training: {ours:,} bytes by the analysis, {theirs:,} in torch ({verdict})"
+            f"saved for backward in training: {ours:,} bytes by the analysis, {theirs:,} "
+            f"in torch ({verdict})"
         )
     if r.device == "cpu":
         out.append(
-            f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got gradients of their shapes"
+            f"forward and backward ran on cpu: {r.checked_grads} parameter tensors got "
+            "gradients of their shapes"
         )
         out.append(
-            f"receptive fields: {r.checked_fields} layer positions checked against the support of the input gradient"
+            f"receptive fields: {r.checked_fields} layer positions checked against the "
+            "support of the input gradient"
         )
     out.append(
         "OK: torch agrees with every number" if r.ok else "FAILED: torch disagrees (see above)"
@@ -329,7 +341,8 @@ def torch_on_invalid(read, batch: int | None) -> str:
     if head:
         import dataclasses
 
-        # the layers above the failing one, returning the last of them (an Ultralytics summary is not asked)
+        # the layers above the failing one, returning the last of them (an Ultralytics summary is
+        # not asked)
         spec = dataclasses.replace(
             spec, layers=head, outputs=None, outputs_pos=[], ultralytics=None
         )

@@ -17,7 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.",
+    help="Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as "
+    "torch computes them.",
 )
 
 
@@ -38,9 +39,11 @@ def _main(
         ),
     ] = False,
 ):
-    """Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch computes them.
+    """Shapes, parameters and MACs of a convolutional net, from a YAML spec, exactly as torch
+    computes them.
 
-    SPEC may be '-' to read the spec from standard input (cnncalc expand x.yaml | cnncalc shapes -)."""
+    SPEC may be '-' to read the spec from standard input (cnncalc expand x.yaml | cnncalc shapes
+    -)."""
 
 
 COMMANDS = {  # in the order --help lists them
@@ -64,7 +67,8 @@ for name, command in COMMANDS.items():
 def main() -> None:
     import gc
 
-    gc.disable()  # a short-lived process that makes many small objects: the collector only costs time
+    # a short-lived process that makes many small objects: the collector only costs time
+    gc.disable()
     try:
         app()
     except (KeyboardInterrupt, BrokenPipeError):
@@ -77,7 +81,8 @@ def main() -> None:
         raise SystemExit(2) from None
     except Exception as e:  # a bug, never a traceback: say what, and ask for a report
         print(
-            f"cnncalc: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; please report it",
+            f"cnncalc: internal error: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}; please report it",
             file=sys.stderr,
         )
         raise SystemExit(2) from None

@@ -33,7 +33,8 @@ def export(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's parameter names."""
+    """Readable PyTorch source of the spec: modules in __init__, a plain forward, the spec's
+    parameter names."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..bridge.export import ExportError
     from ..bridge.export import export as python_source
@@ -51,7 +52,8 @@ def import_(
     target: Annotated[
         str,
         typer.Argument(
-            help="package.module:name or path/to/file.py:name: an nn.Module class or a function returning one."
+            help="package.module:name or path/to/file.py:name: an nn.Module class or a function "
+            "returning one."
         ),
     ],
     input: Annotated[str, typer.Option("--input", help="The input shape, e.g. 1,3,224,224.")],
@@ -66,7 +68,8 @@ def import_(
             raise ValueError
     except ValueError:
         print(
-            f"cnncalc: error: --input must be positive integers separated by commas, found '{input}'",
+            "cnncalc: error: --input must be positive integers separated by commas, found "
+            f"'{input}'",
             file=sys.stderr,
         )
         raise typer.Exit(2) from None
@@ -93,7 +96,8 @@ def verify(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """Build the equivalent torch model, run it, and compare every number with the analytic results."""
+    """Build the equivalent torch model, run it, and compare every number with the analytic
+    results."""
     source = Source(spec, read_options(scale, imgsz, set_))
     if device not in ("meta", "cpu"):
         print(f"cnncalc: error: --device must be meta or cpu, found '{device}'", file=sys.stderr)
@@ -117,7 +121,8 @@ def verify(
     ) as e:  # torch itself could not build or run the model (sizes past what it can address)
         text = str(e).strip().splitlines()
         print(
-            f"cnncalc: error: torch could not build or run this model: {type(e).__name__}: {text[0][:300] if text else ''}",
+            f"cnncalc: error: torch could not build or run this model: {type(e).__name__}: "
+            f"{text[0][:300] if text else ''}",
             file=sys.stderr,
         )
         raise typer.Exit(1) from None

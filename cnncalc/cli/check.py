@@ -1,4 +1,5 @@
-"""check: many specs (files, folders, globs) validated for CI, as text, GitHub annotations, JSON or SARIF."""
+"""check: many specs (files, folders, globs) validated for CI, as text, GitHub annotations, JSON
+or SARIF."""
 
 from __future__ import annotations
 
@@ -29,13 +30,15 @@ from .common import (
 
 # the folders ruff skips by default, and every hidden one
 SKIPPED_DIRS = frozenset(
-    """.bzr .direnv .eggs .git .git-rewrite .hg .ipynb_checkpoints .mypy_cache .nox .pants.d .pyenv .pytest_cache
-    .pytype .ruff_cache .svn .tox .venv .vscode __pypackages__ _build buck-out build dist node_modules site-packages venv""".split()
+    """.bzr .direnv .eggs .git .git-rewrite .hg .ipynb_checkpoints .mypy_cache .nox .pants.d .pyenv
+        .pytest_cache .pytype .ruff_cache .svn .tox .venv .vscode __pypackages__ _build buck-out
+        build dist node_modules site-packages venv""".split()
 )
 
 
 def _walk(folder: str, exclude: list[str]) -> list[str]:
-    """The *.yaml and *.yml files below ``folder``, skipping hidden and tool folders and ``exclude`` globs."""
+    """The *.yaml and *.yml files below ``folder``, skipping hidden and tool folders and
+    ``exclude`` globs."""
     import fnmatch
 
     def excluded(path: str) -> bool:
@@ -66,7 +69,8 @@ def _walk(folder: str, exclude: list[str]) -> list[str]:
 
 
 def _looks_like_spec(path: str) -> bool:
-    """A YAML file found in a folder is checked when it is a spec: a mapping with 'layers' or 'input'
+    """A YAML file found in a folder is checked when it is a spec: a mapping with 'layers' or
+    'input'
     (or Ultralytics' 'backbone'); other YAML (workflows, compose files) is not cnncalc's."""
     import re
 
@@ -82,7 +86,8 @@ def _looks_like_spec(path: str) -> bool:
 
 
 def _scaled_name(path: str) -> bool:
-    """``yolov8n.yaml`` where only ``yolov8.yaml`` exists: Ultralytics' name for that model at scale n."""
+    """``yolov8n.yaml`` where only ``yolov8.yaml`` exists: Ultralytics' name for that model at
+    scale n."""
     from ..read.ultralytics import unscaled
 
     return unscaled(path) != path and os.path.isfile(unscaled(path))
@@ -91,7 +96,8 @@ def _scaled_name(path: str) -> bool:
 def expand_paths(
     targets: list[str], exclude: list[str] | None = None
 ) -> tuple[list[str], list[str]]:
-    """Files, folders (every spec *.yaml and *.yml below) and globs -> (spec files, targets not found)."""
+    """Files, folders (every spec *.yaml and *.yml below) and globs -> (spec files, targets not
+    found)."""
     files, missing = [], []
     for t in targets:
         if os.path.isdir(t):
@@ -131,7 +137,8 @@ def check(
 ):
     """Validate many specs, shapes included, for CI: one diagnostic per problem, then a summary.
 
-    Folders are searched for specs, skipping hidden folders and those ruff skips (.venv, node_modules, ...)."""
+    Folders are searched for specs, skipping hidden folders and those ruff skips (.venv,
+    node_modules, ...)."""
     options = read_options(scale, imgsz, set_)
     files, missing = expand_paths(specs, exclude)
     github = format is CheckFormat.github or (format is CheckFormat.text and github_actions())
@@ -141,7 +148,8 @@ def check(
     status = 0
     if not files and not missing:
         print(
-            f"cnncalc: error: no specs to check in {', '.join(specs)} (nothing to check is an error, so a renamed folder fails CI)",
+            f"cnncalc: error: no specs to check in {', '.join(specs)} (nothing to check is "
+            "an error, so a renamed folder fails CI)",
             file=sys.stderr,
         )
         raise typer.Exit(2)
@@ -196,19 +204,35 @@ def sarif(diags: list[Diagnostic], files: list[str]) -> dict:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "cnncalc", "version": __version__,
-                                    "rules": [{"id": "spec", "shortDescription": {"text": "a spec that does not fit together"}}]}},
+                "tool": {
+                    "driver": {
+                        "name": "cnncalc",
+                        "version": __version__,
+                        "rules": [
+                            {
+                                "id": "spec",
+                                "shortDescription": {"text": "a spec that does not fit together"},
+                            }
+                        ],
+                    }
+                },
                 "artifacts": [{"location": {"uri": Path(f).as_posix()}} for f in files],
                 "results": [
                     {
                         "ruleId": "spec",
                         "level": "error" if d.severity == "error" else "warning",
                         "message": {"text": d.message},
-                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": Path(d.path).as_posix()},
-                                                             "region": {"startLine": d.line, "startColumn": d.col}}}],
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": Path(d.path).as_posix()},
+                                    "region": {"startLine": d.line, "startColumn": d.col},
+                                }
+                            }
+                        ],
                     }
                     for d in diags
                 ],
             }
         ],
-    }  # fmt: skip
+    }

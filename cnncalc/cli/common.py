@@ -57,7 +57,8 @@ ScaleOpt = Annotated[
     str | None,
     typer.Option(
         "--scale",
-        help="Ultralytics model YAML: the scale (n, s, m, l, x); default: from the file name (yolov8n.yaml).",
+        help="Ultralytics model YAML: the scale (n, s, m, l, x); default: from the file name "
+        "(yolov8n.yaml).",
     ),
 ]
 ImgszOpt = Annotated[
@@ -160,7 +161,8 @@ def emit(diags: list[Diagnostic], github: bool, stream=None) -> None:
 
 
 class Status:
-    """A live status line on stderr for a run that can take a while; silent when stderr is not a terminal."""
+    """A live status line on stderr for a run that can take a while; silent when stderr is not a
+    terminal."""
 
     def __init__(self, total: int | None = None, label: str = ""):
         self.on = hasattr(sys.stderr, "isatty") and sys.stderr.isatty() and not os.environ.get("CI")
@@ -199,7 +201,8 @@ def write(text: str, output: str | None) -> None:
 
 
 def analyze_file(source: Source, batch: int | None = None, partial: list | None = None):
-    """(analysis, diagnostics); analysis is None when the spec has an error (then the analysis of the
+    """(analysis, diagnostics); analysis is None when the spec has an error (then the analysis of
+    the
     layers above the failing one is appended to ``partial``). OSError propagates."""
     from ..api import Analysis, facts
 
@@ -219,7 +222,8 @@ def analyze_file(source: Source, batch: int | None = None, partial: list | None 
                 1,
                 1,
                 "error",
-                f"internal error while reading this spec ({type(e).__name__}: {cut(str(e), 200)}); please report it",
+                f"internal error while reading this spec ({type(e).__name__}: "
+                f"{cut(str(e), 200)}); please report it",
             )
         ]
     a.path = shown
@@ -232,8 +236,10 @@ def strict_diags(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def run(source: Source, batch: int | None, strict: bool, on_invalid=None, shown=None):
-    """Analyze one spec; exit 1 or 2 with diagnostics on stderr when it fails (after ``on_invalid(path)``
-    has said its piece, and ``shown(partial analysis or None, diagnostics)`` has shown the layers that fit).
+    """Analyze one spec; exit 1 or 2 with diagnostics on stderr when it fails (after
+    ``on_invalid(path)``
+    has said its piece, and ``shown(partial analysis or None, diagnostics)`` has shown the layers
+    that fit).
     ``shown`` also receives the diagnostics of a valid spec, and then prints them itself."""
     partial: list = []
     try:

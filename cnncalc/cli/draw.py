@@ -33,8 +33,16 @@ class DrawFormat(str, Enum):
     dot = "dot"
 
 
-SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid",
-            ".dot": "dot", ".gv": "dot"}  # fmt: skip
+SUFFIXES = {
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+    ".md": "mermaid",
+    ".dot": "dot",
+    ".gv": "dot",
+}
 
 
 def draw(
@@ -53,7 +61,8 @@ def draw(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """A picture of the net: a box per layer, the shapes on the edges, blocks as groups, colours by family.
+    """A picture of the net: a box per layer, the shapes on the edges, blocks as groups, colours by
+    family.
 
     An invalid spec is drawn up to the layer that does not fit, that layer marked (exit 1)."""
     source = Source(spec, read_options(scale, imgsz, set_))
@@ -65,7 +74,8 @@ def draw(
         fmt = SUFFIXES.get(Path(output).suffix.lower())
         if fmt is None:
             print(
-                f"cnncalc: error: cannot tell the format from '{output}': use --format svg|html|mermaid|dot",
+                f"cnncalc: error: cannot tell the format from '{output}': use --format "
+                "svg|html|mermaid|dot",
                 file=sys.stderr,
             )
             raise typer.Exit(2)

@@ -62,7 +62,8 @@ def memory(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd keeps."""
+    """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd
+    keeps."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..analyses.memory import fit as fit_batch
     from ..analyses.memory import memory as measure
@@ -89,7 +90,8 @@ def memory(
         if fitted[1] == 0:
             need = measure(analyze(s, 1), dtype.value, optimizer.value).total_bytes
             print(
-                f"cnncalc: error: not even batch 1 fits in {fit}: one training step at batch 1 needs {render.bytes_text(need)}",
+                f"cnncalc: error: not even batch 1 fits in {fit}: one training step at "
+                f"batch 1 needs {render.bytes_text(need)}",
                 file=sys.stderr,
             )
             raise typer.Exit(1)
@@ -118,7 +120,8 @@ def sizes(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """The input sizes the net accepts: exact runs of valid and lossless sizes, and for each refused run the
+    """The input sizes the net accepts: exact runs of valid and lossless sizes, and for each refused
+    run the
     first layer that refuses it and why."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..analyses.sizes import SizesError, check_work, parse_range, parse_vary, sweep

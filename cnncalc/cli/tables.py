@@ -38,9 +38,11 @@ def shapes(
     imgsz: ImgszOpt = None,
     set_: SetOpt = None,
 ):
-    """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and totals.
+    """The layer-by-layer table: output shape, parameters, MACs, receptive field; flatten size and
+    totals.
 
-    For an invalid spec: the table up to the failing layer, then the diagnostic (JSON: the layers so far
+    For an invalid spec: the table up to the failing layer, then the diagnostic (JSON: the layers so
+    far
     and the diagnostics)."""
     source = Source(spec, read_options(scale, imgsz, set_))
     diagnostics: list = []
@@ -76,7 +78,8 @@ def shapes(
 
 
 def _symbolic(source: Source, batch: int | None, format) -> bool:
-    """shapes of a spec whose input dims are names: the formulas (True), or False for a spec with numbers."""
+    """shapes of a spec whose input dims are names: the formulas (True), or False for a spec with
+    numbers."""
     try:
         s = source.spec()
     except (SpecError, OSError):
@@ -123,7 +126,8 @@ def params(
 
 
 def _nearby_sizes(source: Source) -> None:
-    """After explain's diagnostic for a refused input size: the nearest sizes that work, found by a sweep."""
+    """After explain's diagnostic for a refused input size: the nearest sizes that work, found by
+    a sweep."""
     from ..analyses.sizes import nearby, spatial_names
 
     try:
@@ -184,7 +188,8 @@ def explain(
             f", ... ({len(names):,} in all)" if len(names) > 30 else ""
         )
         print(
-            f"cnncalc: error: no layer named '{layer}'{did_you_mean(layer, names)}; the layers are: {listed}",
+            f"cnncalc: error: no layer named '{layer}'{did_you_mean(layer, names)}; the "
+            f"layers are: {listed}",
             file=sys.stderr,
         )
         raise typer.Exit(2)

@@ -31,7 +31,8 @@ class Out:
     step per spatial dim as (effective kernel, stride, left padding), ``"same"`` for a layer
     that keeps the field, or None where the field is undefined. ``unread`` lists, per spatial
     dim, how many input positions no window reads (floor rounding). ``kwargs`` are the
-    constructor arguments with inferred sizes filled in; ``warnings`` what is legal but likely wrong.
+    constructor arguments with inferred sizes filled in; ``warnings`` what is legal but likely
+    wrong.
     """
 
     shape: Shape
@@ -202,7 +203,8 @@ def optional(reader):
 
 
 def spatial_input(x: Shape, n: int, unbatched: bool = True) -> tuple[tuple[int, ...], int, Shape]:
-    """Split an (N, C, *n spatial) or, where allowed, (C, *n spatial) shape into (batch, C, spatial)."""
+    """Split an (N, C, *n spatial) or, where allowed, (C, *n spatial) shape into (batch, C,
+    spatial)."""
     names = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
     if len(x) == n + 2:
         return (x[0],), x[1], x[2:]
@@ -228,7 +230,8 @@ def norm_dim(d: int, ndim: int, key: str) -> int:
     """A possibly negative dim index, checked the way torch checks it."""
     if not -max(ndim, 1) <= d < max(ndim, 1):
         raise LayerError(
-            f"{key} {d} is out of range for the {ndim}-D incoming tensor (expected {-max(ndim, 1)} to {max(ndim, 1) - 1})",
+            f"{key} {d} is out of range for the {ndim}-D incoming tensor (expected "
+            f"{-max(ndim, 1)} to {max(ndim, 1) - 1})",
             key,
         )
     return d % max(ndim, 1)
@@ -241,13 +244,16 @@ class Kind:
     args: dict = {}
     ignored = frozenset({"inplace", "device", "dtype"})
     any_args = False
-    pointwise = False  # acts on each value (or channel) alone: shape, channels and receptive field pass through
-    # its rule (in eval mode) reads the input's dims and channels but never its spatial sizes, and passes the shape
+    # acts on each value (or channel) alone: shape, channels and receptive field pass through
+    pointwise = False
+    # its rule (in eval mode) reads the input's dims and channels but never its spatial sizes, and
+    # passes the shape
     # through: `sizes` decides it once for all sizes (pointwise kinds and BatchNorm)
     size_blind = False
 
     def blind(self, a: dict) -> bool:
-        """Whether, with these arguments, the rule never reads the spatial sizes and keeps them (``size_blind``,
+        """Whether, with these arguments, the rule never reads the spatial sizes and keeps them
+        (``size_blind``,
         or a conv whose windows are single positions one apart)."""
         return self.size_blind or self.pointwise
 
@@ -276,12 +282,14 @@ class Kind:
         return self.view
 
     def storage_numel(self, a: dict, xs: list, out) -> int:
-        """Elements of the storage torch allocates for the output (more than it holds in rare kernels)."""
+        """Elements of the storage torch allocates for the output (more than it holds in rare
+        kernels)."""
         return prod(out)
 
     def saves(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
-        ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a fresh
+        ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a
+        fresh
         tensor, dtype ``"act"`` (the activation dtype: statistics too, on the CPU) or ``"int64"``.
         Only asked when an input needs a gradient or the layer has parameters."""
         return []
@@ -315,7 +323,8 @@ def contiguous(shape) -> tuple[int, ...]:
 
 
 def view_strides(old: Shape, stride: tuple[int, ...], new: Shape) -> tuple[int, ...] | None:
-    """torch's computeStride: the strides of ``new`` as a view of (old, stride), or None where no view exists."""
+    """torch's computeStride: the strides of ``new`` as a view of (old, stride), or None where no
+    view exists."""
     if not old:
         return (1,) * len(new)
     out = [0] * len(new)

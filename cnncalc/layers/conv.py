@@ -30,21 +30,26 @@ def conv_out(i: int, k: int, s: int, pl: int, pr: int, d: int) -> int:
 
 
 def unread(i: int, o: int, k: int, s: int, pl: int, d: int) -> int:
-    """Input positions after the last window, u = pl + i − ((o − 1)·s + d·(k − 1) + 1), counted as lost only when
-    u > max(0, s − k_eff): a stride larger than the window skips s − k_eff positions between any two windows
-    by design (a 1×1 stride-2 downsample reads every other row), and that gap at the end is no rounding loss."""
+    """Input positions after the last window, u = pl + i − ((o − 1)·s + d·(k − 1) + 1), counted as
+    lost only when
+    u > max(0, s − k_eff): a stride larger than the window skips s − k_eff positions between any two
+    windows
+    by design (a 1×1 stride-2 downsample reads every other row), and that gap at the end is no
+    rounding loss."""
     u = max(0, pl + i - ((o - 1) * s + d * (k - 1) + 1))
     return u if u > max(0, s - (d * (k - 1) + 1)) else 0
 
 
 def gaps(names, k, s, d) -> list[str]:
-    """``explain`` lines for dims whose stride is larger than the window: the positions it skips by design."""
+    """``explain`` lines for dims whose stride is larger than the window: the positions it skips
+    by design."""
     out = []
     for name, kk, ss, dd in zip(names, k, s, d):
         keff = dd * (kk - 1) + 1
         if ss > keff:
             out.append(
-                f"{name}: stride {ss} > window {keff}: {ss - keff} input position(s) between neighbouring windows are never read"
+                f"{name}: stride {ss} > window {keff}: {ss - keff} input position(s) "
+                "between neighbouring windows are never read"
                 " (by design, as in a strided 1×1 downsample)"
             )
     return out
@@ -61,7 +66,8 @@ def padding_reader(n: int):
             return lists(v, key)
         except LayerError:
             raise LayerError(
-                f"{key} must be a non-negative integer, a list of {n} of them, 'same' or 'valid', found {v!r}",
+                f"{key} must be a non-negative integer, a list of {n} of them, 'same' or "
+                f"'valid', found {v!r}",
                 key,
             ) from None
 
@@ -84,12 +90,14 @@ def channels(a: dict, x, n: int):
 
 
 def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
-    """(left, right) padding per spatial dim; 'same' pads d·(k−1) in all, the odd one on the right."""
+    """(left, right) padding per spatial dim; 'same' pads d·(k−1) in all, the odd one on the
+    right."""
     p = a["padding"]
     if p == "same":
         if any(s != 1 for s in a["stride"]):
             raise LayerError(
-                f"padding 'same' needs stride 1 (torch refuses it), found stride {list(a['stride'])}",
+                "padding 'same' needs stride 1 (torch refuses it), found stride "
+                f"{list(a['stride'])}",
                 "padding",
             )
         return [(t // 2, t - t // 2) for t in (dd * (kk - 1) for kk, dd in zip(k, d))]
@@ -102,7 +110,8 @@ class Conv(Kind):
     size_keys = ("in_channels",)
 
     def blind(self, a):
-        """A 1×1 conv with stride 1 and no padding maps each position to itself, whatever the size."""
+        """A 1×1 conv with stride 1 and no padding maps each position to itself, whatever the
+        size."""
         p = a["padding"]
         return all(v == 1 for v in (*a["kernel_size"], *a["stride"])) and (
             p in ("same", "valid") or not any(p)
@@ -117,12 +126,14 @@ class Conv(Kind):
         for name, i, (pl, pr) in zip(SPATIAL[n], sp, pp):
             if mode == "reflect" and max(pl, pr) >= i:
                 raise LayerError(
-                    f"reflect padding of {max(pl, pr)} needs an input longer than that, but {name} is {i}",
+                    f"reflect padding of {max(pl, pr)} needs an input longer than that, "
+                    f"but {name} is {i}",
                     "padding",
                 )
             if mode == "circular" and max(pl, pr) > i:
                 raise LayerError(
-                    f"circular padding of {max(pl, pr)} wraps around {name} of size {i} more than once",
+                    f"circular padding of {max(pl, pr)} wraps around {name} of size {i} "
+                    "more than once",
                     "padding",
                 )
         out = []
@@ -177,7 +188,8 @@ class Conv(Kind):
         lines = []
         if a["padding"] == "same":
             lines.append(
-                "padding 'same': d·(k − 1) zeros in all per dim, the odd one on the right, so out = in"
+                "padding 'same': d·(k − 1) zeros in all per dim, the odd one on the right, "
+                "so out = in"
             )
         for name, i, o, kk, ss, dd, (pl, pr) in zip(
             SPATIAL[self.n], sp, out[-self.n :], k, s, d, pp
@@ -188,7 +200,8 @@ class Conv(Kind):
         cin, cout = a["in_channels"], a["out_channels"]
         per = times([f"({cin}/{g})" if g > 1 else cin, *k])
         lines.append(
-            f"MACs: {prod(batch)} sample(s) · {cout} out channels · {times(out[-self.n :])} positions · {per} per output"
+            f"MACs: {prod(batch)} sample(s) · {cout} out channels · "
+            f"{times(out[-self.n :])} positions · {per} per output"
             f" = {prod(batch) * cout * prod(out[-self.n :]) * (cin // g) * prod(k):,}"
         )
         return lines
@@ -206,7 +219,8 @@ class ConvTranspose(Kind):
         for oo, ss, dd in zip(op, s, d):
             if not (oo < ss or oo < dd):
                 raise LayerError(
-                    f"output_padding must be smaller than stride or dilation, found output_padding {list(op)}, "
+                    "output_padding must be smaller than stride or dilation, found "
+                    f"output_padding {list(op)}, "
                     f"stride {list(s)}, dilation {list(d)}",
                     "output_padding",
                 )
@@ -256,14 +270,16 @@ class ConvTranspose(Kind):
         ]
         cin, cout = a["in_channels"], a["out_channels"]
         lines.append(
-            f"MACs: {prod(batch)} sample(s) · {cin} in channels · {times(sp)} input positions · {cout}/{g}·{times(k)} per input"
+            f"MACs: {prod(batch)} sample(s) · {cin} in channels · {times(sp)} input "
+            f"positions · {cout}/{g}·{times(k)} per input"
             f" = {prod(batch) * cin * prod(sp) * (cout // g) * prod(k):,}"
         )
         return lines
 
 
 def _args(n: int, transposed: bool) -> dict:
-    """Constructor arguments in torch's order; a transposed conv adds output_padding and pads with zeros only."""
+    """Constructor arguments in torch's order; a transposed conv adds output_padding and pads
+    with zeros only."""
     args = {
         "in_channels": (optional(integer()), INFER),
         "out_channels": (integer(), REQUIRED),

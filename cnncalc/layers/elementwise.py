@@ -48,7 +48,8 @@ def elementwise(type_: str, args: dict | None = None, ndims=(), keeps: str = "in
 
 
 class Dropout(Elementwise):
-    """Training mode: multiplies by a fresh noise tensor (per element, or per channel for Dropout1d/2d/3d)."""
+    """Training mode: multiplies by a fresh noise tensor (per element, or per channel for
+    Dropout1d/2d/3d)."""
 
     def shares_input(self, a):
         return a["p"] == 0  # torch returns the input itself
@@ -61,7 +62,8 @@ class Dropout(Elementwise):
             return [("new", (), "act")]
         if self.type == "Dropout":
             return [("new", x, "act")]
-        # torch adds a batch dim for Dropout1d on 2-D and Dropout3d on anything but 5-D; Dropout2d never
+        # torch adds a batch dim for Dropout1d on 2-D and Dropout3d on anything but 5-D; Dropout2d
+        # never
         unbatched = (self.type == "Dropout1d" and len(x) == 2) or (
             self.type == "Dropout3d" and len(x) != 5
         )
@@ -70,7 +72,8 @@ class Dropout(Elementwise):
 
 
 class StochasticDepth(Elementwise):
-    """torchvision.ops.StochasticDepth: identity in eval; in training, each sample (``row``) or the whole
+    """torchvision.ops.StochasticDepth: identity in eval; in training, each sample (``row``) or the
+    whole
     batch (``batch``) is dropped with probability p and the rest scaled by 1/(1 − p)."""
 
     def shares_input(self, a):
@@ -86,7 +89,8 @@ class StochasticDepth(Elementwise):
     def explain(self, a, x, out):
         unit = "sample" if a["mode"] == "row" else "batch"
         return [
-            f"keeps the shape {dims(x)}: identity in eval; in training each {unit} survives with probability {1 - a['p']:g}"
+            f"keeps the shape {dims(x)}: identity in eval; in training each {unit} "
+            f"survives with probability {1 - a['p']:g}"
         ]
 
 

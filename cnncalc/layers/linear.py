@@ -29,7 +29,8 @@ class Linear(Kind):
         given, last = a["in_features"], x[-1]
         if given is not None and given != last and len(x) > 2 and prod(x[1:]) == given:
             raise LayerError(
-                f"in_features is {given}, but the incoming tensor {dims(x)} has {last} features in its last dim; "
+                f"in_features is {given}, but the incoming tensor {dims(x)} has {last} "
+                "features in its last dim; "
                 f"add a Flatten before this layer ({' × '.join(map(str, x[1:]))} = {given})",
                 "in_features",
             )
@@ -45,8 +46,10 @@ class Linear(Kind):
     def explain(self, a, x, out):
         rows = prod(x[:-1])
         return [
-            f"acts on the last dim: {x[-1]} features -> {a['out_features']}; the other dims {list(x[:-1])} stay",
-            f"MACs: {rows} row(s) · {a['in_features']} in · {a['out_features']} out = {rows * a['in_features'] * a['out_features']:,}",
+            f"acts on the last dim: {x[-1]} features -> {a['out_features']}; the other "
+            f"dims {list(x[:-1])} stay",
+            f"MACs: {rows} row(s) · {a['in_features']} in · {a['out_features']} out = "
+            f"{rows * a['in_features'] * a['out_features']:,}",
         ]
 
 

@@ -1,5 +1,7 @@
-"""The graph layers torch.nn lacks as modules: Add, Mul, Div (broadcasting, or with a constant), Cat,
-Split and Chunk (several outputs), MatMul of two activations, and Parameter (a tensor a layer owns)."""
+"""The graph layers torch.nn lacks as modules: Add, Mul, Div (broadcasting, or with a constant),
+Cat,
+Split and Chunk (several outputs), MatMul of two activations, and Parameter (a tensor a layer
+owns)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def broadcast(shapes, names) -> tuple[int, ...]:
         if any(v != big[0][0] for v, _ in big):
             (v1, n1), (v2, n2) = big[0], next((v, n) for v, n in big if v != big[0][0])
             raise LayerError(
-                f"cannot broadcast '{n1}' {dims(shapes[names.index(n1)])} with '{n2}' {dims(shapes[names.index(n2)])}: "
+                f"cannot broadcast '{n1}' {dims(shapes[names.index(n1)])} with '{n2}' "
+                f"{dims(shapes[names.index(n2)])}: "
                 f"dim {j - ndim} is {v1} against {v2}",
                 "from",
             )
@@ -41,14 +44,16 @@ def broadcast(shapes, names) -> tuple[int, ...]:
 
 
 class Elementwise2(Kind):
-    """Add and Mul of two or more tensors, or of one tensor and ``value``; Sub and Div of two, or of one and ``value``."""
+    """Add and Mul of two or more tensors, or of one tensor and ``value``; Sub and Div of two, or
+    of one and ``value``."""
 
     inputs = (1, None)
 
     def infer(self, a, xs, names=()):
         if len(xs) == 1 and a["value"] is None:
             raise LayerError(
-                "takes two or more inputs, or one and a constant 'value'; list them in 'from', e.g. from: [conv2, input]",
+                "takes two or more inputs, or one and a constant 'value'; list them in "
+                "'from', e.g. from: [conv2, input]",
                 "from",
             )
         if self.type in ("Div", "Sub") and len(xs) > 2:
@@ -106,7 +111,8 @@ class Cat(Kind):
                 u != v for j, (u, v) in enumerate(zip(s, first)) if j != d
             ):
                 raise LayerError(
-                    f"cannot concatenate '{names[0]}' {dims(first)} with '{n}' {dims(s)} along dim {a['dim']}: "
+                    f"cannot concatenate '{names[0]}' {dims(first)} with '{n}' {dims(s)} "
+                    f"along dim {a['dim']}: "
                     "all other dims must be equal",
                     "from",
                 )
@@ -117,7 +123,8 @@ class Cat(Kind):
     def explain(self, a, xs, out):
         d = a["dim"] % len(out)
         return [
-            f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = {out[d]}; the other dims stay"
+            f"concatenated along dim {a['dim']}: {' + '.join(str(x[d]) for x in xs)} = "
+            f"{out[d]}; the other dims stay"
         ]
 
 
@@ -152,7 +159,8 @@ class Stack(Kind):
         for s, n in zip(xs[1:], names[1:]):
             if tuple(s) != tuple(first):
                 raise LayerError(
-                    f"cannot stack '{names[0]}' {dims(first)} with '{n}' {dims(s)}: the shapes must be equal",
+                    f"cannot stack '{names[0]}' {dims(first)} with '{n}' {dims(s)}: the "
+                    "shapes must be equal",
                     "from",
                 )
         d = norm_dim(a["dim"], len(first) + 1, "dim")
@@ -160,12 +168,14 @@ class Stack(Kind):
 
     def explain(self, a, xs, out):
         return [
-            f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: {dims(out)}"
+            f"{len(xs)} tensors of shape {dims(xs[0])} stacked along a new dim {a['dim']}: "
+            f"{dims(out)}"
         ]
 
 
 class Split(Strided):
-    """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views along ``dim``."""
+    """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views
+    along ``dim``."""
 
     def module(self, kwargs):
         return "Split", kwargs
@@ -183,7 +193,8 @@ class Split(Strided):
             return [min(sec, n - i) for i in range(0, n, sec)]
         if sum(sec) != n or any(s < 0 for s in sec):
             raise LayerError(
-                f"split_size_or_sections {list(sec)} sums to {sum(sec)}, but dim {a['dim']} of the incoming tensor {dims(x)} has {n}",
+                f"split_size_or_sections {list(sec)} sums to {sum(sec)}, but dim "
+                f"{a['dim']} of the incoming tensor {dims(x)} has {n}",
                 "split_size_or_sections",
             )
         if any(s == 0 for s in sec):
@@ -236,7 +247,8 @@ class Unbind(DropsDim):
     def explain(self, a, x, out):
         d = a["dim"] % len(x)
         return [
-            f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of shape {dims(out)}, each a view"
+            f"dim {a['dim']} ({x[d]}) taken apart: {x[d]} outputs '{{name}}:0' ... of "
+            f"shape {dims(out)}, each a view"
         ]
 
 
@@ -255,12 +267,14 @@ class MatMul(Kind):
         qa = (*q, 1) if len(q) == 1 else q
         if pa[-1] != qa[-2]:
             raise LayerError(
-                f"cannot multiply '{names[0]}' {dims(p)} by '{names[1]}' {dims(q)}: {pa[-1]} columns against {qa[-2]} rows",
+                f"cannot multiply '{names[0]}' {dims(p)} by '{names[1]}' {dims(q)}: "
+                f"{pa[-1]} columns against {qa[-2]} rows",
                 "from",
             )
         batch = broadcast([pa[:-2], qa[:-2]], list(names)) if len(pa) > 2 or len(qa) > 2 else ()
         out = (*batch, *((pa[-2],) if len(p) > 1 else ()), *((qa[-1],) if len(q) > 1 else ()))
-        # FlopCounterMode counts mm and bmm; a 1-D right operand makes torch use dot or mv, which it does not count
+        # FlopCounterMode counts mm and bmm; a 1-D right operand makes torch use dot or mv, which it
+        # does not count
         counted = len(q) >= 2
         macs = prod(batch) * pa[-2] * pa[-1] * qa[-1] if counted else 0
         return Out(shape=out, macs=macs)
@@ -268,8 +282,10 @@ class MatMul(Kind):
     needs_strides = True
 
     def saves(self, a, xs, out, grads, strides=(None, None)):
-        """Each operand's gradient needs the other, as torch.matmul reshapes it for mm/bmm: the operand itself
-        where that reshape is a view of it, else the copy the reshape made (measured: torch 2.13)."""
+        """Each operand's gradient needs the other, as torch.matmul reshapes it for mm/bmm: the
+        operand itself
+        where that reshape is a view of it, else the copy the reshape made (measured: torch
+        2.13)."""
         p, q = xs
         sp = strides[0] or contiguous(p)
         sq = strides[1] or contiguous(q)
@@ -330,7 +346,8 @@ def _param_shape(v, key):
 
 
 class Parameter(Kind):
-    """A parameter a module owns without a submodule (layer scale, class token): its name is the layer's."""
+    """A parameter a module owns without a submodule (layer scale, class token): its name is the
+    layer's."""
 
     inputs = (0, 0)
 
@@ -339,7 +356,8 @@ class Parameter(Kind):
 
     def explain(self, a, xs, out):
         return [
-            f"a learned tensor {dims(out)} = {prod(out):,} parameters, named as the layer (no suffix)"
+            f"a learned tensor {dims(out)} = {prod(out):,} parameters, named as the layer "
+            "(no suffix)"
         ]
 
     def module(self, kwargs):

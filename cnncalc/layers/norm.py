@@ -44,9 +44,13 @@ class BatchNorm(Kind):
         out = Out(shape=x, params=params, buffers=buffers, rf="same")
         if prod(x) // c == 1:
             out.warnings.append(
-                f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it in training mode (use a batch above 1)"
+                f"the incoming tensor {dims(x)} has 1 value per channel: torch refuses it "
+                "in training mode (use a batch above 1)"
             )
-            out.train_refusal = f"the incoming tensor {dims(x)} has 1 value per channel, which training mode refuses"
+            out.train_refusal = (
+                f"the incoming tensor {dims(x)} has 1 value per channel, which training mode "
+                "refuses"
+            )
         return out
 
     def saves(self, a, xs, out, grads):
@@ -62,12 +66,14 @@ class InstanceNorm(Kind):
         n = self.n
         if len(x) not in (n + 1, n + 2):
             raise LayerError(
-                f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D"
+                f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         c = check_size(a, "num_features", x[-n - 1], "channels", x)
         if not a["track_running_stats"] and prod(x[-n:]) == 1:
             raise LayerError(
-                f"needs more than 1 spatial element per channel to normalize, but the incoming tensor is {dims(x)}"
+                "needs more than 1 spatial element per channel to normalize, but the "
+                f"incoming tensor is {dims(x)}"
             )
         params, buffers = _tensors(c, a["affine"], a["track_running_stats"])
         return Out(shape=x, params=params, buffers=buffers, rf="same")
@@ -86,7 +92,8 @@ class GroupNorm(Kind):
     def infer(self, a, x):
         if len(x) < 2:
             raise LayerError(
-                f"expects an (N, C, ...) input of at least 2 dims, but the incoming tensor {dims(x)} is {len(x)}-D"
+                "expects an (N, C, ...) input of at least 2 dims, but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         c = check_size(a, "num_channels", x[1], "channels", x)
         if c % a["num_groups"]:
@@ -96,7 +103,8 @@ class GroupNorm(Kind):
             )
         if x[0] * c // a["num_groups"] * prod(x[2:]) == 1:  # torch checks this in every mode
             raise LayerError(
-                f"the incoming tensor {dims(x)} gives each group a single value to normalize; torch refuses it"
+                f"the incoming tensor {dims(x)} gives each group a single value to "
+                "normalize; torch refuses it"
             )
         params, _ = _tensors(c, a["affine"], False)
         return Out(shape=x, params=params, rf="same")
@@ -114,7 +122,8 @@ class LayerNorm(Kind):
             )
         if len(x) < len(ns) or tuple(x[len(x) - len(ns) :]) != ns:
             raise LayerError(
-                f"normalized_shape is {list(ns)}, but the incoming tensor {dims(x)} ends in {list(x[-len(ns) :])}",
+                f"normalized_shape is {list(ns)}, but the incoming tensor {dims(x)} ends "
+                f"in {list(x[-len(ns) :])}",
                 "normalized_shape",
             )
         params = []
@@ -132,7 +141,8 @@ class LocalResponseNorm(Kind):
     def infer(self, a, x):
         if len(x) < 3:
             raise LayerError(
-                f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is {len(x)}-D"
+                f"expects an input of 3 or more dims, but the incoming tensor {dims(x)} is "
+                f"{len(x)}-D"
             )
         return Out(shape=x, rf="same")
 
@@ -148,7 +158,8 @@ _MOMENTUM = (optional(number()), 0.1)
 
 
 def _batch_args(stats: bool) -> dict:
-    """BatchNorm's and InstanceNorm's arguments; they differ in the defaults of affine and tracking."""
+    """BatchNorm's and InstanceNorm's arguments; they differ in the defaults of affine and
+    tracking."""
     return {
         "num_features": (optional(integer()), INFER),
         "eps": _EPS,

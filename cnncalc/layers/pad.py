@@ -21,7 +21,8 @@ def padding_reader(n: int, lo: int | None):
         ):
             kind = "an integer" if lo is None else "a non-negative integer"
             raise LayerError(
-                f"{key} must be {kind} or a list of {2 * n} of them (left, right, top, bottom, ...), found {v!r}",
+                f"{key} must be {kind} or a list of {2 * n} of them (left, right, top, "
+                f"bottom, ...), found {v!r}",
                 key,
             )
         return tuple(items)
@@ -34,7 +35,8 @@ class Pad(Kind):
         n, p = self.n, a["padding"]
         if self.ndims and len(x) not in self.ndims:
             raise LayerError(
-                f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor {dims(x)} is {len(x)}-D"
+                f"expects a {n + 1}-D or {n + 2}-D input, but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         if len(x) < n:
             raise LayerError(
@@ -48,13 +50,15 @@ class Pad(Kind):
             d = len(x) - n + j
             if self.mode == "reflect" and (pl >= x[d] or pr >= x[d]):
                 raise LayerError(
-                    f"reflection padding ({pl}, {pr}) must be smaller than dim {d} of the incoming tensor {dims(x)}",
+                    f"reflection padding ({pl}, {pr}) must be smaller than dim {d} of the "
+                    f"incoming tensor {dims(x)}",
                     "padding",
                 )
             out[d] = x[d] + pl + pr
             if out[d] < 1:
                 raise LayerError(
-                    f"padding ({pl}, {pr}) leaves dim {d} of the incoming tensor {dims(x)} with size {out[d]}",
+                    f"padding ({pl}, {pr}) leaves dim {d} of the incoming tensor {dims(x)} "
+                    f"with size {out[d]}",
                     "padding",
                 )
         return Out(shape=tuple(out), rf=[(1, 1, pl) for pl, _ in pairs])

@@ -47,14 +47,16 @@ class Pool(Kind):
         for name, i, kk, ss, pp, dd in zip(SPATIAL[n], sp, k, s, p, d):
             if pp > kk // 2:
                 raise LayerError(
-                    f"padding {pp} is more than half the kernel size {kk} (torch allows at most {kk // 2})",
+                    f"padding {pp} is more than half the kernel size {kk} (torch allows at "
+                    f"most {kk // 2})",
                     "padding",
                 )
             if (
                 self.type == "AvgPool3d" and i < kk
             ):  # torch checks this for 3-D average pooling only
                 raise LayerError(
-                    f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d checks it before padding)",
+                    f"input {name} is {i}, smaller than the kernel size {kk} (AvgPool3d "
+                    "checks it before padding)",
                     "kernel_size",
                 )
             o = pool_out(i, kk, ss, pp, dd, a["ceil_mode"])
@@ -88,13 +90,16 @@ class Pool(Kind):
         lines = []
         if a["stride"] is None:
             lines.append(
-                f"stride defaults to kernel_size {list(k)}: the windows sit side by side without overlapping"
+                f"stride defaults to kernel_size {list(k)}: the windows sit side by side "
+                "without overlapping"
             )
         ceil = a["ceil_mode"]
         for name, i, o, kk, ss, pp, dd in zip(SPATIAL[self.n], sp, out[-self.n :], k, s, p, d):
             if ceil:
                 lines.append(
-                    f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = {o} (ceil_mode; the last window must start inside the input or the left padding)"
+                    f"{name}: out = ⌈({i} + 2·{pp} − {dd}·({kk} − 1) − 1) / {ss}⌉ + 1 = "
+                    f"{o} (ceil_mode; the last window must start inside the input or the "
+                    "left padding)"
                 )
             else:
                 lines.append(
@@ -120,7 +125,8 @@ class AdaptivePool(Kind):
 
     def explain(self, a, x, out):
         return [
-            f"output_size {list(a['output_size'])}: the spatial size becomes {list(out[-self.n :])} whatever the input; windows adapt to fit"
+            f"output_size {list(a['output_size'])}: the spatial size becomes "
+            f"{list(out[-self.n :])} whatever the input; windows adapt to fit"
         ]
 
 
@@ -141,7 +147,8 @@ def output_size(n: int):
             o is None or (isinstance(o, int) and not isinstance(o, bool) and o > 0) for o in items
         ):
             raise LayerError(
-                f"{key} must be a positive integer or a list of {n} positive integers (or nulls to keep a size), found {v!r}",
+                f"{key} must be a positive integer or a list of {n} positive integers (or "
+                f"nulls to keep a size), found {v!r}",
                 key,
             )
         return tuple(items)

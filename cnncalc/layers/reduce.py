@@ -57,7 +57,8 @@ class Reduce(Kind):
         over = " × ".join(str(x[d]) for d in ds) or "1"
         kept = "kept as size 1" if a["keepdim"] else "removed"
         return [
-            f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); those dims are {kept}: {dims(out)}"
+            f"{what} over dims {ds} ({over} = {prod(x[d] for d in ds):,} values each); "
+            f"those dims are {kept}: {dims(out)}"
         ]
 
     def module(self, kwargs):

@@ -27,7 +27,8 @@ from .base import (
 
 
 class Flatten(Kind):
-    """torch.flatten: a view where the strides allow one (torch's reshape), else a contiguous copy."""
+    """torch.flatten: a view where the strides allow one (torch's reshape), else a contiguous
+    copy."""
 
     view = True
     strided = True
@@ -40,7 +41,8 @@ class Flatten(Kind):
         e = norm_dim(a["end_dim"], len(x), "end_dim")
         if s > e:
             raise LayerError(
-                f"start_dim ({a['start_dim']}) comes after end_dim ({a['end_dim']}) for the {len(x)}-D incoming tensor",
+                f"start_dim ({a['start_dim']}) comes after end_dim ({a['end_dim']}) for "
+                f"the {len(x)}-D incoming tensor",
                 "start_dim",
             )
         if not x:
@@ -53,7 +55,8 @@ class Flatten(Kind):
         s, e = a["start_dim"] % len(x), a["end_dim"] % len(x)
         run = x[s : e + 1]
         return [
-            f"dims {s}..{e} {list(run)} become one: {times(run)} = {prod(run):,}; {dims(x)} -> {dims(out)}"
+            f"dims {s}..{e} {list(run)} become one: {times(run)} = {prod(run):,}; "
+            f"{dims(x)} -> {dims(out)}"
         ]
 
 
@@ -82,7 +85,8 @@ class Unflatten(Kind):
             sizes[sizes.index(-1)] = x[d] // known
         elif known != x[d]:
             raise LayerError(
-                f"unflattened_size {sizes} holds {known} elements, but dim {d} of the incoming tensor {dims(x)} has {x[d]}",
+                f"unflattened_size {sizes} holds {known} elements, but dim {d} of the "
+                f"incoming tensor {dims(x)} has {x[d]}",
                 "unflattened_size",
             )
         return Out(shape=(*x[:d], *sizes, *x[d + 1 :]))
@@ -109,12 +113,14 @@ class Upsample(Kind):
     def infer(self, a, x):
         if len(x) not in (3, 4, 5):
             raise LayerError(
-                f"expects a 3-D, 4-D or 5-D (N, C, ...) input, but the incoming tensor {dims(x)} is {len(x)}-D"
+                "expects a 3-D, 4-D or 5-D (N, C, ...) input, but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         mode, n = a["mode"], len(x) - 2
         if mode in _MODE_DIMS and _MODE_DIMS[mode] != len(x):
             raise LayerError(
-                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but the incoming tensor {dims(x)} is {len(x)}-D",
+                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but the incoming "
+                f"tensor {dims(x)} is {len(x)}-D",
                 "mode",
             )
         if a["align_corners"] is not None and mode not in (
@@ -124,7 +130,8 @@ class Upsample(Kind):
             "trilinear",
         ):
             raise LayerError(
-                "align_corners can only be set with the modes linear, bilinear, bicubic and trilinear",
+                "align_corners can only be set with the modes linear, bilinear, bicubic "
+                "and trilinear",
                 "align_corners",
             )
         size, scale = a["size"], a["scale_factor"]
@@ -137,7 +144,8 @@ class Upsample(Kind):
                 size = size * n
             if len(size) != n or any(s < 1 for s in size):
                 raise LayerError(
-                    f"size must be a positive integer or a list of {n} of them for a {n}-D spatial input, found {list(a['size'])}",
+                    f"size must be a positive integer or a list of {n} of them for a {n}-D "
+                    f"spatial input, found {list(a['size'])}",
                     "size",
                 )
             out = size
@@ -145,7 +153,8 @@ class Upsample(Kind):
             scales = scale if isinstance(scale, tuple) else (scale,) * n
             if len(scales) != n:
                 raise LayerError(
-                    f"scale_factor must have {n} entries for a {n}-D spatial input, found {list(scales)}",
+                    f"scale_factor must have {n} entries for a {n}-D spatial input, found "
+                    f"{list(scales)}",
                     "scale_factor",
                 )
             out = tuple(
@@ -153,7 +162,8 @@ class Upsample(Kind):
             )  # as torch: ⌊i · scale⌋ in double
             if any(o < 1 for o in out):
                 raise LayerError(
-                    f"scale_factor {a['scale_factor']} turns spatial size {list(x[2:])} into {list(out)}; sizes must stay above 0",
+                    f"scale_factor {a['scale_factor']} turns spatial size {list(x[2:])} "
+                    f"into {list(out)}; sizes must stay above 0",
                     "scale_factor",
                 )
         return Out(shape=(*x[:2], *out))
@@ -187,7 +197,8 @@ class PixelShuffle(Kind):
     def infer(self, a, x):
         if len(x) < 3:
             raise LayerError(
-                f"expects an input of at least 3 dims (C, H, W), but the incoming tensor {dims(x)} is {len(x)}-D"
+                "expects an input of at least 3 dims (C, H, W), but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         *b, c, h, w = x
         if self.up:
@@ -211,11 +222,13 @@ class PixelShuffle(Kind):
         if self.up:
             r = a["upscale_factor"]
             return [
-                f"channels {c} / {r}² = {c // (r * r)}; height {h} · {r} = {h * r}; width {w} · {r} = {w * r}: same number of values"
+                f"channels {c} / {r}² = {c // (r * r)}; height {h} · {r} = {h * r}; width "
+                f"{w} · {r} = {w * r}: same number of values"
             ]
         r = a["downscale_factor"]
         return [
-            f"channels {c} · {r}² = {c * r * r}; height {h} / {r} = {h // r}; width {w} / {r} = {w // r}: same number of values"
+            f"channels {c} · {r}² = {c * r * r}; height {h} / {r} = {h // r}; width {w} / "
+            f"{r} = {w // r}: same number of values"
         ]
 
 

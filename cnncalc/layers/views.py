@@ -22,12 +22,14 @@ from .base import (
 
 
 def _view_or_copy(view_only: bool, x, stride, out, hint: str, key: str):
-    """The strides of ``out`` as a view of ``x``; where none exists a view layer refuses (torch's rule) and a
+    """The strides of ``out`` as a view of ``x``; where none exists a view layer refuses (torch's
+    rule) and a
     reshape copies into a contiguous tensor (None)."""
     s = view_strides(x, stride, out)
     if s is None and view_only:
         raise LayerError(
-            f"the incoming tensor {dims(x)} is not laid out contiguously (strides {list(stride)}, after a permute or "
+            f"the incoming tensor {dims(x)} is not laid out contiguously (strides "
+            f"{list(stride)}, after a permute or "
             f"transpose), so no view of it has the shape {dims(out)}; {hint}",
             key,
         )
@@ -35,7 +37,8 @@ def _view_or_copy(view_only: bool, x, stride, out, hint: str, key: str):
 
 
 class Strided(Kind):
-    """A view of its input (no copy where torch makes none): ``layout`` gives its strides from the input's."""
+    """A view of its input (no copy where torch makes none): ``layout`` gives its strides from
+    the input's."""
 
     view = True
     strided = True
@@ -49,7 +52,8 @@ def _shape(v, key):
 
 
 class View(Strided):
-    """View (a view of the same storage, torch's stride rule) and Reshape (a view where one exists, else a copy)."""
+    """View (a view of the same storage, torch's stride rule) and Reshape (a view where one
+    exists, else a copy)."""
 
     def infer(self, a, x):
         shape = list(a["shape"])
@@ -66,13 +70,15 @@ class View(Strided):
         if -1 in shape:
             if n % known:
                 raise LayerError(
-                    f"shape {shape} is invalid for the {n:,} elements of the incoming tensor {dims(x)}",
+                    f"shape {shape} is invalid for the {n:,} elements of the incoming "
+                    f"tensor {dims(x)}",
                     "shape",
                 )
             shape[shape.index(-1)] = n // known
         elif known != n:
             raise LayerError(
-                f"shape {shape} holds {known:,} elements, but the incoming tensor {dims(x)} has {n:,}",
+                f"shape {shape} holds {known:,} elements, but the incoming tensor "
+                f"{dims(x)} has {n:,}",
                 "shape",
             )
         return Out(shape=tuple(shape))
@@ -93,7 +99,8 @@ class View(Strided):
     def explain(self, a, x, out):
         spec = list(a["shape"])
         inferred = (
-            f" (the -1 becomes {out[spec.index(-1)]:,} = {prod(x):,} / {prod(s for s in spec if s != -1):,})"
+            f" (the -1 becomes {out[spec.index(-1)]:,} = {prod(x):,} / "
+            f"{prod(s for s in spec if s != -1):,})"
             if -1 in spec
             else ""
         )
@@ -101,7 +108,8 @@ class View(Strided):
 
 
 class ViewAs(Strided):
-    """``x.view_as(other)`` / ``x.reshape_as(other)``: the first input in the second's shape (its values unread)."""
+    """``x.view_as(other)`` / ``x.reshape_as(other)``: the first input in the second's shape (its
+    values unread)."""
 
     inputs = (2, 2)
 
@@ -109,7 +117,8 @@ class ViewAs(Strided):
         x, like = xs
         if prod(x) != prod(like):
             raise LayerError(
-                f"'{names[0]}' {dims(x)} has {prod(x):,} elements, but '{names[1]}' {dims(like)} has {prod(like):,}: "
+                f"'{names[0]}' {dims(x)} has {prod(x):,} elements, but '{names[1]}' "
+                f"{dims(like)} has {prod(like):,}: "
                 "no view of one has the other's shape",
                 "from",
             )
@@ -123,7 +132,8 @@ class ViewAs(Strided):
 
     def explain(self, a, xs, out):
         return [
-            f"{dims(xs[0])} -> {dims(out)}: the same {prod(xs[0]):,} values in the shape of the second input"
+            f"{dims(xs[0])} -> {dims(out)}: the same {prod(xs[0]):,} values in the shape "
+            "of the second input"
         ]
 
 
@@ -138,7 +148,8 @@ class Contiguous(Strided):
 
     def explain(self, a, x, out):
         return [
-            f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only after a permute or transpose)"
+            f"keeps the shape {dims(x)}; lays the values out contiguously (a copy only "
+            "after a permute or transpose)"
         ]
 
 
@@ -147,7 +158,8 @@ class Permute(Strided):
         order = [norm_dim(d, len(x), "dims") for d in a["dims"]]
         if len(order) != len(x) or sorted(order) != list(range(len(x))):
             raise LayerError(
-                f"dims {list(a['dims'])} must name each of the {len(x)} dims of the incoming tensor {dims(x)} once",
+                f"dims {list(a['dims'])} must name each of the {len(x)} dims of the "
+                f"incoming tensor {dims(x)} once",
                 "dims",
             )
         return Out(shape=tuple(x[d] for d in order))
@@ -157,7 +169,8 @@ class Permute(Strided):
 
     def explain(self, a, x, out):
         return [
-            f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no values move)"
+            f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no "
+            "values move)"
         ]
 
 
@@ -179,7 +192,8 @@ class Transpose(Strided):
 
     def explain(self, a, x, out):
         return [
-            f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no values move)"
+            f"dims {a['dim0']} and {a['dim1']} swap: {dims(x)} -> {dims(out)} (a view: no "
+            "values move)"
         ]
 
 
@@ -225,7 +239,8 @@ class ChannelShuffle(Kind):
     def infer(self, a, x):
         if len(x) < 3:
             raise LayerError(
-                f"expects an input of at least 3 dims (N, C, *), but the incoming tensor {dims(x)} is {len(x)}-D"
+                "expects an input of at least 3 dims (N, C, *), but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
             )
         g, c = a["groups"], x[1]
         if c % g:
@@ -238,12 +253,14 @@ class ChannelShuffle(Kind):
     def explain(self, a, x, out):
         g, c = a["groups"], x[1]
         return [
-            f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of group i moves to j·{g} + i"
+            f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of "
+            f"group i moves to j·{g} + i"
         ]
 
 
 class Expand(Strided):
-    """torch.expand: size-1 dims stretched (and new leading dims added) without copying; -1 keeps a dim."""
+    """torch.expand: size-1 dims stretched (and new leading dims added) without copying; -1 keeps
+    a dim."""
 
     def infer(self, a, x):
         shape = list(a["shape"])
@@ -271,7 +288,8 @@ class Expand(Strided):
                 out.append(s)
             else:
                 raise LayerError(
-                    f"cannot expand dim {i - lead} of size {have} to {s} (only size-1 dims stretch)",
+                    f"cannot expand dim {i - lead} of size {have} to {s} (only size-1 dims "
+                    "stretch)",
                     "shape",
                 )
         return Out(shape=tuple(out))
@@ -316,12 +334,14 @@ class Slice(Strided):
     def explain(self, a, x, out):
         d, r = self._range(a, x)
         return [
-            f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of {x[d]}: {len(r)} kept (a view)"
+            f"dim {d}: positions {r.start}, {r.start + r.step}, ... below {r.stop} of "
+            f"{x[d]}: {len(r)} kept (a view)"
         ]
 
 
 class DropsDim(Strided):
-    """A view without one of the input's dims (Select, Unbind): its layout drops that dim's stride."""
+    """A view without one of the input's dims (Select, Unbind): its layout drops that dim's
+    stride."""
 
     def layout(self, a, x, stride, out):
         d = a["dim"] % len(x)
@@ -365,6 +385,6 @@ register(
             "end": (optional(integer(None)), None),
             "step": (integer(None), 1),
         },
-    ),  # fmt: skip
+    ),
     Select("Select", {"dim": (integer(None), REQUIRED), "index": (integer(None), REQUIRED)}),
 )

@@ -1,7 +1,8 @@
 """Blocks: reusable groups of layers with arguments, expanded into the flat layer list.
 
 A block use ``{name: layer2, type: Bottleneck, planes: 128, repeat: 4, first: {stride: 2}}``
-becomes ``layer2.0.conv1`` ... ``layer2.3.add``; inside a block ``input`` is the block's input, names
+becomes ``layer2.0.conv1`` ... ``layer2.3.add``; inside a block ``input`` is the block's input,
+names
 are relative, ``${EXPR}`` is evaluated over the block's args and ``index``, and a layer whose
 ``when`` is false is left out (a reference to it means its own input).
 """
@@ -48,7 +49,8 @@ def read_blocks(raw) -> dict[str, Block]:
         for key in body:
             if key not in ("args", "layers"):
                 raise SpecError(
-                    f"block '{name}': unknown key '{key}'{did_you_mean(str(key), ['args', 'layers'])}",
+                    f"block '{name}': unknown key "
+                    f"'{key}'{did_you_mean(str(key), ['args', 'layers'])}",
                     body.kpos[key],
                 )
         args = body.get("args")
@@ -59,7 +61,8 @@ def read_blocks(raw) -> dict[str, Block]:
             isinstance(k, str) and k.isidentifier() and k != "index" for k in args
         ):
             raise SpecError(
-                f"block '{name}': args must map identifiers (not 'index') to defaults (null: required)",
+                f"block '{name}': args must map identifiers (not 'index') to defaults "
+                "(null: required)",
                 body.at("args"),
             )
         layers = body.get("layers")
@@ -94,7 +97,8 @@ class _Expander:
             self.visited += 1
             if self.visited > 4 * MAX_LAYERS:
                 raise SpecError(
-                    f"the blocks expand to more than {4 * MAX_LAYERS:,} layers, counting those that when leaves out",
+                    f"the blocks expand to more than {4 * MAX_LAYERS:,} layers, counting "
+                    "those that when leaves out",
                     pos,
                 )
             if not isinstance(item, Map):
@@ -143,7 +147,8 @@ class _Expander:
         return prev
 
     def stand_in(self, item: Map, inputs, names: dict, prev: str, prefix: str, full: str) -> str:
-        """What a layer left out by `when` stands for: its input; with several inputs, the one `else` names."""
+        """What a layer left out by `when` stands for: its input; with several inputs, the one
+        `else` names."""
         if "else" in item:
             other = item["else"]
             if (
@@ -152,7 +157,8 @@ class _Expander:
                 or names.get(other, f"{prefix}{other}" if prefix else other) not in inputs
             ):
                 raise SpecError(
-                    f"layer '{full}': else must name one of its inputs ({', '.join(map(str, item.get('from') or []))}), found {other!r}",
+                    f"layer '{full}': else must name one of its inputs "
+                    f"({', '.join(map(str, item.get('from') or []))}), found {other!r}",
                     item.at("else"),
                 )
             return names.get(other, f"{prefix}{other}" if prefix else other)
@@ -161,14 +167,16 @@ class _Expander:
             b = w.rsplit(":", 1)[0] if ":" in w else w
             if b not in names and not any(b.startswith(f"{n}.") for n in names):
                 raise SpecError(
-                    f"layer '{full}' ({item.get('type')}): left out by when, it stands for its input '{w}', "
+                    f"layer '{full}' ({item.get('type')}): left out by when, it stands for "
+                    f"its input '{w}', "
                     "but no layer above has that name",
                     item.at("from"),
                 )
         if inputs and len(inputs) > 1:
             srcs = item.get("from")
             raise SpecError(
-                f"layer '{full}' ({item.get('type')}): left out by when, it has several inputs ({', '.join(map(str, srcs))}), "
+                f"layer '{full}' ({item.get('type')}): left out by when, it has several "
+                f"inputs ({', '.join(map(str, srcs))}), "
                 f"so which one stands for it is ambiguous; say it with else: {srcs[0]}",
                 item.at("when"),
             )
@@ -186,7 +194,8 @@ class _Expander:
         if not isinstance(srcs, list) or not srcs or not all(isinstance(s, str) for s in srcs):
             name = item.get("name", "?")
             raise SpecError(
-                f"layer '{prefix}{name}': from must be a layer name or a list of names, found {cut(repr(src))}",
+                f"layer '{prefix}{name}': from must be a layer name or a list of names, "
+                f"found {cut(repr(src))}",
                 item.at("from"),
             )
         return [names.get(s, s if not prefix else f"{prefix}{s}") for s in srcs]
@@ -214,7 +223,8 @@ class _Expander:
             )
         if repeat is not None and repeat > MAX_LAYERS:
             raise SpecError(
-                f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a spec may expand to",
+                f"{label}: repeat is {repeat:,}, more than the {MAX_LAYERS:,} layers a "
+                "spec may expand to",
                 item.at("repeat"),
             )
         first = item.get("first")
@@ -243,7 +253,9 @@ class _Expander:
             if key not in block.args:
                 known = ", ".join(block.args) or "none"
                 raise SpecError(
-                    f"{label}: unknown block argument '{key}'{did_you_mean(str(key), list(block.args))}; {block.name} takes: {known}",
+                    f"{label}: unknown block argument "
+                    f"'{key}'{did_you_mean(str(key), list(block.args))}; {block.name} "
+                    f"takes: {known}",
                     given.kpos[key],
                 )
             values[key] = value

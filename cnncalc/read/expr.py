@@ -5,7 +5,8 @@
     cmp   := sum (('=='|'!='|'<'|'<='|'>'|'>=') sum)*
     sum   := term (('+'|'-') term)*    term := unary (('*'|'//'|'%') unary)*
     unary := ('-'|'+') unary | atom
-    atom  := INT | true | false | null | NAME | ('min'|'max') '(' expr (',' expr)* ')' | '(' expr ')'
+    atom  := INT | true | false | null | NAME | ('min'|'max') '(' expr (',' expr)* ')' | '(' expr
+    ')'
 
 >>> evaluate("planes * 4", {"planes": 64})
 256
@@ -49,7 +50,8 @@ def tokenize(text: str) -> list[tuple[str, object]]:
         if num is not None:
             if len(num) > 18:
                 raise ExprError(
-                    f"the integer {num[:12]}... has more than 18 digits (the limit for integers in expressions)"
+                    f"the integer {num[:12]}... has more than 18 digits (the limit for "
+                    "integers in expressions)"
                 )
             tokens.append(("int", int(num)))
         elif name is not None:
@@ -62,7 +64,8 @@ def tokenize(text: str) -> list[tuple[str, object]]:
 
 
 class _Parser:
-    """Recursive descent into a tree of tuples; ``_eval`` walks it (short-circuiting like Python)."""
+    """Recursive descent into a tree of tuples; ``_eval`` walks it (short-circuiting like
+    Python)."""
 
     def __init__(self, text: str):
         self.tokens = tokenize(text)
@@ -226,7 +229,8 @@ MAX_INT = 10**18  # no size in a net comes near it; bounding every step keeps ev
 def _bounded(v: int) -> int:
     if abs(v) > MAX_INT:
         raise ExprError(
-            f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)"
+            f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in "
+            "expressions)"
         )
     return v
 
@@ -235,7 +239,8 @@ def _num(v):
     if isinstance(v, bool) or isinstance(v, int):
         if abs(v) > MAX_INT:
             raise ExprError(
-                f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers in expressions)"
+                f"a value in the expression exceeds {MAX_INT:.0e} (the limit for integers "
+                "in expressions)"
             )
         return int(v)
     from ..diagnostics import cut
@@ -257,7 +262,8 @@ _PART = re.compile(r"\$\{([^}]*)\}")
 
 
 def substitute(value, env: dict):
-    """A string that is exactly ``${EXPR}`` becomes its value; ``${EXPR}`` inside text becomes its text."""
+    """A string that is exactly ``${EXPR}`` becomes its value; ``${EXPR}`` inside text becomes
+    its text."""
     m = _FULL.match(value)
     if m and "${" not in m.group(1):
         return evaluate(m.group(1), env)

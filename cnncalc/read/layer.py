@@ -10,19 +10,23 @@ from .yamlpos import Map, Seq
 
 # torch cannot register a submodule under a name nn.Module already uses (torch 2.13's attributes)
 MODULE_ATTRIBUTES = frozenset(
-    """T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl _forward_hooks
-    _forward_hooks_always_called _forward_hooks_with_kwargs _forward_pre_hooks _forward_pre_hooks_with_kwargs
-    _get_backward_hooks _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
-    _load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
-    _non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook _register_state_dict_hook
-    _replicate_for_data_parallel _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
-    _wrapped_call_impl add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
-    eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
-    modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+    """T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
+    _compiled_call_impl _forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs
+    _forward_pre_hooks _forward_pre_hooks_with_kwargs _get_backward_hooks
+    _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
+    _load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook
+    _modules _named_members _non_persistent_buffers_set _parameters
+    _register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel
+    _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
+    _wrapped_call_impl add_module apply bfloat16 buffers call_super_init children compile cpu
+    cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
+    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters parameters register_backward_hook
     register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
-    register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
-    register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-    set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
+    set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
 )
 LAYER_KEYS = ("name", "type", "from", "trainable")
 MAX_NAME = 256
@@ -41,7 +45,8 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         or name != name.strip()
     ):
         raise SpecError(
-            f"layer {index}: name must be non-empty text without empty dotted parts, found {show(name)}",
+            f"layer {index}: name must be non-empty text without empty dotted parts, found "
+            f"{show(name)}",
             item.at("name"),
         )
     if len(name) > MAX_NAME:
@@ -51,12 +56,14 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         )
     if not name.isprintable():
         raise SpecError(
-            f"layer {index}: name {show(name)} has a control character (a newline, a tab or an escape)",
+            f"layer {index}: name {show(name)} has a control character (a newline, a tab "
+            "or an escape)",
             item.at("name"),
         )
     if ":" in name:
         raise SpecError(
-            f"layer {index}: name {show(name)} has a ':', which `from` keeps for naming one output of a layer (split:0)",
+            f"layer {index}: name {show(name)} has a ':', which `from` keeps for naming "
+            "one output of a layer (split:0)",
             item.at("name"),
         )
     if name == "input":
@@ -69,7 +76,8 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
     )
     if clash is not None:
         raise SpecError(
-            f"layer '{name}': '{clash}' is an attribute of torch's nn.Module, so torch cannot register a layer under it; rename it",
+            f"layer '{name}': '{clash}' is an attribute of torch's nn.Module, so torch "
+            "cannot register a layer under it; rename it",
             item.at("name"),
         )
     label = f"layer '{name}'"
@@ -90,7 +98,8 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
             or not all(isinstance(s, str) for s in inputs)
         ):
             raise SpecError(
-                f"{label}: from must be a layer name or a list of names, found {show(item['from'])}",
+                f"{label}: from must be a layer name or a list of names, found "
+                f"{show(item['from'])}",
                 item.at("from"),
             )
         inputs = list(inputs)

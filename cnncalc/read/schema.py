@@ -12,8 +12,8 @@ NAME = {
     "description": "unique; dots nest modules (layer1.0.conv1); 'input' is reserved; no ':'",
 }
 FROM = {
-    "description": "the layer (or 'input') that feeds this one, or a list of them; NAME:K names output K of a "
-    "layer with several; default: the layer above",
+    "description": "the layer (or 'input') that feeds this one, or a list of them; "
+    "NAME:K names output K of a layer with several; default: the layer above",
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
 }
 EXPR = {"type": "string", "pattern": r"\$\{"}

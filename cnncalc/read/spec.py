@@ -19,7 +19,8 @@ def read(doc, options: ReadOptions) -> Spec:
     if scale or imgsz:
         option = "--scale" if scale else "--imgsz"
         raise SpecError(
-            f"{option} is for Ultralytics model YAML (backbone: and head:); this spec's input is its 'input'"
+            f"{option} is for Ultralytics model YAML (backbone: and head:); this spec's "
+            "input is its 'input'"
         )
     if doc is None:
         raise SpecError("the spec is empty: expected a mapping with 'input' and 'layers'")
@@ -31,7 +32,8 @@ def read(doc, options: ReadOptions) -> Spec:
     for key in doc:
         if isinstance(key, bool):
             raise SpecError(
-                f"unknown top-level key {key} (YAML 1.1 reads an unquoted on, yes or y as true and off, no or n as false: "
+                f"unknown top-level key {key} (YAML 1.1 reads an unquoted on, yes or y as "
+                "true and off, no or n as false: "
                 "is this a spec? quote the key if it is meant)",
                 doc.kpos[key],
             )
@@ -41,7 +43,8 @@ def read(doc, options: ReadOptions) -> Spec:
             hint = did_you_mean(str(key), TOP_KEYS)
             hint = (
                 hint
-                or " (the keys are name, input, layers, blocks, outputs; anchors to share go under 'defaults' or an 'x-' key)"
+                or " (the keys are name, input, layers, blocks, outputs; anchors to share go "
+                "under 'defaults' or an 'x-' key)"
             )
             raise SpecError(f"unknown top-level key '{cut(str(key))}'{hint}", doc.kpos[key])
     name = doc.get("name")
@@ -63,7 +66,8 @@ def read(doc, options: ReadOptions) -> Spec:
         )
     ):
         raise SpecError(
-            f"input must be a list of positive integers (or names, [N, 3, H, W]), e.g. [1, 1, 32, 32], found {show(shape)}",
+            "input must be a list of positive integers (or names, [N, 3, H, W]), e.g. [1, "
+            f"1, 32, 32], found {show(shape)}",
             doc.at("input"),
         )
     symbols: dict[str, list[int]] = {}  # input dims given as names: name -> the dims it stands for
@@ -127,7 +131,8 @@ def read(doc, options: ReadOptions) -> Spec:
         outs = Seq([outs]) if isinstance(outs, str) else outs
         if not isinstance(outs, Seq) or not outs or not all(isinstance(o, str) for o in outs):
             raise SpecError(
-                f"outputs must be a layer name or a list of layer names, found {show(doc['outputs'])}",
+                "outputs must be a layer name or a list of layer names, found "
+                f"{show(doc['outputs'])}",
                 doc.at("outputs"),
             )
         outputs = list(outs)

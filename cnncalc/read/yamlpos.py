@@ -39,7 +39,8 @@ _EXP_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$")
 
 
 class Map(dict):
-    """A YAML mapping: ``pos`` of the mapping, ``vpos[key]`` of each value, ``kpos[key]`` of each key."""
+    """A YAML mapping: ``pos`` of the mapping, ``vpos[key]`` of each value, ``kpos[key]`` of each
+    key."""
 
     __slots__ = ("pos", "vpos", "kpos", "origin")  # origin: the block use a layer was expanded from
 
@@ -102,7 +103,8 @@ def clamp(text: str, pos: Pos) -> Pos:
 
 
 def _merge(c: Map) -> None:
-    """YAML merge keys, as yaml.safe_load applies them: ``<<: *base`` (or a list of them) adds the keys not written."""
+    """YAML merge keys, as yaml.safe_load applies them: ``<<: *base`` (or a list of them) adds
+    the keys not written."""
     src = c.pop("<<")
     at = c.vpos.pop("<<", c.pos)
     c.kpos.pop("<<", None)
@@ -118,7 +120,8 @@ def _merge(c: Map) -> None:
 
 
 def _layer_context(stack: list[list]) -> str:
-    """``layer 'conv1': `` when the reader stopped inside an item of the top-level ``layers`` list."""
+    """``layer 'conv1': `` when the reader stopped inside an item of the top-level ``layers``
+    list."""
     if (
         len(stack) < 3
         or stack[0][2] != "layers"
@@ -267,7 +270,8 @@ def _resolve(loader, event):
         ) from None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise SpecError(
-            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a spec holds",
+            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a "
+            "spec holds",
             _pos(event.start_mark),
         )
     return value

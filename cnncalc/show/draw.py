@@ -1,9 +1,12 @@
 """Pictures of a net: the analysis as a graph (facts), then Mermaid or DOT here, SVG and a
 self-contained HTML page in ``svg``.
 
-One box per layer (name; type and the arguments that matter; parameters), each edge labelled with the shape
-it carries, blocks as labelled groups (``depth`` folds them into one box), a colour per layer family with a
-legend, the net's outputs at the bottom. An invalid spec is drawn up to the layer that fails, that layer
+One box per layer (name; type and the arguments that matter; parameters), each edge labelled with
+the shape
+it carries, blocks as labelled groups (``depth`` folds them into one box), a colour per layer family
+with a
+legend, the net's outputs at the bottom. An invalid spec is drawn up to the layer that fails, that
+layer
 marked with the diagnostic.
 """
 
@@ -134,7 +137,8 @@ def _label(name: str, type_: str, args: str, params: int) -> list[str]:
 def graph(
     a: Analysis, depth: int | None = None, failure: tuple | None = None, explain: bool = False
 ) -> Graph:
-    """The analysis as boxes and edges; ``depth`` folds names with more dotted parts into one box per group;
+    """The analysis as boxes and edges; ``depth`` folds names with more dotted parts into one box
+    per group;
     ``failure`` (layer spec, message) adds the layer that does not fit, marked."""
     from .explain import explain as explain_text
 
@@ -179,8 +183,14 @@ def graph(
                 layer.param_count,
             )
         else:
-            nodes[nid] = Node(nid, layer.name, _label(layer.name, layer.type, _key_args(layer), layer.param_count), fam,
-                              layer.output_shape, layer.param_count)  # fmt: skip
+            nodes[nid] = Node(
+                nid,
+                layer.name,
+                _label(layer.name, layer.type, _key_args(layer), layer.param_count),
+                fam,
+                layer.output_shape,
+                layer.param_count,
+            )
             if explain:
                 nodes[nid].detail = explain_text(a, layer.name).strip()
         for s in layer.inputs:
@@ -217,8 +227,10 @@ def graph(
 
 
 def _main_path(order: list[str], edges: list[Edge], end: str) -> set:
-    """Back from the (first) output along the deepest input (the first of equally deep ones): the spine drawn
-    straight down; a U-Net's runs through its encoder and decoder, a ResNet's through the residual branches."""
+    """Back from the (first) output along the deepest input (the first of equally deep ones): the
+    spine drawn
+    straight down; a U-Net's runs through its encoder and decoder, a ResNet's through the residual
+    branches."""
     preds: dict[str, list[str]] = {}
     for e in edges:
         preds.setdefault(e.dst, []).append(e.src)
@@ -233,7 +245,8 @@ def _main_path(order: list[str], edges: list[Edge], end: str) -> set:
 
 
 def _groups(ids: list[str], depth: int | None) -> dict:
-    """Dotted prefixes (one or two parts, within the fold depth) shared by two or more boxes: drawn as groups."""
+    """Dotted prefixes (one or two parts, within the fold depth) shared by two or more boxes:
+    drawn as groups."""
     groups: dict[str, list[str]] = {}
     for nid in ids:
         parts = nid.split(".")
@@ -275,8 +288,12 @@ def _mm(text: str) -> str:
 def dot(g: Graph) -> str:
     """Graphviz: boxes filled by family, edges labelled with shapes, blocks as clusters."""
     ids = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
-    out = [f"digraph {json.dumps(g.title)} {{", '  rankdir=TB; node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
-           '  edge [fontname="Helvetica", fontsize=9, color="#777777"];']  # fmt: skip
+    out = [
+        f"digraph {json.dumps(g.title)} {{",
+        '  rankdir=TB; node [shape=box, style="rounded,filled", fontname="Helvetica", '
+        "fontsize=10];",
+        '  edge [fontname="Helvetica", fontsize=9, color="#777777"];',
+    ]
     inside: dict[str, str] = {}
     for name in sorted(g.groups, key=len):  # innermost (longest prefix) last wins
         for m in g.groups[name]:
@@ -293,7 +310,8 @@ def dot(g: Graph) -> str:
             out.append("  " + node_line(n))
     for k, grp in enumerate(top_groups):
         out.append(
-            f'  subgraph cluster_{k} {{ label={json.dumps(grp)}; style="rounded,dashed"; color="#aaaaaa";'
+            f'  subgraph cluster_{k} {{ label={json.dumps(grp)}; style="rounded,dashed"; '
+            'color="#aaaaaa";'
         )
         for n in g.nodes:
             if n.id in inside and inside[n.id].split(".")[0] == grp:

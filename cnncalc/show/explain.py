@@ -38,18 +38,21 @@ def _layer(r: LayerResult, a: Analysis) -> str:
     )
     if r.inputs:
         lines = [
-            f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> {outs}   (from {src})"
+            f"{r.name} ({r.type}): {' + '.join(shape_text(s) for s in r.input_shapes)} -> "
+            f"{outs}   (from {src})"
         ]
     else:
         lines = [f"{r.name} ({r.type}): {outs}   (a parameter: it takes no input)"]
     for key in kind.size_keys:
         if key not in r.written:
             lines.append(
-                f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor {shape_text(x)}"
+                f"  {key} = {r.kwargs[key]}: left out, so taken from the incoming tensor "
+                f"{shape_text(x)}"
             )
         else:
             lines.append(
-                f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor {shape_text(x)}"
+                f"  {key} = {r.kwargs[key]}: written, and it matches the incoming tensor "
+                f"{shape_text(x)}"
             )
     defaults = [
         k
@@ -77,18 +80,21 @@ def _layer(r: LayerResult, a: Analysis) -> str:
             for t in r.params
         ]
         lines.append(
-            f"  parameters: {'; '.join(parts)}; {r.param_count:,} in all ({len(r.params)} tensor{'s' * (len(r.params) > 1)})"
+            f"  parameters: {'; '.join(parts)}; {r.param_count:,} in all ({len(r.params)} "
+            f"tensor{'s' * (len(r.params) > 1)})"
         )
     else:
         lines.append("  parameters: none")
     if r.buffers:
         lines.append(
-            f"  buffers (not parameters): {', '.join(t.name.rsplit('.', 1)[-1] + ' ' + shape_text(t.shape) for t in r.buffers)}"
+            "  buffers (not parameters): "
+            f"{', '.join(t.name.rsplit('.', 1)[-1] + ' ' + shape_text(t.shape) for t in r.buffers)}"
         )
     f = r.field
     if f is not None:
         lines.append(
-            f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, centre of output 0 at {_value(list(f.start))}"
+            f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, "
+            f"centre of output 0 at {_value(list(f.start))}"
         )
     for w in a.warnings:
         if w.message.startswith(f"layer '{r.name}' "):
@@ -118,7 +124,8 @@ def _totals(a: Analysis) -> str:
             )
             else ""
         ),
-        f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = {a.total_macs:,} "
+        f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = "
+        f"{a.total_macs:,} "
         "(multiply-accumulates of Conv/Linear weights, bias not included)",
     ]
     for name, size, factors in a.flattens:

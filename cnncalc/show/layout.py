@@ -1,12 +1,17 @@
-"""A layered (Sugiyama-style) layout for a net's graph: boxes in rows by depth, never overlapping, edges kept off
+"""A layered (Sugiyama-style) layout for a net's graph: boxes in rows by depth, never overlapping,
+edges kept off
 the boxes.
 
 1. rank: a node sits one row below the lowest of its inputs (rows follow the graph's depth);
-2. an edge spanning several rows passes through a narrow *dummy* slot in each row between, so it is routed
+2. an edge spanning several rows passes through a narrow *dummy* slot in each row between, so it is
+routed
    around the boxes of those rows; between rows there are no boxes, so no segment crosses one;
-3. order within rows: the order of a depth-first walk from the input (first inputs first), then median sweeps;
-4. x: per row, the positions closest (weighted least squares) to the mean of each node's neighbours that keep
-   the row's order and the minimum gap, solved exactly by pool-adjacent-violators; the main path (the first
+3. order within rows: the order of a depth-first walk from the input (first inputs first), then
+median sweeps;
+4. x: per row, the positions closest (weighted least squares) to the mean of each node's neighbours
+that keep
+   the row's order and the minimum gap, solved exactly by pool-adjacent-violators; the main path
+   (the first
    input of each layer, back from the output) weighs most, so it runs straight down.
 """
 
@@ -39,8 +44,10 @@ class Layout:
 def layered(
     nodes: list, sizes: dict, edges: list, main: set | None = None, last_row: set | None = None
 ) -> Layout:
-    """``nodes`` in topological order; ``sizes[n] = (w, h)``; ``edges`` (u, v) pairs (repeats allowed);
-    ``main`` the nodes of the main path; ``last_row`` nodes placed in the bottom row (the net's outputs)."""
+    """``nodes`` in topological order; ``sizes[n] = (w, h)``; ``edges`` (u, v) pairs (repeats
+    allowed);
+    ``main`` the nodes of the main path; ``last_row`` nodes placed in the bottom row (the net's
+    outputs)."""
     main = main or set()
     preds: dict = {n: [] for n in nodes}
     for u, v in edges:
@@ -95,7 +102,8 @@ def layered(
         r = rank[n]
         boxes[n] = Placed(x[n] - bw / 2 - left, tops[r] + (row_h[r] - bh) / 2, bw, bh)
 
-    # ports: the edges leaving (entering) a box spread along its bottom (top), ordered by where they go (come from)
+    # ports: the edges leaving (entering) a box spread along its bottom (top), ordered by where they
+    # go (come from)
     def towards(i, end):
         chain = chains[i]
         m = chain[1] if end == "out" else chain[-2]
@@ -197,7 +205,8 @@ def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
 
 
 def _straighten(rows, w, x, chains) -> None:
-    """A long edge's slots on one vertical line where the rows let them (its rightmost or its leftmost x)."""
+    """A long edge's slots on one vertical line where the rows let them (its rightmost or its
+    leftmost x)."""
     where = {n: (r, i) for r, row in enumerate(rows) for i, n in enumerate(row)}
     for chain in chains.values():
         ds = chain[1:-1]
@@ -225,8 +234,10 @@ def _straighten(rows, w, x, chains) -> None:
 
 
 def _place(row, w, want, weight) -> list[float]:
-    """Centres as close as possible to ``want`` (weighted least squares) that keep the order and the gaps:
-    with offsets o_i (the packed widths before i) the constraint is c_i − o_i non-decreasing, an isotonic
+    """Centres as close as possible to ``want`` (weighted least squares) that keep the order and the
+    gaps:
+    with offsets o_i (the packed widths before i) the constraint is c_i − o_i non-decreasing, an
+    isotonic
     regression, solved exactly by pooling adjacent violators."""
     offs, at = [], 0.0
     for i, n in enumerate(row):

@@ -169,7 +169,8 @@ def _source(layer: LayerResult) -> str:
 
 
 def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerResult, int, int]]:
-    """(name, type, last layer, params, MACs) rows, layers below ``depth`` dotted parts folded into one."""
+    """(name, type, last layer, params, MACs) rows, layers below ``depth`` dotted parts folded
+    into one."""
     rows: list = []
     for layer in layers:
         parts = layer.name.split(".")
@@ -193,7 +194,8 @@ def fold(layers: list[LayerResult], depth: int) -> list[tuple[str, str, LayerRes
 
 
 def rows_text(a: Analysis, markdown: bool = False) -> str:
-    """An Ultralytics model by its rows, as its parse_model table (i, from, n, params, module, arguments), with
+    """An Ultralytics model by its rows, as its parse_model table (i, from, n, params, module,
+    arguments), with
     each row's output shape and MACs; then cnncalc's totals and Ultralytics' summary line."""
     shapes = {x.name: x.output_shape for x in a.layers}
     for x in a.layers:
@@ -232,7 +234,8 @@ def rows_text(a: Analysis, markdown: bool = False) -> str:
     footer = [
         f"Total params: {a.total_params:,}",
         f"Trainable params: {a.trainable_params:,}",
-        f"MACs: {a.total_macs:,} ({a.total_macs * 2 / 1e9:.2f} GFLOPs as torch's FlopCounterMode counts them)",
+        f"MACs: {a.total_macs:,} ({a.total_macs * 2 / 1e9:.2f} GFLOPs as torch's "
+        "FlopCounterMode counts them)",
         f"Param memory (float32): {bytes_text(a.total_params * PARAM_BYTES)}",
         f"Ultralytics' summary, by its rules: {a.ultralytics.line()}",
     ]
@@ -275,7 +278,10 @@ def shapes_text(
     ]
     n = len(headers)
     if partial:
-        head = f"{a.name or 'spec'}: input {shape_text(a.input)}; the layers that fit, up to the one that does not:"
+        head = (
+            f"{a.name or 'spec'}: input {shape_text(a.input)}; the layers that fit, up to the "
+            "one that does not:"
+        )
         return "\n".join([head, "", table(headers, rows, {n - 3, n - 2}, markdown), ""]) + "\n"
     if len(a.outputs) > 1:
         outs = ", ".join(f"{name} {shape_text(s)}" for name, s in a.outputs)
@@ -344,7 +350,8 @@ def params_text(a: Analysis, markdown: bool = False) -> str:
     footer = [
         f"{len(a.tensors):,} parameter tensors in {with_params:,} layers"
         + (
-            f", {len(a.buffers):,} buffers ({sum(t.count for t in a.buffers):,} values, not parameters)"
+            f", {len(a.buffers):,} buffers ({sum(t.count for t in a.buffers):,} values, "
+            "not parameters)"
             if a.buffers
             else ""
         ),

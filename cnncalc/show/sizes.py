@@ -7,7 +7,8 @@ from .render import table
 
 
 def sizes_text(sw, spec, markdown: bool = False) -> str:
-    """The sizes a net accepts, in words: the valid and lossless sets (their periods), then the refusals."""
+    """The sizes a net accepts, in words: the valid and lossless sets (their periods), then the
+    refusals."""
     from ..analyses.runs import describe_set
     from ..analyses.sizes import spatial_names
 
@@ -17,12 +18,14 @@ def sizes_text(sw, spec, markdown: bool = False) -> str:
         shape[where[v]] = v
     together = " and ".join(sw.vary) + (" together" if len(sw.vary) > 1 else "")
     lines = [
-        f"{sw.name or 'spec'}: input [{', '.join(map(str, shape))}], {together}, sizes {sw.lo} to {sw.hi}",
+        f"{sw.name or 'spec'}: input [{', '.join(map(str, shape))}], {together}, sizes "
+        f"{sw.lo} to {sw.hi}",
         "",
     ]
     lines.append(f"valid:    {describe_set(sw.valid, sw.lo, sw.hi)}")
     lines.append(
-        f"lossless: {describe_set(sw.lossless, sw.lo, sw.hi)}  (valid, and no layer leaves input positions unread)"
+        f"lossless: {describe_set(sw.lossless, sw.lo, sw.hi)}  (valid, and no layer leaves "
+        "input positions unread)"
     )
     lines.append("")
     if sw.refusals:
@@ -43,7 +46,8 @@ def sizes_text(sw, spec, markdown: bool = False) -> str:
 
 
 def symbolic_text(r, markdown: bool = False) -> str:
-    """Shapes, parameters and MACs as formulas of the named input dims, then what each name may be."""
+    """Shapes, parameters and MACs as formulas of the named input dims, then what each name may
+    be."""
     rows = [[x.name, x.type, "[" + ", ".join(x.shape) + "]", x.params, x.macs] for x in r.rows]
     out = [f"{r.name or 'spec'}: input [{', '.join(r.input)}]", ""]
     out.append(table(["Layer", "Type", "Output shape", "Params", "MACs"], rows, set(), markdown))

@@ -35,20 +35,25 @@ def svg(g: Graph, standalone: bool = True) -> str:
         out.append('<?xml version="1.0" encoding="UTF-8"?>')
     out.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="11">'
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, '
+        'sans-serif" font-size="11">'
     )
     out.append(
-        "<style>.layer text{fill:#111}.name{font-weight:bold;font-size:12px}.shape{fill:#444;font-size:10px}"
-        ".group-label{fill:#666;font-size:11px;font-style:italic}.edge path{fill:none;stroke:#777;stroke-width:1.2}"
+        "<style>.layer "
+        "text{fill:#111}.name{font-weight:bold;font-size:12px}.shape{fill:#444;font-size:10px}"
+        ".group-label{fill:#666;font-size:11px;font-style:italic}.edge "
+        "path{fill:none;stroke:#777;stroke-width:1.2}"
         ".layer:hover rect{stroke-width:2.4}</style>"
     )
     out.append(
-        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">'
+        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
+        'markerHeight="7" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>'
     )
     out.append('<rect width="100%" height="100%" fill="white"/>')
     out.append(
-        f'<text x="{margin}" y="{margin + 6}" font-size="15" font-weight="bold">{_x(g.title)}</text>'
+        f'<text x="{margin}" y="{margin + 6}" font-size="15" '
+        f'font-weight="bold">{_x(g.title)}</text>'
     )
     # groups, outermost first, behind everything
     for name, members in sorted(g.groups.items(), key=lambda kv: kv[0].count(".")):
@@ -62,9 +67,12 @@ def svg(g: Graph, standalone: bool = True) -> str:
         x1 = max(b.x + b.w for b in bs) + pad + ox
         y1 = max(b.y + b.h for b in bs) + 8 - 3 * level + oy
         out.append(
-            f'<g class="group" data-name="{_x(name)}"><rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
-            f'rx="10" fill="{"#f6f7f9" if level == 0 else "#eef0f4"}" stroke="#c8ccd4" stroke-dasharray="4 3"/>'
-            f'<text class="group-label" transform="translate({x0 + 3:.1f},{y0 + 6:.1f}) rotate(90)">{_x(name)}</text></g>'
+            f'<g class="group" data-name="{_x(name)}"><rect x="{x0:.1f}" y="{y0:.1f}" '
+            f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
+            f'rx="10" fill="{"#f6f7f9" if level == 0 else "#eef0f4"}" stroke="#c8ccd4" '
+            'stroke-dasharray="4 3"/>'
+            f'<text class="group-label" transform="translate({x0 + 3:.1f},{y0 + 6:.1f}) '
+            f'rotate(90)">{_x(name)}</text></g>'
         )
     for (u, v, i), pts in lay.routes.items():
         e = g.edges[i]
@@ -80,8 +88,10 @@ def svg(g: Graph, standalone: bool = True) -> str:
         lx, ly = (x0 + x1) / 2 + ox + (-4 if left else 4), (y0 + y1) / 2 + oy + 3
         anchor = ' text-anchor="end"' if left else ""
         out.append(
-            f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}"><path d="{d}" marker-end="url(#arrow)"/>'
-            f'<text class="shape" x="{lx:.1f}" y="{ly:.1f}"{anchor}>{_x(shape_text(e.shape))}</text></g>'
+            f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}"><path d="{d}" '
+            'marker-end="url(#arrow)"/>'
+            f'<text class="shape" x="{lx:.1f}" '
+            f'y="{ly:.1f}"{anchor}>{_x(shape_text(e.shape))}</text></g>'
         )
     for n in g.nodes:
         b = lay.boxes[n.id]
@@ -92,24 +102,28 @@ def svg(g: Graph, standalone: bool = True) -> str:
         out.append(
             f'<g class="layer" data-name="{_x(n.name)}" data-family="{n.family}">'
             f"<title>{_x(tip)}</title>"
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="{rx}" fill="{fill}" stroke="{stroke}" '
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="{rx}" '
+            f'fill="{fill}" stroke="{stroke}" '
             f'stroke-width="{2.4 if n.error else 1.2}"/>'
         )
         for i, line in enumerate(n.lines):
             cls = ' class="name"' if i == 0 else ""
             out.append(
-                f'<text{cls} x="{x + b.w / 2:.1f}" y="{y + PAD + 10 + i * LINE_H:.1f}" text-anchor="middle">{_x(line)}</text>'
+                f'<text{cls} x="{x + b.w / 2:.1f}" y="{y + PAD + 10 + i * LINE_H:.1f}" '
+                f'text-anchor="middle">{_x(line)}</text>'
             )
         out.append("</g>")
         if n.error:
             out.append(
-                f'<text x="{x + b.w + 8:.1f}" y="{y + 14:.1f}" fill="#d00000" font-size="11">{_x(n.error[:140])}</text>'
+                f'<text x="{x + b.w + 8:.1f}" y="{y + 14:.1f}" fill="#d00000" '
+                f'font-size="11">{_x(n.error[:140])}</text>'
             )
     lx, ly = margin, height - legend_h
     for f in fams:
         fill, stroke, label = FAMILIES[f]
         out.append(
-            f'<rect x="{lx}" y="{ly - 10}" width="14" height="12" rx="3" fill="{fill}" stroke="{stroke}"/>'
+            f'<rect x="{lx}" y="{ly - 10}" width="14" height="12" rx="3" fill="{fill}" '
+            f'stroke="{stroke}"/>'
         )
         out.append(f'<text x="{lx + 19}" y="{ly}" fill="#333">{_x(label)}</text>')
         lx += len(label) * CHAR_W + 34
@@ -131,13 +145,17 @@ body{{margin:0;font-family:Helvetica,Arial,sans-serif;display:flex;height:100vh}
 #view svg{{width:100%;height:100%}}
 #side{{width:34%;min-width:320px;overflow:auto;padding:12px;box-sizing:border-box;font-size:13px}}
 pre{{white-space:pre-wrap;background:#f6f6f6;padding:8px;border-radius:4px}}
-table{{border-collapse:collapse;font-size:12px}}td,th{{border-bottom:1px solid #eee;padding:2px 6px;text-align:left}}
+table{{border-collapse:collapse;font-size:12px}}
+td,th{{border-bottom:1px solid #eee;padding:2px 6px;text-align:left}}
 td{{white-space:nowrap}}td.n{{text-align:right}}tr.sel{{background:#fff3c4}}tr[data-name]{{cursor:pointer}}
 </style></head><body>
 <div id="view">{svg}</div>
-<div id="side"><h2>{title}</h2><p>Wheel to zoom, drag to pan; click a box (or a row) for its numbers and rules.</p>
+<div id="side"><h2>{title}</h2>
+<p>Wheel to zoom, drag to pan; click a box (or a row) for its numbers and rules.</p>
 <pre id="detail">Click a layer.</pre>
-<table><thead><tr><th>Layer</th><th>Type</th><th>Output shape</th><th>Params</th><th>MACs</th></tr></thead>
+<table><thead>
+<tr><th>Layer</th><th>Type</th><th>Output shape</th><th>Params</th><th>MACs</th></tr>
+</thead>
 <tbody>{rows}</tbody></table>{footer}</div>
 <script>
 const details = {details};
@@ -147,13 +165,15 @@ let vb = svg.getAttribute('viewBox').split(' ').map(Number);
 svg.setAttribute('preserveAspectRatio', 'xMidYMin meet');
 svg.removeAttribute('width'); svg.removeAttribute('height');
 function set() {{ svg.setAttribute('viewBox', vb.join(' ')); }}
-const box = view.getBoundingClientRect();  // start at the top, as wide as the picture (a tall net scrolls by panning)
+// start at the top, as wide as the picture (a tall net scrolls by panning)
+const box = view.getBoundingClientRect();
 vb = [vb[0], vb[1], vb[2], Math.min(vb[3], vb[2] * box.height / Math.max(box.width, 1))]; set();
 const full = vb.slice();
 view.addEventListener('wheel', e => {{
   e.preventDefault();
   const r = svg.getBoundingClientRect(), k = e.deltaY > 0 ? 1.15 : 1 / 1.15;
-  const px = vb[0] + (e.clientX - r.left) / r.width * vb[2], py = vb[1] + (e.clientY - r.top) / r.height * vb[3];
+  const px = vb[0] + (e.clientX - r.left) / r.width * vb[2];
+  const py = vb[1] + (e.clientY - r.top) / r.height * vb[3];
   vb = [px - (px - vb[0]) * k, py - (py - vb[1]) * k, vb[2] * k, vb[3] * k]; set();
 }}, {{passive: false}});
 let drag = null;
@@ -171,20 +191,26 @@ function show(name) {{
   const row = document.querySelector('tr[data-name="' + CSS.escape(name) + '"]');
   if (row) {{ row.classList.add('sel'); }}
 }}
-document.querySelectorAll('g.layer').forEach(g => g.addEventListener('click', () => show(g.dataset.name)));
-document.querySelectorAll('tr[data-name]').forEach(t => t.addEventListener('click', () => show(t.dataset.name)));
+const pick = el => el.addEventListener('click', () => show(el.dataset.name));
+document.querySelectorAll('g.layer').forEach(pick);
+document.querySelectorAll('tr[data-name]').forEach(pick);
 </script></body></html>
 """
 
 
 def page(g: Graph, a: Analysis) -> str:
-    """One self-contained file: the picture (zoom, pan), the layer table, each layer's explain text."""
+    """One self-contained file: the picture (zoom, pan), the layer table, each layer's explain
+    text."""
     rows = "".join(
-        f'<tr data-name="{_x(x.name)}"><td>{_x(x.name)}</td><td>{_x(x.type)}</td><td>{_x(shape_text(x.output_shape))}</td>'
+        "<tr "
+        f'data-name="{_x(x.name)}"><td>{_x(x.name)}</td><td>{_x(x.type)}</td><td>{_x(shape_text(x.output_shape))}</td>'
         f'<td class="n">{x.param_count:,}</td><td class="n">{x.macs:,}</td></tr>'
         for x in a.layers
     )
-    footer = f"<p>Total params: {a.total_params:,}<br>Trainable params: {a.trainable_params:,}<br>MACs: {a.total_macs:,}</p>"
+    footer = (
+        f"<p>Total params: {a.total_params:,}<br>Trainable params: "
+        f"{a.trainable_params:,}<br>MACs: {a.total_macs:,}</p>"
+    )
     details = {n.name: n.detail for n in g.nodes if n.detail}
     data = json.dumps(details).replace("</", "<\\/")
     return PAGE.format(

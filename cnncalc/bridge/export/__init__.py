@@ -44,7 +44,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     for layer in a.layers:
         if layer.type == "Parameter" and "." in layer.name:
             raise ExportError(
-                f"layer '{layer.name}' (Parameter): export writes parameters on the top-level module only; "
+                f"layer '{layer.name}' (Parameter): export writes parameters on the "
+                "top-level module only; "
                 "a dotted parameter name needs the module that owns it"
             )
     modules = [layer for layer in a.layers if layer.type not in EXPRESSIONS]
@@ -53,9 +54,11 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         for i in range(1, name.count(".") + 1):
             if name.rsplit(".", i)[0] in names:
                 raise ExportError(
-                    f"layer '{name}' nests inside layer '{name.rsplit('.', i)[0]}'; export needs containers without parameters"
+                    f"layer '{name}' nests inside layer '{name.rsplit('.', i)[0]}'; export "
+                    "needs containers without parameters"
                 )
-    # parameter-free layers whose names cannot be attributes get readable ones (no tensor names change)
+    # parameter-free layers whose names cannot be attributes get readable ones (no tensor names
+    # change)
     taken = {name.split(".")[0] for name in names}
     rename = {}
     for layer in modules:
@@ -77,7 +80,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         parts = rename.get(layer.name, layer.name).split(".")
         if any(p in MODULE_DICT_METHODS for p in parts[1:]):
             raise ExportError(
-                f"layer '{layer.name}': nn.ModuleDict cannot hold a key named like its methods ({', '.join(sorted(MODULE_DICT_METHODS))})"
+                f"layer '{layer.name}': nn.ModuleDict cannot hold a key named like its "
+                f"methods ({', '.join(sorted(MODULE_DICT_METHODS))})"
             )
         node = tree
         for p in parts[:-1]:
@@ -160,5 +164,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     )
     if any(x.type == "StochasticDepth" for x in a.layers):
         head.append(STOCHASTIC_DEPTH.rstrip())
-    doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
+    doc = (
+        f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, '
+        f'{a.total_params:,} parameters."""'
+    )
     return "\n".join([*head, "", "", net_class(class_name, doc, init, body)])

@@ -178,7 +178,10 @@ class BlockClass:
                 if "repeat" in item:
                     self.chains = True
                     rep = value_source(item["repeat"])[0]
-                    make = f"nn.Sequential(*_chain({type_}, {_bare(chan[srcs[0]])}, {_dict(inner_args)}, {_dict(first)}, {rep}))"
+                    make = (
+                        f"nn.Sequential(*_chain({type_}, {_bare(chan[srcs[0]])}, "
+                        f"{_dict(inner_args)}, {_dict(first)}, {rep}))"
+                    )
                     out_c = f"{_access(rel)}[-1].out_channels"
                 else:
                     these = {**inner_args, **first}
@@ -211,7 +214,8 @@ class BlockClass:
                     rel, made
                 )  # registered where their first child is: torch's order
             if guarded:
-                # the channels differ with the condition: a variable, kept only if something reads it
+                # the channels differ with the condition: a variable, kept only if something reads
+                # it
                 flags[rel] = cond
                 alt = _stand_in(item, names, srcs)
                 init.append(
@@ -297,7 +301,8 @@ def _paren(expr: str) -> str:
 
 
 def _render(entries: list) -> list[str]:
-    """Lines of ``__init__``; a guarded layer's channel variable is written only where it is read."""
+    """Lines of ``__init__``; a guarded layer's channel variable is written only where it is
+    read."""
     text = "\n".join(
         e if isinstance(e, str) else f"{e['yes']} {e['no']} {e['make'] or ''}" for e in entries
     )
@@ -319,7 +324,8 @@ def _render(entries: list) -> list[str]:
 
 
 def call_expr(type_: str, rel: str, args: list[str], dim: int) -> str:
-    """The forward expression of one layer: a module call, or the graph layers' +, * and torch.cat."""
+    """The forward expression of one layer: a module call, or the graph layers' +, * and
+    torch.cat."""
     if type_ == "Add":
         return " + ".join(args)
     if type_ == "Mul":

@@ -95,7 +95,10 @@ def export_with_blocks(spec, a: Analysis, class_name: str, module_source, channe
     )
     head = ["import torch", "from torch import nn"] if uses_torch else ["from torch import nn"]
     order = _dependency_order(classes, used_types)
-    doc = f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, {a.total_params:,} parameters."""'
+    doc = (
+        f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, '
+        f'{a.total_params:,} parameters."""'
+    )
     parts = [*head, "", ""]
     sources = [classes[t].source() for t in order]
     if any(classes[t].chains for t in order):

@@ -56,16 +56,43 @@ def _value(v, shape: bool = False) -> str:
 
 # layers written as expressions in ``forward`` (torch.nn has no module for them)
 EXPRESSIONS = {
-    "Add", "Sub", "Mul", "Div", "Cat", "Stack", "MatMul", "Split", "Chunk", "Unbind", "View", "Reshape", "ViewAs", "ReshapeAs", "Contiguous", "Permute",
-    "Transpose", "Squeeze", "Unsqueeze", "Expand", "Slice", "Select", "Mean", "Sum", "Amax", "Norm", "Parameter",
-}  # fmt: skip
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Cat",
+    "Stack",
+    "MatMul",
+    "Split",
+    "Chunk",
+    "Unbind",
+    "View",
+    "Reshape",
+    "ViewAs",
+    "ReshapeAs",
+    "Contiguous",
+    "Permute",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Expand",
+    "Slice",
+    "Select",
+    "Mean",
+    "Sum",
+    "Amax",
+    "Norm",
+    "Parameter",
+}
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
-# written into exported files, which import nothing but torch (bridge/modules.py holds the same module for verify)
+# written into exported files, which import nothing but torch (bridge/modules.py holds the same
+# module for verify)
 STOCHASTIC_DEPTH = '''
 
 class StochasticDepth(nn.Module):
-    """torchvision.ops.StochasticDepth: the identity in eval; in training each sample (row) or the batch survives with 1 - p."""
+    """torchvision.ops.StochasticDepth: the identity in eval; in training each sample (row) or
+    the batch survives with 1 - p."""
 
     def __init__(self, p, mode):
         super().__init__()
@@ -131,7 +158,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
 
 
 def module_source(layer: LayerResult) -> str:
-    """``nn.Conv2d(1, 6, kernel_size=3)``: required arguments first, then those that differ from torch's defaults."""
+    """``nn.Conv2d(1, 6, kernel_size=3)``: required arguments first, then those that differ from
+    torch's defaults."""
     kind = REGISTRY[layer.type]
     if layer.type in EXPRESSIONS:
         raise ExportError("graph layers are expressions, not modules")
@@ -151,7 +179,8 @@ def _ident(name: str) -> bool:
 
 
 def freeze_lines(a: Analysis) -> list[str]:
-    """``trainable: false``: those parameters of the built module get no gradient (named as the analysis names them)."""
+    """``trainable: false``: those parameters of the built module get no gradient (named as the
+    analysis names them)."""
     frozen = [
         t.name
         for layer in a.layers

@@ -1,4 +1,5 @@
-"""Ultralytics model YAML: ``backbone:``/``head:`` rows of ``[from, repeats, module, args]``, read the
+"""Ultralytics model YAML: ``backbone:``/``head:`` rows of ``[from, repeats, module, args]``, read
+the
 way Ultralytics' ``parse_model`` reads them, into cnncalc layers named as its modules name their
 tensors (``model.22.cv2.0.0.conv.weight``).
 
@@ -50,7 +51,8 @@ class Row:
 
 @dataclass
 class Model:
-    """What the reader knows beyond the layers: rows, Ultralytics' leaf-module count, what THOP sees."""
+    """What the reader knows beyond the layers: rows, Ultralytics' leaf-module count, what THOP
+    sees."""
 
     title: str
     task: str

@@ -26,7 +26,8 @@ from .net import _Refused
 
 
 def _level_head(net, at, xs, chs, make):
-    """One head per level (``{at}.{i}``), each output flattened to (b, width, h·w), concatenated over levels."""
+    """One head per level (``{at}.{i}``), each output flattened to (b, width, h·w), concatenated
+    over levels."""
     flat = []
     for i, (x, c) in enumerate(zip(xs, chs)):
         y = make(f"{at}.{i}", x, c)
@@ -89,7 +90,8 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
         d = net.add(f"{at}.dfl.view", "Flatten", d, functional=True, start_dim=1, end_dim=2)
     else:
         d = net.add(f"{at}.dfl", "Identity", boxes)
-    # dist2bbox: the anchor points and strides are constants of the feature sizes (shape-preserving here)
+    # dist2bbox: the anchor points and strides are constants of the feature sizes (shape-preserving
+    # here)
     lr = net.add(f"{at}.decode.chunk", "Chunk", d, functional=True, chunks=2, dim=1)
     x1y1 = net.add(f"{at}.decode.x1y1", "Sub", f"{lr}:0", functional=True, value=0.5)
     x2y2 = net.add(f"{at}.decode.x2y2", "Add", f"{lr}:1", functional=True, value=0.5)
@@ -146,18 +148,99 @@ def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
 
 MODULES = {
     f.__name__: f
-    for f in (Conv, DWConv, GhostConv, Bottleneck, GhostBottleneck, C2, C2f, C3, C3Ghost, C3k2, SPPF, SPP, C2PSA,
-              ResNetLayer, Classify, Detect, Segment, Pose, OBB)
-}  # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in parse_model)  # fmt: skip
-BASE = {"Classify", "Conv", "GhostConv", "Bottleneck", "GhostBottleneck", "SPP", "SPPF", "C2PSA", "DWConv", "C2", "C2f",
-        "C3k2", "C3", "C3Ghost", "nn.ConvTranspose2d"}  # fmt: skip
+    for f in (
+        Conv,
+        DWConv,
+        GhostConv,
+        Bottleneck,
+        GhostBottleneck,
+        C2,
+        C2f,
+        C3,
+        C3Ghost,
+        C3k2,
+        SPPF,
+        SPP,
+        C2PSA,
+        ResNetLayer,
+        Classify,
+        Detect,
+        Segment,
+        Pose,
+        OBB,
+    )
+    # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in
+    # parse_model)
+}
+BASE = {
+    "Classify",
+    "Conv",
+    "GhostConv",
+    "Bottleneck",
+    "GhostBottleneck",
+    "SPP",
+    "SPPF",
+    "C2PSA",
+    "DWConv",
+    "C2",
+    "C2f",
+    "C3k2",
+    "C3",
+    "C3Ghost",
+    "nn.ConvTranspose2d",
+}
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA"}
 HEADS = {"Detect", "Segment", "Pose", "OBB"}
-NN = {"nn.Upsample": "Upsample", "nn.MaxPool2d": "MaxPool2d", "nn.ZeroPad2d": "ZeroPad2d", "nn.BatchNorm2d": "BatchNorm2d",
-      "nn.Identity": "Identity", "nn.AvgPool2d": "AvgPool2d", "nn.AdaptiveAvgPool2d": "AdaptiveAvgPool2d",
-      "nn.ConvTranspose2d": "ConvTranspose2d", "nn.Dropout": "Dropout", "nn.ReLU": "ReLU", "nn.SiLU": "SiLU"}  # fmt: skip
-KNOWN_ELSEWHERE = {"C2fAttn", "ImagePoolingAttn", "WorldDetect", "YOLOEDetect", "YOLOESegment", "RTDETRDecoder", "v10Detect",
-                   "AIFI", "HGStem", "HGBlock", "RepC3", "RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear",
-                   "CBFuse", "C2fCIB", "PSA", "SCDown", "A2C2f", "C2fPSA", "TorchVision", "Index", "Focus", "C1", "C3x",
-                   "C3TR", "BottleneckCSP", "ConvTranspose", "DWConvTranspose2d", "Segment26", "Pose26", "OBB26",
-                   "YOLOESegment26", "Depth", "SemanticSegment"}  # fmt: skip
+NN = {
+    "nn.Upsample": "Upsample",
+    "nn.MaxPool2d": "MaxPool2d",
+    "nn.ZeroPad2d": "ZeroPad2d",
+    "nn.BatchNorm2d": "BatchNorm2d",
+    "nn.Identity": "Identity",
+    "nn.AvgPool2d": "AvgPool2d",
+    "nn.AdaptiveAvgPool2d": "AdaptiveAvgPool2d",
+    "nn.ConvTranspose2d": "ConvTranspose2d",
+    "nn.Dropout": "Dropout",
+    "nn.ReLU": "ReLU",
+    "nn.SiLU": "SiLU",
+}
+KNOWN_ELSEWHERE = {
+    "C2fAttn",
+    "ImagePoolingAttn",
+    "WorldDetect",
+    "YOLOEDetect",
+    "YOLOESegment",
+    "RTDETRDecoder",
+    "v10Detect",
+    "AIFI",
+    "HGStem",
+    "HGBlock",
+    "RepC3",
+    "RepNCSPELAN4",
+    "ELAN1",
+    "ADown",
+    "AConv",
+    "SPPELAN",
+    "CBLinear",
+    "CBFuse",
+    "C2fCIB",
+    "PSA",
+    "SCDown",
+    "A2C2f",
+    "C2fPSA",
+    "TorchVision",
+    "Index",
+    "Focus",
+    "C1",
+    "C3x",
+    "C3TR",
+    "BottleneckCSP",
+    "ConvTranspose",
+    "DWConvTranspose2d",
+    "Segment26",
+    "Pose26",
+    "OBB26",
+    "YOLOESegment26",
+    "Depth",
+    "SemanticSegment",
+}

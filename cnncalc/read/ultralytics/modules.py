@@ -1,4 +1,5 @@
-"""Ultralytics' building blocks: each adds the layers its ``forward`` runs, and returns its output."""
+"""Ultralytics' building blocks: each adds the layers its ``forward`` runs, and returns its
+output."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from .net import BN, _Refused, autopad
 
 def Conv(net, at, x, c1, c2, k=1, s=1, p=None, g=1, d=1, act=True):
     y = net.add(
-        f"{at}.conv", "Conv2d", x, in_channels=c1, out_channels=c2, kernel_size=k, stride=s, padding=autopad(k, p, d),
-        dilation=d, groups=g, bias=False,
-    )  # fmt: skip
+        f"{at}.conv",
+        "Conv2d",
+        x,
+        in_channels=c1,
+        out_channels=c2,
+        kernel_size=k,
+        stride=s,
+        padding=autopad(k, p, d),
+        dilation=d,
+        groups=g,
+        bias=False,
+    )
     y = net.add(f"{at}.bn", "BatchNorm2d", y, num_features=c2, **BN)
     return net.act(f"{at}.act", y, act)
 
@@ -187,7 +197,8 @@ def PSABlock(net, at, x, c, attn_ratio=0.5, num_heads=4, shortcut=True):
 def C2PSA(net, at, x, c1, c2, n=1, e=0.5):
     if c1 != c2:
         raise _Refused(
-            f"C2PSA keeps its channels: its input has {c1} and its output would have {c2} (Ultralytics asserts c1 == c2)"
+            f"C2PSA keeps its channels: its input has {c1} and its output would have {c2} "
+            "(Ultralytics asserts c1 == c2)"
         )
     c = int(c1 * e)
     y = Conv(net, f"{at}.cv1", x, c1, 2 * c, 1, 1)

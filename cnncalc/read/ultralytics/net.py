@@ -28,11 +28,13 @@ def autopad(k, p=None, d=1):
 
 
 class _Refused(Exception):
-    """A row cnncalc cannot read (raised inside a module function; the reader adds the row's position)."""
+    """A row cnncalc cannot read (raised inside a module function; the reader adds the row's
+    position)."""
 
 
 class _Net:
-    """Collects the layers of the rows: (Map, position) items as a spec's ``layers`` would give them."""
+    """Collects the layers of the rows: (Map, position) items as a spec's ``layers`` would give
+    them."""
 
     def __init__(self):
         self.items: list[tuple[Map, Pos]] = []

@@ -51,7 +51,8 @@ def _activation(text, pos) -> tuple[str, dict]:
     kind = REGISTRY.get(m.group(1)) if m else None
     if kind is None:
         raise SpecError(
-            f"activation must be a torch activation such as nn.ReLU() or nn.LeakyReLU(0.1), found {cut(str(text))!r}",
+            "activation must be a torch activation such as nn.ReLU() or "
+            f"nn.LeakyReLU(0.1), found {cut(str(text))!r}",
             pos,
         )
     try:
@@ -95,13 +96,14 @@ def read(
             warnings.append(
                 (
                     doc.kpos.get("scales", doc.pos),
-                    f"no model scale given (--scale, or a scaled file name such as yolov8n.yaml): assuming '{chosen}'",
+                    "no model scale given (--scale, or a scaled file name such as "
+                    f"yolov8n.yaml): assuming '{chosen}'",
                 )
             )
         if chosen not in scales:
             raise SpecError(
-                f"scale '{chosen}' is not one of this model's scales ({', '.join(map(str, scales))})"
-                + (" (from the file name)" if not scale else ""),
+                f"scale '{chosen}' is not one of this model's scales "
+                f"({', '.join(map(str, scales))})" + (" (from the file name)" if not scale else ""),
                 doc.kpos.get("scales", doc.pos),
             )
         depth, width, max_channels = scales[chosen]
@@ -115,14 +117,30 @@ def read(
     reg_max = doc.get("reg_max", 16)
     kpt_shape = doc.get("kpt_shape", (17, 3))
     for key, v, ok in (
-        ("nc", nc, nc is None or (isinstance(nc, int) and not isinstance(nc, bool) and 0 < nc <= 10**6)),
-        ("reg_max", reg_max, isinstance(reg_max, int) and not isinstance(reg_max, bool) and 0 < reg_max <= 10**4),
-        ("kpt_shape", kpt_shape, isinstance(kpt_shape, (list, tuple)) and len(kpt_shape) == 2
-         and all(isinstance(k, int) and not isinstance(k, bool) and 0 < k <= 10**4 for k in kpt_shape)),
-    ):  # fmt: skip
+        (
+            "nc",
+            nc,
+            nc is None or (isinstance(nc, int) and not isinstance(nc, bool) and 0 < nc <= 10**6),
+        ),
+        (
+            "reg_max",
+            reg_max,
+            isinstance(reg_max, int) and not isinstance(reg_max, bool) and 0 < reg_max <= 10**4,
+        ),
+        (
+            "kpt_shape",
+            kpt_shape,
+            isinstance(kpt_shape, (list, tuple))
+            and len(kpt_shape) == 2
+            and all(
+                isinstance(k, int) and not isinstance(k, bool) and 0 < k <= 10**4 for k in kpt_shape
+            ),
+        ),
+    ):
         if not ok:
             raise SpecError(
-                f"{key} must be a positive integer{' pair' if key == 'kpt_shape' else ''}, found {cut(str(v))}",
+                f"{key} must be a positive integer{' pair' if key == 'kpt_shape' else ''}, "
+                f"found {cut(str(v))}",
                 doc.at(key),
             )
     end2end = doc.get("end2end")
@@ -140,8 +158,16 @@ def read(
     net.outputs = None
     if "activation" in doc:
         net.default_act = _activation(doc["activation"], doc.at("activation"))
-    env = {"nc": nc, "reg_max": reg_max, "kpt_shape": kpt_shape, "end2end": end2end, "depth": depth, "width": width,
-           "max_channels": max_channels, "scale": chosen}  # fmt: skip
+    env = {
+        "nc": nc,
+        "reg_max": reg_max,
+        "kpt_shape": kpt_shape,
+        "end2end": end2end,
+        "depth": depth,
+        "width": width,
+        "max_channels": max_channels,
+        "scale": chosen,
+    }
     rows = _row_items(doc, "backbone") + _row_items(doc, "head")
     ch: list[int] = [ch_in]
     prev_c2 = ch_in
@@ -160,7 +186,8 @@ def read(
         srcs = f if isinstance(f, list) else [f]
         if not srcs or not all(isinstance(j, int) and not isinstance(j, bool) for j in srcs):
             raise SpecError(
-                f"row {i}: from must be a row index or a list of them (-1: the row above), found {cut(str(f))}",
+                f"row {i}: from must be a row index or a list of them (-1: the row above), "
+                f"found {cut(str(f))}",
                 fpos,
             )
         refs = []
@@ -251,7 +278,8 @@ def read(
             RecursionError,
         ) as e:
             raise SpecError(
-                f"row {i} ({m}): its arguments build no module ({type(e).__name__}: {cut(str(e), 120)})",
+                f"row {i} ({m}): its arguments build no module ({type(e).__name__}: "
+                f"{cut(str(e), 120)})",
                 apos,
             ) from None
         if not isinstance(c2, int):
@@ -293,7 +321,8 @@ def _number(v) -> bool:
 
 
 def _value(a, env):
-    """parse_model's reading of a string arg: a name it knows (nc, ...), else a Python literal, else the text."""
+    """parse_model's reading of a string arg: a name it knows (nc, ...), else a Python literal,
+    else the text."""
     a = plain(a)
     if isinstance(a, str):
         if a in env:
@@ -318,8 +347,14 @@ def _arity(m: str, args: list, e: TypeError) -> str:
     lo = sum(p.default is p.empty for p in params)
     names = ", ".join(p.name for p in params)
     if lo <= len(args) <= len(params):
-        return f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the arguments as passed: {cut(str(args), 120)}"
-    return f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, found {len(args)}"
+        return (
+            f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the "
+            f"arguments as passed: {cut(str(args), 120)}"
+        )
+    return (
+        f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, "
+        f"found {len(args)}"
+    )
 
 
 def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: int) -> str:
