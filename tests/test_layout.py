@@ -138,3 +138,45 @@ def test_options_end_with_their_command_both_orders():
     assert _cli_commands() == cli_first
     assert cli_first[0]["input"] == [1, 3, 128, 128] and before[2] == [1, 3, 320, 320]
     assert cli_first[1]["input"][2:] == [64, 48]
+
+
+MUTATORS = {"update", "append", "add", "clear", "pop", "popitem", "setdefault", "extend", "insert",
+            "remove", "discard"}  # fmt: skip
+FILLED_AT_IMPORT = {"cnncalc.layers.base": {"REGISTRY"}}  # register(...) runs as the layers load
+
+
+def test_no_module_level_state_is_changed_by_a_function():
+    """A module-level dict, list or set that a function changes is state that outlives a call."""
+    changed = []
+    for p in MODULES:
+        tree = ast.parse(p.read_text())
+        containers = set()
+        for node in tree.body:
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            value = getattr(node, "value", None)
+            mutable = isinstance(value, (ast.Dict, ast.List, ast.Set)) or (
+                isinstance(value, ast.Call)
+                and getattr(value.func, "id", "") in ("dict", "list", "set")
+            )
+            if mutable:
+                containers |= {t.id for t in targets if isinstance(t, ast.Name)}
+        containers -= FILLED_AT_IMPORT.get(_name(p), set())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Global):
+                    changed.append(f"{p.relative_to(ROOT)}:{node.lineno}: global {node.names}")
+                target = None
+                if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                    for t in getattr(node, "targets", None) or [node.target]:
+                        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                            target = t.value.id
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    if node.func.attr in MUTATORS and isinstance(node.func.value, ast.Name):
+                        target = node.func.value.id
+                if target in containers:
+                    changed.append(f"{p.relative_to(ROOT)}:{node.lineno}: {target}")
+    assert changed == []

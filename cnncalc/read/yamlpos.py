@@ -65,6 +65,7 @@ def _pos(mark) -> Pos:
 def loads(text: str):
     """Parse one YAML document into plain values (Map, Seq, str, int, float, bool, None)."""
     loader = _Loader(text)
+    loader.plain = {}
     stack: list[list] = []
     try:
         return _read(loader, stack)
@@ -227,18 +228,17 @@ class _NoKey:
 _NO_KEY = _NoKey()
 
 
-_PLAIN: dict[str, object] = {}  # plain scalars resolve the same way every time: text -> value
-
-
 def _scalar(loader, event):
+    """A scalar's value; plain scalars resolve the same way every time, so one document resolves
+    each distinct text once (``loader.plain``: text -> value)."""
     tag = event.tag
     if tag is None and event.implicit[0]:
-        value = _PLAIN.get(event.value, _PLAIN)
-        if value is not _PLAIN:
+        value = loader.plain.get(event.value, loader.plain)
+        if value is not loader.plain:
             return value
         value = _resolve(loader, event)
-        if len(_PLAIN) < 10_000:
-            _PLAIN[event.value] = value
+        if len(loader.plain) < 10_000:
+            loader.plain[event.value] = value
         return value
     return _resolve(loader, event)
 
