@@ -298,11 +298,9 @@ def _accepted_specs():
         for b, layers in (("Bottleneck", [2, 1]), ("BasicBlock", [1, 2]))
     ]
     texts.append(
-        "input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {n: 2}\n    layers:\n      - {type: "
-        "ReLU}\n"
+        "input: [1, 3, 8, 8]\nblocks:\n  B:\n    args: {n: 2}\n    layers:\n      - {type: ReLU}\n"
         "layers:\n  - {name: b, type: B, repeat: '${2}'}\n  - {type: Conv2d, "
-        "out_channels: 2, kernel_size: 1, trainable: false}\n"
-        "outputs: [b.1.0, '1']\n"
+        "out_channels: 2, kernel_size: 1, trainable: false}\noutputs: [b.1.0, '1']\n"
     )
     out = []
     for text in texts:

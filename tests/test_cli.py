@@ -154,8 +154,7 @@ def test_verify_on_an_invalid_spec_shows_torchs_error(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(
         "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: "
-        "3}\n  - {type: Flatten}\n  - {name: fc, type: Linear, in_features: 400, "
-        "out_features: 2}\n"
+        "3}\n  - {type: Flatten}\n  - {name: fc, type: Linear, in_features: 400, out_features: 2}\n"
     )
     r = run("verify", p)
     assert r.exit_code == 1

@@ -128,8 +128,7 @@ def test_shapes_prints_the_rows_and_both_summaries():
     u = TRUTH["yolo90n.yaml@640"]["ultralytics"]
     line = (
         f"YOLO90n summary: {u['layers']} layers, {u['parameters']:,} parameters, "
-        f"{u['gradients']:,} gradients, "
-        f"{u['gflops']:.1f} GFLOPs"
+        f"{u['gradients']:,} gradients, {u['gflops']:.1f} GFLOPs"
     )
     assert line in r.stdout
     assert f"MACs: {TRUTH['yolo90n.yaml@640']['macs']:,}" in r.stdout

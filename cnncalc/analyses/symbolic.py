@@ -176,8 +176,7 @@ def formulas(spec: Spec) -> Result:
         if not ok:
             raise SpecError(
                 f"no size from 1 to {hi_spatial} of {', '.join(spatial)} (all at once) "
-                "gives a net that fits; "
-                "`cnncalc sizes` says why",
+                "gives a net that fits; `cnncalc sizes` says why",
                 spec.input_pos,
             )
         v = min(ok, key=lambda s: (abs(s - 224), -s))

@@ -205,8 +205,7 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
             if not agrees(expected, measured, interior):
                 report.problems.append(
                     f"receptive field of '{name}' at output position {list(pos)}: the "
-                    f"analysis covers input {expected}, "
-                    f"the input gradient reaches {measured}"
+                    f"analysis covers input {expected}, the input gradient reaches {measured}"
                 )
             report.checked_fields += 1
     return report

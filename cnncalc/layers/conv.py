@@ -220,8 +220,7 @@ class ConvTranspose(Kind):
             if not (oo < ss or oo < dd):
                 raise LayerError(
                     "output_padding must be smaller than stride or dilation, found "
-                    f"output_padding {list(op)}, "
-                    f"stride {list(s)}, dilation {list(d)}",
+                    f"output_padding {list(op)}, stride {list(s)}, dilation {list(d)}",
                     "output_padding",
                 )
         out = []

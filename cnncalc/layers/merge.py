@@ -35,8 +35,7 @@ def broadcast(shapes, names) -> tuple[int, ...]:
             (v1, n1), (v2, n2) = big[0], next((v, n) for v, n in big if v != big[0][0])
             raise LayerError(
                 f"cannot broadcast '{n1}' {dims(shapes[names.index(n1)])} with '{n2}' "
-                f"{dims(shapes[names.index(n2)])}: "
-                f"dim {j - ndim} is {v1} against {v2}",
+                f"{dims(shapes[names.index(n2)])}: dim {j - ndim} is {v1} against {v2}",
                 "from",
             )
         out.append(big[0][0] if big else 1)
@@ -112,8 +111,7 @@ class Cat(Kind):
             ):
                 raise LayerError(
                     f"cannot concatenate '{names[0]}' {dims(first)} with '{n}' {dims(s)} "
-                    f"along dim {a['dim']}: "
-                    "all other dims must be equal",
+                    f"along dim {a['dim']}: all other dims must be equal",
                     "from",
                 )
         out = list(first)

@@ -118,8 +118,7 @@ class ViewAs(Strided):
         if prod(x) != prod(like):
             raise LayerError(
                 f"'{names[0]}' {dims(x)} has {prod(x):,} elements, but '{names[1]}' "
-                f"{dims(like)} has {prod(like):,}: "
-                "no view of one has the other's shape",
+                f"{dims(like)} has {prod(like):,}: no view of one has the other's shape",
                 "from",
             )
         return Out(shape=tuple(like))

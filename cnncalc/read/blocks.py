@@ -168,8 +168,7 @@ class _Expander:
             if b not in names and not any(b.startswith(f"{n}.") for n in names):
                 raise SpecError(
                     f"layer '{full}' ({item.get('type')}): left out by when, it stands for "
-                    f"its input '{w}', "
-                    "but no layer above has that name",
+                    f"its input '{w}', but no layer above has that name",
                     item.at("from"),
                 )
         if inputs and len(inputs) > 1:

@@ -33,8 +33,7 @@ def read(doc, options: ReadOptions) -> Spec:
         if isinstance(key, bool):
             raise SpecError(
                 f"unknown top-level key {key} (YAML 1.1 reads an unquoted on, yes or y as "
-                "true and off, no or n as false: "
-                "is this a spec? quote the key if it is meant)",
+                "true and off, no or n as false: is this a spec? quote the key if it is meant)",
                 doc.kpos[key],
             )
         if key not in TOP_KEYS and not (

@@ -125,8 +125,7 @@ def _totals(a: Analysis) -> str:
             else ""
         ),
         f"MACs: {' + '.join(f'{layer.macs:,}' for layer in a.layers if layer.macs)} = "
-        f"{a.total_macs:,} "
-        "(multiply-accumulates of Conv/Linear weights, bias not included)",
+        f"{a.total_macs:,} (multiply-accumulates of Conv/Linear weights, bias not included)",
     ]
     for name, size, factors in a.flattens:
         lines.append(f"flatten at '{name}': {times(factors)} = {size:,} features")

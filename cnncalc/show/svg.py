@@ -42,13 +42,11 @@ def svg(g: Graph, standalone: bool = True) -> str:
         "<style>.layer "
         "text{fill:#111}.name{font-weight:bold;font-size:12px}.shape{fill:#444;font-size:10px}"
         ".group-label{fill:#666;font-size:11px;font-style:italic}.edge "
-        "path{fill:none;stroke:#777;stroke-width:1.2}"
-        ".layer:hover rect{stroke-width:2.4}</style>"
+        "path{fill:none;stroke:#777;stroke-width:1.2}.layer:hover rect{stroke-width:2.4}</style>"
     )
     out.append(
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
-        'markerHeight="7" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>'
+        'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>'
     )
     out.append('<rect width="100%" height="100%" fill="white"/>')
     out.append(
@@ -89,8 +87,7 @@ def svg(g: Graph, standalone: bool = True) -> str:
         anchor = ' text-anchor="end"' if left else ""
         out.append(
             f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}"><path d="{d}" '
-            'marker-end="url(#arrow)"/>'
-            f'<text class="shape" x="{lx:.1f}" '
+            f'marker-end="url(#arrow)"/><text class="shape" x="{lx:.1f}" '
             f'y="{ly:.1f}"{anchor}>{_x(shape_text(e.shape))}</text></g>'
         )
     for n in g.nodes:
@@ -103,8 +100,7 @@ def svg(g: Graph, standalone: bool = True) -> str:
             f'<g class="layer" data-name="{_x(n.name)}" data-family="{n.family}">'
             f"<title>{_x(tip)}</title>"
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="{rx}" '
-            f'fill="{fill}" stroke="{stroke}" '
-            f'stroke-width="{2.4 if n.error else 1.2}"/>'
+            f'fill="{fill}" stroke="{stroke}" stroke-width="{2.4 if n.error else 1.2}"/>'
         )
         for i, line in enumerate(n.lines):
             cls = ' class="name"' if i == 0 else ""

@@ -45,8 +45,7 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         if layer.type == "Parameter" and "." in layer.name:
             raise ExportError(
                 f"layer '{layer.name}' (Parameter): export writes parameters on the "
-                "top-level module only; "
-                "a dotted parameter name needs the module that owns it"
+                "top-level module only; a dotted parameter name needs the module that owns it"
             )
     modules = [layer for layer in a.layers if layer.type not in EXPRESSIONS]
     names = {layer.name for layer in modules}
