@@ -7,6 +7,7 @@ Mappings come back as :class:`Map` (a dict with positions), sequences as :class:
 
 from __future__ import annotations
 
+import functools
 import re
 
 import yaml
@@ -35,6 +36,8 @@ _SCALAR_TAGS = {
 }
 _COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _constructor = SafeConstructor()
+# the resolver of plain scalars: class tables only (SafeLoader's, the C loader's too)
+_RESOLVE = functools.partial(yaml.resolver.Resolver.resolve, yaml.SafeLoader)
 _EXP_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$")
 
 
@@ -65,7 +68,6 @@ def _pos(mark) -> Pos:
 def loads(text: str):
     """Parse one YAML document into plain values (Map, Seq, str, int, float, bool, None)."""
     loader = _Loader(text)
-    loader.plain = {}
     stack: list[list] = []
     try:
         return _read(loader, stack)
@@ -228,50 +230,47 @@ class _NoKey:
 _NO_KEY = _NoKey()
 
 
+class _Refused(Exception):
+    """A scalar that is not a spec's value; ``_scalar`` places it at the scalar."""
+
+
 def _scalar(loader, event):
-    """A scalar's value; plain scalars resolve the same way every time, so one document resolves
-    each distinct text once (``loader.plain``: text -> value)."""
-    tag = event.tag
-    if tag is None and event.implicit[0]:
-        value = loader.plain.get(event.value, loader.plain)
-        if value is not loader.plain:
-            return value
-        value = _resolve(loader, event)
-        if len(loader.plain) < 10_000:
-            loader.plain[event.value] = value
-        return value
-    return _resolve(loader, event)
+    try:
+        if event.tag is None and event.implicit[0]:
+            return _plain(event.value)
+        return _value(event.tag, event.value, event.implicit)
+    except _Refused as e:
+        raise SpecError(str(e), _pos(event.start_mark)) from None
 
 
-def _resolve(loader, event):
-    tag = event.tag
+@functools.lru_cache(maxsize=10_000)
+def _plain(text: str):
+    """A plain scalar's value: the same text resolves the same way in every document (and the
+    values are immutable), so it is resolved once; a refusal is not kept."""
+    return _value(None, text, (True, False))
+
+
+def _value(explicit: str | None, text: str, implicit):
+    tag = explicit
     if tag is None or tag == "!":
-        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit) if tag is None else _STR
-    if tag == _STR and event.tag is None and event.implicit[0] and _EXP_FLOAT.match(event.value):
-        return float(event.value)  # YAML 1.1 reads 1e-5 as text; a spec means the number
+        tag = _RESOLVE(yaml.ScalarNode, text, implicit) if tag is None else _STR
+    if tag == _STR and explicit is None and implicit[0] and _EXP_FLOAT.match(text):
+        return float(text)  # YAML 1.1 reads 1e-5 as text; a spec means the number
     construct = _SCALAR_TAGS.get(tag)
     if construct is None:
-        if event.tag is not None:
-            raise SpecError(
-                f"YAML tag '{_short(event.tag)}' is not allowed in a spec", _pos(event.start_mark)
-            )
+        if explicit is not None:
+            raise _Refused(f"YAML tag '{_short(explicit)}' is not allowed in a spec")
         construct = _SCALAR_TAGS[_STR]  # timestamps, merge keys and the like stay text
-    if tag in (_INT, _FLOAT) and len(event.value) > 64:
-        raise SpecError(
-            f"the number {event.value[:20]}... is longer than 64 characters", _pos(event.start_mark)
-        )
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+    if tag in (_INT, _FLOAT) and len(text) > 64:
+        raise _Refused(f"the number {text[:20]}... is longer than 64 characters")
+    node = yaml.ScalarNode(tag, text)
     try:
         value = construct(_constructor, node)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, yaml.YAMLError):
-        shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
-        raise SpecError(
-            f"cannot read {shown!r} as {tag.rsplit(':', 1)[-1]}", _pos(event.start_mark)
-        ) from None
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise _Refused(f"cannot read {shown!r} as {tag.rsplit(':', 1)[-1]}") from None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        raise SpecError(
-            f"the integer {event.value[:24]} is larger than {MAX_INT:.0e}, the largest a "
-            "spec holds",
-            _pos(event.start_mark),
+        raise _Refused(
+            f"the integer {text[:24]} is larger than {MAX_INT:.0e}, the largest a spec holds"
         )
     return value
