@@ -5,6 +5,8 @@ import time
 
 import pytest
 from fuzz import run_case
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
@@ -118,3 +120,65 @@ def test_import_of_a_model_that_refuses_the_input_is_one_line():
         r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
     )
     assert "does not run on an input of shape [1, 3, 8, 8]" in r.output and len(r.output) < 400
+
+
+def _heavy_block(expr: str, uses: int, varied: bool) -> str:
+    """A block layer whose name holds 100 expressions of about 420 characters, used many times."""
+    name = "l" + "".join("${" + expr + "}" for _ in range(100))
+    use = "  - {{name: u{i}, type: B, k: {k}}}\n"
+    return (
+        "input: [1, 4, 8, 8]\nblocks:\n  B:\n    args: {k: 1}\n    layers:\n"
+        f'      - {{name: "{name}", type: ReLU}}\nlayers:\n'
+        + "".join(use.format(i=i, k=i % 3 if varied else 1) for i in range(uses))
+    )
+
+
+def test_an_expression_without_names_is_evaluated_once_per_text(tmp_path):
+    spec = tmp_path / "consts.yaml"
+    spec.write_text(_heavy_block(" + ".join(["0"] * 105), 1000, varied=True))
+    r = run("shapes", spec, "--format", "json")
+    assert r.exit_code == 0, r.output
+    layers = __import__("json").loads(r.stdout)["layers"]
+    assert len(layers) == 1000 and layers[0]["name"] == "u0.l" + "0" * 100
+
+
+def test_block_expressions_have_a_bounded_cost(tmp_path):
+    spec = tmp_path / "names.yaml"
+    spec.write_text(_heavy_block(" + ".join(["k"] * 105), 1000, varied=True))
+    r = run("shapes", spec)
+    line = r.output.strip().splitlines()[-1]
+    assert r.exit_code == 1 and line.startswith(f"{spec}:6:16: error: layer 'u")
+    assert "more than 500,000 evaluation steps" in line and len(line) < 500
+
+
+@given(
+    st.recursive(
+        st.one_of(st.integers(-50, 50).map(str), st.sampled_from(["a", "b", "true", "false"])),
+        lambda e: st.one_of(
+            st.tuples(
+                e, st.sampled_from(["+", "-", "*", "//", "%", "==", "<", "and", "or"]), e
+            ).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(e, e, e).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
+            st.tuples(e, e).map(lambda t: f"min({t[0]}, {t[1]})"),
+            e.map(lambda x: f"(not {x})"),
+        ),
+        max_leaves=12,
+    ),
+    st.integers(-9, 9),
+    st.integers(-9, 9),
+)
+@settings(max_examples=300, derandomize=True, deadline=None)
+def test_folding_keeps_every_value_and_every_error(text, a, b):
+    """The folded tree evaluates as the tree the parser wrote, to the same value or error."""
+    from cnncalc.read.expr import ExprError, _eval, _Parser, evaluate
+
+    env = {"a": a, "b": b}
+
+    def outcome(f):
+        try:
+            return ("value", f())
+        except ExprError as e:
+            return ("error", str(e))
+
+    raw = outcome(lambda: _eval(_Parser(text).expr(), env))
+    assert outcome(lambda: evaluate(text, env)) == raw

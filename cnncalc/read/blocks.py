@@ -18,6 +18,7 @@ MAX_LAYERS = (
     10_000  # after expansion: thrice a 1,001-layer ResNet, and every command stays well under 2 s
 )
 MAX_NESTING = 50  # blocks using blocks
+MAX_STEPS = 500_000  # expression nodes evaluated in all: about half a second
 USE_KEYS = ("name", "type", "from", "repeat", "first", "when", "else")
 
 
@@ -85,6 +86,7 @@ class _Expander:
     def __init__(self, blocks, out):
         self.blocks, self.out = blocks, out
         self.visited = 0  # layers looked at, those `when` leaves out included: bounds the work
+        self.steps = 0  # expression nodes evaluated, over every use of every block: bounded too
         self.origin = (
             None  # (block type, use name, use line) of the top-level block use being expanded
         )
@@ -106,10 +108,10 @@ class _Expander:
                     f"layer {j} must be a mapping with a 'type', found {type(item).__name__}", pos
                 )
             try:
-                item = _subst(item, env, pos)
+                item = _subst(item, env, pos, self.charge)
             except SpecError as e:
                 raise SpecError(
-                    f"layer '{prefix}{item.get('name', j)}': {e.message}", e.pos
+                    f"layer '{cut(prefix + str(item.get('name', j)), 120)}': {e.message}", e.pos
                 ) from None
             rel = item.get("name", str(j))
             rel = str(rel) if isinstance(rel, (int, str)) and not isinstance(rel, bool) else rel
@@ -145,6 +147,15 @@ class _Expander:
             names[rel] = out_name
             prev = out_name
         return prev
+
+    def charge(self, steps: int) -> None:
+        """Count an expression's evaluation steps; refuse a spec whose blocks take too many."""
+        self.steps += steps
+        if self.steps > MAX_STEPS:
+            raise ExprError(
+                f"the blocks' expressions take more than {MAX_STEPS:,} evaluation steps in all "
+                "(expressions times their uses); a spec's blocks evaluate fewer"
+            )
 
     def stand_in(self, item: Map, inputs, names: dict, prev: str, prefix: str, full: str) -> str:
         """What a layer left out by `when` stands for: its input; with several inputs, the one
@@ -270,23 +281,23 @@ class _Expander:
         self.out.append((flat, pos))
 
 
-def _subst(value, env: dict, pos: Pos):
+def _subst(value, env: dict, pos: Pos, charge=None):
     """``${...}`` substituted through a layer's values, keeping positions."""
     if isinstance(value, Map):
         out = Map()
         out.pos, out.vpos, out.kpos = value.pos, value.vpos, value.kpos
         for k, v in value.items():
-            out[k] = _subst(v, env, value.at(k))
+            out[k] = _subst(v, env, value.at(k), charge)
         return out
     if isinstance(value, Seq):
-        out = Seq(_subst(v, env, p) for v, p in zip(value, value.ipos))
+        out = Seq(_subst(v, env, p, charge) for v, p in zip(value, value.ipos))
         out.pos, out.ipos = value.pos, value.ipos
         return out
     if isinstance(value, str) and "${" in value:
         try:
-            return substitute(value, env)
+            return substitute(value, env, charge)
         except ExprError as e:
-            raise SpecError(f"bad expression in {value!r}: {e}", pos) from None
+            raise SpecError(f"bad expression in {cut(repr(value))}: {e}", pos) from None
     return value
 
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_LENGTH = 500
@@ -248,26 +249,66 @@ def _num(v):
     raise ExprError(f"expected a number, found {cut(repr(v), 40)}")
 
 
-def evaluate(text: str, env: dict):
-    """Evaluate one expression over ``env``; raises ExprError with what went wrong."""
+def evaluate(text: str, env: dict, charge=None):
+    """Evaluate one expression over ``env``; raises ExprError with what went wrong.
+    ``charge(n)``, where given, is told the n steps the evaluation takes (it may refuse them)."""
+    node, steps = parse(text)
+    if charge is not None:
+        charge(steps)
+    return _eval(node, env)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(text: str) -> tuple[tuple, int]:
+    """An expression's tree of tuples and the steps evaluating it takes: parsed once per text,
+    however often a block is used, with its parts that use no name folded to their values (a
+    text that does not parse raises ExprError each time)."""
     p = _Parser(text)
     node = p.expr()
     if not p.at("end"):
         raise ExprError(f"unexpected {p.peek()[1]!r} after the expression")
-    return _eval(node, env)
+    return _fold(node)
+
+
+def _fold(node) -> tuple[tuple, int]:
+    """(the node with its name-free parts evaluated, the number of nodes left to evaluate)."""
+    tag = node[0]
+    if tag in ("const", "name"):
+        return node, 1
+    if tag == "bin":
+        (x, m), (y, n) = _fold(node[2]), _fold(node[3])
+        node, kids = ("bin", node[1], x, y), (x, y)
+    elif tag == "cmp":
+        folded = [_fold(c) for c in node[2]]
+        kids = tuple(k for k, _ in folded)
+        node, m, n = ("cmp", tuple(node[1]), kids), sum(s for _, s in folded), 0
+    elif tag == "call":
+        folded = [_fold(c) for c in node[2]]
+        kids = tuple(k for k, _ in folded)
+        node, m, n = ("call", node[1], kids), sum(s for _, s in folded), 0
+    else:  # if, or, and, not, neg, pos: nodes only
+        folded = [_fold(c) for c in node[1:]]
+        kids = tuple(k for k, _ in folded)
+        node, m, n = (tag, *kids), sum(s for _, s in folded), 0
+    if all(k[0] == "const" for k in kids):
+        try:
+            return ("const", _eval(node, {})), 1
+        except ExprError:  # refused whatever the args (2 // 0): said where it is used
+            pass
+    return node, 1 + m + n
 
 
 _FULL = re.compile(r"^\$\{(.*)\}$", re.S)
 _PART = re.compile(r"\$\{([^}]*)\}")
 
 
-def substitute(value, env: dict):
+def substitute(value, env: dict, charge=None):
     """A string that is exactly ``${EXPR}`` becomes its value; ``${EXPR}`` inside text becomes
     its text."""
     m = _FULL.match(value)
     if m and "${" not in m.group(1):
-        return evaluate(m.group(1), env)
-    return _PART.sub(lambda mm: _text(evaluate(mm.group(1), env)), value)
+        return evaluate(m.group(1), env, charge)
+    return _PART.sub(lambda mm: _text(evaluate(mm.group(1), env, charge)), value)
 
 
 def _text(v) -> str:
