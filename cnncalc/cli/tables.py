@@ -176,10 +176,10 @@ def explain(
     if layer is not None and all(x.name != layer for x in a.layers):
         inside = [x.name for x in a.layers if x.name.startswith(layer + ".")]
         if inside:  # a block instance, or a container: explain the layers in it
-            sys.stdout.write(
-                "".join(explain_text(a, name).rstrip("\n") + "\n\n" for name in inside).rstrip("\n")
-                + "\n"
-            )
+            from ..show.explain import each
+
+            texts = each(a, set(inside))
+            sys.stdout.write("\n\n".join(texts[name].rstrip("\n") for name in inside) + "\n")
             return
         from ..diagnostics import did_you_mean
 

@@ -140,8 +140,9 @@ def graph(
     """The analysis as boxes and edges; ``depth`` folds names with more dotted parts into one box
     per group;
     ``failure`` (layer spec, message) adds the layer that does not fit, marked."""
-    from .explain import explain as explain_text
+    from .explain import each
 
+    details = each(a) if explain else {}
     title = a.name or "spec"
     nodes: dict[str, Node] = {
         "input": Node("input", "input", ["input", shape_text(a.input)], "io", a.input)
@@ -192,7 +193,7 @@ def graph(
                 layer.param_count,
             )
             if explain:
-                nodes[nid].detail = explain_text(a, layer.name).strip()
+                nodes[nid].detail = details[layer.name].strip()
         for s in layer.inputs:
             src = of[base(s)]
             if src != nid:

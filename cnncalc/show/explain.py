@@ -18,16 +18,38 @@ MEANING = {
 
 
 def explain(a: Analysis, only: str | None = None) -> str:
-    out = []
-    for layer in a.layers:
-        if only is None or layer.name == only:
-            out.append(_layer(layer, a))
+    out = list(each(a, None if only is None else {only}).values())
     if only is None:
         out.append(_totals(a))
     return "\n\n".join(out) + "\n"
 
 
-def _layer(r: LayerResult, a: Analysis) -> str:
+def each(a: Analysis, names=None) -> dict[str, str]:
+    """Layer name -> its explanation, for every layer (or those in ``names``), in one pass."""
+    warned = _warnings_by_layer(a)
+    return {
+        layer.name: _layer(layer, a, warned.get(layer.name, ()))
+        for layer in a.layers
+        if names is None or layer.name in names
+    }
+
+
+def _warnings_by_layer(a: Analysis) -> dict[str, list[str]]:
+    """Layer name -> its warnings (``layer 'NAME' ...: TEXT``), read once for every layer."""
+    names = {layer.name for layer in a.layers}
+    out: dict[str, list[str]] = {}
+    for w in a.warnings:
+        if not w.message.startswith("layer '"):
+            continue
+        end = w.message.find("' ", 7)
+        while end != -1:  # a name may itself hold "' ": every prefix that names a layer
+            if w.message[7:end] in names:
+                out.setdefault(w.message[7:end], []).append(w.message)
+            end = w.message.find("' ", end + 1)
+    return out
+
+
+def _layer(r: LayerResult, a: Analysis, warnings=()) -> str:
     kind = REGISTRY[r.type]
     x = r.input_shapes[0] if r.input_shapes else ()
     src = "the input" if r.inputs == ("input",) else ", ".join(f"'{s}'" for s in r.inputs)
@@ -96,9 +118,8 @@ def _layer(r: LayerResult, a: Analysis) -> str:
             f"  receptive field: {times(f.size)} input positions, jump {times(f.jump)}, "
             f"centre of output 0 at {_value(list(f.start))}"
         )
-    for w in a.warnings:
-        if w.message.startswith(f"layer '{r.name}' "):
-            lines.append("  warning: " + w.message.split(": ", 1)[1])
+    for message in warnings:
+        lines.append("  warning: " + message.split(": ", 1)[1])
     return "\n".join(lines)
 
 
