@@ -191,3 +191,14 @@ def test_attention_style_matmuls_keep_what_torch_keeps(perm):
         {"name": "mv", "type": "MatMul", "from": ["flat", "vec"]},
     ]
     agree(analysis_of((2, 3, 5, 4), layers))
+
+
+def test_a_product_of_many_broadcast_inputs_saves_what_torch_saves():
+    """(x0 · x1) · x2 ...: each partial product torch keeps has the broadcast shape so far."""
+    layers = [
+        {"name": "fc", "type": "Linear", "in_features": 4, "out_features": 4},
+        {"name": "a", "type": "Unsqueeze", "from": "fc", "dim": 0},
+        {"name": "b", "type": "Unsqueeze", "from": "fc", "dim": 1},
+        {"name": "m", "type": "Mul", "from": ["fc", "a", "b", "fc", "a"]},
+    ]
+    agree(analysis_of((3, 4), layers))

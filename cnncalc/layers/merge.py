@@ -81,18 +81,15 @@ class Elementwise2(Kind):
         if self.type == "Div":  # a / b keeps b for a's gradient, a and b (b's own, once) for b's
             return ([("in", 1)] if grads[0] or grads[1] else []) + ([("in", 0)] if grads[1] else [])
         # (x0 · x1) · x2 ...: each product keeps the factor the other side's gradient needs
-        items, acc_grad, acc = [], grads[0], ("in", 0)
+        items, acc_grad, acc, shape = [], grads[0], ("in", 0), tuple(xs[0])
         for k in range(1, len(xs)):
             if acc_grad:
                 items.append(("in", k))
             if grads[k]:
                 items.append(acc)
             acc_grad = acc_grad or grads[k]
-            acc = (
-                ("new", broadcast(xs[: k + 1], [str(j) for j in range(k + 1)]), "act")
-                if k + 1 < len(xs)
-                else None
-            )
+            shape = broadcast([shape, xs[k]], ["0", str(k)])  # the product so far: linear in k
+            acc = ("new", shape, "act") if k + 1 < len(xs) else None
         return items
 
     def module(self, kwargs):
