@@ -182,3 +182,34 @@ def test_folding_keeps_every_value_and_every_error(text, a, b):
 
     raw = outcome(lambda: _eval(_Parser(text).expr(), env))
     assert outcome(lambda: evaluate(text, env)) == raw
+
+
+LENET = "configs/lenet.yaml"
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5GB", "1e400", "", "1e30GB", "0", "0.5", "10x"])
+def test_a_bad_fit_is_a_usage_error_before_any_spec_is_read(value):
+    for spec in (LENET, "tests/bad/no-such-file.yaml"):
+        r = run("memory", spec, "--fit", value)
+        assert r.exit_code == 2 and r.output.strip().splitlines()[-1].startswith(
+            "cnncalc: error: --fit: "
+        ), r.output
+        assert "internal error" not in r.output
+
+
+def test_a_fit_takes_sizes_with_units_and_fractions():
+    from cnncalc.analyses.memory import parse_size
+
+    assert parse_size("24GiB") == 24 << 30 and parse_size("1.5 KiB") == 1536
+    assert parse_size("2000000") == 2_000_000 and parse_size("2 GB") == 2 * 10**9
+    r = run("memory", LENET, "--fit", "1.5KiB")
+    assert r.exit_code == 1 and "not even batch 1 fits in 1.5KiB" in r.output
+
+
+@pytest.mark.parametrize(
+    "args", [["check", ""], ["check", "configs", ""], ["shapes", ""], ["explain", " "],
+             ["expand", ""], ["verify", ""], ["draw", ""], ["sizes", ""], ["memory", ""]]
+)  # fmt: skip
+def test_an_empty_path_is_a_usage_error(args):
+    r = run(*args)
+    assert r.exit_code == 2 and "the spec path is empty" in r.output, r.output

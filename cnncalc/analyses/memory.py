@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+from ..diagnostics import cut
 from ..engine import Analysis, base
 from ..layers import REGISTRY
 from ..layers.base import prod
@@ -188,8 +191,12 @@ def _inference_peak(a: Analysis, size: int) -> int:
     return peak
 
 
+MAX_FIT = 1 << 80  # bytes: past every device and machine by far
+
+
 def parse_size(text: str) -> int:
-    """``16GiB``, ``512MiB``, ``2GB``, ``1000000`` -> bytes."""
+    """``16GiB``, ``512MiB``, ``2GB``, ``1.5TB``, ``1000000`` -> bytes: a positive, finite size
+    (ValueError, worded for the option, otherwise)."""
     units = {
         "": 1,
         "b": 1,
@@ -202,12 +209,22 @@ def parse_size(text: str) -> int:
         "gib": 1 << 30,
         "tib": 1 << 40,
     }
-    t = text.strip().lower().replace(" ", "")
-    num = t.rstrip("kmgtib")
-    unit = t[len(num) :]
-    if unit not in units:
-        raise ValueError(f"unknown size unit in {text!r}; use B, KB, MB, GB, KiB, MiB or GiB")
-    return int(float(num) * units[unit])
+    m = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([a-z]*)\s*", text.lower())
+    if m is None:
+        raise ValueError(
+            f"expected a size such as 24GiB, 512MiB or 2000000 (a positive number and a unit), "
+            f"found {cut(repr(text), 40)}"
+        )
+    if m.group(2) not in units:
+        raise ValueError(
+            f"unknown size unit in {text!r}; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+        )
+    size = int(Fraction(m.group(1)) * units[m.group(2)])
+    if size < 1:
+        raise ValueError(f"{text!r} is less than one byte")
+    if size > MAX_FIT:
+        raise ValueError(f"{text!r} is more than the {MAX_FIT:,} bytes any machine holds")
+    return size
 
 
 def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1) -> int:

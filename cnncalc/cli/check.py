@@ -25,6 +25,7 @@ from .common import (
     emit,
     github_actions,
     read_options,
+    refuse_empty,
     strict_diags,
 )
 
@@ -140,6 +141,8 @@ def check(
     Folders are searched for specs, skipping hidden folders and those ruff skips (.venv,
     node_modules, ...)."""
     options = read_options(scale, imgsz, set_)
+    for target in specs:
+        refuse_empty(target)
     files, missing = expand_paths(specs, exclude)
     github = format is CheckFormat.github or (format is CheckFormat.text and github_actions())
     machine = format in (CheckFormat.json, CheckFormat.sarif)

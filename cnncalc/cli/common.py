@@ -96,12 +96,25 @@ def read_options(
     return ReadOptions.of(scale, imgsz, given)
 
 
+def refuse_empty(path: str, what: str = "the spec path") -> None:
+    """An empty path is a usage error (exit 2): a CI variable left unset checks nothing."""
+    if not path.strip():
+        print(
+            f"cnncalc: error: {what} is empty (an unset variable?): give a file, a folder or "
+            "'-' for standard input",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
+
+
 class Source:
     """The spec one command reads: its path and reading options, read once and held (the Spec, or
     the error reading it), so a command that needs it twice reads standard input once."""
 
     def __init__(self, path: str | None, options: ReadOptions):
-        self.path = path or DEFAULT_SPEC
+        if path is not None:
+            refuse_empty(path)
+        self.path = DEFAULT_SPEC if path is None else path
         self.options = options
         self.shown = "<stdin>" if self.path == "-" else self.path
         self._spec = self._error = None

@@ -70,14 +70,16 @@ def memory(
     from ..analyses.memory import parse_size
     from ..engine import analyze
 
-    a = run(source, batch, False)
-    fitted = None
-    if fit is not None:
+    limit = None
+    if fit is not None:  # an option is checked before any spec is read
         try:
             limit = parse_size(fit)
         except ValueError as e:
             print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
             raise typer.Exit(2) from None
+    a = run(source, batch, False)
+    fitted = None
+    if limit is not None:
         s = source.spec()
         status = Status(label="fit:")
 

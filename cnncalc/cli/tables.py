@@ -24,6 +24,7 @@ from .common import (
     emit,
     github_actions,
     read_options,
+    refuse_empty,
     run,
 )
 
@@ -213,6 +214,7 @@ def expand(
 ):
     """Print the flat spec a block spec stands for: YAML that analyses identically."""
     options = read_options(scale, imgsz, set_)
+    refuse_empty(spec)
     from ..read import load
     from ..read.spec import flat_yaml
 
