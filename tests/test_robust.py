@@ -213,3 +213,14 @@ def test_a_fit_takes_sizes_with_units_and_fractions():
 def test_an_empty_path_is_a_usage_error(args):
     r = run(*args)
     assert r.exit_code == 2 and "the spec path is empty" in r.output, r.output
+
+
+@pytest.mark.parametrize("char", ["\x10", "\x1b", "\x7f", "\ufffe"])
+def test_a_character_yaml_refuses_is_placed_where_it_stands(char, tmp_path):
+    text = "input: [1, 4]\nlayers:\n" + "  - {type: ReLU}\n" * 200 + f"  - {{name: a{char}b}}\n"
+    spec = tmp_path / "ctrl.yaml"
+    spec.write_text(text, encoding="utf-8")
+    r = run("shapes", spec)
+    line = r.output.strip().splitlines()[-1]
+    assert r.exit_code == 1 and line.startswith(f"{spec}:203:13: error: "), line
+    assert f"U+{ord(char):04X} is not allowed in YAML" in line and "position" not in line

@@ -80,12 +80,32 @@ def loads(text: str):
             f"{_layer_context(stack)}invalid YAML: {problem}",
             clamp(text, _pos(mark)) if mark else None,
         ) from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"invalid YAML: {e}") from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow, at its index
+        raise _refused_character(text, e) from None
+    except yaml.YAMLError as e:  # no position: its first line, in our words
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid YAML"
+        raise SpecError(f"invalid YAML: {first}") from None
     except SpecError as e:
         raise SpecError(f"{_layer_context(stack)}{e.message}", e.pos) from None
     finally:
         loader.dispose()
+
+
+def _refused_character(text: str, e) -> SpecError:
+    """PyYAML's reader refuses a control character (or U+FFFE, U+FFFF): placed at its line and
+    column, and said as a spec's diagnostic."""
+    pos = max(0, min(int(e.position), len(text)))
+    code = e.character if isinstance(e.character, int) else ord(e.character)
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    what = "control character" if code < 0x20 or 0x7F <= code < 0xA0 else "character"
+    return SpecError(
+        f"{what} U+{code:04X} is not allowed in YAML; remove it, or write it as an escape in a "
+        f'double-quoted string ("\\x{code:02x}")'
+        if code < 0x100
+        else f"{what} U+{code:04X} is not allowed in YAML; remove it",
+        (line, col),
+    )
 
 
 def _char_at(text: str, mark) -> str:
