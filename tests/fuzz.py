@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,17 @@ COMMANDS = [
     ["sizes", "--range", "1:64"],
     ["draw"],
     ["draw", "--format", "mermaid", "--depth", "1"],
+]
+# option values a hostile user types: one of these runs with every case (chosen by its text)
+OPTIONS = [
+    *(["memory", "--fit", v] for v in ("inf", "nan", "-5GB", "", "1e400", "0", "24GiB", "1.5KiB")),
+    *(["memory", "--batch", v] for v in ("0", "-1", "nan", "99999999999999999999", "")),
+    *(["sizes", "--range", v] for v in ("0:5", "5:1", "", "1:inf", "1:99999999999999999999")),
+    *(["shapes", "--batch", v] for v in ("3", "1e3", "")),
+    *(["shapes", "--set", v] for v in ("H=0", "=3", "H=inf", "H=224")),
+    ["shapes", "--depth", "0"],
+    ["explain", "--layer", ""],
+    ["draw", "--format", "html"],
 ]
 DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
 JUNK = [
@@ -289,8 +301,42 @@ def hostile_ultralytics(rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def heavy_expressions(rng: random.Random) -> str:
+    """A block at the limits at once: layers holding many long expressions, used many times."""
+    term = rng.choice(["0", "k", "index", "(k if index else 1)"])
+    expr = " + ".join([term] * (480 // (len(term) + 3)))
+    per_name = rng.choice([1, 10, 100])
+    name = "l" + "".join("${" + expr + "}" for _ in range(per_name))[: rng.choice([240, 60000])]
+    uses = rng.choice([10, 1000, 10000])
+    repeat = rng.choice([1, 10])
+    lines = [
+        "input: [1, 4, 8, 8]\nblocks:\n  B:\n    args: {k: 1}\n    layers:",
+        f'      - {{name: "{name}", type: ReLU, when: "${{{expr} >= 0}}"}}',
+        "layers:",
+    ]
+    lines += [f"  - {{name: u{i}, type: B, k: {i % 7}, repeat: {repeat}}}" for i in range(uses)]
+    return "\n".join(lines) + "\n"
+
+
+def many_inputs(rng: random.Random) -> str:
+    """A merge of thousands of inputs behind a layer with parameters, or thousands that warn."""
+    n = rng.choice([100, 5000, 20000])
+    if rng.random() < 0.5:
+        merge = rng.choice(["Add", "Mul", "Cat", "Stack"])
+        refs = ", ".join(rng.choice(["fc", "input"]) for _ in range(n))
+        return (
+            "input: [1, 4]\nlayers:\n  - {name: fc, type: Linear, out_features: 4}\n"
+            f"  - {{name: m, type: {merge}, from: [{refs}]}}\n"
+        )
+    return "input: [1, 4]\nlayers:\n" + "  - {type: BatchNorm1d}\n" * min(n, 10000)
+
+
 def case(rng: random.Random) -> str:
-    kind = rng.randrange(6)
+    kind = rng.randrange(8)
+    if kind == 6:
+        return heavy_expressions(rng)
+    if kind == 7:
+        return many_inputs(rng)
     if kind == 4:
         return hostile_ultralytics(rng)
     if kind == 5:
@@ -340,18 +386,19 @@ def run_case(text: str, path: Path, time_limit: float = 2.0) -> list[str]:
     path.write_bytes(text.encode("utf-8", "replace"))
     runner = CliRunner()
     problems = []
-    for cmd in COMMANDS:
-        t0 = time.perf_counter()
-        r = runner.invoke(app, [*cmd, str(path)])
-        took = time.perf_counter() - t0
+    option = OPTIONS[zlib.crc32(text.encode("utf-8", "replace")) % len(OPTIONS)]
+    for cmd in [*COMMANDS, option]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = runner.invoke(app, [cmd[0], str(path), *cmd[1:]])
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
         if r.exception is not None and not isinstance(r.exception, SystemExit):
             problems.append(
                 f"{' '.join(cmd)}: {type(r.exception).__name__}: {str(r.exception)[:200]}"
             )
         if r.exit_code not in (0, 1, 2):
             problems.append(f"{' '.join(cmd)}: exit {r.exit_code}")
-        if took > time_limit:
-            problems.append(f"{' '.join(cmd)}: {took:.1f} s")
+        if took > time_limit or cpu > time_limit:
+            problems.append(f"{' '.join(cmd)}: {took:.1f} s, {cpu:.1f} s of CPU")
         problems += [
             f"{' '.join(cmd)}: {p}"
             for p in check_output(path.read_text("utf-8", "replace"), r.output, str(path))

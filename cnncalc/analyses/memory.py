@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..diagnostics import cut
+from ..diagnostics import SpecError, cut
 from ..engine import Analysis, base
 from ..layers import REGISTRY
 from ..layers.base import prod
@@ -234,8 +234,19 @@ def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1) -> int:
     def total(n):
         return memory(a_at(n), dtype, optimizer).total_bytes
 
-    if total(1) > limit:
+    one = total(1)
+    if one > limit:
         return 0
+    # a step's bytes are affine in the batch on most nets: the batch the line gives, kept only
+    # where it is the boundary (it fits, one more does not); else the search below
+    slope = total(2) - one
+    if slope > 0:
+        guess = min(1 + (limit - one) // slope, 1 << 40)
+        try:
+            if total(guess) <= limit and total(guess + 1) > limit:
+                return guess
+        except SpecError:  # a batch the net refuses: the search finds the boundary
+            pass
     lo, hi = 1, 2
     while total(hi) <= limit:
         lo, hi = hi, hi * 2
