@@ -32,6 +32,13 @@ def main(argv):
             if problems:
                 bad += 1
                 print(f"seed {seed}: {problems[:3]}\n  {text[:300]!r}", flush=True)
+            done = seed - first + 1
+            if done % 250 == 0:  # a campaign cut short still says how far it went
+                print(
+                    f"... {done:,} cases (seeds {first}..{seed}), {bad:,} broke the contract, "
+                    f"{time.perf_counter() - t0:.0f} s",
+                    flush=True,
+                )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{n:,} cases, {bad:,} broke the contract, {time.perf_counter() - t0:.0f} s, peak "
