@@ -81,8 +81,9 @@ def layered(
     order = _dfs_order(nodes, succ)
     for n in order:
         rows[rank[n]].append(n)
+    placed = set(order)
     for n in rank:  # anything the walk missed (it reaches all from the roots, but stay safe)
-        if n not in order:
+        if n not in placed:
             rows[rank[n]].append(n)
     _median_sweeps(rows, succ, pred2)
     x = _coordinates(rows, w, succ, pred2, main)
