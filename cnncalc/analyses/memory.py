@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..diagnostics import SpecError, cut
-from ..engine import Analysis, base
+from ..engine import base
 from ..layers import REGISTRY
 from ..layers.base import prod
+from ..model import Analysis
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}

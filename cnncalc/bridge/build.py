@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..engine import Analysis
 from ..layers import REGISTRY
+from ..model import Analysis
 
 
 def module_for(type_: str, kwargs: dict) -> nn.Module:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..engine import Analysis
+from ..model import Analysis
 from .build import build
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

@@ -20,8 +20,8 @@ import math
 import torch
 from torch import nn
 
-from ..engine import Analysis
 from ..layers import REGISTRY
+from ..model import Analysis
 from .build import build
 
 _IDENTITY_PREFIXES = (

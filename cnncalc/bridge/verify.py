@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..engine import Analysis
+from ..model import Analysis
 from ..show.render import shape_text
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..engine import Analysis, base
+from ..engine import base
 from ..layers import REGISTRY
+from ..model import Analysis
 
 FAMILIES = {  # family (the layers/ file a kind lives in) -> (fill, stroke, legend label)
     "conv": ("#dbe8fb", "#3b6fb6", "convolution"),

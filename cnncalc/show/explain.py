@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..engine import Analysis, LayerResult
 from ..layers import REGISTRY
 from ..layers.base import times
+from ..model import Analysis, LayerResult
 from .render import shape_text
 
 # What a default means, where it is not obvious from its name.

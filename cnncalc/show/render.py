@@ -1,10 +1,10 @@
-"""Table, JSON and Markdown output, read from an :class:`~cnncalc.engine.Analysis`."""
+"""Table, JSON and Markdown output, read from an :class:`~cnncalc.model.Analysis`."""
 
 from __future__ import annotations
 
 import json
 
-from ..engine import Analysis, Field, LayerResult
+from ..model import Analysis, Field, LayerResult
 
 PARAM_BYTES = 4  # float32
 
