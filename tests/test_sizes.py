@@ -289,3 +289,22 @@ def test_explain_of_a_refused_size_names_the_layer_and_nearby_sizes(tmp_path):
     )
     r = run("explain", path)
     assert "H = 28: the nearest that work are 30;" in r.stderr
+
+
+def test_a_parameter_layer_reads_no_tensor_in_a_sweep():
+    """A Parameter (no input) in the graph: every size decided, as the analysis decides it."""
+    text = (
+        "input: [1, 3, 5, 5]\nlayers:\n"
+        "  - {name: c, type: Conv2d, out_channels: 4, kernel_size: 3}\n"
+        "  - {name: p, type: Parameter, shape: [4, 1, 1]}\n  - {name: s, type: Add, from: [c, p]}\n"
+    )
+    spec = parse(text)
+    sw = sweep(spec, ["H", "W"], 1, 12)
+    fits = []
+    for x in range(1, 13):
+        try:
+            analyze(parse(text.replace("[1, 3, 5, 5]", f"[1, 3, {x}, {x}]")))
+            fits.append(x)
+        except SpecError:
+            pass
+    assert sw.valid == fits == list(range(3, 13))
