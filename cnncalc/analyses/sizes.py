@@ -202,7 +202,13 @@ def sweep(
         passes = None
         for (state, lossy), xs in groups.items():
             v = state[ins_at[0][0]] if ins_at else None  # a Parameter reads no tensor
-            if passes and v is not None and v[0] != MANY and len(v[0]) == len(rep) and v[0][:-tail] == rep[:-tail]:
+            if (
+                passes
+                and v is not None
+                and v[0] != MANY
+                and len(v[0]) == len(rep)
+                and v[0][:-tail] == rep[:-tail]
+            ):
                 value = (passes[:-tail] + v[0][-tail:], v[1] if keeps_layout else None)
                 key = (tuple(value if k < 0 else state[k] for k in after), lossy)
                 if key in new:
