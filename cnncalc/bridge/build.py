@@ -58,20 +58,42 @@ class SpecNet(nn.Module):
                 m.register(owner, last)
                 getattr(owner, last).requires_grad_(layer.trainable)
             steps.append((layer.name, m, layer.inputs))
-        self._steps = steps  # a plain list: registration happened in attach
-        self._outputs = [name for name, _ in analysis.outputs] or [analysis.layers[-1].name]
+        outputs = [name for name, _ in analysis.outputs] or [analysis.layers[-1].name]
+        # each tensor is dropped after the last layer that reads it, as a module's locals are:
+        # the forward holds what a plain torch forward holds, no more
+        last = {}
+        for i, (name, _, inputs) in enumerate(steps):
+            for k in inputs:
+                last[k] = i
+            last.setdefault(name, i)
+        for i, layer in enumerate(analysis.layers):
+            for k in range(len(layer.output_shapes or ())):
+                last.setdefault(f"{layer.name}:{k}", i)
+        for o in outputs:
+            last[o] = len(steps)
+        drops: list[list[str]] = [[] for _ in steps]
+        for k, i in last.items():
+            if i < len(steps):
+                drops[i].append(k)
+        self._steps = [(*step, drops[i]) for i, step in enumerate(steps)]  # registration is done
+        self._outputs = outputs
 
     def forward(self, x, record=None):
         """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its
-        output).
-        Several outputs come back as a tuple."""
+        output). Several outputs come back as a tuple."""
         outs = {"input": x}
-        for name, m, inputs in self._steps:
-            xs = [outs[i] for i in inputs]
-            y = record(name, m, xs) if record else m(*xs)
+        for name, m, inputs, drop in self._steps:
+            y = (
+                record(name, m, [outs[i] for i in inputs])
+                if record
+                else m(*[outs[i] for i in inputs])
+            )
             outs[name] = y
             if isinstance(y, tuple):
                 outs.update((f"{name}:{k}", t) for k, t in enumerate(y))
+            del y
+            for k in drop:
+                outs.pop(k, None)
         res = [outs[o] for o in self._outputs]
         return res[0] if len(res) == 1 else tuple(res)
 

@@ -117,8 +117,8 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
         with torch.no_grad():
             p.fill_(1.0 if not n.endswith("bias") else 0.0)
     model._steps = [
-        (name, _swap(layer.type, m), inputs)
-        for (name, m, inputs), layer in zip(model._steps, a.layers)
+        (name, _swap(layer.type, m), inputs, drop)
+        for (name, m, inputs, drop), layer in zip(model._steps, a.layers)
     ]
     model.eval()
     x = torch.ones(a.input, dtype=torch.float64, requires_grad=True)

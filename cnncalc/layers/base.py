@@ -294,6 +294,16 @@ class Kind:
         Only asked when an input needs a gradient or the layer has parameters."""
         return []
 
+    def backward(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
+        """What its backward allocates, in order (torch 2.13, CPU, as the dispatcher sees it):
+        ``("grad", k)`` input k's gradient (a fresh tensor of its shape), ``("pass", k)`` input k's
+        gradient is the incoming one (or a view of it), ``("params",)`` the parameters' gradients,
+        ``("tmp", shape, dtype)`` a temporary freed when the node ends. Inputs that need no
+        gradient get none; ``("params",)`` is skipped for a frozen layer."""
+        if self.view:
+            return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]
+        return [("grad", k) for k, g in enumerate(grads) if g] + [("params",)]
+
     def explain(self, a: dict, x, out) -> list[str]:
         """The rule behind the output shape (and MACs), with the numbers filled in."""
         if tuple(out) == tuple(x):
