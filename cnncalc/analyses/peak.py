@@ -75,10 +75,11 @@ class _Pool:
         self.peak = [0, 0]
         self.at: tuple[str, str | None] = ("forward", None)
         self.breakdown = dict(self.by)
-        self.phase = "forward"
+        self.phase = "setup"
         self.layer: str | None = None
         self.phase_peak: dict[str, int] = {}
         self._next = 0
+        self.log: list | None = None
 
     def alloc(self, nbytes: int, category: str, refs: int = 1) -> int:
         sid = self._next
@@ -97,6 +98,8 @@ class _Pool:
             self.peak[0] = self.live[0]
             self.at = (self.phase, self.layer)
             self.breakdown = dict(self.by)
+        if self.log is not None:
+            self.log.append(("+", nbytes, self.live[0], self.phase, self.layer, category))
         self.peak[1] = max(self.peak[1], self.live[1])
         if self.live[0] > self.phase_peak.get(self.phase, -1):
             self.phase_peak[self.phase] = self.live[0]
@@ -116,6 +119,8 @@ class _Pool:
             self.live[0] -= nbytes
             self.live[1] -= cuda
             self.by[category] -= nbytes
+            if self.log is not None:
+                self.log.append(("-", nbytes, self.live[0], self.phase, self.layer, category))
 
     def recategorize(self, sid: int, category: str) -> None:
         nbytes, cuda, old = self.size[sid]
@@ -137,10 +142,13 @@ def peak(
     foreach: bool = True,
     loss: str = "cross_entropy",
     amp: str | None = None,
+    log: list | None = None,
 ) -> Peak:
-    """The peak of one training step of ``a`` (FORMAT.md section 15)."""
+    """The peak of one training step of ``a`` (FORMAT.md section 15); ``log`` (a list) hears
+    every allocation and free."""
     size = DTYPES[dtype]
     pool = _Pool()
+    pool.log = log
     params = _params(a, size)
     trained = [(layer, n) for layer, n, _, t in params if t]
     for _, n, _, _ in params:
@@ -250,6 +258,8 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 elif item[0] == "out":
                     sid = f.sid[layer.name]
                     pool.hold(sid)
+                elif item[0] == "buffer":  # a running statistic: alive anyway
+                    continue
                 else:
                     sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
                 held.append(sid)

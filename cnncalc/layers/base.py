@@ -290,7 +290,7 @@ class Kind:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
         ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a
         fresh
-        tensor, dtype ``"act"`` (the activation dtype: statistics too, on the CPU) or ``"int64"``.
+        tensor (``"buffer"``: a buffer's, allocated before the step), dtype ``"act"`` (the activation dtype: statistics too, on the CPU) or ``"int64"``.
         Only asked when an input needs a gradient or the layer has parameters."""
         return []
 

@@ -54,9 +54,10 @@ class BatchNorm(Kind):
         return out
 
     def saves(self, a, xs, out, grads):
-        # input, batch mean and inverse std, and the running statistics when tracked
+        # input, batch mean and inverse std, and the running statistics (buffers) when tracked
         c = xs[0][1]
-        return [("in", 0)] + [("new", (c,), "act")] * (4 if a["track_running_stats"] else 2)
+        stats = [("buffer", (c,), "act")] * 2 if a["track_running_stats"] else []
+        return [("in", 0)] + [("new", (c,), "act")] * 2 + stats
 
 
 class InstanceNorm(Kind):
