@@ -119,7 +119,7 @@ def peak(
             "adam": lambda: torch.optim.Adam(params, lr=1e-3, foreach=foreach),
             "adamw": lambda: torch.optim.AdamW(params, lr=1e-3, foreach=foreach),
         }
-        opt = make[optimizer]()
+        opt = make[optimizer]() if params else None
         scaler = torch.amp.GradScaler("cpu") if amp == "float16" else None
         x = torch.randn(a.input)
         with torch.no_grad():
@@ -130,15 +130,17 @@ def peak(
         if step == "steady":  # a first step makes the state, then the measured one runs
             out = model(x)
             lo = _losses([out] if isinstance(out, torch.Tensor) else list(out), targets, loss)
-            lo.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            if lo.requires_grad:
+                lo.backward()
+            if opt is not None:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
             del out, lo
         count = _Count(cuda)
         count.log = [] if log else None
         for t in [*model.parameters(), *model.buffers(), x, *targets]:
             count.track(t, "held")
-        for state in opt.state.values():
+        for state in opt.state.values() if opt is not None else ():
             for v in state.values():
                 if isinstance(v, torch.Tensor):
                     count.track(v, "state")
@@ -158,7 +160,8 @@ def peak(
             return y
 
         with count:
-            opt.zero_grad(set_to_none=True)
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
             count.enter("forward")
             ctx = torch.autocast("cpu", dtype=LOW[amp]) if amp else _Null()
             with ctx:
@@ -166,9 +169,12 @@ def peak(
                 count.enter("loss")
                 lo = _losses([out] if isinstance(out, torch.Tensor) else list(out), targets, loss)
             count.enter("backward")
-            (scaler.scale(lo) if scaler else lo).backward()
+            if lo.requires_grad:
+                (scaler.scale(lo) if scaler else lo).backward()
             count.enter("optimizer")
-            if scaler:
+            if opt is None:
+                pass
+            elif scaler:
                 scaler.step(opt)
                 scaler.update()
             else:

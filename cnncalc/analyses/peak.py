@@ -263,6 +263,10 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 else:
                     sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
                 held.append(sid)
+        elif layer.inputs:  # the op still makes what a backward would keep, freed at once
+            for item in _saves(kind, layer, grads, True):
+                if item[0] == "new":
+                    pool.drop(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations"))
         f.saved[layer.name] = held
         for s in layer.inputs:
             if last.get(s) == i:
@@ -312,6 +316,8 @@ def _loss(pool, f, outputs, shapes, size, loss):
 
 
 def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None:
+    if not any(f.grad.get(o) for o, _, _, _ in heads):
+        return  # nothing needs a gradient: torch has no backward to run
     # the root gradient, ones_like(loss), kept by autograd to the end of backward
     ones = pool.alloc(size, "activation_grads")
     buffers: dict[str, list[int]] = {}  # tensor -> its gradient (a storage id), once in
@@ -413,22 +419,35 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
     for item in kind.backward(layer.kwargs, shapes, layer.output_shape, grads):
         if item[0] == "grad":
             k = item[1]
-            n = prod(shapes[k]) * size
-            sends.append((layer.inputs[k], pool.alloc(n, "activation_grads"), n))
+            n = prod(item[2] if len(item) > 2 else shapes[k]) * size
+            sends.append((k, pool.alloc(n, "activation_grads"), n))
         elif item[0] == "pass":
             k = item[1]
             sid = incoming[0]
             pool.hold(sid)
-            sends.append((layer.inputs[k], sid, prod(shapes[k]) * size))
+            # a view (the input's size), or at the output's shape, summed down after
+            sends.append((k, sid, prod(item[2] if len(item) > 2 else shapes[k]) * size))
         elif item[0] == "params":
             if layer.trainable:
                 for p in layer.params:
-                    pool.alloc(p.count * size, "grads", refs=1)
+                    pool.alloc(p.count * size, "grads")
+        elif item[0] == "free":
+            for t in temps:
+                pool.drop(t)
+            temps = []
         else:
             temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "temporaries"))
     for t in temps:
         pool.drop(t)
-    return sends
+    out = []
+    for k, sid, n in sends:  # a gradient made at the output's shape, summed to the input's
+        own = prod(shapes[k]) * size
+        if n != own:
+            new = pool.alloc(own, "activation_grads")
+            pool.drop(sid)
+            sid = new
+        out.append((layer.inputs[k], sid, own))
+    return out
 
 
 def _state(pool: _Pool, optimizer: str, trained) -> None:

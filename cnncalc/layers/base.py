@@ -294,13 +294,19 @@ class Kind:
         Only asked when an input needs a gradient or the layer has parameters."""
         return []
 
+    # its backward hands on the incoming gradient (or views of it) rather than a new tensor:
+    # None means as ``view`` says (a view's backward is a view; expand, slice and select copy)
+    passes_grad: bool | None = None
+
     def backward(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
         """What its backward allocates, in order (torch 2.13, CPU, as the dispatcher sees it):
         ``("grad", k)`` input k's gradient (a fresh tensor of its shape), ``("pass", k)`` input k's
         gradient is the incoming one (or a view of it), ``("params",)`` the parameters' gradients,
-        ``("tmp", shape, dtype)`` a temporary freed when the node ends. Inputs that need no
+        ``("tmp", shape, dtype)`` a temporary freed when the node ends (``("free",)``: the
+        temporaries so far, freed there); ``("grad", k, shape)`` a gradient made at another shape
+        (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise). Inputs that need no
         gradient get none; ``("params",)`` is skipped for a frozen layer."""
-        if self.view:
+        if self.view if self.passes_grad is None else self.passes_grad:
             return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]
         return [("grad", k) for k, g in enumerate(grads) if g] + [("params",)]
 

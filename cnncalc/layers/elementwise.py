@@ -100,6 +100,13 @@ class PReLU(Kind):
     def saves(self, a, xs, out, grads):
         return [("in", 0)]
 
+    def backward(self, a, xs, out, grads):
+        # one kernel makes the input's gradient (needed or not) and the weight's at the input's
+        # shape, then summed to the weight's
+        x = xs[0]
+        first = [("grad", 0)] if grads[0] else [("tmp", x, "act")]
+        return [*first, ("tmp", x, "act"), *([] if grads[0] else [("free",)]), ("params",)]
+
     def infer(self, a, x):
         m = a["num_parameters"]
         c = x[1] if len(x) > 1 else 1

@@ -95,8 +95,26 @@ class Elementwise2(Kind):
     def module(self, kwargs):
         return self.type, {"value": kwargs["value"]}
 
+    def backward(self, a, xs, out, grads):
+        # each gradient is made at the output's shape and summed down to a broadcast input's
+        # after (autograd's sum_to); Div's divisor gradient, -g * ((a / b) / b), comes first
+        def given(k):  # the incoming gradient itself, or its sum down to a broadcast input
+            return ("pass", k) if tuple(xs[k]) == tuple(out) else ("pass", k, out)
+
+        if self.type == "Add" or len(xs) == 1 and self.type == "Sub":
+            return [given(k) for k, g in enumerate(grads) if g]
+        if len(xs) == 1:  # times or over a constant
+            return [("grad", 0)] if grads[0] else []
+        if self.type == "Sub":
+            return [given(0)] * grads[0] + [("grad", 1, out)] * grads[1]
+        if self.type == "Div":
+            other = [("tmp", out, "act")] * 3 + [("grad", 1, out), ("free",)]
+            return other * grads[1] + [("grad", 0, out)] * grads[0]
+        return [("grad", k, out) for k, g in enumerate(grads) if g]
+
 
 class Cat(Kind):
+    passes_grad = True  # slices of the gradient
     inputs = (1, None)
 
     def infer(self, a, xs, names=()):
@@ -146,6 +164,7 @@ def _sections(v, key):
 
 class Stack(Kind):
     """torch.stack: equal shapes joined along a new dim."""
+    passes_grad = True  # views of the gradient
 
     inputs = (1, None)
 
@@ -171,6 +190,7 @@ class Stack(Kind):
 class Split(Strided):
     """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views
     along ``dim``."""
+    passes_grad = False  # its backward concatenates the parts' gradients
 
     def module(self, kwargs):
         return "Split", kwargs

@@ -59,6 +59,10 @@ class BatchNorm(Kind):
         stats = [("buffer", (c,), "act")] * 2 if a["track_running_stats"] else []
         return [("in", 0)] + [("new", (c,), "act")] * 2 + stats
 
+    def backward(self, a, xs, out, grads):
+        # the kernel makes the input's gradient even where no input needs one
+        return [("grad", 0) if grads[0] else ("tmp", xs[0], "act"), ("params",)]
+
 
 class InstanceNorm(Kind):
     size_keys = ("num_features",)
