@@ -365,7 +365,7 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
         layer = by[name]
         pool.layer = name
         incoming = [s for k in _names(layer) for s in buffers.pop(k, [])]
-        outs = _node(pool, layer, f, incoming, size)
+        outs, incoming = _node(pool, layer, f, incoming, size)
         for s in incoming:
             pool.drop(s)
         for s in f.saved[name]:
@@ -415,7 +415,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
         for s in incoming:
             pool.hold(s)
             pool.recategorize(s, "grads")
-        return []
+        return [], incoming
     for item in kind.backward(layer.kwargs, shapes, layer.output_shape, grads):
         if item[0] == "grad":
             k = item[1]
@@ -431,6 +431,10 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
             if layer.trainable:
                 for p in layer.params:
                     pool.alloc(p.count * size, "grads")
+        elif item[0] == "release":  # the node's first half is done: what it held goes
+            for sid in incoming + f.saved[layer.name]:
+                pool.drop(sid)
+            incoming, f.saved[layer.name] = [], []
         elif item[0] == "free":
             for t in temps:
                 pool.drop(t)
@@ -447,7 +451,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
             pool.drop(sid)
             sid = new
         out.append((layer.inputs[k], sid, own))
-    return out
+    return out, incoming
 
 
 def _state(pool: _Pool, optimizer: str, trained) -> None:

@@ -304,7 +304,8 @@ class Kind:
         gradient is the incoming one (or a view of it), ``("params",)`` the parameters' gradients,
         ``("tmp", shape, dtype)`` a temporary freed when the node ends (``("free",)``: the
         temporaries so far, freed there); ``("grad", k, shape)`` a gradient made at another shape
-        (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise). Inputs that need no
+        (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise);
+        ``("release",)`` the incoming gradient and the saved tensors let go (a second node). Inputs that need no
         gradient get none; ``("params",)`` is skipped for a frozen layer."""
         if self.view if self.passes_grad is None else self.passes_grad:
             return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]

@@ -181,6 +181,13 @@ class Conv(Kind):
             [("in", 0), padded] if mode != "circular" and grads[0] else [padded]
         )  # the pad keeps its input
 
+    def backward(self, a, xs, out, grads):
+        # a conv that pads first: the padded input's gradient, then the pad's own backward
+        padded = [i[1] for i in self.saves(a, xs, out, grads) if i[0] == "new"]
+        if not padded or not grads[0]:
+            return [("grad", 0)] * grads[0] + [("params",)]
+        return [("tmp", padded[0], "act"), ("params",), ("release",), ("grad", 0), ("free",)]
+
     def explain(self, a, x, out):
         batch, c, sp = spatial_input(x, self.n)
         k, s, d, g = a["kernel_size"], a["stride"], a["dilation"], a["groups"]
