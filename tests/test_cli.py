@@ -217,11 +217,13 @@ def test_memory_command_json_and_fit():
     assert out["saved_activation_bytes"] == sum(x["saved_bytes"] for x in out["layers"])
     assert out["total_bytes"] == 4 * 81194 * 4 + out["saved_activation_bytes"]
     fitted = json.loads(run("memory", "--format", "json", "--fit", "1MiB").stdout)["fit_batch"]
-    at = json.loads(run("memory", "--format", "json", "--batch", str(fitted)).stdout)["total_bytes"]
-    above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)[
-        "total_bytes"
-    ]
-    assert at <= 1 << 20 < above
+    at = json.loads(run("memory", "--format", "json", "--batch", str(fitted)).stdout)
+    above = json.loads(run("memory", "--format", "json", "--batch", str(fitted + 1)).stdout)
+    assert at["peak_bytes_cuda"] <= 1 << 20 < above["peak_bytes_cuda"]
+    assert {"peak_bytes", "peak_phase", "peak_layer", "peak_breakdown"} <= set(at)
+    assert sum(at["peak_breakdown"].values()) == at["peak_bytes"]
+    for bad in (["--amp", "float16"], ["--step", "last"], ["--foreach", "maybe"]):
+        assert run("memory", *bad).exit_code == 2
     assert run("memory", "--fit", "12 parsecs").exit_code == 2
 
 

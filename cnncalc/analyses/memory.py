@@ -21,10 +21,8 @@ from ..engine import base
 from ..layers import REGISTRY
 from ..layers.base import prod
 from ..model import Analysis
-
-DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
-OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
-ITEM = {"int64": 8}  # every other saved tensor has the activation dtype
+from .autograd import DTYPES, ITEM, OPTIMIZERS, storages
+from .peak import Peak, peak
 
 
 @dataclass
@@ -39,6 +37,7 @@ class Memory:
     saved_activation_bytes: int
     inference_peak_bytes: int
     per_layer: dict[str, int] = field(default_factory=dict)
+    peak: Peak | None = None  # the peak of the whole step (FORMAT.md section 15)
 
     def to_dict(self, fit_batch: int | None = None) -> dict:
         """What ``cnncalc memory --format json`` prints."""
@@ -55,6 +54,8 @@ class Memory:
             "total_bytes": self.total_bytes,
             "inference_peak_bytes": self.inference_peak_bytes,
         }
+        if self.peak is not None:
+            out.update(self.peak.to_dict())
         if fit_batch is not None:
             out["fit_batch"] = fit_batch
         return out
@@ -70,14 +71,23 @@ class Memory:
         )
 
 
-def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memory:
+def memory(
+    a: Analysis,
+    dtype: str = "float32",
+    optimizer: str = "sgd",
+    step: str = "steady",
+    foreach: bool = True,
+    loss: str = "cross_entropy",
+    amp: str | None = None,
+) -> Memory:
+    """One training step's memory: the sums of section 7 and the peak of section 15."""
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(
         t.count * (8 if t.name.endswith("num_batches_tracked") else size) for t in a.buffers
     )
     trainable = a.trainable_params * size
-    owner, storage = _storages(a, size)
+    owner, storage = storages(a, size)
     grad = {"input": False}
     saved: dict[str, int] = {}
     per_layer: dict[str, int] = {}
@@ -132,38 +142,13 @@ def memory(a: Analysis, dtype: str = "float32", optimizer: str = "sgd") -> Memor
         saved_activation_bytes=sum(saved.values()),
         inference_peak_bytes=_inference_peak(a, size),
         per_layer=per_layer,
+        peak=peak(a, dtype, optimizer, step, foreach, loss, amp),
     )
-
-
-def _storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
-    """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's
-    storage."""
-    owner = {"input": "input"}
-    nbytes = {"input": prod(a.input) * size}
-    for layer in a.layers:
-        kind = REGISTRY[layer.type]
-        if not layer.inputs:  # a parameter
-            owner[layer.name] = None
-            continue
-        sid = (
-            owner[layer.inputs[0]]
-            if kind.shares_input(layer.kwargs) and not layer.copies
-            else layer.name
-        )
-        owner[layer.name] = sid
-        for k in range(len(layer.output_shapes or ())):
-            owner[f"{layer.name}:{k}"] = sid
-        if sid == layer.name:
-            nbytes[sid] = (
-                kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape)
-                * size
-            )
-    return owner, nbytes
 
 
 def _inference_peak(a: Analysis, size: int) -> int:
     """Walk the forward pass: allocate each new output, free storages after their last reader."""
-    owner, nbytes = _storages(a, size)
+    owner, nbytes = storages(a, size)
     last_use = {"input": -1}
     for i, layer in enumerate(a.layers):
         for s in layer.inputs:
@@ -228,18 +213,19 @@ def parse_size(text: str) -> int:
     return size
 
 
-def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1) -> int:
-    """The largest batch whose training step fits in ``limit`` bytes (0 if not even batch 1);
-    ``a_at(batch)`` analyses the spec at that batch."""
+def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, **step) -> int:
+    """The largest batch whose training step's peak (in CUDA's blocks) fits in ``limit`` bytes
+    (0 if not even batch 1); ``a_at(batch)`` analyses the spec at that batch; ``step`` holds
+    :func:`peak`'s other options."""
 
     def total(n):
-        return memory(a_at(n), dtype, optimizer).total_bytes
+        return peak(a_at(n), dtype, optimizer, **step).peak_bytes_cuda
 
     one = total(1)
     if one > limit:
         return 0
-    # a step's bytes are affine in the batch on most nets: the batch the line gives, kept only
-    # where it is the boundary (it fits, one more does not); else the search below
+    # the peak is close to affine in the batch: the batch the line gives, kept only where it is
+    # the boundary (it fits, one more does not); else the search below
     slope = total(2) - one
     if slope > 0:
         guess = min(1 + (limit - one) // slope, 1 << 40)

@@ -289,9 +289,9 @@ class Kind:
     def saves(self, a: dict, xs: list, out, grads: list[bool]) -> list[tuple]:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
         ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a
-        fresh
-        tensor (``"buffer"``: a buffer's, allocated before the step), dtype ``"act"`` (the activation dtype: statistics too, on the CPU) or ``"int64"``.
-        Only asked when an input needs a gradient or the layer has parameters."""
+        fresh tensor (``"buffer"``: a buffer's, allocated before the step), dtype ``"act"`` (the
+        activation dtype: statistics too, on the CPU) or ``"int64"``. Only asked when an input
+        needs a gradient or the layer has parameters."""
         return []
 
     # its backward hands on the incoming gradient (or views of it) rather than a new tensor:
@@ -305,8 +305,8 @@ class Kind:
         ``("tmp", shape, dtype)`` a temporary freed when the node ends (``("free",)``: the
         temporaries so far, freed there); ``("grad", k, shape)`` a gradient made at another shape
         (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise);
-        ``("release",)`` the incoming gradient and the saved tensors let go (a second node). Inputs that need no
-        gradient get none; ``("params",)`` is skipped for a frozen layer."""
+        ``("release",)`` the incoming gradient and the saved tensors let go (a second node).
+        Inputs that need no gradient get none; ``("params",)`` is skipped for a frozen layer."""
         if self.view if self.passes_grad is None else self.passes_grad:
             return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]
         return [("grad", k) for k, g in enumerate(grads) if g] + [("params",)]

@@ -164,6 +164,7 @@ def _sections(v, key):
 
 class Stack(Kind):
     """torch.stack: equal shapes joined along a new dim."""
+
     passes_grad = True  # views of the gradient
 
     inputs = (1, None)
@@ -190,6 +191,7 @@ class Stack(Kind):
 class Split(Strided):
     """torch.split (sizes, or one size repeated with a shorter last part) and torch.chunk: views
     along ``dim``."""
+
     passes_grad = False  # its backward concatenates the parts' gradients
 
     def module(self, kwargs):

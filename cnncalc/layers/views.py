@@ -260,6 +260,7 @@ class ChannelShuffle(Kind):
 class Expand(Strided):
     """torch.expand: size-1 dims stretched (and new leading dims added) without copying; -1 keeps
     a dim."""
+
     passes_grad = False  # its backward sums the repeats
 
     def infer(self, a, x):
@@ -309,6 +310,7 @@ class Expand(Strided):
 
 class Slice(Strided):
     """``x[start:end:step]`` along ``dim`` (Python's slice rules, clamped to the dim): a view."""
+
     passes_grad = False  # its backward writes the slice into zeros
 
     def _range(self, a, x):
@@ -343,6 +345,7 @@ class Slice(Strided):
 class DropsDim(Strided):
     """A view without one of the input's dims (Select, Unbind): its layout drops that dim's
     stride."""
+
     passes_grad = False  # its backward writes the part into zeros (or stacks)
 
     def layout(self, a, x, stride, out):

@@ -333,11 +333,30 @@ def memory_text(a: Analysis, m, markdown: bool = False, fit: tuple[str, int] | N
         f"Total:             {bytes_text(m.total_bytes)}",
         f"Inference peak (activations alive at once): {bytes_text(m.inference_peak_bytes)}",
     ]
+    if m.peak is not None:
+        footer += peak_lines(m.peak)
     if fit is not None:
-        footer.append(f"Largest batch whose training step fits in {fit[0]}: {fit[1]:,}")
+        footer.append(f"Largest batch whose training step's peak fits in {fit[0]}: {fit[1]:,}")
     out.append("")
     out += [f"- {' '.join(line.split())}" for line in footer] if markdown else footer
     return "\n".join(out) + "\n"
+
+
+def peak_lines(p) -> list[str]:
+    """The peak of the step: how much, where, what is alive then, and each phase's peak."""
+    where = p.peak_phase + (f", layer {p.peak_layer}" if p.peak_layer else "")
+    alive = ", ".join(
+        f"{k.replace('_', ' ')} {bytes_text(v)}" for k, v in p.peak_breakdown.items() if v
+    )
+    phases = ", ".join(f"{k} {bytes_text(v)}" for k, v in p.phase_peak_bytes.items())
+    how = f"{p.step} step, {p.loss}, foreach {'on' if p.foreach else 'off'}"
+    return [
+        f"Peak of the step:  {bytes_text(p.peak_bytes)} ({how}); in CUDA's 512-byte blocks "
+        f"{bytes_text(p.peak_bytes_cuda)}",
+        f"  where: {where}",
+        f"  alive then: {alive}",
+        f"  phase peaks: {phases}",
+    ]
 
 
 def params_text(a: Analysis, markdown: bool = False) -> str:

@@ -1,0 +1,354 @@
+"""Autograd's bookkeeping, storage by storage, for the peak of a training step (``peak.py``).
+
+A pool of storages, each with its bytes, category and holders: the forward's locals (a tensor
+lives until the last layer that reads it), autograd's nodes (what ``Kind.saves`` declares, until
+the node runs), the gradients in flight (until the node they flow into has run) and ``.grad``.
+Backward runs in autograd's order: of the nodes whose gradients are all in, the one made last in
+the forward first; two gradients that meet at a tensor are summed into a new one (as autograd
+does where the tensors are a subclass, FakeTensor among them); what a node allocates is its
+kind's ``backward``.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from ..engine import base
+from ..layers import REGISTRY
+from ..layers.base import prod
+from ..model import Analysis
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+ITEM = {"int64": 8}  # every other saved tensor has the activation dtype
+CATEGORIES = (
+    "params",
+    "buffers",
+    "optimizer_state",
+    "inputs",
+    "activations",
+    "activation_grads",
+    "grads",
+    "temporaries",
+)
+BLOCK = 512  # bytes: CUDA's caching allocator rounds every block up to this
+
+
+class _Pool:
+    """Storages alive: each with its bytes, category and holders; the peak and where it fell."""
+
+    def __init__(self):
+        self.size: dict[int, tuple[int, int, str]] = {}  # id -> (bytes, cuda bytes, category)
+        self.refs: dict[int, int] = {}
+        self.live = [0, 0]
+        self.by = dict.fromkeys(CATEGORIES, 0)
+        self.peak = [0, 0]
+        self.at: tuple[str, str | None] = ("forward", None)
+        self.breakdown = dict(self.by)
+        self.phase = "setup"
+        self.layer: str | None = None
+        self.phase_peak: dict[str, int] = {}
+        self._next = 0
+        self.log: list | None = None
+
+    def alloc(self, nbytes: int, category: str, refs: int = 1) -> int:
+        sid = self._next
+        self._next += 1
+        if nbytes <= 0:  # an empty tensor: no storage to count
+            self.size[sid] = (0, 0, category)
+            self.refs[sid] = refs
+            return sid
+        cuda = -(-nbytes // BLOCK) * BLOCK
+        self.size[sid] = (nbytes, cuda, category)
+        self.refs[sid] = refs
+        self.live[0] += nbytes
+        self.live[1] += cuda
+        self.by[category] += nbytes
+        if self.live[0] > self.peak[0]:
+            self.peak[0] = self.live[0]
+            self.at = (self.phase, self.layer)
+            self.breakdown = dict(self.by)
+        if self.log is not None:
+            self.log.append(("+", nbytes, self.live[0], self.phase, self.layer, category))
+        self.peak[1] = max(self.peak[1], self.live[1])
+        if self.live[0] > self.phase_peak.get(self.phase, -1):
+            self.phase_peak[self.phase] = self.live[0]
+        return sid
+
+    def hold(self, sid: int | None, n: int = 1) -> None:
+        if sid is not None:
+            self.refs[sid] += n
+
+    def drop(self, sid: int | None) -> None:
+        if sid is None:
+            return
+        self.refs[sid] -= 1
+        if self.refs[sid] == 0:
+            nbytes, cuda, category = self.size.pop(sid)
+            del self.refs[sid]
+            self.live[0] -= nbytes
+            self.live[1] -= cuda
+            self.by[category] -= nbytes
+            if self.log is not None:
+                self.log.append(("-", nbytes, self.live[0], self.phase, self.layer, category))
+
+    def recategorize(self, sid: int, category: str) -> None:
+        nbytes, cuda, old = self.size[sid]
+        self.by[old] -= nbytes
+        self.by[category] += nbytes
+        self.size[sid] = (nbytes, cuda, category)
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.layer = None
+        self.phase_peak.setdefault(phase, self.live[0])
+
+
+class _Fwd:
+    """What the forward leaves: each tensor's storage, which layers have a node, and what the
+    nodes hold."""
+
+    def __init__(self):
+        self.sid: dict[str, int | None] = {}
+        self.grad: dict[str, bool] = {"input": False}
+        self.saved: dict[str, list[int]] = {}
+        self.order: dict[str, int] = {}
+
+
+def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
+    pool.enter("forward")
+    owner, nbytes = storages(a, size)
+    f = _Fwd()
+    f.sid["input"] = None  # held by the caller: never freed in the step
+    last: dict[str, int] = {}
+    for i, layer in enumerate(a.layers):
+        for s in layer.inputs:
+            last[s] = i
+    for o in outputs:
+        last[o] = len(a.layers)
+    for i, layer in enumerate(a.layers):
+        pool.layer = layer.name
+        kind = REGISTRY[layer.type]
+        f.order[layer.name] = i
+        grads = [f.grad[s] for s in layer.inputs]
+        trains = bool(layer.params) and layer.trainable
+        needs = any(grads) or trains
+        f.grad[layer.name] = needs
+        if not layer.inputs:  # a parameter: its own storage, counted with the parameters
+            f.sid[layer.name] = None
+        elif owner[layer.name] == layer.name:
+            f.sid[layer.name] = pool.alloc(nbytes[layer.name], "activations")
+        else:
+            f.sid[layer.name] = f.sid[layer.inputs[0]]
+            pool.hold(f.sid[layer.name])
+        names = [layer.name] + [f"{layer.name}:{k}" for k in range(len(layer.output_shapes or ()))]
+        for k in names[1:]:
+            f.sid[k] = f.sid[layer.name]
+            f.grad[k] = needs
+            pool.hold(f.sid[k])
+        held = []
+        if needs:
+            items = _saves(kind, layer, grads, trains)
+            for item in items:
+                if item[0] == "in":
+                    sid = f.sid[layer.inputs[item[1]]]
+                    pool.hold(sid)
+                elif item[0] == "out":
+                    sid = f.sid[layer.name]
+                    pool.hold(sid)
+                elif item[0] == "buffer":  # a running statistic: alive anyway
+                    continue
+                else:
+                    sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
+                held.append(sid)
+        elif layer.inputs:  # the op still makes what a backward would keep, freed at once
+            for item in _saves(kind, layer, grads, True):
+                if item[0] == "new":
+                    pool.drop(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations"))
+        f.saved[layer.name] = held
+        for s in layer.inputs:
+            if last.get(s) == i:
+                pool.drop(f.sid[s])
+                last[s] = -1
+        for k in names:
+            if k not in last:  # read by nothing: dropped as soon as it is made
+                pool.drop(f.sid[k])
+    pool.layer = None
+    return f
+
+
+def _saves(kind, layer, grads, trains) -> list[tuple]:
+    if kind.needs_strides:
+        items = kind.saves(
+            layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides
+        )
+    else:
+        items = kind.saves(layer.kwargs, list(layer.input_shapes), layer.output_shape, grads)
+    if not trains and kind.reads_input_for_weight:
+        items = [i for i in items if i != ("in", 0)]
+    return items
+
+
+def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None:
+    if not any(f.grad.get(o) for o, _, _, _ in heads):
+        return  # nothing needs a gradient: torch has no backward to run
+    # the root gradient, ones_like(loss), kept by autograd to the end of backward
+    ones = pool.alloc(size, "activation_grads")
+    buffers: dict[str, list[int]] = {}  # tensor -> its gradient (a storage id), once in
+
+    def deliver(name: str, sid: int, n: int) -> None:
+        have = buffers.get(name)
+        if have is None:
+            buffers[name] = [sid]
+            return
+        new = pool.alloc(n, "activation_grads")
+        pool.drop(have[0])
+        pool.drop(sid)
+        buffers[name] = [new]
+
+    # the loss terms' backward, last term first: NllLoss then LogSoftmax (or MSE's one op)
+    for o, n, saved, _ in reversed(heads):
+        if not f.grad.get(o):
+            for sid in saved:
+                pool.drop(sid)
+            continue
+        if saved:
+            g = pool.alloc(n, "activation_grads")  # nll_loss_backward
+            pool.drop(saved[1])  # total_weight
+            g2 = pool.alloc(n, "activation_grads")  # _log_softmax_backward_data
+            pool.drop(g)
+            pool.drop(saved[0])
+            deliver(o, g2, n)
+        else:
+            deliver(o, pool.alloc(n, "activation_grads"), n)
+    by = {layer.name: layer for layer in a.layers}
+    pending = _dependencies(a, f, heads)
+    for o, _, _, _ in heads:
+        if f.grad.get(o):
+            pending[base(o)] -= 1
+    ready = [
+        name
+        for name, d in pending.items()
+        if d == 0 and any(k in buffers for k in _names(by[name]))
+    ]
+    queue = [(-f.order[name], name) for name in ready]
+    heapq.heapify(queue)
+    queued = set(ready)
+    while queue:
+        _, name = heapq.heappop(queue)
+        layer = by[name]
+        pool.layer = name
+        incoming = [s for k in _names(layer) for s in buffers.pop(k, [])]
+        outs, incoming = _node(pool, layer, f, incoming, size)
+        for s in incoming:
+            pool.drop(s)
+        for s in f.saved[name]:
+            pool.drop(s)
+        for src, sid, n in outs:
+            deliver(src, sid, n)
+            producer = base(src)
+            pending[producer] -= 1
+            if pending[producer] == 0 and producer not in queued:
+                queued.add(producer)
+                heapq.heappush(queue, (-f.order[producer], producer))
+    pool.layer = None
+    pool.drop(ones)
+
+
+def _names(layer) -> list[str]:
+    return [layer.name] + [f"{layer.name}:{k}" for k in range(len(layer.output_shapes or ()))]
+
+
+def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
+    """How many gradients flow into each layer's outputs in backward (it runs when all are
+    in)."""
+    reach = {o for o, _, _, _ in heads if f.grad.get(o)}
+    for layer in reversed(a.layers):  # the nodes the loss reaches
+        if any(k in reach for k in _names(layer)):
+            reach.update(s for s in layer.inputs if f.grad.get(s))
+    count = {layer.name: 0 for layer in a.layers if f.grad[layer.name]}
+    for o, _, _, _ in heads:
+        if f.grad.get(o):
+            count[base(o)] += 1
+    for layer in a.layers:
+        if not any(k in reach for k in _names(layer)):
+            continue
+        for s in layer.inputs:
+            if f.grad.get(s):
+                count[base(s)] += 1
+    return count
+
+
+def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
+    """Run one layer's backward: allocate what its kind declares; the gradients it sends on."""
+    kind = REGISTRY[layer.type]
+    grads = [f.grad[s] for s in layer.inputs]
+    shapes = list(layer.input_shapes)
+    sends, temps = [], []
+    if not layer.inputs:  # a parameter: its gradient becomes .grad
+        for s in incoming:
+            pool.hold(s)
+            pool.recategorize(s, "grads")
+        return [], incoming
+    for item in kind.backward(layer.kwargs, shapes, layer.output_shape, grads):
+        if item[0] == "grad":
+            k = item[1]
+            n = prod(item[2] if len(item) > 2 else shapes[k]) * size
+            sends.append((k, pool.alloc(n, "activation_grads"), n))
+        elif item[0] == "pass":
+            k = item[1]
+            sid = incoming[0]
+            pool.hold(sid)
+            # a view (the input's size), or at the output's shape, summed down after
+            sends.append((k, sid, prod(item[2] if len(item) > 2 else shapes[k]) * size))
+        elif item[0] == "params":
+            if layer.trainable:
+                for p in layer.params:
+                    pool.alloc(p.count * size, "grads")
+        elif item[0] == "release":  # the node's first half is done: what it held goes
+            for sid in incoming + f.saved[layer.name]:
+                pool.drop(sid)
+            incoming, f.saved[layer.name] = [], []
+        elif item[0] == "free":
+            for t in temps:
+                pool.drop(t)
+            temps = []
+        else:
+            temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "temporaries"))
+    for t in temps:
+        pool.drop(t)
+    out = []
+    for k, sid, n in sends:  # a gradient made at the output's shape, summed to the input's
+        own = prod(shapes[k]) * size
+        if n != own:
+            new = pool.alloc(own, "activation_grads")
+            pool.drop(sid)
+            sid = new
+        out.append((layer.inputs[k], sid, own))
+    return out, incoming
+
+
+def storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
+    """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's
+    storage."""
+    owner = {"input": "input"}
+    nbytes = {"input": prod(a.input) * size}
+    for layer in a.layers:
+        kind = REGISTRY[layer.type]
+        if not layer.inputs:  # a parameter
+            owner[layer.name] = None
+            continue
+        sid = (
+            owner[layer.inputs[0]]
+            if kind.shares_input(layer.kwargs) and not layer.copies
+            else layer.name
+        )
+        owner[layer.name] = sid
+        for k in range(len(layer.output_shapes or ())):
+            owner[f"{layer.name}:{k}"] = sid
+        if sid == layer.name:
+            nbytes[sid] = (
+                kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape)
+                * size
+            )
+    return owner, nbytes
