@@ -134,6 +134,12 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
         trains = bool(layer.params) and layer.trainable
         needs = any(grads) or trains
         f.grad[layer.name] = needs
+        temps = kind.forward_temps(layer.kwargs, list(layer.input_shapes), layer.output_shape)
+        before = [
+            pool.alloc(prod(t[1]) * ITEM.get(t[2], size), "temporaries")
+            for t in temps
+            if t[0] == "before"
+        ]
         if not layer.inputs:  # a parameter: its own storage, counted with the parameters
             f.sid[layer.name] = None
         elif owner[layer.name] == layer.name:
@@ -166,6 +172,11 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 if item[0] == "new":
                     pool.drop(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations"))
         f.saved[layer.name] = held
+        for t in temps:
+            if t[0] == "after":
+                pool.drop(pool.alloc(prod(t[1]) * ITEM.get(t[2], size), "temporaries"))
+        for sid in before:
+            pool.drop(sid)
         for s in layer.inputs:
             if last.get(s) == i:
                 pool.drop(f.sid[s])

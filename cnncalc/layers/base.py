@@ -294,6 +294,12 @@ class Kind:
         needs a gradient or the layer has parameters."""
         return []
 
+    def forward_temps(self, a: dict, xs: list, out) -> list[tuple]:
+        """Tensors its training forward makes and lets go: ``("before", shape, dtype)`` made
+        before the output and freed after the layer, ``("after", shape, dtype)`` made and freed
+        one at a time after it."""
+        return []
+
     # its backward hands on the incoming gradient (or views of it) rather than a new tensor:
     # None means as ``view`` says (a view's backward is a view; expand, slice and select copy)
     passes_grad: bool | None = None

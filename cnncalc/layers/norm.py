@@ -90,6 +90,23 @@ class InstanceNorm(Kind):
         stats = 2 + a["affine"] + 2 * a["track_running_stats"]
         return [("in", 0)] + [("new", (nc,), "act")] * stats
 
+    def forward_temps(self, a, xs, out):
+        # the bias repeated per sample (not kept), and the running statistics' per-channel means
+        nc = prod(xs[0][: len(xs[0]) - self.n])
+        c = a["num_features"]
+        return [("before", (nc,), "act")] * a["affine"] + [("after", (c,), "act")] * (
+            2 * a["track_running_stats"]
+        )
+
+    def backward(self, a, xs, out, grads):
+        # batch norm's kernel on the (1, N·C, ...) view: the input's gradient (needed or not),
+        # then the repeated weight's and bias's, summed per channel in a second node
+        nc = prod(xs[0][: len(xs[0]) - self.n])
+        first = ("grad", 0) if grads[0] else ("tmp", xs[0], "act")
+        if not a["affine"]:
+            return [first]
+        return [first, ("tmp", (nc,), "act"), ("tmp", (nc,), "act"), ("release",), ("params",)]
+
 
 class GroupNorm(Kind):
     size_keys = ("num_channels",)
