@@ -59,6 +59,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             err.partial = analysis  # the layers that fit, for a table up to the failing one
             raise err from None
     _outputs(spec, analysis, outputs)
+    analysis.strides = strides
     _too_big(analysis)
     analysis.model = spec.ultralytics  # an Ultralytics model YAML's rows (its summary: analyses/)
     return analysis

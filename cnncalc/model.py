@@ -145,6 +145,8 @@ class Analysis:
     # for an Ultralytics model YAML: its summary by its rules (cnncalc.analyses.ultralytics.Summary)
     ultralytics: object = None
     model: object = None  # and its rows (cnncalc.read.ultralytics.Model)
+    # tensor -> its strides where a view left it non-contiguous (the others are contiguous)
+    strides: dict = field(default_factory=dict)
 
     @property
     def output(self) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ import heapq
 
 from ..engine import base
 from ..layers import REGISTRY
-from ..layers.base import prod
+from ..layers.base import contiguous, prod, view_strides
 from ..model import Analysis
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -168,9 +168,13 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                     sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
                 held.append(sid)
         elif layer.inputs:  # the op still makes what a backward would keep, freed at once
-            for item in _saves(kind, layer, grads, True):
-                if item[0] == "new":
-                    pool.drop(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations"))
+            made = [
+                pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
+                for item in _saves(kind, layer, grads, True)
+                if item[0] == "new"
+            ]
+            for sid in made:
+                pool.drop(sid)
         f.saved[layer.name] = held
         for t in temps:
             if t[0] == "after":
@@ -205,17 +209,18 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
         return  # nothing needs a gradient: torch has no backward to run
     # the root gradient, ones_like(loss), kept by autograd to the end of backward
     ones = pool.alloc(size, "activation_grads")
-    buffers: dict[str, list[int]] = {}  # tensor -> its gradient (a storage id), once in
+    # tensor -> its gradient: (storage id, strides, or None where contiguous), once in
+    buffers: dict[str, tuple[int, tuple | None]] = {}
 
-    def deliver(name: str, sid: int, n: int) -> None:
+    def deliver(name: str, grad: tuple[int, tuple | None], n: int) -> None:
         have = buffers.get(name)
         if have is None:
-            buffers[name] = [sid]
+            buffers[name] = grad
             return
-        new = pool.alloc(n, "activation_grads")
+        new = pool.alloc(n, "activation_grads")  # two gradients meet: their sum, a new tensor
         pool.drop(have[0])
-        pool.drop(sid)
-        buffers[name] = [new]
+        pool.drop(grad[0])
+        buffers[name] = (new, None)
 
     # the loss terms' backward, last term first: NllLoss then LogSoftmax (or MSE's one op)
     for o, n, saved, _ in reversed(heads):
@@ -229,9 +234,9 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
             g2 = pool.alloc(n, "activation_grads")  # _log_softmax_backward_data
             pool.drop(g)
             pool.drop(saved[0])
-            deliver(o, g2, n)
-        else:
-            deliver(o, pool.alloc(n, "activation_grads"), n)
+            deliver(o, (g2, a.strides.get(o)), n)
+        else:  # element-wise kernels: the gradient laid out as the output is
+            deliver(o, (pool.alloc(n, "activation_grads"), a.strides.get(o)), n)
     by = {layer.name: layer for layer in a.layers}
     pending = _dependencies(a, f, heads)
     for o, _, _, _ in heads:
@@ -249,14 +254,14 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
         _, name = heapq.heappop(queue)
         layer = by[name]
         pool.layer = name
-        incoming = [s for k in _names(layer) for s in buffers.pop(k, [])]
-        outs, incoming = _node(pool, layer, f, incoming, size)
-        for s in incoming:
-            pool.drop(s)
-        for s in f.saved[name]:
-            pool.drop(s)
-        for src, sid, n in outs:
-            deliver(src, sid, n)
+        incoming = [buffers.pop(k) for k in _names(layer) if k in buffers]
+        outs, incoming = _node(pool, layer, f, incoming, size, a.strides)
+        for sid, _ in incoming:
+            pool.drop(sid)
+        for sid in f.saved[name]:
+            pool.drop(sid)
+        for src, grad, n in outs:
+            deliver(src, grad, n)
             producer = base(src)
             pending[producer] -= 1
             if pending[producer] == 0 and producer not in queued:
@@ -290,34 +295,61 @@ def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
     return count
 
 
-def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
-    """Run one layer's backward: allocate what its kind declares; the gradients it sends on."""
+def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dict):
+    """Run one layer's backward: allocate what its kind declares; the gradients it sends on,
+    each as (tensor, (storage id, strides or None), bytes)."""
     kind = REGISTRY[layer.type]
     grads = [f.grad[s] for s in layer.inputs]
     shapes = list(layer.input_shapes)
+    out_shape = layer.output_shape
     sends, temps = [], []
-    if not layer.inputs:  # a parameter: its gradient becomes .grad
-        for s in incoming:
-            pool.hold(s)
-            pool.recategorize(s, "grads")
+    if not layer.inputs:  # a parameter: .grad steals a dense gradient of its own, else a copy
+        own = prod(out_shape) * size
+        for sid, strides in incoming:
+            if strides is None and pool.size[sid][0] == own:
+                pool.hold(sid)
+                pool.recategorize(sid, "grads")
+            else:
+                pool.alloc(own, "grads")
         return [], incoming
-    for item in kind.backward(layer.kwargs, shapes, layer.output_shape, grads):
+    for item in kind.backward(layer.kwargs, shapes, out_shape, grads):
         if item[0] == "grad":
             k = item[1]
             n = prod(item[2] if len(item) > 2 else shapes[k]) * size
-            sends.append((k, pool.alloc(n, "activation_grads"), n))
-        elif item[0] == "pass":
+            # an element-wise kernel lays its gradient out as its input is
+            layout = a_strides.get(layer.inputs[k]) if kind.keeps_layout else None
+            sends.append((k, (pool.alloc(n, "activation_grads"), layout), n))
+        elif item[0] in ("pass", "expand"):
             k = item[1]
-            sid = incoming[0]
-            pool.hold(sid)
-            # a view (the input's size), or at the output's shape, summed down after
-            sends.append((k, sid, prod(item[2] if len(item) > 2 else shapes[k]) * size))
+            sid, strides = incoming[0]
+            at = item[2] if len(item) > 2 else shapes[k]  # summed down to a broadcast input after
+            if item[0] == "expand":
+                view = kind.grad_layout(layer.kwargs, shapes, out_shape, k, strides)
+            elif len(item) > 2:
+                view = strides
+            else:
+                view = kind.grad_layout(layer.kwargs, shapes, out_shape, k, strides)
+            if view is None:  # no view of the gradient has the input's shape: reshape copies
+                sid = pool.alloc(prod(at) * size, "activation_grads")
+            else:
+                pool.hold(sid)
+            sends.append(
+                (k, (sid, None if view in (None, contiguous(at)) else view), prod(at) * size)
+            )
+        elif item[0] == "viewgrad":  # the node reshapes its incoming gradient first
+            sid, strides = incoming[0]
+            if strides is not None and view_strides(out_shape, strides, item[1]) is None:
+                copy = pool.alloc(prod(out_shape) * size, "activation_grads")
+                pool.drop(sid)
+                incoming[0] = (copy, None)
         elif item[0] == "params":
             if layer.trainable:
                 for p in layer.params:
                     pool.alloc(p.count * size, "grads")
         elif item[0] == "release":  # the node's first half is done: what it held goes
-            for sid in incoming + f.saved[layer.name]:
+            for sid, _ in incoming:
+                pool.drop(sid)
+            for sid in f.saved[layer.name]:
                 pool.drop(sid)
             incoming, f.saved[layer.name] = [], []
         elif item[0] == "free":
@@ -329,13 +361,13 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list[int], size: int):
     for t in temps:
         pool.drop(t)
     out = []
-    for k, sid, n in sends:  # a gradient made at the output's shape, summed to the input's
+    for k, (sid, strides), n in sends:  # made at the output's shape: summed to the input's
         own = prod(shapes[k]) * size
         if n != own:
             new = pool.alloc(own, "activation_grads")
             pool.drop(sid)
-            sid = new
-        out.append((layer.inputs[k], sid, own))
+            sid, strides = new, None
+        out.append((layer.inputs[k], (sid, strides), own))
     return out, incoming
 
 

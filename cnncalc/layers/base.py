@@ -311,11 +311,19 @@ class Kind:
         ``("tmp", shape, dtype)`` a temporary freed when the node ends (``("free",)``: the
         temporaries so far, freed there); ``("grad", k, shape)`` a gradient made at another shape
         (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise);
-        ``("release",)`` the incoming gradient and the saved tensors let go (a second node).
+        ``("release",)`` the incoming gradient and the saved tensors let go (a second node);
+        ``("expand", k)`` input k's gradient is the incoming one expanded (``grad_layout``);
+        ``("viewgrad", shape)`` the incoming gradient reshaped first (a copy where no view is).
         Inputs that need no gradient get none; ``("params",)`` is skipped for a frozen layer."""
         if self.view if self.passes_grad is None else self.passes_grad:
             return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]
         return [("grad", k) for k, g in enumerate(grads) if g] + [("params",)]
+
+    def grad_layout(self, a: dict, xs: list, out, k: int, strides) -> tuple | None:
+        """The strides of input k's gradient where the backward hands on a view of the incoming
+        one (``strides``, None where contiguous): a reshape of it by default, None where no
+        view exists (torch's reshape then copies)."""
+        return view_strides(out, strides or contiguous(out), xs[k])
 
     def explain(self, a: dict, x, out) -> list[str]:
         """The rule behind the output shape (and MACs), with the numbers filled in."""

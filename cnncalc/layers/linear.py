@@ -43,6 +43,11 @@ class Linear(Kind):
     def saves(self, a, xs, out, grads):
         return [("in", 0)]  # for the weight's gradient (a 2-D view of it)
 
+    def backward(self, a, xs, out, grads):
+        # on more than 2 dims torch runs it on a 2-D view: the gradient is viewed so first
+        first = [("viewgrad", (prod(out[:-1]), out[-1]))] if len(out) > 2 else []
+        return [*first, *[("grad", 0)] * grads[0], ("params",)]
+
     def explain(self, a, x, out):
         rows = prod(x[:-1])
         return [

@@ -115,6 +115,10 @@ class Elementwise2(Kind):
 
 class Cat(Kind):
     passes_grad = True  # slices of the gradient
+
+    def grad_layout(self, a, xs, out, k, strides):  # a slice keeps the gradient's strides
+        return strides or contiguous(out)
+
     inputs = (1, None)
 
     def infer(self, a, xs, names=()):
@@ -166,6 +170,10 @@ class Stack(Kind):
     """torch.stack: equal shapes joined along a new dim."""
 
     passes_grad = True  # views of the gradient
+
+    def grad_layout(self, a, xs, out, k, strides):  # a select drops the stacked dim
+        s, d = strides or contiguous(out), a["dim"] % len(out)
+        return (*s[:d], *s[d + 1 :])
 
     inputs = (1, None)
 

@@ -6,6 +6,7 @@ from .base import (
     Kind,
     LayerError,
     Out,
+    contiguous,
     dim_list,
     dims,
     flag,
@@ -45,6 +46,20 @@ class Reduce(Kind):
 
     def saves(self, a, xs, out, grads):
         return [("in", 0), ("out",)] if self.type in ("Amax", "Norm") else []
+
+    def backward(self, a, xs, out, grads):
+        # a sum's gradient is the incoming one expanded back (a view); the others compute one
+        if self.type == "Sum":
+            return [("expand", 0)] * grads[0]
+        return [("grad", 0)] * grads[0]
+
+    def grad_layout(self, a, xs, out, k, strides):  # expanded: the reduced dims' strides are 0
+        ds = self.reduced(a, xs[k])
+        s = list(strides or contiguous(out))
+        if not a["keepdim"]:
+            for d in sorted(ds):
+                s.insert(d, 0)
+        return tuple(0 if i in ds else v for i, v in enumerate(s))
 
     def explain(self, a, x, out):
         ds = self.reduced(a, x)

@@ -9,6 +9,7 @@ from .base import (
     Kind,
     LayerError,
     Out,
+    contiguous,
     dim_list,
     dims,
     integer,
@@ -166,6 +167,12 @@ class Permute(Strided):
     def layout(self, a, x, stride, out):
         return tuple(stride[d % len(x)] for d in a["dims"])
 
+    def grad_layout(self, a, xs, out, k, strides):  # the gradient permuted back
+        s, back = strides or contiguous(out), [0] * len(out)
+        for i, d in enumerate(a["dims"]):
+            back[d % len(out)] = s[i]
+        return tuple(back)
+
     def explain(self, a, x, out):
         return [
             f"dims reordered as {list(a['dims'])}: {dims(x)} -> {dims(out)} (a view: no "
@@ -188,6 +195,9 @@ class Transpose(Strided):
         i, j = a["dim0"] % len(x), a["dim1"] % len(x)
         s[i], s[j] = s[j], s[i]
         return tuple(s)
+
+    def grad_layout(self, a, xs, out, k, strides):  # the gradient transposed back
+        return self.layout(a, out, strides or contiguous(out), xs[k])
 
     def explain(self, a, x, out):
         return [
