@@ -149,7 +149,11 @@ def peak(
         def record(name, m, xs):
             count.layer = name
             y = m(*xs)
-            todo = [t.grad_fn for t in tree_flatten(y)[0] if isinstance(t, torch.Tensor)]
+            leaves = [t for t in tree_flatten(y)[0] if isinstance(t, torch.Tensor)]
+            todo = [t.grad_fn for t in leaves]
+            for t in leaves:  # a parameter handed on: its AccumulateGrad is this layer's
+                if t.grad_fn is None and t.requires_grad:
+                    todo.append(t.expand_as(t).grad_fn.next_functions[0][0])
             while todo:
                 node = todo.pop()
                 if node is None or node in count.nodes:

@@ -20,7 +20,7 @@ from ..model import Analysis
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
-ITEM = {"int64": 8}  # every other saved tensor has the activation dtype
+ITEM = {"int64": 8, "bool": 1}  # every other saved tensor has the activation dtype
 CATEGORIES = (
     "params",
     "buffers",
@@ -130,11 +130,13 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
         pool.layer = layer.name
         kind = REGISTRY[layer.type]
         f.order[layer.name] = i
-        grads = [f.grad[s] for s in layer.inputs]
+        grads = _flows(kind, layer, f.grad)
         trains = bool(layer.params) and layer.trainable
         needs = any(grads) or trains
         f.grad[layer.name] = needs
-        temps = kind.forward_temps(layer.kwargs, list(layer.input_shapes), layer.output_shape)
+        temps = kind.forward_temps(
+            layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides
+        )
         before = [
             pool.alloc(prod(t[1]) * ITEM.get(t[2], size), "temporaries")
             for t in temps
@@ -167,10 +169,10 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 else:
                     sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
                 held.append(sid)
-        elif layer.inputs:  # the op still makes what a backward would keep, freed at once
+        elif layer.inputs and kind.saved_without_grad:  # made still, and freed at once
             made = [
                 pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
-                for item in _saves(kind, layer, grads, True)
+                for item in _saves(kind, layer, [True] * len(grads), True)
                 if item[0] == "new"
             ]
             for sid in made:
@@ -271,6 +273,29 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
     pool.drop(ones)
 
 
+def reached_by_loss(a: Analysis, outputs: list[str]) -> set[str]:
+    """The layers whose backward runs: they need a gradient and a loss term reaches them."""
+    grad = {"input": False}
+    for layer in a.layers:
+        flows = _flows(REGISTRY[layer.type], layer, grad)
+        needs = any(flows) or (bool(layer.params) and layer.trainable)
+        for k in _names(layer):
+            grad[k] = needs
+    reach = {o for o in outputs if grad.get(o)}
+    for layer in reversed(a.layers):
+        if any(k in reach for k in _names(layer)):
+            reach.update(
+                s for s, g in zip(layer.inputs, _flows(REGISTRY[layer.type], layer, grad)) if g
+            )
+    return {layer.name for layer in a.layers if any(k in reach for k in _names(layer))}
+
+
+def _flows(kind, layer, grad: dict) -> list[bool]:
+    """Per input: whether a gradient flows into it (it needs one and the kind reads its
+    values, not only its shape)."""
+    return [grad[s] and k not in kind.shape_only for k, s in enumerate(layer.inputs)]
+
+
 def _names(layer) -> list[str]:
     return [layer.name] + [f"{layer.name}:{k}" for k in range(len(layer.output_shapes or ()))]
 
@@ -281,7 +306,8 @@ def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
     reach = {o for o, _, _, _ in heads if f.grad.get(o)}
     for layer in reversed(a.layers):  # the nodes the loss reaches
         if any(k in reach for k in _names(layer)):
-            reach.update(s for s in layer.inputs if f.grad.get(s))
+            flows = _flows(REGISTRY[layer.type], layer, f.grad)
+            reach.update(s for s, g in zip(layer.inputs, flows) if g)
     count = {layer.name: 0 for layer in a.layers if f.grad[layer.name]}
     for o, _, _, _ in heads:
         if f.grad.get(o):
@@ -289,8 +315,8 @@ def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
     for layer in a.layers:
         if not any(k in reach for k in _names(layer)):
             continue
-        for s in layer.inputs:
-            if f.grad.get(s):
+        for s, g in zip(layer.inputs, _flows(REGISTRY[layer.type], layer, f.grad)):
+            if g:
                 count[base(s)] += 1
     return count
 
@@ -299,10 +325,10 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     """Run one layer's backward: allocate what its kind declares; the gradients it sends on,
     each as (tensor, (storage id, strides or None), bytes)."""
     kind = REGISTRY[layer.type]
-    grads = [f.grad[s] for s in layer.inputs]
+    grads = _flows(kind, layer, f.grad)
     shapes = list(layer.input_shapes)
     out_shape = layer.output_shape
-    sends, temps = [], []
+    sends, temps, following = [], [], None
     if not layer.inputs:  # a parameter: .grad steals a dense gradient of its own, else a copy
         own = prod(out_shape) * size
         for sid, strides in incoming:
@@ -325,8 +351,8 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
             at = item[2] if len(item) > 2 else shapes[k]  # summed down to a broadcast input after
             if item[0] == "expand":
                 view = kind.grad_layout(layer.kwargs, shapes, out_shape, k, strides)
-            elif len(item) > 2:
-                view = strides
+            elif len(item) > 2:  # the incoming gradient itself, at the output's shape
+                view = strides or contiguous(at)
             else:
                 view = kind.grad_layout(layer.kwargs, shapes, out_shape, k, strides)
             if view is None:  # no view of the gradient has the input's shape: reshape copies
@@ -346,16 +372,29 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
             if layer.trainable:
                 for p in layer.params:
                     pool.alloc(p.count * size, "grads")
-        elif item[0] == "release":  # the node's first half is done: what it held goes
+        elif item[0] == "next":  # the gradient the node's next part takes in
+            following = pool.alloc(prod(item[1]) * size, "activation_grads")
+        elif item[0] == "release":  # a part of the node is done: what it held goes
             for sid, _ in incoming:
                 pool.drop(sid)
             for sid in f.saved[layer.name]:
                 pool.drop(sid)
-            incoming, f.saved[layer.name] = [], []
+            incoming = [(following, None)] if following is not None else []
+            f.saved[layer.name], following = [], None
         elif item[0] == "free":
             for t in temps:
                 pool.drop(t)
-            temps = []
+            temps = [None] * len(temps)
+        elif item[0] == "drop":  # one temporary, by the order it was made in
+            pool.drop(temps[item[1]])
+            temps[item[1]] = None
+        elif item[0] == "unsave":  # one saved tensor, by its place in ``saves``
+            pool.drop(f.saved[layer.name][item[1]])
+            f.saved[layer.name][item[1]] = None
+        elif item[0] == "release_in":
+            for sid, _ in incoming:
+                pool.drop(sid)
+            incoming = []
         else:
             temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "temporaries"))
     for t in temps:

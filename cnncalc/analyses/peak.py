@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..engine import base
 from ..layers.base import prod
 from ..model import Analysis
-from .autograd import DTYPES, _backward, _forward, _Pool
+from .autograd import DTYPES, _backward, _forward, _Pool, reached_by_loss
 
 PHASES = ("forward", "loss", "backward", "optimizer")
 
@@ -64,7 +64,10 @@ def peak(
     pool = _Pool()
     pool.log = log
     params = _params(a, size)
-    trained = [(layer, n) for layer, n, _, t in params if t]
+    outputs_ = [base(name) for name, _ in a.outputs] or [a.layers[-1].name]
+    reached = reached_by_loss(a, outputs_)
+    # the optimizer keeps state for (and steps) the parameters that get a gradient
+    trained = [(layer, n) for layer, n, _, t in params if t and layer in reached]
     for _, n, _, _ in params:
         pool.alloc(n, "params")
     for t in a.buffers:
@@ -160,7 +163,7 @@ def _update(pool: _Pool, optimizer: str, foreach: bool, trained, step: str) -> N
     """The update's own temporaries: SGD's are in place; Adam's denominator
     (``exp_avg_sq.sqrt() / c``) is one parameter's size at a time in the for-loop (the last
     one's lives on into the next), all at once with foreach."""
-    if optimizer not in ("adam", "adamw"):
+    if optimizer not in ("adam", "adamw") or not trained:
         return
     if foreach:
         pool.drop(pool.alloc(4, "temporaries"))  # the step's increment, a scalar tensor

@@ -294,11 +294,15 @@ class Kind:
         needs a gradient or the layer has parameters."""
         return []
 
-    def forward_temps(self, a: dict, xs: list, out) -> list[tuple]:
+    def forward_temps(self, a: dict, xs: list, out, grads=(), strides=()) -> list[tuple]:
         """Tensors its training forward makes and lets go: ``("before", shape, dtype)`` made
         before the output and freed after the layer, ``("after", shape, dtype)`` made and freed
         one at a time after it."""
         return []
+
+    # where no gradient is needed the op still makes what ``saves`` lists ("new"), and drops it
+    saved_without_grad = True
+    shape_only: tuple[int, ...] = ()  # inputs it reads the shape of, never the values (no grad)
 
     # its backward hands on the incoming gradient (or views of it) rather than a new tensor:
     # None means as ``view`` says (a view's backward is a view; expand, slice and select copy)
@@ -313,7 +317,9 @@ class Kind:
         (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise);
         ``("release",)`` the incoming gradient and the saved tensors let go (a second node);
         ``("expand", k)`` input k's gradient is the incoming one expanded (``grad_layout``);
-        ``("viewgrad", shape)`` the incoming gradient reshaped first (a copy where no view is).
+        ``("viewgrad", shape)`` the incoming gradient reshaped first (a copy where no view is);
+        ``("drop", j)`` temporary j freed, ``("unsave", j)`` saved item j let go,
+        ``("release_in",)`` the incoming gradient let go (for kinds that run several nodes).
         Inputs that need no gradient get none; ``("params",)`` is skipped for a frozen layer."""
         if self.view if self.passes_grad is None else self.passes_grad:
             return [("pass", k) for k, g in enumerate(grads) if g] + [("params",)]

@@ -95,6 +95,13 @@ class Elementwise2(Kind):
     def module(self, kwargs):
         return self.type, {"value": kwargs["value"]}
 
+    def forward_temps(self, a, xs, out, grads=(), strides=()):
+        # (x0 + x1) + x2 ...: the partial sum before the last is made and dropped (a product's
+        # partials are kept for backward: ``saves``)
+        if self.type == "Mul" or len(xs) < 3:
+            return []
+        return [("before", broadcast(xs[:-1], [str(k) for k in range(len(xs) - 1)]), "act")]
+
     def backward(self, a, xs, out, grads):
         # each gradient is made at the output's shape and summed down to a broadcast input's
         # after (autograd's sum_to); Div's divisor gradient, -g * ((a / b) / b), comes first
@@ -110,7 +117,21 @@ class Elementwise2(Kind):
         if self.type == "Div":
             other = [("tmp", out, "act")] * 3 + [("grad", 1, out), ("free",)]
             return other * grads[1] + [("grad", 0, out)] * grads[0]
-        return [("grad", k, out) for k, g in enumerate(grads) if g]
+        if len(xs) == 2:
+            return [("grad", k, out) for k, g in enumerate(grads) if g]
+        # (x0 · x1) · x2 ...: one node per product, the outer first; each hands the partial
+        # product's gradient on to the next
+        names = [str(k) for k in range(len(xs))]
+        acc = [broadcast(xs[: k + 1], names[: k + 1]) for k in range(len(xs))]
+        items = []
+        for k in range(len(xs) - 1, 0, -1):
+            if any(grads[:k]):
+                items.append(("next", acc[k]) if k > 1 else ("grad", 0, acc[1]))
+            if grads[k]:
+                items.append(("grad", k, acc[k]))
+            if k > 1:
+                items.append(("release",))
+        return items
 
 
 class Cat(Kind):
@@ -352,6 +373,24 @@ class MatMul(Kind):
             )
             keep.append(kept(k, full, fs, (prod(batch), *xa[-2:])))
         return keep
+
+    def forward_temps(self, a, xs, out, grads=(), strides=()):
+        # an operand's batched copy that its partner's gradient does not need (both batched)
+        if len(xs[0]) <= 2 or len(xs[1]) <= 2:
+            return []
+        keep = self.saves(a, xs, out, [True, True], strides or (None, None))
+        need = self.saves(a, xs, out, list(grads), strides or (None, None)) if grads else []
+        return [("before", i[1], "act") for i in keep if i[0] == "new" and i not in need]
+
+    def backward(self, a, xs, out, grads):
+        # batched: each operand's gradient comes out of bmm at the broadcast batch shape, then
+        # summed down to the operand's own
+        p, q = xs
+        if len(p) <= 2 or len(q) <= 2:
+            return [("grad", k) for k, g in enumerate(grads) if g]
+        batch = out[: len(out) - 2]
+        full = [("grad", k, (*batch, *x[-2:])) for k, (g, x) in enumerate(zip(grads, xs)) if g]
+        return [*full, ("release",)]  # the sums are expand's backward: a node of their own
 
     def explain(self, a, xs, out):
         p, q = xs

@@ -90,7 +90,7 @@ class InstanceNorm(Kind):
         stats = 2 + a["affine"] + 2 * a["track_running_stats"]
         return [("in", 0)] + [("new", (nc,), "act")] * stats
 
-    def forward_temps(self, a, xs, out):
+    def forward_temps(self, a, xs, out, grads=(), strides=()):
         # the bias repeated per sample (not kept), and the running statistics' per-channel means
         nc = prod(xs[0][: len(xs[0]) - self.n])
         c = a["num_features"]
@@ -173,6 +173,32 @@ class LocalResponseNorm(Kind):
         x = xs[0]
         padded = (x[0], 1, x[1] + a["size"] - 1, *x[2:])
         return [("in", 0), ("new", padded, "act"), ("new", x, "act"), ("new", x, "act")]
+
+    saved_without_grad = False  # its functional form frees each step as it goes
+
+    def forward_temps(self, a, xs, out, grads=(), strides=()):
+        # without a gradient, the most alive beside the output: the padded square, or two
+        # input-sized steps (the pooled square and its scaled sum)
+        x = xs[0]
+        padded = (x[0], 1, x[1] + a["size"] - 1, *x[2:])
+        return [] if any(grads) else [("before", (max(prod(padded), 2 * prod(x)),), "act")]
+
+    def backward(self, a, xs, out, grads):
+        # torch's functional form, node by node (x / d, d = (k + α·avg(pad(x·x)))^β): the
+        # division's two gradients, the power's, the scale's, the pooling's, the pad's, x·x's
+        # two, summed with the division's into the input's
+        x = xs[0]
+        padded = (x[0], 1, x[1] + a["size"] - 1, *x[2:])
+        t = ("tmp", x, "act")
+        return [
+            *[t] * 4, ("drop", 2), ("drop", 1), ("drop", 0), t, ("release_in",), ("unsave", 3),
+            *[t] * 3, ("drop", 6), ("drop", 5), ("drop", 3), ("unsave", 2),
+            t, ("drop", 7),
+            ("tmp", padded, "act"), ("drop", 8), ("unsave", 1),
+            t, ("drop", 9),
+            t, t, ("drop", 10), ("unsave", 0),
+            t, ("drop", 4), ("grad", 0), ("drop", 13), ("drop", 11), ("drop", 12),
+        ]  # fmt: skip
 
 
 _EPS = (number(0.0), 1e-5)

@@ -49,9 +49,18 @@ class Reduce(Kind):
 
     def backward(self, a, xs, out, grads):
         # a sum's gradient is the incoming one expanded back (a view); the others compute one
+        if not grads[0]:
+            return []
         if self.type == "Sum":
-            return [("expand", 0)] * grads[0]
-        return [("grad", 0)] * grads[0]
+            return [("expand", 0)]
+        x = xs[0]
+        if self.type == "Norm" and a.get("p", 2) == 1:  # sign(x) · g
+            return [("tmp", x, "act"), ("grad", 0)]
+        if self.type == "Norm":  # x · (g / norm), where the norm is not 0
+            return [("tmp", x, "act"), ("tmp", out, "bool"), ("grad", 0)]
+        if self.type == "Amax":  # the gradient shared among the maxima: x == max, their count
+            return [("tmp", x, "bool"), ("tmp", out, "int64"), ("tmp", out, "act"), ("grad", 0)]
+        return [("grad", 0)]
 
     def grad_layout(self, a, xs, out, k, strides):  # expanded: the reduced dims' strides are 0
         ds = self.reduced(a, xs[k])
