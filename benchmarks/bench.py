@@ -101,6 +101,10 @@ def main() -> None:
             f"{'ok' if k10 / k1 <= 10 else 'OVER BUDGET'}"
         )
         print(row("check over 200 tutorial-sized specs", check200, torch_s, 0.3))
+        mem50 = timed([*CNNCALC, "memory", resnet50, "--batch", "64"])
+        print(row("memory resnet50 --batch 64 (the step's peak)", mem50, torch_s, 0.15))
+        fit50 = timed([*CNNCALC, "memory", resnet50, "--fit", "24GiB"], runs=3)
+        print(row("memory resnet50 --fit 24GiB", fit50, torch_s, None))
         draw50 = timed([*CNNCALC, "draw", resnet50, "-o", str(tmp / "r50.svg")])
         print(row("draw resnet50 -o r50.svg", draw50, torch_s, 0.5))
         sweep50 = timed([*CNNCALC, "sizes", resnet50, "--range", "1:4096"])

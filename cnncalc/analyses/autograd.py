@@ -117,7 +117,7 @@ class _Fwd:
 
 def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
     pool.enter("forward")
-    owner, nbytes = storages(a, size)
+    owner, nbytes = storages(a, size, kernels=False)
     f = _Fwd()
     f.sid["input"] = None  # held by the caller: never freed in the step
     last: dict[str, int] = {}
@@ -375,6 +375,8 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
         elif item[0] == "next":  # the gradient the node's next part takes in
             following = pool.alloc(prod(item[1]) * size, "activation_grads")
         elif item[0] == "release":  # a part of the node is done: what it held goes
+            if len(item) == 1:  # its gradients summed down to broadcast inputs' first
+                sends = [_sum_down(pool, k, g, n, shapes[k], size) for k, g, n in sends]
             for sid, _ in incoming:
                 pool.drop(sid)
             for sid in f.saved[layer.name]:
@@ -400,17 +402,23 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     for t in temps:
         pool.drop(t)
     out = []
-    for k, (sid, strides), n in sends:  # made at the output's shape: summed to the input's
-        own = prod(shapes[k]) * size
-        if n != own:
-            new = pool.alloc(own, "activation_grads")
-            pool.drop(sid)
-            sid, strides = new, None
-        out.append((layer.inputs[k], (sid, strides), own))
+    for k, grad, n in sends:  # made at the output's shape: summed to the input's
+        k, grad, n = _sum_down(pool, k, grad, n, shapes[k], size)
+        out.append((layer.inputs[k], grad, n))
     return out, incoming
 
 
-def storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
+def _sum_down(pool: _Pool, k: int, grad, n: int, shape, size: int):
+    """A gradient made at the output's shape, summed to its (broadcast) input's: a new tensor."""
+    own = prod(shape) * size
+    if n == own:
+        return k, grad, n
+    new = pool.alloc(own, "activation_grads")
+    pool.drop(grad[0])
+    return k, (new, None), own
+
+
+def storages(a: Analysis, size: int, kernels: bool = True) -> tuple[dict[str, str], dict[str, int]]:
     """(tensor -> storage id, storage id -> bytes): a view or pass-through shares its input's
     storage."""
     owner = {"input": "input"}
@@ -431,6 +439,7 @@ def storages(a: Analysis, size: int) -> tuple[dict[str, str], dict[str, int]]:
         if sid == layer.name:
             nbytes[sid] = (
                 kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape)
-                * size
+                if kernels  # the CPU kernels' own sizes, else each op's (as FakeTensorMode's)
+                else prod(layer.output_shape) * size
             )
     return owner, nbytes

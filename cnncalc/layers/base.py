@@ -315,7 +315,9 @@ class Kind:
         ``("tmp", shape, dtype)`` a temporary freed when the node ends (``("free",)``: the
         temporaries so far, freed there); ``("grad", k, shape)`` a gradient made at another shape
         (a broadcast input's, summed down to its own after; ``("pass", k, shape)`` likewise);
-        ``("release",)`` the incoming gradient and the saved tensors let go (a second node);
+        ``("release",)`` the incoming gradient and the saved tensors let go (a second node; the
+        gradients so far summed down to broadcast inputs first, unless ``("release", "sums
+        after")``);
         ``("expand", k)`` input k's gradient is the incoming one expanded (``grad_layout``);
         ``("viewgrad", shape)`` the incoming gradient reshaped first (a copy where no view is);
         ``("drop", j)`` temporary j freed, ``("unsave", j)`` saved item j let go,

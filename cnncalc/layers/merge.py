@@ -98,9 +98,16 @@ class Elementwise2(Kind):
     def forward_temps(self, a, xs, out, grads=(), strides=()):
         # (x0 + x1) + x2 ...: the partial sum before the last is made and dropped (a product's
         # partials are kept for backward: ``saves``)
-        if self.type == "Mul" or len(xs) < 3:
+        names = [str(k) for k in range(len(xs))]
+        if len(xs) < 3:
             return []
-        return [("before", broadcast(xs[:-1], [str(k) for k in range(len(xs) - 1)]), "act")]
+        if self.type == "Mul":  # the partial products no gradient needs (``saves`` keeps the rest)
+            return [
+                ("before", broadcast(xs[: j + 1], names[: j + 1]), "act")
+                for j in range(1, len(xs) - 1)
+                if any(grads) and not grads[j + 1]
+            ]
+        return [("before", broadcast(xs[:-1], names[:-1]), "act")]
 
     def backward(self, a, xs, out, grads):
         # each gradient is made at the output's shape and summed down to a broadcast input's
@@ -390,7 +397,8 @@ class MatMul(Kind):
             return [("grad", k) for k, g in enumerate(grads) if g]
         batch = out[: len(out) - 2]
         full = [("grad", k, (*batch, *x[-2:])) for k, (g, x) in enumerate(zip(grads, xs)) if g]
-        return [*full, ("release",)]  # the sums are expand's backward: a node of their own
+        # the sums are expand's backward: a node of its own, after this one lets go
+        return [*full, ("release", "sums after")]
 
     def explain(self, a, xs, out):
         p, q = xs
