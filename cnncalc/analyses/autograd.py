@@ -113,13 +113,23 @@ class _Fwd:
         self.grad: dict[str, bool] = {"input": False}
         self.saved: dict[str, list[int]] = {}
         self.order: dict[str, int] = {}
+        self.dt: dict[str, int] = {}  # tensor -> its element's bytes
+        self.op: dict[str, list[int]] = {}  # layer -> the element bytes its op sees per input
+        self.casts: dict[str, list[int]] = {}  # layer -> the casts of its inputs (autocast)
+        self.cache: list[int] = []  # autocast's casts of the parameters, kept to its exit
+        self.low: dict[str, bool] = {}  # layer -> runs in the low dtype with its weights cast
+        self.pgrads: dict[str, list[int]] = {}  # layer -> its parameters' low gradients
 
 
-def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
+def _forward(
+    pool: _Pool, a: Analysis, size: int, outputs: list[str], amp: int | None = None
+) -> _Fwd:
+    """The training forward; ``amp``: autocast's low dtype's bytes (None: no autocast)."""
     pool.enter("forward")
-    owner, nbytes = storages(a, size, kernels=False)
+    owner, _ = storages(a, size, kernels=False)
     f = _Fwd()
     f.sid["input"] = None  # held by the caller: never freed in the step
+    f.dt["input"] = size
     last: dict[str, int] = {}
     for i, layer in enumerate(a.layers):
         for s in layer.inputs:
@@ -134,18 +144,21 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
         trains = bool(layer.params) and layer.trainable
         needs = any(grads) or trains
         f.grad[layer.name] = needs
+        _dtypes(f, kind, layer, size, amp)
+        casts = _casts(pool, f, kind, layer, needs, amp)
+        act = f.dt[layer.name]
         temps = kind.forward_temps(
             layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides
         )
         before = [
-            pool.alloc(prod(t[1]) * ITEM.get(t[2], size), "temporaries")
+            pool.alloc(prod(t[1]) * ITEM.get(t[2], act), "temporaries")
             for t in temps
             if t[0] == "before"
         ]
         if not layer.inputs:  # a parameter: its own storage, counted with the parameters
             f.sid[layer.name] = None
         elif owner[layer.name] == layer.name:
-            f.sid[layer.name] = pool.alloc(nbytes[layer.name], "activations")
+            f.sid[layer.name] = pool.alloc(prod(layer.output_shape) * act, "activations")
         else:
             f.sid[layer.name] = f.sid[layer.inputs[0]]
             pool.hold(f.sid[layer.name])
@@ -153,13 +166,14 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
         for k in names[1:]:
             f.sid[k] = f.sid[layer.name]
             f.grad[k] = needs
+            f.dt[k] = act
             pool.hold(f.sid[k])
         held = []
         if needs:
             items = _saves(kind, layer, grads, trains)
             for item in items:
-                if item[0] == "in":
-                    sid = f.sid[layer.inputs[item[1]]]
+                if item[0] == "in":  # the input as the op saw it (its cast, under autocast)
+                    sid = casts[item[1]] or f.sid[layer.inputs[item[1]]]
                     pool.hold(sid)
                 elif item[0] == "out":
                     sid = f.sid[layer.name]
@@ -167,11 +181,11 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 elif item[0] == "buffer":  # a running statistic: alive anyway
                     continue
                 else:
-                    sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
+                    sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], act), "activations")
                 held.append(sid)
         elif layer.inputs and kind.saved_without_grad:  # made still, and freed at once
             made = [
-                pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "activations")
+                pool.alloc(prod(item[1]) * ITEM.get(item[2], act), "activations")
                 for item in _saves(kind, layer, [True] * len(grads), True)
                 if item[0] == "new"
             ]
@@ -180,9 +194,9 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
         f.saved[layer.name] = held
         for t in temps:
             if t[0] == "after":
-                pool.drop(pool.alloc(prod(t[1]) * ITEM.get(t[2], size), "temporaries"))
-        for sid in before:
-            pool.drop(sid)
+                pool.drop(pool.alloc(prod(t[1]) * ITEM.get(t[2], act), "temporaries"))
+        for sid in before + casts:
+            pool.drop(sid)  # None (no cast) is no-op
         for s in layer.inputs:
             if last.get(s) == i:
                 pool.drop(f.sid[s])
@@ -192,6 +206,41 @@ def _forward(pool: _Pool, a: Analysis, size: int, outputs: list[str]) -> _Fwd:
                 pool.drop(f.sid[k])
     pool.layer = None
     return f
+
+
+def _dtypes(f: _Fwd, kind, layer, size: int, amp: int | None) -> None:
+    """Element bytes of the layer's output and of each input as its op sees it: autocast runs
+    convs, linears and matmuls in the low dtype (inputs and weights cast), a few kernels in
+    float32, the rest in their inputs' (the widest where they mix)."""
+    ins = [f.dt[s] for s in layer.inputs]
+    if amp is None or not layer.inputs:
+        f.op[layer.name] = ins
+        f.dt[layer.name] = size if not layer.inputs else max(ins)
+        f.low[layer.name] = False
+        return
+    how = kind.autocast
+    op = {"low": amp, "fp32": 4}.get(how)
+    f.op[layer.name] = [op or max(ins)] * len(ins) if how or len(set(ins)) == 1 else ins
+    f.dt[layer.name] = op or max(ins)
+    f.low[layer.name] = how == "low"
+
+
+def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
+    """Autocast's copies: the parameters' (cached to the autocast's exit; a node keeps its
+    weights), then the inputs' (kept where the node saves its input, else dropped after)."""
+    if f.low.get(layer.name):
+        for p in layer.params:
+            sid = pool.alloc(p.count * amp, "activations")
+            f.cache.append(sid)
+            if needs and not p.name.endswith("bias"):
+                pool.hold(sid)
+                f.saved.setdefault(layer.name + "#weights", []).append(sid)
+    out = []
+    for s, want in zip(layer.inputs, f.op[layer.name]):
+        shape = next(x for x, n in zip(layer.input_shapes, layer.inputs) if n == s)
+        out.append(pool.alloc(prod(shape) * want, "activations") if want != f.dt[s] else None)
+    f.casts[layer.name] = out
+    return out
 
 
 def _saves(kind, layer, grads, trains) -> list[tuple]:
@@ -224,21 +273,30 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
         pool.drop(grad[0])
         buffers[name] = (new, None)
 
+    by_name = {layer.name: layer.output_shape for layer in a.layers}
+    by_name.update(dict(a.outputs))
     # the loss terms' backward, last term first: NllLoss then LogSoftmax (or MSE's one op)
     for o, n, saved, _ in reversed(heads):
         if not f.grad.get(o):
             for sid in saved:
                 pool.drop(sid)
             continue
-        if saved:
+        if len(saved) == 2:
             g = pool.alloc(n, "activation_grads")  # nll_loss_backward
             pool.drop(saved[1])  # total_weight
-            g2 = pool.alloc(n, "activation_grads")  # _log_softmax_backward_data
-            pool.drop(g)
+            g = (pool.alloc(n, "activation_grads"), g)  # _log_softmax_backward_data
+            pool.drop(g[1])
             pool.drop(saved[0])
-            deliver(o, (g2, a.strides.get(o)), n)
         else:  # element-wise kernels: the gradient laid out as the output is
-            deliver(o, (pool.alloc(n, "activation_grads"), a.strides.get(o)), n)
+            g = (pool.alloc(n, "activation_grads"), None)
+            for sid in saved:
+                pool.drop(sid)
+        own = prod(by_name[o]) * f.dt[o]
+        if own != n:  # autocast: back to the output's dtype
+            back = pool.alloc(own, "activation_grads")
+            pool.drop(g[0])
+            g = (back, None)
+        deliver(o, (g[0], a.strides.get(o)), own)
     by = {layer.name: layer for layer in a.layers}
     pending = _dependencies(a, f, heads)
     for o, _, _, _ in heads:
@@ -260,8 +318,9 @@ def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None
         outs, incoming = _node(pool, layer, f, incoming, size, a.strides)
         for sid, _ in incoming:
             pool.drop(sid)
-        for sid in f.saved[name]:
+        for sid in f.saved[name] + f.saved.pop(name + "#weights", []):
             pool.drop(sid)
+        outs = _cast_back(pool, layer, f, outs, size)
         for src, grad, n in outs:
             deliver(src, grad, n)
             producer = base(src)
@@ -328,9 +387,12 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     grads = _flows(kind, layer, f.grad)
     shapes = list(layer.input_shapes)
     out_shape = layer.output_shape
+    so = f.dt[layer.name]  # the output's (and its gradient's) element bytes
+    si = f.op[layer.name]  # each input's as the op sees it: its gradient's, until cast back
+    sp = f.op[layer.name][0] if f.low[layer.name] else size  # the parameters' gradients
     sends, temps, following = [], [], None
     if not layer.inputs:  # a parameter: .grad steals a dense gradient of its own, else a copy
-        own = prod(out_shape) * size
+        own = prod(out_shape) * so
         for sid, strides in incoming:
             if strides is None and pool.size[sid][0] == own:
                 pool.hold(sid)
@@ -341,7 +403,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     for item in kind.backward(layer.kwargs, shapes, out_shape, grads):
         if item[0] == "grad":
             k = item[1]
-            n = prod(item[2] if len(item) > 2 else shapes[k]) * size
+            n = prod(item[2] if len(item) > 2 else shapes[k]) * si[k]
             # an element-wise kernel lays its gradient out as its input is
             layout = a_strides.get(layer.inputs[k]) if kind.keeps_layout else None
             sends.append((k, (pool.alloc(n, "activation_grads"), layout), n))
@@ -356,27 +418,28 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
             else:
                 view = kind.grad_layout(layer.kwargs, shapes, out_shape, k, strides)
             if view is None:  # no view of the gradient has the input's shape: reshape copies
-                sid = pool.alloc(prod(at) * size, "activation_grads")
+                sid = pool.alloc(prod(at) * so, "activation_grads")
             else:
                 pool.hold(sid)
             sends.append(
-                (k, (sid, None if view in (None, contiguous(at)) else view), prod(at) * size)
+                (k, (sid, None if view in (None, contiguous(at)) else view), prod(at) * so)
             )
         elif item[0] == "viewgrad":  # the node reshapes its incoming gradient first
             sid, strides = incoming[0]
             if strides is not None and view_strides(out_shape, strides, item[1]) is None:
-                copy = pool.alloc(prod(out_shape) * size, "activation_grads")
+                copy = pool.alloc(prod(out_shape) * so, "activation_grads")
                 pool.drop(sid)
                 incoming[0] = (copy, None)
         elif item[0] == "params":
             if layer.trainable:
-                for p in layer.params:
-                    pool.alloc(p.count * size, "grads")
+                made = [pool.alloc(p.count * sp, "grads") for p in layer.params]
+                if sp != size:  # autocast: low gradients, cast to .grad's dtype after the node
+                    f.pgrads[layer.name] = made
         elif item[0] == "next":  # the gradient the node's next part takes in
-            following = pool.alloc(prod(item[1]) * size, "activation_grads")
+            following = pool.alloc(prod(item[1]) * so, "activation_grads")
         elif item[0] == "release":  # a part of the node is done: what it held goes
             if len(item) == 1:  # its gradients summed down to broadcast inputs' first
-                sends = [_sum_down(pool, k, g, n, shapes[k], size) for k, g, n in sends]
+                sends = [_sum_down(pool, k, g, n, shapes[k], si[k]) for k, g, n in sends]
             for sid, _ in incoming:
                 pool.drop(sid)
             for sid in f.saved[layer.name]:
@@ -398,14 +461,31 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
                 pool.drop(sid)
             incoming = []
         else:
-            temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], size), "temporaries"))
+            temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], so), "temporaries"))
     for t in temps:
         pool.drop(t)
     out = []
     for k, grad, n in sends:  # made at the output's shape: summed to the input's
-        k, grad, n = _sum_down(pool, k, grad, n, shapes[k], size)
+        k, grad, n = _sum_down(pool, k, grad, n, shapes[k], si[k])
         out.append((layer.inputs[k], grad, n))
     return out, incoming
+
+
+def _cast_back(pool: _Pool, layer, f: _Fwd, outs: list, size: int) -> list:
+    """Autocast's casts, undone in backward: the parameters' gradients to theirs (float32), each
+    input's to its own dtype."""
+    for p, sid in zip(layer.params, f.pgrads.pop(layer.name, [])):
+        pool.alloc(p.count * size, "grads")
+        pool.drop(sid)
+    back = []
+    for src, (sid, strides), n in outs:
+        own = prod(layer.input_shapes[layer.inputs.index(src)]) * f.dt[src]
+        if own != n:
+            new = pool.alloc(own, "activation_grads")
+            pool.drop(sid)
+            sid, strides, n = new, None, own
+        back.append((src, (sid, strides), n))
+    return back
 
 
 def _sum_down(pool: _Pool, k: int, grad, n: int, shape, size: int):

@@ -82,9 +82,10 @@ def peak(
             pool.alloc(prod(shape[:1] + shape[2:] if len(shape) > 1 else ()) * 8, "inputs")
     if step == "steady":
         _state(pool, optimizer, trained)
-    fwd = _forward(pool, a, size, outputs)
+    low = {"bfloat16": 2, "float16": 2}.get(amp) if amp else None
+    fwd = _forward(pool, a, size, outputs, low)
     pool.enter("loss")
-    root, heads = _loss(pool, fwd, outputs, shapes, size, loss)
+    root, heads = _loss(pool, fwd, outputs, shapes, size, loss, low)
     pool.enter("backward")
     _backward(pool, a, fwd, root, heads, size)
     pool.enter("optimizer")
@@ -123,20 +124,26 @@ def _output_shapes(a: Analysis, outputs: list[str]) -> list[tuple[int, ...]]:
     return [tuple(named.get(o, by[o].output_shape)) for o in outputs]
 
 
-def _loss(pool, f, outputs, shapes, size, loss):
-    """The loss of each output, summed: the tensors it makes and what its backward holds."""
+def _loss(pool, f, outputs, shapes, size, loss, amp):
+    """The loss of each output, summed: the tensors it makes and what its backward holds
+    (autocast runs it in float32, on a cast of a low output); then autocast's cache goes."""
     heads = []
     total = None
     for o, shape in zip(outputs, shapes):
+        cast = None
+        if amp is not None and f.dt[o] != 4:
+            size = 4
+            cast = pool.alloc(prod(shape) * 4, "activations")
         n = prod(shape) * size
-        if loss == "mse":
+        if loss == "mse":  # it keeps its input (the cast) for backward
             term = pool.alloc(size, "activations")
-            heads.append((o, n, [], []))
+            heads.append((o, n, [cast] if cast is not None else [], []))
         else:
             logp = pool.alloc(n, "activations")
             term = pool.alloc(size, "activations")
             weight = pool.alloc(size, "activations")
             heads.append((o, n, [logp, weight], [logp]))
+            pool.drop(cast)
         if total is None:
             total = term
         else:
@@ -144,6 +151,8 @@ def _loss(pool, f, outputs, shapes, size, loss):
             pool.drop(total)
             pool.drop(term)
             total = new
+    for sid in f.cache:  # autocast's exit clears its cache of parameter casts
+        pool.drop(sid)
     return total, heads
 
 

@@ -107,6 +107,7 @@ def pads(a: dict, k, d, n) -> list[tuple[int, int]]:
 
 
 class Conv(Kind):
+    autocast = "low"
     size_keys = ("in_channels",)
 
     def blind(self, a):
@@ -215,6 +216,7 @@ class Conv(Kind):
 
 
 class ConvTranspose(Kind):
+    autocast = "low"
     size_keys = ("in_channels",)
 
     def infer(self, a, x):

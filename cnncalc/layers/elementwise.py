@@ -95,6 +95,7 @@ class StochasticDepth(Elementwise):
 
 
 class PReLU(Kind):
+    autocast = "low"
     pointwise = True
 
     def saves(self, a, xs, out, grads):

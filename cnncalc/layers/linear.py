@@ -19,6 +19,7 @@ from .base import (
 
 
 class Linear(Kind):
+    autocast = "low"
     size_keys = ("in_features",)
 
     def infer(self, a, x):

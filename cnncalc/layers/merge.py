@@ -308,6 +308,8 @@ class Unbind(DropsDim):
 class MatMul(Kind):
     """torch.matmul of two activations: 1-D operands gain and lose a dim, batch dims broadcast."""
 
+    autocast = "low"
+
     inputs = (2, 2)
 
     def infer(self, a, xs, names=()):

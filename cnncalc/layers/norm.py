@@ -160,6 +160,8 @@ class LayerNorm(Kind):
 
 
 class LocalResponseNorm(Kind):
+    autocast = "fp32"
+
     def infer(self, a, x):
         if len(x) < 3:
             raise LayerError(

@@ -31,6 +31,11 @@ def padding_reader(n: int, lo: int | None):
 
 
 class Pad(Kind):
+    @property
+    def autocast(self):  # reflection (1-D, 2-D) and replication pads run in float32 under autocast
+        mode = self.type[: -len("Pad1d")]
+        return "fp32" if mode == "Replication" or (mode == "Reflection" and self.n < 3) else ""
+
     def infer(self, a, x):
         n, p = self.n, a["padding"]
         if self.ndims and len(x) not in self.ndims:

@@ -37,6 +37,10 @@ def no_indices(v, key):
 
 
 class Pool(Kind):
+    @property
+    def autocast(self):  # torch's autocast runs the 3-D pools in float32 (measured: torch 2.13)
+        return "fp32" if self.n == 3 else ""
+
     def infer(self, a, x):
         n = self.n
         batch, c, sp = spatial_input(x, n)
@@ -111,6 +115,10 @@ class Pool(Kind):
 
 
 class AdaptivePool(Kind):
+    @property
+    def autocast(self):  # as the 3-D pools
+        return "fp32" if self.n == 3 else ""
+
     def infer(self, a, x):
         batch, c, sp = spatial_input(x, self.n)
         want = a["output_size"]
