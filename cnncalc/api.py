@@ -33,11 +33,32 @@ class Analysis(model.Analysis):
 
         return params_json(self)
 
-    def memory(self, dtype: str = "float32", optimizer: str = "sgd"):
-        """One training step's memory (``to_dict()`` is ``cnncalc memory --format json``)."""
+    def memory(
+        self,
+        dtype: str = "float32",
+        optimizer: str = "sgd",
+        *,
+        step: str = "steady",
+        foreach: bool = True,
+        loss: str = "cross_entropy",
+        amp: str | None = None,
+    ):
+        """One training step's memory: its sums and its peak (``.peak``: bytes, where it falls,
+        what is alive then); ``to_dict()`` is ``cnncalc memory --format json``."""
         from .analyses.memory import memory
 
-        return memory(self, dtype, optimizer)
+        return memory(self, dtype, optimizer, step, foreach, loss, amp)
+
+    def fit(self, limit: str | int, dtype: str = "float32", optimizer: str = "sgd", **step) -> int:
+        """The largest batch whose step's peak (in CUDA's 512-byte blocks) fits in ``limit``
+        (``"24GiB"`` or bytes), as ``cnncalc memory --fit``; 0 if not even batch 1."""
+        from .analyses.memory import fit, parse_size
+        from .engine import analyze as engine
+
+        if getattr(self, "_spec", None) is None:
+            raise ValueError("fit needs the analysis of a spec (cnncalc.analyze)")
+        size = parse_size(limit) if isinstance(limit, str) else int(limit)
+        return fit(lambda n: engine(self._spec, n), size, dtype, optimizer, **step)
 
     def _repr_markdown_(self) -> str:
         from .show.render import shapes_text
@@ -92,11 +113,13 @@ def analyze(
     else:
         raise TypeError(f"analyze() takes a path, a dict or YAML text, not {type(spec).__name__}")
     try:
-        result = Analysis.of(facts(load_it(), batch))
+        spec_ = load_it()
+        result = Analysis.of(facts(spec_, batch))
     except SpecError as e:
         e.diagnostics = [Diagnostic.of(path, e)]
         raise
     result.path = path
+    result._spec = spec_  # for analyses at other batches (fit)
     return result
 
 

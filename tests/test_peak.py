@@ -125,3 +125,38 @@ def test_the_tutorial_nets_peak_and_where():
     m = peak(analyze(load(str(ROOT.parent / "configs" / "lenet.yaml"))), optimizer="momentum")
     assert (m.peak_bytes, m.peak_phase, m.peak_layer) == (1_044_968, "backward", "4")
     assert m.phase_peak_bytes["forward"] < m.phase_peak_bytes["backward"]
+
+
+@pytest.mark.parametrize("path", CONFIGS + NETS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_bfloat16_autocast_peaks_within_one_percent(path):
+    """torch.autocast: convs, linears and matmuls in bfloat16, their inputs' and weights' casts,
+    the gradients cast back (exact on all of these but GoogLeNet, 0.02% high)."""
+    a = analyze(load(str(path)))
+    for step in (STEPS[0], STEPS[1], STEPS[4]):
+        mine = peak(a, amp="bfloat16", **step)
+        torch_ = peak_oracle.peak(a, amp="bfloat16", **step)
+        assert abs(mine.peak_bytes - torch_["peak_bytes"]) <= 0.01 * torch_["peak_bytes"]
+        assert mine.peak_phase == torch_["peak_phase"]
+
+
+@pytest.mark.parametrize("shape,layers", CASES[::3])
+def test_every_layer_kind_under_autocast(shape, layers):
+    a = analysis_of(shape, layers)
+    if not trains(a):
+        return
+    step = {"optimizer": "adam", "foreach": False, "loss": "mse", "amp": "bfloat16"}
+    mine = peak(a, **step).peak_bytes
+    assert abs(mine - peak_oracle.peak(a, **step)["peak_bytes"]) <= 0.01 * mine
+
+
+def test_fit_from_python_and_the_command_line():
+    a = analyze(load(str(ROOT.parent / "configs" / "lenet.yaml")))
+    import cnncalc
+
+    b = cnncalc.analyze(str(ROOT.parent / "configs" / "lenet.yaml"))
+    n = b.fit("4MiB", optimizer="adam")
+    assert n > 1
+    at = peak(analyze(load(str(ROOT.parent / "configs" / "lenet.yaml")), n), optimizer="adam")
+    more = peak(analyze(load(str(ROOT.parent / "configs" / "lenet.yaml")), n + 1), optimizer="adam")
+    assert at.peak_bytes_cuda <= 4 << 20 < more.peak_bytes_cuda
+    assert b.memory(optimizer="adam").peak.peak_bytes == peak(a, optimizer="adam").peak_bytes

@@ -229,10 +229,12 @@ def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
     """Autocast's copies: the parameters' (cached to the autocast's exit; a node keeps its
     weights), then the inputs' (kept where the node saves its input, else dropped after)."""
     if f.low.get(layer.name):
-        for p in layer.params:
+        grads = _flows(kind, layer, f.grad)
+        keeps = needs and (not kind.weight_for_input_grad or any(grads))
+        for p in reversed(layer.params):  # autocast casts the bias first
             sid = pool.alloc(p.count * amp, "activations")
             f.cache.append(sid)
-            if needs and not p.name.endswith("bias"):
+            if keeps and not p.name.endswith("bias"):
                 pool.hold(sid)
                 f.saved.setdefault(layer.name + "#weights", []).append(sid)
     out = []

@@ -108,14 +108,22 @@ def memory(
     from ..analyses.memory import parse_size
     from ..engine import analyze
 
-    if amp is not None:
+    if amp is Amp.float16:
         print(
-            "cnncalc: error: --amp: mixed precision is not modelled yet; the peak is float32's "
-            "(or --dtype's)",
+            "cnncalc: error: --amp float16: its GradScaler is not modelled yet; --amp bfloat16 "
+            "is (no scaler)",
             file=sys.stderr,
         )
         raise typer.Exit(2)
-    how = {"step": step.value, "foreach": foreach is OnOff.on, "loss": loss.value}
+    if amp is not None and dtype is not Dtype.float32:
+        print("cnncalc: error: --amp takes float32 parameters (--dtype float32)", file=sys.stderr)
+        raise typer.Exit(2)
+    how = {
+        "step": step.value,
+        "foreach": foreach is OnOff.on,
+        "loss": loss.value,
+        "amp": amp.value if amp else None,
+    }
     limit = None
     if fit is not None:  # an option is checked before any spec is read
         try:

@@ -302,10 +302,11 @@ class Kind:
 
     # where no gradient is needed the op still makes what ``saves`` lists ("new"), and drops it
     saved_without_grad = True
-    shape_only: tuple[int, ...] = ()
+    shape_only: tuple[int, ...] = ()  # inputs it reads the shape of, never the values (no grad)
     # under torch.autocast: "low" runs in the low dtype (inputs and weights cast), "fp32" in
     # float32, "" in its inputs' dtype
-    autocast = ""  # inputs it reads the shape of, never the values (no grad)
+    autocast = ""
+    weight_for_input_grad = False  # its node keeps the weight only for the input's gradient
 
     # its backward hands on the incoming gradient (or views of it) rather than a new tensor:
     # None means as ``view`` says (a view's backward is a view; expand, slice and select copy)

@@ -20,6 +20,7 @@ from .base import (
 
 class Linear(Kind):
     autocast = "low"
+    weight_for_input_grad = True  # addmm keeps weight.t() for the input's gradient alone
     size_keys = ("in_features",)
 
     def infer(self, a, x):
