@@ -47,33 +47,43 @@ class _Pool:
         self.breakdown = dict(self.by)
         self.phase = "setup"
         self.layer: str | None = None
-        self.phase_peak: dict[str, int] = {}
+        self.phase_peak: dict[str, int] = {"setup": 0}
+        self._dirty = False
         self._next = 0
         self.log: list | None = None
 
     def alloc(self, nbytes: int, category: str, refs: int = 1) -> int:
         sid = self._next
         self._next += 1
+        self.refs[sid] = refs
         if nbytes <= 0:  # an empty tensor: no storage to count
             self.size[sid] = (0, 0, category)
-            self.refs[sid] = refs
             return sid
         cuda = -(-nbytes // BLOCK) * BLOCK
         self.size[sid] = (nbytes, cuda, category)
-        self.refs[sid] = refs
-        self.live[0] += nbytes
-        self.live[1] += cuda
+        live = self.live
+        live[0] += nbytes
+        live[1] += cuda
         self.by[category] += nbytes
-        if self.live[0] > self.peak[0]:
-            self.peak[0] = self.live[0]
+        if live[0] > self.peak[0]:
+            self.peak[0] = live[0]
             self.at = (self.phase, self.layer)
-            self.breakdown = dict(self.by)
+            self._dirty = True  # the breakdown is taken when the live bytes next change course
+            if live[0] > self.phase_peak[self.phase]:
+                self.phase_peak[self.phase] = live[0]
+        elif live[0] > self.phase_peak[self.phase]:
+            self.phase_peak[self.phase] = live[0]
+        if live[1] > self.peak[1]:
+            self.peak[1] = live[1]
         if self.log is not None:
-            self.log.append(("+", nbytes, self.live[0], self.phase, self.layer, category))
-        self.peak[1] = max(self.peak[1], self.live[1])
-        if self.live[0] > self.phase_peak.get(self.phase, -1):
-            self.phase_peak[self.phase] = self.live[0]
+            self.log.append(("+", nbytes, live[0], self.phase, self.layer, category))
         return sid
+
+    def snapshot(self) -> None:
+        """What is alive at the peak, by category (taken just before the first change after it)."""
+        if self._dirty:
+            self.breakdown = dict(self.by)
+            self._dirty = False
 
     def hold(self, sid: int | None, n: int = 1) -> None:
         if sid is not None:
@@ -84,6 +94,8 @@ class _Pool:
             return
         self.refs[sid] -= 1
         if self.refs[sid] == 0:
+            if self._dirty:
+                self.snapshot()
             nbytes, cuda, category = self.size.pop(sid)
             del self.refs[sid]
             self.live[0] -= nbytes
@@ -93,12 +105,14 @@ class _Pool:
                 self.log.append(("-", nbytes, self.live[0], self.phase, self.layer, category))
 
     def recategorize(self, sid: int, category: str) -> None:
+        self.snapshot()
         nbytes, cuda, old = self.size[sid]
         self.by[old] -= nbytes
         self.by[category] += nbytes
         self.size[sid] = (nbytes, cuda, category)
 
     def enter(self, phase: str) -> None:
+        self.snapshot()
         self.phase = phase
         self.layer = None
         self.phase_peak.setdefault(phase, self.live[0])
@@ -118,6 +132,7 @@ class _Fwd:
         self.casts: dict[str, list[int]] = {}  # layer -> the casts of its inputs (autocast)
         self.cache: list[int] = []  # autocast's casts of the parameters, kept to its exit
         self.low: dict[str, bool] = {}  # layer -> runs in the low dtype with its weights cast
+        self.flows: dict[str, list[bool]] = {}  # layer -> per input, whether a gradient flows
         self.pgrads: dict[str, list[int]] = {}  # layer -> its parameters' low gradients
 
 
@@ -140,7 +155,7 @@ def _forward(
         pool.layer = layer.name
         kind = REGISTRY[layer.type]
         f.order[layer.name] = i
-        grads = _flows(kind, layer, f.grad)
+        grads = f.flows[layer.name] = _flows(kind, layer, f.grad)
         trains = bool(layer.params) and layer.trainable
         needs = any(grads) or trains
         f.grad[layer.name] = needs
@@ -228,8 +243,11 @@ def _dtypes(f: _Fwd, kind, layer, size: int, amp: int | None) -> None:
 def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
     """Autocast's copies: the parameters' (cached to the autocast's exit; a node keeps its
     weights), then the inputs' (kept where the node saves its input, else dropped after)."""
+    if amp is None:
+        f.casts[layer.name] = [None] * len(layer.inputs)
+        return f.casts[layer.name]
     if f.low.get(layer.name):
-        grads = _flows(kind, layer, f.grad)
+        grads = f.flows[layer.name]
         keeps = needs and (not kind.weight_for_input_grad or any(grads))
         for p in reversed(layer.params):  # autocast casts the bias first
             sid = pool.alloc(p.count * amp, "activations")
@@ -238,8 +256,7 @@ def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
                 pool.hold(sid)
                 f.saved.setdefault(layer.name + "#weights", []).append(sid)
     out = []
-    for s, want in zip(layer.inputs, f.op[layer.name]):
-        shape = next(x for x, n in zip(layer.input_shapes, layer.inputs) if n == s)
+    for s, shape, want in zip(layer.inputs, layer.input_shapes, f.op[layer.name]):
         out.append(pool.alloc(prod(shape) * want, "activations") if want != f.dt[s] else None)
     f.casts[layer.name] = out
     return out
@@ -358,7 +375,10 @@ def _flows(kind, layer, grad: dict) -> list[bool]:
 
 
 def _names(layer) -> list[str]:
-    return [layer.name] + [f"{layer.name}:{k}" for k in range(len(layer.output_shapes or ()))]
+    """The layer's tensor names: its own, and ``name:k`` for each of several outputs."""
+    if not layer.output_shapes:
+        return [layer.name]
+    return [layer.name] + [f"{layer.name}:{k}" for k in range(len(layer.output_shapes))]
 
 
 def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
@@ -367,7 +387,7 @@ def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
     reach = {o for o, _, _, _ in heads if f.grad.get(o)}
     for layer in reversed(a.layers):  # the nodes the loss reaches
         if any(k in reach for k in _names(layer)):
-            flows = _flows(REGISTRY[layer.type], layer, f.grad)
+            flows = f.flows[layer.name]
             reach.update(s for s, g in zip(layer.inputs, flows) if g)
     count = {layer.name: 0 for layer in a.layers if f.grad[layer.name]}
     for o, _, _, _ in heads:
@@ -376,7 +396,7 @@ def _dependencies(a: Analysis, f: _Fwd, heads) -> dict[str, int]:
     for layer in a.layers:
         if not any(k in reach for k in _names(layer)):
             continue
-        for s, g in zip(layer.inputs, _flows(REGISTRY[layer.type], layer, f.grad)):
+        for s, g in zip(layer.inputs, f.flows[layer.name]):
             if g:
                 count[base(s)] += 1
     return count
@@ -386,7 +406,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     """Run one layer's backward: allocate what its kind declares; the gradients it sends on,
     each as (tensor, (storage id, strides or None), bytes)."""
     kind = REGISTRY[layer.type]
-    grads = _flows(kind, layer, f.grad)
+    grads = f.flows[layer.name]
     shapes = list(layer.input_shapes)
     out_shape = layer.output_shape
     so = f.dt[layer.name]  # the output's (and its gradient's) element bytes

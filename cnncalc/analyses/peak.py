@@ -92,6 +92,7 @@ def peak(
     if step == "first":
         _state(pool, optimizer, trained)
     _update(pool, optimizer, foreach, trained, step)
+    pool.snapshot()
     phases = {p: pool.phase_peak.get(p, 0) for p in PHASES}
     return Peak(
         step=step,
