@@ -412,7 +412,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     so = f.dt[layer.name]  # the output's (and its gradient's) element bytes
     si = f.op[layer.name]  # each input's as the op sees it: its gradient's, until cast back
     sp = f.op[layer.name][0] if f.low[layer.name] else size  # the parameters' gradients
-    sends, temps, following = [], [], None
+    sends, temps, following, done = [], [], None, 0
     if not layer.inputs:  # a parameter: .grad steals a dense gradient of its own, else a copy
         own = prod(out_shape) * so
         for sid, strides in incoming:
@@ -461,7 +461,10 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
             following = pool.alloc(prod(item[1]) * so, "activation_grads")
         elif item[0] == "release":  # a part of the node is done: what it held goes
             if len(item) == 1:  # its gradients summed down to broadcast inputs' first
-                sends = [_sum_down(pool, k, g, n, shapes[k], si[k]) for k, g, n in sends]
+                sends[done:] = [
+                    _sum_down(pool, k, g, n, shapes[k], si[k]) for k, g, n in sends[done:]
+                ]
+                done = len(sends)
             for sid, _ in incoming:
                 pool.drop(sid)
             for sid in f.saved[layer.name]:
@@ -539,9 +542,11 @@ def storages(a: Analysis, size: int, kernels: bool = True) -> tuple[dict[str, st
         for k in range(len(layer.output_shapes or ())):
             owner[f"{layer.name}:{k}"] = sid
         if sid == layer.name:
-            nbytes[sid] = (
+            # the CPU kernels' own sizes, else each op's (as FakeTensorMode counts them)
+            numel = (
                 kind.storage_numel(layer.kwargs, list(layer.input_shapes), layer.output_shape)
-                if kernels  # the CPU kernels' own sizes, else each op's (as FakeTensorMode's)
-                else prod(layer.output_shape) * size
+                if kernels
+                else prod(layer.output_shape)
             )
+            nbytes[sid] = numel * size
     return owner, nbytes

@@ -216,30 +216,53 @@ def parse_size(text: str) -> int:
 def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, **step) -> int:
     """The largest batch whose training step's peak (in CUDA's blocks) fits in ``limit`` bytes
     (0 if not even batch 1); ``a_at(batch)`` analyses the spec at that batch; ``step`` holds
-    :func:`peak`'s other options."""
+    :func:`peak`'s other options.
 
-    def total(n):
-        return peak(a_at(n), dtype, optimizer, **step).peak_bytes_cuda
+    The exact peak is close to affine in the batch, and CUDA's block rounding adds a slowly
+    changing waste on top: each step is a Newton step on the rounded peak with the exact peak's
+    slope between the two latest batches, checked at the batch it lands on and the next;
+    bisection where it does not land inside the bracket (a batch that fits, one that does not).
+    """
+    seen: dict[int, tuple[int, int]] = {}
 
-    one = total(1)
-    if one > limit:
+    def total(n):  # (rounded, exact) peak; a batch the net refuses does not fit
+        if n not in seen:
+            try:
+                p = peak(a_at(n), dtype, optimizer, **step)
+                seen[n] = (p.peak_bytes_cuda, p.peak_bytes)
+            except SpecError:
+                seen[n] = (limit + 1, limit + 1)
+        return seen[n]
+
+    if total(1)[0] > limit:
         return 0
-    # the peak is close to affine in the batch: the batch the line gives, kept only where it is
-    # the boundary (it fits, one more does not); else the search below
-    slope = total(2) - one
-    if slope > 0:
-        guess = min(1 + (limit - one) // slope, 1 << 40)
-        try:
-            if total(guess) <= limit and total(guess + 1) > limit:
-                return guess
-        except SpecError:  # a batch the net refuses: the search finds the boundary
-            pass
-    lo, hi = 1, 2
-    while total(hi) <= limit:
-        lo, hi = hi, hi * 2
-        if hi > 1 << 40:
-            return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if total(mid) <= limit else (lo, mid)
+    lo, hi, last = 1, None, [1, 2]
+    while hi is None or hi - lo > 1:
+        (n0, n1) = last[-2:]
+        (c1, e1), (_, e0) = total(n1), total(n0)
+        slope = max(e1 - e0, 1) / (n1 - n0) if n1 != n0 else 1
+        guess = n1 + int((limit - c1) // slope)
+        top = hi if hi is not None else (1 << 40) + 1
+        if not lo < guess < top:
+            guess = (
+                (lo + top) // 2
+                if hi is not None
+                else min(guess, top - 1)
+                if guess >= top
+                else lo + 1
+            )
+        near = hi is not None and hi - lo <= 64  # close in: one batch a step, by bisection
+        if near:
+            guess = (lo + hi) // 2
+        for n in (guess,) if near else (guess, guess + 1):  # the boundary, where it lands
+            if not lo < n < top:
+                continue
+            last.append(n)
+            if total(n)[0] <= limit:
+                lo = n
+                if lo >= 1 << 40:
+                    return lo
+            else:
+                hi = n
+                break
     return lo

@@ -88,7 +88,8 @@ class Elementwise2(Kind):
             if grads[k]:
                 items.append(acc)
             acc_grad = acc_grad or grads[k]
-            shape = broadcast([shape, xs[k]], ["0", str(k)])  # the product so far: linear in k
+            if tuple(xs[k]) != shape:  # the product so far: linear in k
+                shape = broadcast([shape, xs[k]], ["0", str(k)])
             acc = ("new", shape, "act") if k + 1 < len(xs) else None
         return items
 
@@ -98,16 +99,17 @@ class Elementwise2(Kind):
     def forward_temps(self, a, xs, out, grads=(), strides=()):
         # (x0 + x1) + x2 ...: the partial sum before the last is made and dropped (a product's
         # partials are kept for backward: ``saves``)
-        names = [str(k) for k in range(len(xs))]
         if len(xs) < 3:
             return []
+        acc = _partials(xs)
         if self.type == "Mul":  # the partial products no gradient needs (``saves`` keeps the rest)
+            some = any(grads)
             return [
-                ("before", broadcast(xs[: j + 1], names[: j + 1]), "act")
+                ("before", acc[j], "act")
                 for j in range(1, len(xs) - 1)
-                if any(grads) and not grads[j + 1]
+                if some and not grads[j + 1]
             ]
-        return [("before", broadcast(xs[:-1], names[:-1]), "act")]
+        return [("before", acc[-2], "act")]
 
     def backward(self, a, xs, out, grads):
         # each gradient is made at the output's shape and summed down to a broadcast input's
@@ -128,17 +130,28 @@ class Elementwise2(Kind):
             return [("grad", k, out) for k, g in enumerate(grads) if g]
         # (x0 · x1) · x2 ...: one node per product, the outer first; each hands the partial
         # product's gradient on to the next
-        names = [str(k) for k in range(len(xs))]
-        acc = [broadcast(xs[: k + 1], names[: k + 1]) for k in range(len(xs))]
+        acc = _partials(xs)
+        before = [False]  # before[k]: whether any of x0 .. x(k-1) needs a gradient
+        for g in grads:
+            before.append(before[-1] or g)
         items = []
         for k in range(len(xs) - 1, 0, -1):
-            if any(grads[:k]):
+            if before[k]:
                 items.append(("next", acc[k]) if k > 1 else ("grad", 0, acc[1]))
             if grads[k]:
                 items.append(("grad", k, acc[k]))
             if k > 1:
                 items.append(("release",))
         return items
+
+
+def _partials(xs) -> list[tuple[int, ...]]:
+    """The shapes of x0, x0·x1, x0·x1·x2, ...: broadcast one input at a time (linear in them)."""
+    out = [tuple(xs[0])]
+    for k in range(1, len(xs)):
+        x = tuple(xs[k])
+        out.append(out[-1] if x == out[-1] else broadcast([out[-1], x], ["0", str(k)]))
+    return out
 
 
 class Cat(Kind):
