@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from ..engine import base
 from ..layers.base import prod
 from ..model import Analysis
-from .autograd import DTYPES, _backward, _forward, _Pool, reached_by_loss
+from .autograd import DTYPES, _forward, _Pool
+from .backward import _backward, reached_by_loss
 
 PHASES = ("forward", "loss", "backward", "optimizer")
 

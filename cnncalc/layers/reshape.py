@@ -255,3 +255,28 @@ register(
     PixelShuffle("PixelShuffle", {"upscale_factor": (integer(), REQUIRED)}, up=True),
     PixelShuffle("PixelUnshuffle", {"downscale_factor": (integer(), REQUIRED)}, up=False),
 )
+
+
+class ChannelShuffle(Kind):
+    pointwise = False
+
+    def infer(self, a, x):
+        if len(x) < 3:
+            raise LayerError(
+                "expects an input of at least 3 dims (N, C, *), but the incoming tensor "
+                f"{dims(x)} is {len(x)}-D"
+            )
+        g, c = a["groups"], x[1]
+        if c % g:
+            raise LayerError(
+                f"the {c} channels of the incoming tensor {dims(x)} do not divide into {g} groups",
+                "groups",
+            )
+        return Out(shape=x, rf="same")
+
+    def explain(self, a, x, out):
+        g, c = a["groups"], x[1]
+        return [
+            f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of "
+            f"group i moves to j·{g} + i"
+        ]

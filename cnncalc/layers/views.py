@@ -1,5 +1,5 @@
 """Layers that view (or copy) their input in a new shape, with torch's stride rules: View/Reshape,
-ViewAs/ReshapeAs, Contiguous, Permute, Transpose, Squeeze/Unsqueeze, ChannelShuffle, Expand, Slice,
+ViewAs/ReshapeAs, Contiguous, Permute, Transpose, Squeeze/Unsqueeze, Expand, Slice,
 Select."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .base import (
     schema,
     view_strides,
 )
+from .reshape import ChannelShuffle  # a copy, registered here in its place among the views
 
 
 def _view_or_copy(view_only: bool, x, stride, out, hint: str, key: str):
@@ -242,31 +243,6 @@ class Unsqueeze(Strided):
 
     def explain(self, a, x, out):
         return [f"inserts a dim of size 1 at {a['dim']}: {dims(x)} -> {dims(out)}"]
-
-
-class ChannelShuffle(Kind):
-    pointwise = False
-
-    def infer(self, a, x):
-        if len(x) < 3:
-            raise LayerError(
-                "expects an input of at least 3 dims (N, C, *), but the incoming tensor "
-                f"{dims(x)} is {len(x)}-D"
-            )
-        g, c = a["groups"], x[1]
-        if c % g:
-            raise LayerError(
-                f"the {c} channels of the incoming tensor {dims(x)} do not divide into {g} groups",
-                "groups",
-            )
-        return Out(shape=x, rf="same")
-
-    def explain(self, a, x, out):
-        g, c = a["groups"], x[1]
-        return [
-            f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of "
-            f"group i moves to j·{g} + i"
-        ]
 
 
 class Expand(Strided):
