@@ -224,3 +224,26 @@ def test_a_character_yaml_refuses_is_placed_where_it_stands(char, tmp_path):
     line = r.output.strip().splitlines()[-1]
     assert r.exit_code == 1 and line.startswith(f"{spec}:203:13: error: "), line
     assert f"U+{ord(char):04X} is not allowed in YAML" in line and "position" not in line
+
+
+@pytest.mark.parametrize(
+    "text,where,words",
+    [
+        ("input: [1, 4]\nlayers:\n  - {type: 'ReLU}\n", "3:12", "quoted string is never closed"),
+        ("input: [1, 4\nlayers:\n  - {type: ReLU}\n", "2:7", "the '[' list opened at 1:8"),
+        ("input: [1, 4]\nlayers:\n  - {type: ReLU\n", "3:5", "mapping is never closed"),
+        ("input: [1, 4]\nlayers:\n  - type: a: b\n", "3:12", "would start a mapping"),
+        ("input: [1, 4]\nlayers:\n  - {type: ReLU}\n bad: 1\n", "4:2", "does not line up"),
+        ("input: [1, 4]\nlayers:\n  - {type: ReLU}\n}\n", "4:1", ""),
+    ],
+)
+def test_yaml_syntax_errors_are_placed_and_worded_as_ours(text, where, words, tmp_path):
+    """PyYAML's scanner and parser errors: at the place that explains them (an unclosed quote or
+    bracket where it opens), in a spec writer's words, one line."""
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    r = run("check", spec)
+    first = r.output.strip().splitlines()[0]
+    assert r.exit_code == 1 and first.startswith(f"{spec}:{where}: error: "), first
+    assert "invalid YAML: " in first
+    assert words in first and "\\n" not in first and ", line " not in first  # PyYAML's "in ..."

@@ -72,10 +72,7 @@ def loads(text: str):
     try:
         return _read(loader, stack)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = e.problem or e.context or "invalid YAML"
-        if mark is not None and ("'\\t'" in problem or _char_at(text, mark) == "\t"):
-            problem = f"a tab character: YAML indents with spaces only ({problem})"
+        problem, mark = _worded(text, e)
         raise SpecError(
             f"{_layer_context(stack)}invalid YAML: {problem}",
             clamp(text, _pos(mark)) if mark else None,
@@ -89,6 +86,62 @@ def loads(text: str):
         raise SpecError(f"{_layer_context(stack)}{e.message}", e.pos) from None
     finally:
         loader.dispose()
+
+
+# PyYAML's scanner and parser problems, in a spec writer's words (the rest keep PyYAML's own)
+_WORDS = {
+    "mapping values are not allowed in this context": (
+        "a ': ' here would start a mapping inside a plain value (quote a value that holds "
+        "': '; the keys of a nested mapping go under a key with no value)"
+    ),
+    "did not find expected key": (
+        "this line does not line up with the keys above it (a key was expected at its indent)"
+    ),
+    "did not find expected '-' indicator": (
+        "a '- ' item was expected here: the items of a list line up under each other"
+    ),
+    "did not find expected <document start>": "text after the end of the document",
+    "found character that cannot start any token": (
+        "this character cannot start a YAML value; quote the value"
+    ),
+}
+
+
+def _worded(text: str, e) -> tuple[str, object]:
+    """(our words, the mark to place them at) for a PyYAML scanner, parser or composer error:
+    an unclosed quote or bracket at the place it opens (PyYAML points at the end of the text)."""
+    problem = e.problem or e.context or "invalid YAML"
+    mark = e.problem_mark or e.context_mark
+    context = e.context or ""
+    at_end = mark is not None and mark.index >= len(text.rstrip())
+    if e.context_mark is not None and at_end:
+        if "quoted scalar" in context:
+            return "this quoted string is never closed (its closing quote is missing)", (
+                e.context_mark
+            )
+        if "flow sequence" in context:
+            return "this '[' list is never closed (a ']' is missing)", e.context_mark
+        if "flow mapping" in context:
+            return "this '{' mapping is never closed (a '}' is missing)", e.context_mark
+    opened = e.context_mark
+    if opened is not None and "flow sequence" in context:
+        return (
+            f"a ',' or ']' was expected here: the '[' list opened at {_at(opened)} is not closed",
+            mark,
+        )
+    if opened is not None and "flow mapping" in context:
+        return (
+            f"a ',' or '}}' was expected here: the '{{' mapping opened at {_at(opened)} is "
+            "not closed",
+            mark,
+        )
+    if mark is not None and ("'\\t'" in problem or _char_at(text, mark) == "\t"):
+        return f"a tab character: YAML indents with spaces only ({problem})", mark
+    return _WORDS.get(problem, problem), mark
+
+
+def _at(mark) -> str:
+    return f"{mark.line + 1}:{mark.column + 1}"
 
 
 def _refused_character(text: str, e) -> SpecError:
