@@ -160,3 +160,10 @@ def test_fit_from_python_and_the_command_line():
     more = peak(analyze(load(str(ROOT.parent / "configs" / "lenet.yaml")), n + 1), optimizer="adam")
     assert at.peak_bytes_cuda <= 4 << 20 < more.peak_bytes_cuda
     assert b.memory(optimizer="adam").peak.peak_bytes == peak(a, optimizer="adam").peak_bytes
+
+
+@pytest.mark.parametrize("name", ["yolo94-tiny", "yolo92-cls"])
+def test_ultralytics_models_peak_as_torch_does(name):
+    """A detection model of several outputs (a loss term each, summed) and a classifier."""
+    a = analyze(load(str(ROOT / "ultralytics" / f"{name}.yaml")))
+    agree(a, **STEPS[0])
