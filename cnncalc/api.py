@@ -130,9 +130,12 @@ def summary(model, input_size, *, name: str | None = None) -> Analysis:
     doctest: +SKIP
     (2, 8, 30, 30)
     """
-    from .bridge.importer import import_model
+    from .bridge.importer import ImportFailed, import_model
 
-    imported = import_model(model, tuple(input_size), name or type(model).__name__)
+    try:
+        imported = import_model(model, tuple(input_size), name or type(model).__name__)
+    except ImportFailed as e:  # one line naming the operation, as cnncalc.SpecError
+        raise SpecError(str(e)) from None
     result = analyze(imported.text)
     result.unused = imported.unused
     return result

@@ -83,3 +83,29 @@ def test_cli_import(tmp_path):
         .exit_code
         == 2
     )
+
+
+def test_summary_counts_frozen_parameters_apart_and_hands_the_model_back_as_it_came():
+    """requires_grad=False parameters are not trainable; the model's training flags are kept."""
+    import cnncalc
+    from torchref import BasicBlock, ResNet
+
+    model = ResNet(BasicBlock, [2, 2, 2, 2])
+    for i, p in enumerate(model.parameters()):
+        p.requires_grad_(i >= 30)
+    model.train()
+    model.layer1.eval()
+    flags = [m.training for m in model.modules()]
+    s = cnncalc.summary(model, (1, 3, 224, 224))
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+    assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert [m.training for m in model.modules()] == flags
+
+
+def test_a_module_frozen_in_part_is_one_clear_refusal():
+    import cnncalc
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    model[0].bias.requires_grad_(False)
+    with pytest.raises(cnncalc.SpecError, match="some parameters frozen"):
+        cnncalc.summary(model, (1, 3, 8, 8))

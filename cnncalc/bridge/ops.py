@@ -156,7 +156,16 @@ def call_module(t: Trace, node, v, op, target) -> None:
         t.called.add(target)
         name = target
         t.used.add(name)
-    t.emit(node, type_, _module_args(REGISTRY[type_], sub), name, [t.ref(srcs_all[0], node)])
+    args = _module_args(REGISTRY[type_], sub)
+    frozen = [not p.requires_grad for p in sub.parameters(recurse=False)]
+    if any(frozen) and not all(frozen):
+        raise ImportFailed(
+            f"module '{target}' has some parameters frozen (requires_grad=False) and some not, "
+            f"which a spec cannot express (it freezes a layer whole){_where(node)}"
+        )
+    if frozen and all(frozen):
+        args["trainable"] = False
+    t.emit(node, type_, args, name, [t.ref(srcs_all[0], node)])
 
 
 def functional_layer(t: Trace, node, v, op, target) -> None:

@@ -300,6 +300,7 @@ def traced(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
     """(layers, outputs, parameters the forward never uses)."""
     tracer = _Tracer(torch.randn(shape))
     tracer.record_stack_traces = True
+    modes = [(m, m.training) for m in model.modules()]  # handed back as they came
     model.eval()
     try:
         graph = tracer.trace(model)
@@ -310,6 +311,9 @@ def traced(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
             f"the model does not run on an input of shape {list(shape)}: "
             f"{type(e).__name__}: {_line(e)}"
         ) from None
+    finally:
+        for m, training in modes:
+            m.training = training
     for node in graph.nodes:
         node.meta["value"] = _summary(node.meta.pop("concrete", None))
     return fx.GraphModule(tracer.root, graph)
