@@ -87,8 +87,9 @@ def test_cli_import(tmp_path):
 
 def test_summary_counts_frozen_parameters_apart_and_hands_the_model_back_as_it_came():
     """requires_grad=False parameters are not trainable; the model's training flags are kept."""
-    import cnncalc
     from torchref import BasicBlock, ResNet
+
+    import cnncalc
 
     model = ResNet(BasicBlock, [2, 2, 2, 2])
     for i, p in enumerate(model.parameters()):
