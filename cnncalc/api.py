@@ -136,6 +136,28 @@ def summary(model, input_size, *, name: str | None = None) -> Analysis:
         imported = import_model(model, tuple(input_size), name or type(model).__name__)
     except ImportFailed as e:  # one line naming the operation, as cnncalc.SpecError
         raise SpecError(str(e)) from None
-    result = analyze(imported.text)
+    result = Summary.of(analyze(imported.text))
     result.unused = imported.unused
+    named = dict(model.named_parameters())
+    unused = [named[n] for n in imported.unused if n in named]
+    result.unused_params = sum(p.numel() for p in unused)
+    result.unused_trainable = sum(p.numel() for p in unused if p.requires_grad)
     return result
+
+
+class Summary(Analysis):
+    """What ``summary`` returns: the imported spec's analysis, whose totals count every parameter
+    of the module, those its forward never reaches included (``unused``, ``unused_params``: they
+    cost memory and optimizer state), as ``sum(p.numel() for p in model.parameters())`` does."""
+
+    unused: list[str] = []
+    unused_params = 0
+    unused_trainable = 0
+
+    @property
+    def total_params(self) -> int:
+        return super().total_params + self.unused_params
+
+    @property
+    def trainable_params(self) -> int:
+        return super().trainable_params + self.unused_trainable

@@ -110,3 +110,17 @@ def test_a_module_frozen_in_part_is_one_clear_refusal():
     model[0].bias.requires_grad_(False)
     with pytest.raises(cnncalc.SpecError, match="some parameters frozen"):
         cnncalc.summary(model, (1, 3, 8, 8))
+
+
+def test_summary_totals_count_the_parameters_the_forward_never_reaches():
+    """As torch's sum(p.numel()): an aux head the eval forward skips is in the totals, and named."""
+    from test_today import TimmStyle
+
+    import cnncalc
+
+    model = TimmStyle()
+    s = cnncalc.summary(model, (1, 3, 17, 15))
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+    assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert s.unused == ["aux.weight", "aux.bias"]
+    assert s.unused_params == model.aux.weight.numel() + model.aux.bias.numel()
