@@ -123,7 +123,7 @@ def analyze(
     return result
 
 
-def summary(model, input_size, *, name: str | None = None) -> Analysis:
+def summary(model, input_size, *, name: str | None = None, mode: str | None = None) -> Analysis:
     """The torchinfo-style entry point: trace a torch module (``cnncalc import``) and analyse it.
 
     >>> cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32)).output  #
@@ -132,6 +132,21 @@ def summary(model, input_size, *, name: str | None = None) -> Analysis:
     """
     from .bridge.importer import ImportFailed, import_model
 
+    if mode not in (None, "eval", "train"):
+        raise SpecError(f"mode must be 'train', 'eval' or None (the model's own), not {mode!r}")
+    if mode == "train":
+        raise SpecError(
+            "mode='train': cnncalc traces the eval forward only, for now; pass mode='eval' "
+            "(a model whose training forward differs, GoogLeNet's aux heads say, differs there)"
+        )
+    if mode is None and model.training:
+        import warnings
+
+        warnings.warn(
+            "the model is in training mode; cnncalc traced its eval forward (mode='eval'): "
+            "where the training forward differs (aux heads, drop paths), so do its numbers",
+            stacklevel=2,
+        )
     try:
         imported = import_model(model, tuple(input_size), name or type(model).__name__)
     except ImportFailed as e:  # one line naming the operation, as cnncalc.SpecError

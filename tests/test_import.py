@@ -124,3 +124,15 @@ def test_summary_totals_count_the_parameters_the_forward_never_reaches():
     assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert s.unused == ["aux.weight", "aux.bias"]
     assert s.unused_params == model.aux.weight.numel() + model.aux.bias.numel()
+
+
+def test_summary_says_which_forward_it_traced():
+    import cnncalc
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Dropout(0.5)).train()
+    with pytest.warns(UserWarning, match="traced its eval forward"):
+        cnncalc.summary(model, (1, 3, 8, 8))
+    assert model.training  # handed back in its own mode
+    with pytest.raises(cnncalc.SpecError, match="eval forward only"):
+        cnncalc.summary(model, (1, 3, 8, 8), mode="train")
+    cnncalc.summary(model.eval(), (1, 3, 8, 8))  # no warning in eval mode
