@@ -97,7 +97,12 @@ def test_summary_counts_frozen_parameters_apart_and_hands_the_model_back_as_it_c
     model.train()
     model.layer1.eval()
     flags = [m.training for m in model.modules()]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    grads = [p.requires_grad for p in model.parameters()]
     s = cnncalc.summary(model, (1, 3, 224, 224))
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert grads == [p.requires_grad for p in model.parameters()]
     assert s.total_params == sum(p.numel() for p in model.parameters())
     assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert [m.training for m in model.modules()] == flags

@@ -138,8 +138,14 @@ def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
     )
     if bufs != sorted((t.name, t.shape) for t in a.buffers):
         raise ImportFailed("the traced spec's buffers differ from the model's")
-    with torch.no_grad():
-        out = model(torch.randn(shape))
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()  # the forward that was traced; nothing of the model changes (running stats)
+    try:
+        with torch.no_grad():
+            out = model(torch.randn(shape))
+    finally:
+        for m, training in modes:
+            m.training = training
     got = [tuple(t.shape) for t in _flatten_out(out)]
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
