@@ -34,11 +34,8 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
             "`cnncalc shapes` prints the shapes as formulas of them",
             spec.input_pos,
         )
-    shape = spec.input
+    shape = input_at(spec, batch)
     n_sp = _spatial_dims(spec)
-    if batch is not None:
-        # an unbatched (C, *spatial) input gets a batch dim; a batched one a new batch size
-        shape = (batch, *shape) if n_sp and len(shape) == n_sp + 1 else (batch, *shape[1:])
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
     fields: dict[str, Field | None] = {
         "input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None
@@ -104,6 +101,16 @@ def _too_big(analysis: Analysis) -> None:
 
 def _tib(n: int) -> str:
     return f"{n >> 40:,} TiB"
+
+
+def input_at(spec: Spec, batch: int | None) -> tuple[int, ...]:
+    """The input shape at a batch: an unbatched (C, *spatial) input gets a batch dim, a batched
+    one a new batch size; None keeps the spec's."""
+    shape = spec.input
+    if batch is None:
+        return shape
+    n_sp = _spatial_dims(spec)
+    return (batch, *shape) if n_sp and len(shape) == n_sp + 1 else (batch, *shape[1:])
 
 
 def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:

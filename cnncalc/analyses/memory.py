@@ -79,8 +79,10 @@ def memory(
     foreach: bool = True,
     loss: str = "cross_entropy",
     amp: str | None = None,
+    known: Peak | None = None,
 ) -> Memory:
-    """One training step's memory: the sums of section 7 and the peak of section 15."""
+    """One training step's memory: the sums of section 7 and the peak of section 15 (``known``:
+    the peak, where it was found already)."""
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(
@@ -142,7 +144,7 @@ def memory(
         saved_activation_bytes=sum(saved.values()),
         inference_peak_bytes=_inference_peak(a, size),
         per_layer=per_layer,
-        peak=peak(a, dtype, optimizer, step, foreach, loss, amp),
+        peak=known or peak(a, dtype, optimizer, step, foreach, loss, amp),
     )
 
 
@@ -213,7 +215,7 @@ def parse_size(text: str) -> int:
     return size
 
 
-def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, **step) -> int:
+def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, peaks=None, **step) -> int:
     """The largest batch whose training step's peak (in CUDA's blocks) fits in ``limit`` bytes
     (0 if not even batch 1); ``a_at(batch)`` analyses the spec at that batch; ``step`` holds
     :func:`peak`'s other options.
@@ -224,11 +226,12 @@ def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, **step) ->
     bisection where it does not land inside the bracket (a batch that fits, one that does not).
     """
     seen: dict[int, tuple[int, int]] = {}
+    peaks = {} if peaks is None else peaks  # batch -> its Peak, for the caller to reuse
 
     def total(n):  # (rounded, exact) peak; a batch the net refuses does not fit
         if n not in seen:
             try:
-                p = peak(a_at(n), dtype, optimizer, **step)
+                p = peaks[n] = peak(a_at(n), dtype, optimizer, **step)
                 seen[n] = (p.peak_bytes_cuda, p.peak_bytes)
             except SpecError:
                 seen[n] = (limit + 1, limit + 1)

@@ -106,7 +106,7 @@ def memory(
     from ..analyses.memory import fit as fit_batch
     from ..analyses.memory import memory as measure
     from ..analyses.memory import parse_size
-    from ..engine import analyze
+    from ..engine import analyze, input_at
 
     if amp is Amp.float16:
         print(
@@ -132,16 +132,19 @@ def memory(
             print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
             raise typer.Exit(2) from None
     a = run(source, batch, False)
-    fitted = None
+    fitted, peaks, mine = None, {}, []  # mine: the batch at which `a` itself was fitted
     if limit is not None:
         s = source.spec()
         status = Status(label="fit:")
 
         def at(n):
             status(f"trying batch {n:,}")
+            if input_at(s, n) == tuple(a.input):
+                mine.append(n)  # the spec's own batch: its analysis is at hand
+                return a
             return analyze(s, n)
 
-        fitted = (fit, fit_batch(at, limit, dtype.value, optimizer.value, **how))
+        fitted = (fit, fit_batch(at, limit, dtype.value, optimizer.value, peaks=peaks, **how))
         status.done()
         if fitted[1] == 0:
             need = measure(analyze(s, 1), dtype.value, optimizer.value, **how).peak
@@ -151,7 +154,8 @@ def memory(
                 file=sys.stderr,
             )
             raise typer.Exit(1)
-    m = measure(a, dtype.value, optimizer.value, **how)
+    known = peaks.get(mine[0]) if mine else None  # the peak --fit found for `a` itself
+    m = measure(a, dtype.value, optimizer.value, **how, known=known)
     if format is Format.json:
         print(render.dump(render.memory_json(m, fitted[1] if fitted else None)))
     else:
