@@ -108,7 +108,9 @@ def peak(
     log: bool = False,
 ) -> dict:
     """torch's peak of one training step of the spec's module (FORMAT.md section 15)."""
-    with FakeTensorMode(allow_non_fake_inputs=False):
+    # float16's GradScaler reads a value (found_inf.item()): that step runs on real CPU tensors,
+    # counted the same way (the storages' sizes are the same as fake ones)
+    with FakeTensorMode(allow_non_fake_inputs=False) if amp != "float16" else _Null():
         torch.manual_seed(0)
         model = build(a)
         model.train()
@@ -120,7 +122,8 @@ def peak(
             "adamw": lambda: torch.optim.AdamW(params, lr=1e-3, foreach=foreach),
         }
         opt = make[optimizer]() if params else None
-        scaler = torch.amp.GradScaler("cpu") if amp == "float16" else None
+        # a scale of 1: no step is skipped for an overflow (a skipped step updates nothing)
+        scaler = torch.amp.GradScaler("cpu", init_scale=1.0) if amp == "float16" else None
         x = torch.randn(a.input)
         with torch.no_grad():
             shapes = model(x)
@@ -131,9 +134,13 @@ def peak(
             out = model(x)
             lo = _losses([out] if isinstance(out, torch.Tensor) else list(out), targets, loss)
             if lo.requires_grad:
-                lo.backward()
+                (scaler.scale(lo) if scaler else lo).backward()
             if opt is not None:
-                opt.step()
+                if scaler:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
                 opt.zero_grad(set_to_none=True)
             del out, lo
         count = _Count(cuda)

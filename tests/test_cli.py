@@ -222,7 +222,7 @@ def test_memory_command_json_and_fit():
     assert at["peak_bytes_cuda"] <= 1 << 20 < above["peak_bytes_cuda"]
     assert {"peak_bytes", "peak_phase", "peak_layer", "peak_breakdown"} <= set(at)
     assert sum(at["peak_breakdown"].values()) == at["peak_bytes"]
-    for bad in (["--amp", "float16"], ["--step", "last"], ["--foreach", "maybe"]):
+    for bad in (["--amp", "float8"], ["--step", "last"], ["--foreach", "maybe"]):
         assert run("memory", *bad).exit_code == 2
     assert run("memory", "--fit", "12 parsecs").exit_code == 2
 

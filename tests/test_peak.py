@@ -167,3 +167,17 @@ def test_ultralytics_models_peak_as_torch_does(name):
     """A detection model of several outputs (a loss term each, summed) and a classifier."""
     a = analyze(load(str(ROOT / "ultralytics" / f"{name}.yaml")))
     agree(a, **STEPS[0])
+
+
+@pytest.mark.parametrize("path", [*NETS, CONFIGS[3]], ids=lambda p: p.stem)
+def test_float16_autocast_with_its_grad_scaler_within_one_percent(path):
+    """float16 adds a GradScaler (the loss scaled, the gradients unscaled in place): a few
+    scalar tensors beside bfloat16's step (the oracle runs this one on real CPU tensors, the
+    scaler reading its found-inf flag)."""
+    assert path.stem in {"lenet", "dense", "net1d", "net3d", "se", "unbatched", "unet"}
+    a = analyze(load(str(path)))
+    for step in (STEPS[0], STEPS[1]):
+        mine = peak(a, amp="float16", **step)
+        torch_ = peak_oracle.peak(a, amp="float16", **step)
+        assert abs(mine.peak_bytes - torch_["peak_bytes"]) <= 0.01 * torch_["peak_bytes"]
+        assert mine.peak_phase == torch_["peak_phase"]

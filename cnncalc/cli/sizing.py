@@ -108,13 +108,6 @@ def memory(
     from ..analyses.memory import parse_size
     from ..engine import analyze, input_at
 
-    if amp is Amp.float16:
-        print(
-            "cnncalc: error: --amp float16: its GradScaler is not modelled yet; --amp bfloat16 "
-            "is (no scaler)",
-            file=sys.stderr,
-        )
-        raise typer.Exit(2)
     if amp is not None and dtype is not Dtype.float32:
         print("cnncalc: error: --amp takes float32 parameters (--dtype float32)", file=sys.stderr)
         raise typer.Exit(2)
