@@ -17,7 +17,7 @@ from ..model import Analysis
 from .autograd import ITEM, _flows, _Fwd, _names, _Pool
 
 
-def _backward(pool: _Pool, a: Analysis, f: _Fwd, root, heads, size: int) -> None:
+def _backward(pool: _Pool, a: Analysis, f: _Fwd, heads, size: int) -> None:
     if not any(f.grad.get(o) for o, _, _, _ in heads):
         return  # nothing needs a gradient: torch has no backward to run
     # the root gradient, ones_like(loss), kept by autograd to the end of backward

@@ -65,8 +65,8 @@ def peak(
     pool = _Pool()
     pool.log = log
     params = _params(a, size)
-    outputs_ = [base(name) for name, _ in a.outputs] or [a.layers[-1].name]
-    reached = reached_by_loss(a, outputs_)
+    outputs = [base(name) for name, _ in a.outputs] or [a.layers[-1].name]
+    reached = reached_by_loss(a, outputs)
     # the optimizer keeps state for (and steps) the parameters that get a gradient
     trained = [(layer, n) for layer, n, _, t in params if t and layer in reached]
     for _, n, _, _ in params:
@@ -74,7 +74,6 @@ def peak(
     for t in a.buffers:
         pool.alloc(t.count * (8 if t.name.endswith("num_batches_tracked") else size), "buffers")
     pool.alloc(prod(a.input) * size, "inputs")
-    outputs = [base(name) for name, _ in a.outputs] or [a.layers[-1].name]
     shapes = _output_shapes(a, outputs)
     for shape in shapes:
         if loss == "mse":
@@ -86,13 +85,13 @@ def peak(
     low = {"bfloat16": 2, "float16": 2}.get(amp) if amp else None
     fwd = _forward(pool, a, size, outputs, low)
     pool.enter("loss")
-    root, heads = _loss(pool, fwd, outputs, shapes, size, loss, low)
+    _, heads = _loss(pool, fwd, outputs, shapes, size, loss, low)  # the loss lives to the end
     pool.enter("backward")
-    _backward(pool, a, fwd, root, heads, size)
+    _backward(pool, a, fwd, heads, size)
     pool.enter("optimizer")
     if step == "first":
         _state(pool, optimizer, trained)
-    _update(pool, optimizer, foreach, trained, step)
+    _update(pool, optimizer, foreach, trained)
     pool.snapshot()
     phases = {p: pool.phase_peak.get(p, 0) for p in PHASES}
     return Peak(
@@ -170,7 +169,7 @@ def _state(pool: _Pool, optimizer: str, trained) -> None:
             pool.alloc(n, "optimizer_state")
 
 
-def _update(pool: _Pool, optimizer: str, foreach: bool, trained, step: str) -> None:
+def _update(pool: _Pool, optimizer: str, foreach: bool, trained) -> None:
     """The update's own temporaries: SGD's are in place; Adam's denominator
     (``exp_avg_sq.sqrt() / c``) is one parameter's size at a time in the for-loop (the last
     one's lives on into the next), all at once with foreach."""
@@ -184,9 +183,9 @@ def _update(pool: _Pool, optimizer: str, foreach: bool, trained, step: str) -> N
         return
     before = None
     for _, n in trained:
-        root = pool.alloc(n, "temporaries")
+        sqrt = pool.alloc(n, "temporaries")
         denom = pool.alloc(n, "temporaries")
-        pool.drop(root)
+        pool.drop(sqrt)
         pool.drop(before)
         before = denom
     pool.drop(before)
