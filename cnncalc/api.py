@@ -33,21 +33,14 @@ class Analysis(model.Analysis):
 
         return params_json(self)
 
-    def memory(
-        self,
-        dtype: str = "float32",
-        optimizer: str = "sgd",
-        *,
-        step: str = "steady",
-        foreach: bool = True,
-        loss: str = "cross_entropy",
-        amp: str | None = None,
-    ):
+    def memory(self, dtype: str = "float32", optimizer: str = "sgd", **step):
         """One training step's memory: its sums and its peak (``.peak``: bytes, where it falls,
-        what is alive then); ``to_dict()`` is ``cnncalc memory --format json``."""
+        what is alive then; ``step``: ``step="steady"|"first"``, ``foreach=True``,
+        ``loss="cross_entropy"|"mse"``, ``amp=None|"bfloat16"|"float16"``); ``to_dict()`` is
+        ``cnncalc memory --format json``."""
         from .analyses.memory import memory
 
-        return memory(self, dtype, optimizer, step, foreach, loss, amp)
+        return memory(self, dtype, optimizer, **step)
 
     def fit(self, limit: str | int, dtype: str = "float32", optimizer: str = "sgd", **step) -> int:
         """The largest batch whose step's peak (in CUDA's 512-byte blocks) fits in ``limit``

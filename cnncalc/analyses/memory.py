@@ -72,17 +72,10 @@ class Memory:
 
 
 def memory(
-    a: Analysis,
-    dtype: str = "float32",
-    optimizer: str = "sgd",
-    step: str = "steady",
-    foreach: bool = True,
-    loss: str = "cross_entropy",
-    amp: str | None = None,
-    known: Peak | None = None,
+    a: Analysis, dtype: str = "float32", optimizer: str = "sgd", known: Peak | None = None, **step
 ) -> Memory:
-    """One training step's memory: the sums of section 7 and the peak of section 15 (``known``:
-    the peak, where it was found already)."""
+    """One training step's memory: the sums of section 7 and the peak of section 15 (``step``:
+    :func:`peak`'s options, step, foreach, loss, amp; ``known``: the peak, found already)."""
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(
@@ -144,7 +137,7 @@ def memory(
         saved_activation_bytes=sum(saved.values()),
         inference_peak_bytes=_inference_peak(a, size),
         per_layer=per_layer,
-        peak=known or peak(a, dtype, optimizer, step, foreach, loss, amp),
+        peak=known or peak(a, dtype, optimizer, **step),
     )
 
 
