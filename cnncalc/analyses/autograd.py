@@ -123,7 +123,6 @@ class _Fwd:
         self.order: dict[str, int] = {}
         self.dt: dict[str, int] = {}  # tensor -> its element's bytes
         self.op: dict[str, list[int]] = {}  # layer -> the element bytes its op sees per input
-        self.casts: dict[str, list[int]] = {}  # layer -> the casts of its inputs (autocast)
         self.cache: list[int] = []  # autocast's casts of the parameters, kept to its exit
         self.low: dict[str, bool] = {}  # layer -> runs in the low dtype with its weights cast
         self.flows: dict[str, list[bool]] = {}  # layer -> per input, whether a gradient flows
@@ -179,7 +178,7 @@ def _forward(
             pool.hold(f.sid[k])
         held = []
         if needs:
-            items = _saves(kind, layer, grads, trains)
+            items = saves(kind, layer, grads, trains)
             for item in items:
                 if item[0] == "in":  # the input as the op saw it (its cast, under autocast)
                     sid = casts[item[1]] or f.sid[layer.inputs[item[1]]]
@@ -195,7 +194,7 @@ def _forward(
         elif layer.inputs and kind.saved_without_grad:  # made still, and freed at once
             made = [
                 pool.alloc(prod(item[1]) * ITEM.get(item[2], act), "activations")
-                for item in _saves(kind, layer, [True] * len(grads), True)
+                for item in saves(kind, layer, [True] * len(grads), True)
                 if item[0] == "new"
             ]
             for sid in made:
@@ -238,8 +237,7 @@ def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
     """Autocast's copies: the parameters' (cached to the autocast's exit; a node keeps its
     weights), then the inputs' (kept where the node saves its input, else dropped after)."""
     if amp is None:
-        f.casts[layer.name] = [None] * len(layer.inputs)
-        return f.casts[layer.name]
+        return [None] * len(layer.inputs)
     if f.low.get(layer.name):
         grads = f.flows[layer.name]
         keeps = needs and (not kind.weight_for_input_grad or any(grads))
@@ -252,11 +250,12 @@ def _casts(pool: _Pool, f: _Fwd, kind, layer, needs: bool, amp) -> list:
     out = []
     for s, shape, want in zip(layer.inputs, layer.input_shapes, f.op[layer.name]):
         out.append(pool.alloc(prod(shape) * want, "activations") if want != f.dt[s] else None)
-    f.casts[layer.name] = out
     return out
 
 
-def _saves(kind, layer, grads, trains) -> list[tuple]:
+def saves(kind, layer, grads, trains) -> list[tuple]:
+    """What the layer's node keeps (``Kind.saves``); a frozen weight needs no input for its
+    gradient."""
     if kind.needs_strides:
         items = kind.saves(
             layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides

@@ -21,7 +21,7 @@ from ..engine import base
 from ..layers import REGISTRY
 from ..layers.base import prod
 from ..model import Analysis
-from .autograd import DTYPES, ITEM, OPTIMIZERS, storages
+from .autograd import DTYPES, ITEM, OPTIMIZERS, saves, storages
 from .peak import Peak, peak
 
 
@@ -96,23 +96,7 @@ def memory(
             grad[f"{layer.name}:{k}"] = grad[layer.name]
         share = 0
         if any(grads) or trains:
-            if kind.needs_strides:
-                items = kind.saves(
-                    layer.kwargs,
-                    list(layer.input_shapes),
-                    layer.output_shape,
-                    grads,
-                    layer.input_strides,
-                )
-            else:
-                items = kind.saves(
-                    layer.kwargs, list(layer.input_shapes), layer.output_shape, grads
-                )
-            if not trains and kind.reads_input_for_weight:
-                items = [
-                    i for i in items if i != ("in", 0)
-                ]  # a frozen weight needs no input for its gradient
-            for n, item in enumerate(items):
+            for n, item in enumerate(saves(kind, layer, grads, trains)):
                 if item[0] == "in":
                     key = owner[layer.inputs[item[1]]]
                     if key is None:
