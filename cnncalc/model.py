@@ -32,6 +32,8 @@ class LayerSpec:
         None  # (block type, use name, use line) for a layer expanded from a block
     )
     trainable: bool = True  # `trainable: false` freezes its parameters
+    shares: str | None = None  # `shares: LAYER`: that layer's module called again (its tensors)
+    pruned: tuple[str, ...] = ()  # `pruned: [weight]`: held as torch.nn.utils.prune holds them
 
     def context(self) -> str:
         """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
@@ -50,6 +52,7 @@ class LayerSpec:
 class Spec:
     input: tuple[int, ...]
     layers: list[LayerSpec]
+    input_dtype: str = "float32"  # `input_dtype:` (integer indices for an Embedding)
     name: str | None = None
     path: str = "<spec>"
     blocks: dict = field(default_factory=dict)  # block name -> its definition, as written
@@ -113,6 +116,7 @@ class LayerResult:
         None  # every output of a layer with several (``name:0``, ``name:1``, ...)
     )
     trainable: bool = True
+    shares: str | None = None  # the layer whose module (and tensors) this call uses again
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
     # per input: its strides where a view left it non-contiguous, else None
     input_strides: tuple = ()
@@ -147,6 +151,7 @@ class Analysis:
     model: object = None  # and its rows (cnncalc.read.ultralytics.Model)
     # tensor -> its strides where a view left it non-contiguous (the others are contiguous)
     strides: dict = field(default_factory=dict)
+    input_dtype: str = "float32"
 
     @property
     def output(self) -> tuple[int, ...]:

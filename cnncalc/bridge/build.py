@@ -41,11 +41,18 @@ class SpecNet(nn.Module):
 
     def __init__(self, analysis: Analysis):
         super().__init__()
-        steps = []
+        steps, made = [], {}
         for layer in analysis.layers:
-            m = module_for(layer.type, layer.kwargs)
+            if layer.shares is not None:  # the module of another layer, called again
+                steps.append((layer.name, made[layer.shares], layer.inputs))
+                continue
+            m = made[layer.name] = module_for(layer.type, layer.kwargs)
             if isinstance(m, nn.Module):
                 attach(self, layer.name, m)
+                for attr in layer.pruned:  # weight_orig and weight_mask, as prune holds them
+                    from torch.nn.utils import prune
+
+                    prune.identity(m, attr)
                 if not layer.trainable:
                     m.requires_grad_(False)
             else:  # a parameter owned by the module above it in the dotted path
@@ -80,9 +87,15 @@ class SpecNet(nn.Module):
 
     def forward(self, x, record=None):
         """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its
-        output). Several outputs come back as a tuple."""
+        output). Several outputs come back as a tuple; a further input (``Input``) is made as
+        its layer says, on the input's device."""
+        from .modules import Input
+
         outs = {"input": x}
         for name, m, inputs, drop in self._steps:
+            if isinstance(m, Input):
+                outs[name] = m.example(x.device)
+                continue
             y = (
                 record(name, m, [outs[i] for i in inputs])
                 if record

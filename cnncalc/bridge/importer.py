@@ -8,22 +8,26 @@ What a spec cannot express is an error naming the operation and its source line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import fx, nn
 
+from .inputs import Inputs
 from .ops import LAYER_OPS
+from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
-from .trace import ImportFailed, Trace, _flatten_out, traced, walk
+from .trace import ImportFailed, Trace, _flatten_out, _line, traced, walk
 
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
 # (test, handler) pairs; a node takes the first whose test holds: module calls and functional layers
 # with parameters, then tensor operations, then pads, interpolation and activations
-OPS = LAYER_OPS[:3] + TENSOR_OPS + LAYER_OPS[3:]
+OPS = LAYER_OPS[:3] + SEQ_OPS + TENSOR_OPS + LAYER_OPS[3:]
 
 
 def load_target(target: str):
@@ -64,58 +68,126 @@ def load_target(target: str):
     return model
 
 
-def trace_to_layers(
-    model: nn.Module, shape: tuple[int, ...]
-) -> tuple[list[dict], list[str], list[str]]:
-    """(layers, outputs, parameters the forward never uses)."""
-    return walk(Trace(model, traced(model, shape)), OPS)
+def trace_to_layers(model: nn.Module, inputs, fake: bool = True):
+    """(the walk's trace, layers, outputs, parameters the forward never uses); ``inputs`` an
+    :class:`Inputs` or one input's shape."""
+    if not isinstance(inputs, Inputs):
+        inputs = Inputs.sized(tuple(inputs))
+    t = Trace(model, _traced(model, inputs, fake))
+    return (t, *walk(t, OPS))
 
 
-def to_yaml(name: str, shape: tuple[int, ...], layers: list[dict], outputs=None, unused=()) -> str:
-    import json
+def _traced(model, inputs, fake: bool):
+    try:
+        return traced(model, inputs, fake)
+    except ImportFailed:
+        raise
+    except fx.proxy.TraceError as e:
+        raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
+    except Exception as e:
+        if fake:  # an operation fake tensors cannot run (a value read): run it for real
+            return _traced(model, inputs, False)
+        shapes = [list(s) for s in inputs.shapes()]
+        raise ImportFailed(
+            f"the model raised on inputs {shapes}: {type(e).__name__}: {_line(e)}"
+        ) from None
 
-    import yaml
 
-    def one(v) -> str:
-        return yaml.safe_dump(v, default_flow_style=True, width=1 << 30, sort_keys=False).strip()
+def _json(v) -> str:
+    """One value as YAML flow text (JSON, with floats YAML reads as floats)."""
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            return {True: ".inf", False: "-.inf"}.get(v > 0, ".nan") if v == v else ".nan"
+        text = repr(v)
+        if "e" in text and "." not in text.split("e")[0]:
+            mant, exp = text.split("e")
+            text = f"{mant}.0e{exp}"
+        return text
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_json(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_json(x) for x in v) + "]"
+    return json.dumps(v)
 
+
+def to_yaml(
+    name: str, shape: tuple[int, ...], layers: list[dict], outputs=None, unused=(), dtype=None
+) -> str:
     lines = [f"# imported from {name} with cnncalc import"]
     if unused:
         lines.append(
             f"# not in this spec: {len(unused)} parameter tensors the forward never uses: "
             f"{', '.join(unused[:8])}" + (", ..." if len(unused) > 8 else "")
         )
-    lines += [f"name: {json.dumps(name)}", f"input: {one(list(shape))}", "layers:"]
-    lines += [f"  - {one(layer)}" for layer in layers]
+    lines += [f"name: {json.dumps(name)}", f"input: {_json(list(shape))}"]
+    if dtype not in (None, "float32"):
+        lines.append(f"input_dtype: {dtype}")
+    lines.append("layers:")
+    lines += [f"  - {_json(layer)}" for layer in layers]
     if outputs and len(outputs) > 1:
-        lines.append(f"outputs: {one(list(outputs))}")
+        lines.append(f"outputs: {_json(list(outputs))}")
     return "\n".join(lines) + "\n"
 
 
 class Imported:
-    """An import's result: the spec text, and the parameters of the model that the forward never
-    uses."""
+    """An import's result: the spec text, the parameters of the model that the forward never
+    uses, the spec's analysis and torch's MACs (FlopCounterMode / 2) on the traced forward."""
 
-    def __init__(self, text: str, unused: list[str]):
-        self.text, self.unused = text, unused
-
-
-def import_model(model: nn.Module, shape: tuple[int, ...], name: str = "model") -> Imported:
-    """Trace ``model`` into a spec, then check the spec's analysis against the model itself:
-    parameter names and shapes, buffers and output shapes must be torch's, or the import fails."""
-    layers, outputs, unused = trace_to_layers(model, shape)
-    text = to_yaml(name, shape, layers, outputs, unused)
-    _check(model, shape, text, unused)
-    return Imported(text, unused)
+    def __init__(self, text: str, unused: list[str], analysis=None, macs=None, spec=None):
+        self.text, self.unused, self.analysis, self.macs, self.spec = (
+            text,
+            unused,
+            analysis,
+            macs,
+            spec,
+        )
 
 
-def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
+@contextlib.contextmanager
+def as_given(model: nn.Module, mode: str | None):
+    """The model in ``mode`` ("train", "eval"; None: as it is) for the block, then handed back
+    exactly as it came: every module's training flag and every buffer's values (a training
+    forward updates batch-norm statistics)."""
+    flags = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    if mode == "train":
+        model.train()
+    elif mode == "eval":
+        model.eval()
+    try:
+        yield
+    finally:
+        for m, training in flags:
+            m.training = training
+        with torch.no_grad():
+            for b, saved in buffers:
+                if not torch.equal(b, saved):
+                    b.copy_(saved)
+
+
+def import_model(
+    model: nn.Module, inputs, name: str = "model", mode: str | None = "eval"
+) -> Imported:
+    """Trace ``model`` into a spec in ``mode``, then check the spec's analysis against the model
+    itself: parameter names and shapes, buffers, output shapes and MACs (FlopCounterMode / 2)
+    must be torch's, or the import fails."""
+    if not isinstance(inputs, Inputs):
+        inputs = Inputs.sized(tuple(inputs))
+    with as_given(model, mode):
+        t, layers, outputs, unused = trace_to_layers(model, inputs)
+        text = to_yaml(name, inputs.first_shape(), layers, outputs, unused, t.input_dtype)
+        spec, a, macs = _check(model, inputs, text, unused)
+    return Imported(text, unused, a, macs, spec)
+
+
+def _check(model: nn.Module, inputs, text: str, unused: list[str]):
     from ..diagnostics import SpecError
     from ..engine import analyze
     from ..read import parse
 
     try:
-        a = analyze(parse(text))
+        spec = parse(text)
+        a = analyze(spec)
     except SpecError as e:
         raise ImportFailed(
             f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}"
@@ -130,28 +202,49 @@ def _check(model: nn.Module, shape, text: str, unused: list[str]) -> None:
             f"the traced spec's parameters differ from the model's: model only {extra}, "
             f"spec only {missing}"
         )
+    owners = {t.name.rsplit(".", 1)[0] for t in a.buffers}
     bufs = sorted(
         (n, tuple(b.shape))
         for n, b in model.named_buffers()
-        if n.rsplit(".", 1)[0] in {t.name.rsplit(".", 1)[0] for t in a.buffers}
-        or n in {t.name for t in a.buffers}
+        if n.rsplit(".", 1)[0] in owners or n in {t.name for t in a.buffers}
     )
     if bufs != sorted((t.name, t.shape) for t in a.buffers):
         raise ImportFailed("the traced spec's buffers differ from the model's")
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()  # the forward that was traced; nothing of the model changes (running stats)
-    try:
-        with torch.no_grad():
-            out = model(torch.randn(shape))
-    finally:
-        for m, training in modes:
-            m.training = training
-    got = [tuple(t.shape) for t in _flatten_out(out)]
+    got, macs = _run(model, inputs)
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
             f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the "
             f"model's {[list(s) for s in got]}"
         )
+    if macs != a.total_macs:
+        raise ImportFailed(
+            f"the traced spec's MACs {a.total_macs:,} differ from torch's {macs:,} "
+            "(FlopCounterMode / 2): an operation cnncalc counts differently"
+        )
+    return spec, a, macs
+
+
+def _run(model, inputs, fake: bool = True):
+    """The forward as torch runs it (on fake tensors where it can): its output shapes and MACs
+    (FlopCounterMode / 2)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
+    try:
+        args, kwargs = inputs.make(mode)
+        with contextlib.ExitStack() as stack:
+            if mode is not None:
+                stack.enter_context(mode)
+            counter = stack.enter_context(FlopCounterMode(display=False))
+            out = model(*args, **kwargs, **inputs.extra)
+    except Exception as e:
+        if fake:
+            return _run(model, inputs, False)
+        raise ImportFailed(
+            f"the model raised on its inputs: {type(e).__name__}: {_line(e)}"
+        ) from None
+    return [tuple(t.shape) for t in _flatten_out(out)], counter.get_total_flops() // 2
 
 
 def import_spec(target: str, shape: tuple[int, ...]) -> str:

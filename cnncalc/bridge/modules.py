@@ -247,3 +247,73 @@ class Unbind(nn.Module):
 
     def forward(self, x):
         return torch.unbind(x, self.dim)
+
+
+_DTYPE = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16}
+_DTYPE |= {"bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32}
+_DTYPE |= {"int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool}
+
+
+class Input(nn.Module):
+    """A further input of the net: :class:`~cnncalc.bridge.build.SpecNet` hands it the tensor."""
+
+    def __init__(self, shape, dtype="float32"):
+        super().__init__()
+        self.shape, self.dtype = tuple(shape), _DTYPE[dtype]
+
+    def example(self, device=None):
+        if self.dtype.is_floating_point:
+            return torch.randn(self.shape, dtype=self.dtype, device=device)
+        return torch.zeros(self.shape, dtype=self.dtype, device=device)  # valid indices
+
+
+class Constant(nn.Module):
+    """A tensor the forward makes from sizes (zeros)."""
+
+    def __init__(self, shape, dtype="float32"):
+        super().__init__()
+        self.shape, self.dtype = tuple(shape), _DTYPE[dtype]
+        self.device = torch.empty(0).device  # where the net is built
+
+    def forward(self):
+        return torch.zeros(self.shape, dtype=self.dtype, device=self.device)
+
+
+def _steps(cls):
+    class Steps(cls):
+        """The recurrent module with its states as inputs and outputs, flat: (x[, h0[, c0]]) ->
+        (output, h_n[, c_n])."""
+
+        def forward(self, x, *states):
+            state = (states if len(states) > 1 else states[0]) if states else None
+            out, last = super().forward(x, state)
+            return (out, *last) if isinstance(last, tuple) else (out, last)
+
+    Steps.__name__ = Steps.__qualname__ = f"{cls.__name__}Steps"
+    return Steps
+
+
+LSTMSteps, GRUSteps, RNNSteps = _steps(nn.LSTM), _steps(nn.GRU), _steps(nn.RNN)
+
+
+class Attention(nn.MultiheadAttention):
+    """nn.MultiheadAttention with its forward's ``need_weights`` fixed; its outputs flat."""
+
+    def __init__(self, need_weights=True, average_attn_weights=True, **kwargs):
+        super().__init__(**kwargs)
+        self.need_weights, self.average = need_weights, average_attn_weights
+
+    def forward(self, q, k, v):
+        out, w = super().forward(
+            q, k, v, need_weights=self.need_weights, average_attn_weights=self.average
+        )
+        return (out, w) if self.need_weights else (out,)
+
+
+class ScaledDotProduct(nn.Module):
+    def __init__(self, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        super().__init__()
+        self.kw = dict(dropout_p=dropout_p, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+    def forward(self, q, k, v, mask=None):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, mask, **self.kw)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import REGISTRY, REQUIRED
+from ..layers.base import arity
 from .trace import ImportFailed, Trace, _arg, _base_kind, _plain, _shape_of, _where
 
 
@@ -89,7 +90,10 @@ def _module_args(kind, sub: nn.Module) -> dict:
     args = {}
     for key in kind.args:
         if key == "bias":
-            args[key] = getattr(sub, "bias", None) is not None
+            b = getattr(sub, "bias", getattr(sub, "in_proj_bias", None))
+            args[key] = b if isinstance(b, bool) else b is not None
+        elif key == "add_bias_kv":
+            args[key] = getattr(sub, "bias_k", None) is not None
         elif key in ("init", "return_indices") or not hasattr(sub, key):
             continue
         else:
@@ -145,18 +149,24 @@ def call_module(t: Trace, node, v, op, target) -> None:
     has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(
         True for _ in sub.buffers(recurse=False)
     )
+    shares = None
     if target in t.called:
-        if has_tensors:
-            raise ImportFailed(
-                f"module '{target}' is called twice (shared weights), which a spec cannot "
-                f"express{_where(node)}"
-            )
         name = t.fresh(target)
+        shares = t.first_call.get(target) if has_tensors else None
     else:
         t.called.add(target)
         name = target
         t.used.add(name)
-    args = _module_args(REGISTRY[type_], sub)
+    kind = REGISTRY[type_]
+    args = _module_args(kind, sub)
+    args.update(_forward_args(type_, node))
+    pruned = sorted(
+        n[: -len("_orig")]
+        for n, _ in sub.named_parameters(recurse=False)
+        if n.endswith("_orig") and hasattr(sub, n[: -len("_orig")] + "_mask")
+    )
+    if pruned:
+        args["pruned"] = pruned
     frozen = [not p.requires_grad for p in sub.parameters(recurse=False)]
     if any(frozen) and not all(frozen):
         raise ImportFailed(
@@ -165,7 +175,38 @@ def call_module(t: Trace, node, v, op, target) -> None:
         )
     if frozen and all(frozen):
         args["trainable"] = False
-    t.emit(node, type_, args, name, [t.ref(srcs_all[0], node)])
+    if shares is not None:
+        args = {"shares": shares, **args}
+    t.first_call.setdefault(target, name)
+    lo, hi = arity(kind)
+    flat = [a for a in _leaves((node.args, tuple(node.kwargs.values()))) if t.is_tensor(a)]
+    srcs = [n for a in flat for n in t.refs(a, node)]
+    t.emit(node, type_, args, name, srcs if hi is None or hi > 1 else srcs[:1])
+
+
+def _leaves(v) -> list:
+    """The nodes of a call's arguments, in order, repeats kept (``attn(x, x, x)``)."""
+    if isinstance(v, (tuple, list)):
+        return [x for a in v for x in _leaves(a)]
+    return [v]
+
+
+def _forward_args(type_: str, node) -> dict:
+    """Arguments of a module's forward that a layer kind holds (MultiheadAttention's
+    ``need_weights``); the masks and states it cannot hold are refused."""
+    if type_ != "MultiheadAttention":
+        return {}
+    names = ["query", "key", "value", "key_padding_mask", "need_weights", "attn_mask"]
+    names += ["average_attn_weights", "is_causal"]
+    got = dict(zip(names, node.args)) | dict(node.kwargs)
+    for k in ("key_padding_mask", "attn_mask"):
+        if got.get(k) is not None:
+            raise ImportFailed(f"MultiheadAttention with a {k} has no cnncalc layer{_where(node)}")
+    out = {}
+    for k in ("need_weights", "average_attn_weights"):
+        if k in got and got[k] is not True:
+            out[k] = bool(got[k])
+    return out
 
 
 def functional_layer(t: Trace, node, v, op, target) -> None:

@@ -58,7 +58,7 @@ _ARITH = {
 }
 
 
-_MATMUL = (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm")
+_MATMUL = (operator.matmul, torch.matmul, torch.bmm, torch.mm, "matmul", "bmm", "mm")
 
 
 _NO_OPS = {"contiguous", "clone", "detach", "float", "type_as", "to"}
@@ -74,6 +74,9 @@ def _as_flatten(x: tuple, y: tuple):
 
 def getitem(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
+    if src in t.parts:  # a tuple of inputs
+        t.name_of[node] = t.parts[src][t.value(node.args[1])]
+        return
     if src in t.name_of and isinstance(src.meta.get("value"), (tuple, list)):
         k = t.value(node.args[1])
         if not isinstance(k, int):

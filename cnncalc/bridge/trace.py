@@ -92,9 +92,9 @@ class _Tracer(fx.Tracer):
     asserts
     and branches on them take their concrete values, as they would in eager mode."""
 
-    def __init__(self, x):
+    def __init__(self, inputs: dict, ctx):
         super().__init__()
-        self.x = x
+        self.inputs, self.ctx = inputs, ctx  # placeholder name -> value; fake mode or none
 
     def is_leaf_module(self, m, qualname):
         return _base_kind(m) is not None
@@ -107,9 +107,9 @@ class _Tracer(fx.Tracer):
         real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
         cargs = fx.node.map_aggregate(args, real)
         ckw = fx.node.map_aggregate(kwargs, real)
-        with torch.no_grad(), _eager():
+        with torch.no_grad(), _eager(), self.ctx():
             if kind == "placeholder":
-                val = self.x
+                val = self.inputs.get(target.lstrip("*"), args[0] if args else None)
             elif kind == "get_attr":
                 val = self.root
                 for part in target.split("."):
@@ -138,10 +138,11 @@ class _Tracer(fx.Tracer):
 class _T:
     """A tensor seen in the trace: its shape and whether it was contiguous."""
 
-    __slots__ = ("shape", "contiguous")
+    __slots__ = ("shape", "contiguous", "dtype")
 
     def __init__(self, t):
         self.shape, self.contiguous = tuple(int(s) for s in t.shape), t.is_contiguous()
+        self.dtype = str(t.dtype).removeprefix("torch.")
 
 
 def _summary(v):
@@ -200,6 +201,9 @@ class Trace:
         self.name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
         self.used: set[str] = set()
         self.called: set[str] = set()
+        self.input_dtype = "float32"
+        self.first_call: dict[str, str] = {}  # module -> the layer of its first call
+        self.parts: dict = {}  # node of a tuple of inputs -> the spec names of its tensors
         self.params = dict(model.named_parameters())
         self.buffers = dict(model.named_buffers())
 
@@ -259,6 +263,15 @@ class Trace:
             )
         raise ImportFailed(f"'{_what(node)}' takes a tensor no layer gives{_where(node)}")
 
+    def refs(self, a, node) -> list[str]:
+        """The spec names of a tensor argument, or of each tensor of a tuple argument."""
+        if a in self.parts:
+            return list(self.parts[a])
+        v = a.meta.get("value") if isinstance(a, fx.Node) else None
+        if isinstance(v, (tuple, list)) and a in self.name_of:
+            return [f"{self.name_of[a]}:{k}" for k in range(len(v))]
+        return [self.ref(a, node)]
+
     def is_tensor(self, a) -> bool:
         return isinstance(a, fx.Node) and (
             a in self.name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr"
@@ -295,28 +308,51 @@ class Trace:
         return owner
 
 
-def traced(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
-    """The model's graph, every node's value summarised (shape and layout) in ``meta["value"]``."""
-    """(layers, outputs, parameters the forward never uses)."""
-    tracer = _Tracer(torch.randn(shape))
+def traced(model: nn.Module, inputs, fake: bool = True) -> fx.GraphModule:
+    """The model's graph, every node's value summarised (shape and layout) in ``meta["value"]``.
+
+    ``inputs`` (:class:`~cnncalc.bridge.inputs.Inputs`) are bound to the forward's arguments; every
+    operation runs as it is traced, on fake tensors (shapes without data or memory) where
+    ``fake``, else on real ones. The caller sets the mode and hands the model back as it came."""
+    import contextlib
+
+    mode = None
+    if fake:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+    values, extra = inputs.bind(model, mode)
+    ctx = (lambda: mode) if mode is not None else contextlib.nullcontext
+    tracer = _Tracer(values, ctx)
     tracer.record_stack_traces = True
-    modes = [(m, m.training) for m in model.modules()]  # handed back as they came
-    model.eval()
-    try:
-        graph = tracer.trace(model)
-    except fx.proxy.TraceError as e:
-        raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
-    except Exception as e:
-        raise ImportFailed(
-            f"the model does not run on an input of shape {list(shape)}: "
-            f"{type(e).__name__}: {_line(e)}"
-        ) from None
-    finally:
-        for m, training in modes:
-            m.training = training
+    graph = tracer.trace(model, concrete_args=extra or None)
     for node in graph.nodes:
         node.meta["value"] = _summary(node.meta.pop("concrete", None))
-    return fx.GraphModule(tracer.root, graph)
+    return _Graph(graph, tracer.root)
+
+
+class _Graph:
+    """What the walk reads of a traced model: its graph and its modules (no code generated)."""
+
+    def __init__(self, graph, root):
+        self.graph, self.get_submodule = graph, root.get_submodule
+
+
+def _placeholder(t: Trace, node, v) -> None:
+    """The first tensor input is the spec's ``input``; the others (and the tensors of a tuple
+    input) are ``Input`` layers named after the forward's argument."""
+    arg = node.target.lstrip("*")
+    if isinstance(v, _T) and "input" not in t.used:
+        t.used.add("input")
+        t.name_of[node] = "input"
+        t.input_dtype = v.dtype
+    elif isinstance(v, _T):
+        t.emit(node, "Input", {"shape": list(v.shape), "dtype": v.dtype}, t.fresh(arg), [])
+    elif isinstance(v, (tuple, list)) and v and all(isinstance(x, _T) for x in v):
+        t.parts[node] = [
+            t.emit(None, "Input", {"shape": list(x.shape), "dtype": x.dtype}, t.fresh(arg), [])
+            for x in v
+        ]
 
 
 def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
@@ -326,7 +362,7 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
         v = node.meta.get("value")
         op, target = node.op, node.target
         if op == "placeholder":
-            t.name_of[node] = "input"
+            _placeholder(t, node, v)
             continue
         if op == "output":
             outs = _flatten_out(node.args[0])
@@ -360,5 +396,9 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     outputs = [t.name_of[o] for o in out_nodes]
     if len(outputs) == 1:
         outputs = [t.layers[-1]["name"]]
-    unused = [n for n in t.params if n not in t.used and n.rsplit(".", 1)[0] not in t.used]
+    def used(n: str) -> bool:  # the tensor, or a module that holds it (at any depth), is used
+        parts = n.split(".")
+        return any(".".join(parts[:k]) in t.used for k in range(1, len(parts) + 1))
+
+    unused = [n for n in t.params if not used(n)]
     return t.layers, outputs, unused

@@ -139,10 +139,12 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         )
         return y
 
+    from .modules import Input
+
     x = (
-        torch.randn(a.input, device=device)
+        Input(a.input, a.input_dtype).example(device)
         if device == "cpu"
-        else torch.empty(a.input, device=device)
+        else torch.empty(a.input, device=device, dtype=Input(a.input, a.input_dtype).dtype)
     )
     if device == "cpu":
         model.train()

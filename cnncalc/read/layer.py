@@ -28,7 +28,7 @@ MODULE_ATTRIBUTES = frozenset(
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
     set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
 )
-LAYER_KEYS = ("name", "type", "from", "trainable")
+LAYER_KEYS = ("name", "type", "from", "trainable", "shares", "pruned")
 MAX_NAME = 256
 
 
@@ -122,6 +122,20 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
             f"{label}: trainable must be true or false, found {show(trainable)}",
             item.at("trainable"),
         )
+    shares = item.get("shares")
+    if shares is not None and (not isinstance(shares, str) or shares == name):
+        raise SpecError(
+            f"{label}: shares must name another layer (whose module this one calls again), "
+            f"found {show(shares)}",
+            item.at("shares"),
+        )
+    pruned = item.get("pruned", [])
+    if not isinstance(pruned, list) or not all(isinstance(p, str) and p for p in pruned):
+        raise SpecError(
+            f"{label}: pruned must list the tensors a pruning mask holds (e.g. [weight]), found "
+            f"{show(pruned)}",
+            item.at("pruned"),
+        )
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -159,6 +173,8 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         written=written,
         origin=getattr(item, "origin", None),
         trainable=trainable,
+        shares=shares,
+        pruned=tuple(pruned),
     )
 
 

@@ -8,7 +8,7 @@ from .layer import check_names, layer_spec, show, what
 from .options import ReadOptions
 from .yamlpos import Map, Seq
 
-TOP_KEYS = ("name", "input", "layers", "blocks", "outputs")
+TOP_KEYS = ("name", "input", "input_dtype", "layers", "blocks", "outputs")
 MAX_DIMS = 64  # as torch: tensors of at most 64 dims
 SYMBOL_VALUE = 64  # where a named input dim stands before `symbolic` finds the sizes the net takes
 
@@ -84,6 +84,14 @@ def read(doc, options: ReadOptions) -> Spec:
         raise SpecError(
             f"input has {len(shape)} dims; torch's tensors have at most {MAX_DIMS}", doc.at("input")
         )
+    input_dtype = doc.get("input_dtype", "float32")
+    from ..layers.sources import DTYPES
+
+    if input_dtype not in DTYPES:
+        raise SpecError(
+            f"input_dtype must be one of {', '.join(DTYPES)}, found {show(input_dtype)}",
+            doc.at("input_dtype"),
+        )
     if "layers" not in doc:
         raise SpecError("missing 'layers': a non-empty list of layers", doc.pos)
     items = doc["layers"]
@@ -138,6 +146,7 @@ def read(doc, options: ReadOptions) -> Spec:
         outputs_pos = list(getattr(outs, "ipos", None) or [doc.at("outputs")] * len(outputs))
     return Spec(
         input=tuple(shape),
+        input_dtype=input_dtype,
         symbols=symbols,
         input_pos=doc.at("input"),
         layers=layers,

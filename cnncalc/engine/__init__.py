@@ -10,10 +10,14 @@ Counting rules, stated once:
 
 from __future__ import annotations
 
-from .diagnostics import SpecError
-from .layers import LayerError
-from .layers.base import arity, contiguous, dims, prod, times
-from .model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec, Tensor
+from ..diagnostics import SpecError
+from ..layers import LayerError
+from ..layers.base import arity, contiguous, dims, prod, times
+from ..model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec, Tensor
+from .fields import CONST
+from .fields import field as _field
+from .tensors import pruned as _pruned
+from .tensors import shared as _shared
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 MAX_DIMS = 64
@@ -44,7 +48,7 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
         str, str
     ] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
     strides: dict[str, tuple] = {}  # tensor -> its strides where a view left it non-contiguous
-    analysis = Analysis(spec.name, shape, [])
+    analysis = Analysis(spec.name, shape, [], input_dtype=spec.input_dtype)
     analysis.warnings += [LayerWarning(pos, message) for pos, message in spec.notes]
     prev = "input"
     names = {layer.name for layer in spec.layers}
@@ -229,6 +233,11 @@ def _layer(
                 layer.pos,
                 layer.name,
             )
+    if layer.pruned:
+        out.params, out.buffers = _pruned(layer, out, label)
+    if layer.shares is not None:
+        _shared(layer, analysis, args, label)
+        out.params, out.buffers = [], []
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
     buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
     for t in (*params, *buffers):
@@ -268,6 +277,7 @@ def _layer(
         written=layer.written,
         output_shapes=tuple(tuple(o) for o in out.outputs) if out.outputs is not None else None,
         trainable=layer.trainable,
+        shares=layer.shares,
         copies=copies,
         input_strides=tuple(strides.get(s) for s in sources),
     )
@@ -297,9 +307,6 @@ def _layer(
     if st is not None and not is_contiguous(result.output_shape, st):
         strides[layer.name] = st
     return layer.name
-
-
-CONST = Field((), (), ())  # the field of a parameter: it reads no input position
 
 
 def is_contiguous(shape, stride) -> bool:
@@ -342,35 +349,6 @@ def _spatial_dims(spec: Spec) -> int:
         if n:
             return n
     return max(len(spec.input) - 2, 0)
-
-
-def _field(rf, ins: list[Field | None]) -> Field | None:
-    """r = r_in + (k_eff − 1)·j_in; j = j_in·s; start = start_in + ((k_eff − 1)/2 − p_left)·j_in."""
-    ins = [f for f in ins if f is not CONST]
-    if rf is None or not ins or any(f is None for f in ins):
-        return None
-    if rf == "same":
-        if len(ins) == 1:
-            return ins[0]
-        if len({f.jump for f in ins}) != 1 or len({len(f.size) for f in ins}) != 1:
-            return None
-        lo = [min(f.start[d] - (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
-        hi = [max(f.start[d] + (f.size[d] - 1) / 2 for f in ins) for d in range(len(ins[0].size))]
-        return Field(
-            tuple(int(h - l) + 1 for l, h in zip(lo, hi)),
-            ins[0].jump,
-            tuple((l + h) / 2 for l, h in zip(lo, hi)),
-        )
-    f = ins[0]
-    m, n = len(rf), len(f.size)
-    if m > n:
-        return None
-    size, jump, start = list(f.size), list(f.jump), list(f.start)
-    for d, (k, s, p) in zip(range(n - m, n), rf):
-        size[d] = size[d] + (k - 1) * jump[d]
-        start[d] = start[d] + ((k - 1) / 2 - p) * jump[d]
-        jump[d] = jump[d] * s
-    return Field(tuple(size), tuple(jump), tuple(float(v) for v in start))
 
 
 def _rounding(analysis: Analysis, layer: LayerSpec, x, unread: list[int], label: str) -> None:

@@ -1,0 +1,101 @@
+"""A model's example inputs, as torchinfo's users give them: sizes (with ``dtypes`` and
+``batch_dim``) or tensors, several of them, a dict of keyword inputs, and keyword arguments of the
+forward; bound to the forward's parameters, on fake tensors or real ones."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from .trace import ImportFailed
+
+_ROLES = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class Size:
+    """An input given by its size: made as torchinfo makes it (random floats; integer types from
+    zeros, valid indices for any embedding)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def make(self, mode):
+        if mode is not None:
+            with mode:
+                return self._make()
+        return self._make()
+
+    def _make(self):
+        if self.dtype.is_floating_point or self.dtype.is_complex:
+            return torch.randn(self.shape, dtype=self.dtype)
+        return torch.zeros(self.shape, dtype=self.dtype)
+
+
+def _make(item, mode):
+    if isinstance(item, Size):
+        return item.make(mode)
+    if isinstance(item, torch.Tensor):
+        return mode.from_tensor(item) if mode is not None else item
+    if isinstance(item, (tuple, list)):
+        return type(item)(_make(x, mode) for x in item)
+    if isinstance(item, dict):
+        return {k: _make(x, mode) for k, x in item.items()}
+    return item
+
+
+class Inputs:
+    """Positional inputs, keyword inputs, and keyword arguments that are not tensors."""
+
+    def __init__(self, args: list, kwargs: dict | None = None, extra: dict | None = None):
+        self.args, self.kwargs, self.extra = list(args), dict(kwargs or {}), dict(extra or {})
+
+    @classmethod
+    def sized(cls, *shapes: tuple[int, ...]) -> Inputs:
+        return cls([Size(tuple(s), torch.float32) for s in shapes])
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        def walk(x):
+            if isinstance(x, (Size, torch.Tensor)):
+                return [tuple(x.shape)]
+            if isinstance(x, (tuple, list)):
+                return [s for v in x for s in walk(v)]
+            if isinstance(x, dict):
+                return [s for v in x.values() for s in walk(v)]
+            return []
+
+        return walk([*self.args, *self.kwargs.values()])
+
+    def first_shape(self) -> tuple[int, ...]:
+        for item in [*self.args, *self.kwargs.values()]:
+            if isinstance(item, (Size, torch.Tensor)):
+                return tuple(item.shape)
+        return ()
+
+    def make(self, mode=None) -> tuple[list, dict]:
+        """The example tensors: fake under ``mode`` (a FakeTensorMode), else real."""
+        return [_make(x, mode) for x in self.args], {
+            k: _make(x, mode) for k, x in self.kwargs.items()
+        }
+
+    def bind(self, model, mode=None) -> tuple[dict, dict]:
+        """(forward parameter -> its example value, the other parameters' fixed values: the
+        non-tensor keyword arguments given and every default left)."""
+        try:
+            sig = inspect.signature(model.forward)
+        except (TypeError, ValueError):
+            raise ImportFailed("the model's forward has no signature to bind inputs to") from None
+        args, kwargs = self.make(mode)
+        try:
+            bound = sig.bind_partial(*args, **kwargs, **self.extra)
+        except TypeError as e:
+            raise ImportFailed(f"the inputs do not fit the model's forward: {e}") from None
+        values = {k: v for k, v in bound.arguments.items() if k not in self.extra}
+        fixed = {k: v for k, v in bound.arguments.items() if k in self.extra}
+        for name, p in sig.parameters.items():
+            if name in bound.arguments or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if p.default is p.empty:
+                raise ImportFailed(f"the model's forward needs its argument '{name}' as an input")
+            fixed[name] = p.default
+        return values, fixed

@@ -1,0 +1,40 @@
+"""The op table's handlers for tensors made in the forward (``torch.zeros(x.size(0), ...)``) and
+for attention as a function (``F.scaled_dot_product_attention``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .trace import ImportFailed, Trace, _arg, _where
+
+_MAKERS = {torch.zeros, torch.ones, torch.full, torch.empty, torch.rand, torch.randn}
+_MAKERS |= {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like}
+_MAKERS |= {torch.rand_like, torch.randn_like, torch.arange}
+_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty"}
+
+
+def constant(t: Trace, node, v, op, target) -> None:
+    """A tensor whose shape the trace knows and whose values no layer computes: a Constant."""
+    name = target if isinstance(target, str) else target.__name__
+    t.emit(node, "Constant", {"shape": list(v.shape), "dtype": v.dtype}, t.fresh(name), [])
+
+
+def attention(t: Trace, node, v, op, target) -> None:
+    q, k, val = (_arg(node, i, n) for i, n in enumerate(("query", "key", "value")))
+    mask = _arg(node, 3, "attn_mask")
+    names = ["attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
+    args = {n: t.value(_arg(node, i + 3, n)) for i, n in enumerate(names[1:], 1)}
+    args = {n: w for n, w in args.items() if w not in (None, False, 0.0)}
+    srcs = [t.ref(x, node) for x in (q, k, val)]
+    if mask is not None:
+        if not t.is_tensor(mask):
+            raise ImportFailed(f"an attention mask that is not a tensor{_where(node)}")
+        srcs.append(t.ref(mask, node))
+    t.emit(node, "ScaledDotProductAttention", args, t.fresh("attention"), srcs)
+
+
+SEQ_OPS = [
+    (lambda op, target: target in _MAKERS or target in _METHODS, constant),
+    (lambda op, target: target is F.scaled_dot_product_attention, attention),
+]

@@ -1,0 +1,46 @@
+"""Who holds a layer's tensors: pruned tensors as torch.nn.utils.prune holds them, and a module
+called again (shared weights) that holds none of its own."""
+
+from __future__ import annotations
+
+from ..diagnostics import SpecError
+from ..model import Analysis, LayerSpec
+
+
+def pruned(layer: LayerSpec, out, label: str):
+    """torch.nn.utils.prune's layout: each pruned tensor X is the parameter ``X_orig`` and the
+    buffer ``X_mask`` (the forward multiplies them)."""
+    own = dict(out.params)
+    for attr in layer.pruned:
+        if attr not in own:
+            raise SpecError(
+                f"{label}: pruned names '{attr}', which is not one of its parameters "
+                f"({', '.join(own) or 'none'})",
+                layer.at("pruned"),
+                layer.name,
+            )
+    params = [(f"{a}_orig" if a in layer.pruned else a, s) for a, s in out.params]
+    masks = [(f"{a}_mask", s) for a, s in out.params if a in layer.pruned]
+    return params, [*out.buffers, *masks]
+
+
+def shared(layer: LayerSpec, analysis: Analysis, args: dict, label: str) -> None:
+    """A second call of another layer's module: the same kind and arguments, above this one."""
+    first = next((x for x in analysis.layers if x.name == layer.shares), None)
+    if first is None or first.shares is not None:
+        raise SpecError(
+            f"{label}: shares names '{layer.shares}', which is not a layer above with a module "
+            "of its own",
+            layer.at("shares"),
+            layer.name,
+        )
+    if first.type != layer.type or first.kwargs != args:
+        diff = sorted(
+            k for k in set(args) | set(first.kwargs) if args.get(k) != first.kwargs.get(k)
+        )
+        raise SpecError(
+            f"{label}: shares the module of '{first.name}' ({first.type}), but "
+            + (f"its arguments differ: {', '.join(diff)}" if diff else "its type differs"),
+            layer.at("shares"),
+            layer.name,
+        )

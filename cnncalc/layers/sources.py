@@ -1,0 +1,42 @@
+"""Tensors that come from no layer: a model's further inputs (``Input``: its second, third, ...
+positional or keyword input) and tensors its forward creates from sizes (``Constant``:
+``torch.zeros(x.size(0), 64)``, ``ones``, ``full``, ``arange``)."""
+
+from __future__ import annotations
+
+from .base import REQUIRED, Kind, LayerError, Out, choice, dims, prod, register, schema
+
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8")
+DTYPES += ("bool",)
+
+
+@schema({"type": "array", "items": {"type": "integer", "minimum": 0}})
+def _shape(v, key):
+    if isinstance(v, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v
+    ):
+        return tuple(v)
+    raise LayerError(f"{key} must be a list of sizes, found {v!r}", key)
+
+
+class Source(Kind):
+    inputs = (0, 0)
+
+    def infer(self, a, xs, names=()):
+        return Out(shape=a["shape"])
+
+    def explain(self, a, xs, out):
+        what = "an input of the model" if self.type == "Input" else "a tensor the forward makes"
+        return [f"{what}: {dims(out)} {a['dtype']} ({prod(out):,} values), no parameters"]
+
+    def module(self, kwargs):
+        return self.type, kwargs
+
+
+register(
+    Source("Input", {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")}),
+    Source(
+        "Constant",
+        {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")},
+    ),
+)
