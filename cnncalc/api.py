@@ -116,56 +116,120 @@ def analyze(
     return result
 
 
-def summary(model, input_size, *, name: str | None = None, mode: str | None = None) -> Analysis:
-    """The torchinfo-style entry point: trace a torch module (``cnncalc import``) and analyse it.
+def summary(
+    model,
+    input_size=None,
+    input_data=None,
+    *,
+    batch_dim: int | None = None,
+    dtypes=None,
+    device=None,
+    mode: str | None = None,
+    depth: int = 3,
+    col_names=None,
+    verbose: int = 1,
+    name: str | None = None,
+    **forward_kwargs,
+) -> Summary:
+    """torchinfo's call, cnncalc's numbers: trace a torch module (as ``cnncalc import``), check
+    the spec against torch (parameters, buffers, outputs, FlopCounterMode's MACs) and print its
+    table (``verbose`` 1; 0: quiet). Each argument means what it means in ``torchinfo.summary``;
+    ``mode`` is "train", "eval" or None (the model's own). The model comes back exactly as it
+    came. What cnncalc cannot import raises :class:`SpecError`, one line.
 
-    >>> cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32)).output  #
-    doctest: +SKIP
-    (2, 8, 30, 30)
+    >>> s = cnncalc.summary(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (2, 3, 32, 32))
+    ... # doctest: +SKIP
+    >>> s.total_params, s.total_macs, s.output  # doctest: +SKIP
+    (224, 172800, (2, 8, 30, 30))
     """
-    from .bridge.importer import ImportFailed, import_model
+    from .show.summary import COLUMNS, DEFAULT_COLUMNS
 
-    if mode not in (None, "eval", "train"):
+    if isinstance(mode, str):
+        mode = mode.lower()
+    elif mode is not None:  # torchinfo's Mode enum
+        mode = str(getattr(mode, "value", mode)).lower()
+    if mode not in (None, "eval", "train", "same"):
         raise SpecError(f"mode must be 'train', 'eval' or None (the model's own), not {mode!r}")
-    if mode == "train":
-        raise SpecError(
-            "mode='train': cnncalc traces the eval forward only, for now; pass mode='eval' "
-            "(a model whose training forward differs, GoogLeNet's aux heads say, differs there)"
-        )
-    if mode is None and model.training:
-        import warnings
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise SpecError(f"depth must be an integer >= 0, found {depth!r}")
+    if verbose not in (0, 1, 2):
+        raise SpecError(f"verbose must be 0, 1 or 2, found {verbose!r}")
+    columns = DEFAULT_COLUMNS if col_names is None else col_names
+    if isinstance(columns, str) or not all(c in COLUMNS for c in columns):
+        bad = columns if isinstance(columns, str) else [c for c in columns if c not in COLUMNS]
+        raise SpecError(f"col_names: unknown {bad!r}; the columns are {', '.join(COLUMNS)}")
+    from .bridge.importer import ImportFailed
+    from .bridge.summary import inputs_of, summarize, torchinfo_mult_adds, totals
 
-        warnings.warn(
-            "the model is in training mode; cnncalc traced its eval forward (mode='eval'): "
-            "where the training forward differs (aux heads, drop paths), so do its numbers",
-            stacklevel=2,
-        )
     try:
-        imported = import_model(model, tuple(input_size), name or type(model).__name__)
+        inputs = inputs_of(input_size, input_data, batch_dim, dtypes, device, forward_kwargs)
+        imported = summarize(
+            model, inputs, None if mode == "same" else mode, name or type(model).__name__
+        )
     except ImportFailed as e:  # one line naming the operation, as cnncalc.SpecError
         raise SpecError(str(e)) from None
-    result = Summary.of(analyze(imported.text))
+    result = Summary.of(imported.analysis)
+    result.path, result._spec = "<summary>", imported.spec
+    result.spec = imported.text
     result.unused = imported.unused
+    result.total_params, result.trainable_params = totals(model)
+    result.total_macs = imported.macs
+    result.mult_adds = torchinfo_mult_adds(model, imported.analysis)
+    result.total_mult_adds = sum(result.mult_adds.values())
     named = dict(model.named_parameters())
-    unused = [named[n] for n in imported.unused if n in named]
-    result.unused_params = sum(p.numel() for p in unused)
-    result.unused_trainable = sum(p.numel() for p in unused if p.requires_grad)
+    result.unused_params = sum(named[n].numel() for n in imported.unused if n in named)
+    result.depth, result.columns = depth, tuple(columns)
+    if verbose:
+        print(result)
     return result
 
 
 class Summary(Analysis):
-    """What ``summary`` returns: the imported spec's analysis, whose totals count every parameter
-    of the module, those its forward never reaches included (``unused``, ``unused_params``: they
-    cost memory and optimizer state), as ``sum(p.numel() for p in model.parameters())`` does."""
+    """What ``summary`` returns: the imported spec's analysis (``memory()``, ``fit()`` and the
+    rest work on it), its table as ``str()``, and the totals of the module itself:
+    ``total_params`` (every parameter, those the forward never reaches included: ``unused``,
+    ``unused_params``; they cost memory and optimizer state), ``trainable_params``
+    (``requires_grad``), ``total_macs`` (FlopCounterMode / 2 on the traced forward) and
+    ``total_mult_adds`` (torchinfo's rule); ``spec`` is the imported spec's YAML."""
 
     unused: list[str] = []
     unused_params = 0
-    unused_trainable = 0
+    total_params = 0
+    trainable_params = 0
+    total_macs = 0
+    total_mult_adds = 0
+    mult_adds: dict[str, int] = {}  # layer -> its mult-adds by torchinfo's rule
+    spec = ""
+    depth = 3
+    columns = ("output_size", "num_params")
 
     @property
-    def total_params(self) -> int:
-        return super().total_params + self.unused_params
+    def analysis(self) -> Analysis:
+        out = Analysis.of(self)
+        out.__dict__.pop("total_params", None)
+        return out
 
-    @property
-    def trainable_params(self) -> int:
-        return super().trainable_params + self.unused_trainable
+    def __str__(self) -> str:
+        from .show.summary import summary_text
+
+        lines = [
+            ("Total params", f"{self.total_params:,}"),
+            ("Trainable params", f"{self.trainable_params:,}"),
+            ("Non-trainable params", f"{self.total_params - self.trainable_params:,}"),
+        ]
+        if self.unused:
+            shown = ", ".join(self.unused[:4]) + (", ..." if len(self.unused) > 4 else "")
+            lines.append(
+                (
+                    "Not reached by the forward",
+                    f"{self.unused_params:,} params in {len(self.unused)} tensors ({shown})",
+                )
+            )
+        lines += [
+            ("MACs (FlopCounterMode / 2)", f"{self.total_macs:,}"),
+            ("Total mult-adds (torchinfo's rule)", f"{self.total_mult_adds:,}"),
+        ]
+        return summary_text(self, lines, self.depth, self.columns, self.mult_adds)
+
+    def __repr__(self) -> str:
+        return str(self)

@@ -117,6 +117,7 @@ class LayerResult:
     )
     trainable: bool = True
     shares: str | None = None  # the layer whose module (and tensors) this call uses again
+    pruned: tuple[str, ...] = ()  # its tensors held as weight_orig and weight_mask
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
     # per input: its strides where a view left it non-contiguous, else None
     input_strides: tuple = ()

@@ -63,9 +63,20 @@ def test_what_a_spec_cannot_express_is_named_with_its_line():
     with pytest.raises(ImportFailed) as e:
         import_spec(f"{TESTS / 'models.py'}:Unsupported", (1, 3, 4, 4))
     assert "the operation 'exp' has no cnncalc layer at models.py:" in str(e.value)
-    with pytest.raises(ImportFailed) as e:
-        import_spec(f"{TESTS / 'models.py'}:SharedWeights", (1, 3, 4, 4))
-    assert "module 'conv' is called twice (shared weights)" in str(e.value)
+
+
+def test_a_module_called_twice_shares_its_tensors_and_counts_its_macs_each_time():
+    from models import SharedWeights
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = SharedWeights()
+    text = import_spec(f"{TESTS / 'models.py'}:SharedWeights", (1, 3, 4, 4))
+    a = analyze(parse(text))
+    assert [x.shares for x in a.layers] == [None, "conv"]
+    with FlopCounterMode(display=False) as fc:
+        model(torch.randn(1, 3, 4, 4))
+    assert a.total_macs == fc.get_total_flops() // 2 == 2 * a.layers[0].macs
+    assert a.total_params == sum(p.numel() for p in model.parameters())
 
 
 def test_cli_import(tmp_path):
@@ -129,15 +140,3 @@ def test_summary_totals_count_the_parameters_the_forward_never_reaches():
     assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert s.unused == ["aux.weight", "aux.bias"]
     assert s.unused_params == model.aux.weight.numel() + model.aux.bias.numel()
-
-
-def test_summary_says_which_forward_it_traced():
-    import cnncalc
-
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Dropout(0.5)).train()
-    with pytest.warns(UserWarning, match="traced its eval forward"):
-        cnncalc.summary(model, (1, 3, 8, 8))
-    assert model.training  # handed back in its own mode
-    with pytest.raises(cnncalc.SpecError, match="eval forward only"):
-        cnncalc.summary(model, (1, 3, 8, 8), mode="train")
-    cnncalc.summary(model.eval(), (1, 3, 8, 8))  # no warning in eval mode

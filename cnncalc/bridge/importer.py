@@ -22,7 +22,8 @@ from .inputs import Inputs
 from .ops import LAYER_OPS
 from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
-from .trace import ImportFailed, Trace, _flatten_out, _line, traced, walk
+from .trace import ImportFailed, Trace, _line, walk
+from .tracer import traced
 
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
 # (test, handler) pairs; a node takes the first whose test holds: module calls and functional layers
@@ -73,20 +74,24 @@ def trace_to_layers(model: nn.Module, inputs, fake: bool = True):
     :class:`Inputs` or one input's shape."""
     if not isinstance(inputs, Inputs):
         inputs = Inputs.sized(tuple(inputs))
-    t = Trace(model, _traced(model, inputs, fake))
-    return (t, *walk(t, OPS))
-
-
-def _traced(model, inputs, fake: bool):
     try:
-        return traced(model, inputs, fake)
+        t = Trace(model, _traced(model, inputs, fake))
+        return (t, *walk(t, OPS))  # t.gm: the graph, and the outputs and MACs torch gave
+    except ImportFailed:  # traced again with the stacks that name the source line
+        t = Trace(model, _traced(model, inputs, fake, stacks=True))
+        return (t, *walk(t, OPS))
+
+
+def _traced(model, inputs, fake: bool, stacks: bool = False):
+    try:
+        return traced(model, inputs, fake, stacks)
     except ImportFailed:
         raise
     except fx.proxy.TraceError as e:
         raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
     except Exception as e:
         if fake:  # an operation fake tensors cannot run (a value read): run it for real
-            return _traced(model, inputs, False)
+            return _traced(model, inputs, False, stacks)
         shapes = [list(s) for s in inputs.shapes()]
         raise ImportFailed(
             f"the model raised on inputs {shapes}: {type(e).__name__}: {_line(e)}"
@@ -176,11 +181,13 @@ def import_model(
     with as_given(model, mode):
         t, layers, outputs, unused = trace_to_layers(model, inputs)
         text = to_yaml(name, inputs.first_shape(), layers, outputs, unused, t.input_dtype)
-        spec, a, macs = _check(model, inputs, text, unused)
+        spec, a, macs = _check(model, t.gm, text, unused)
     return Imported(text, unused, a, macs, spec)
 
 
-def _check(model: nn.Module, inputs, text: str, unused: list[str]):
+def _check(model: nn.Module, ran, text: str, unused: list[str]):
+    """The spec's analysis against the model and against what torch gave as it ran the traced
+    forward (``ran``: its output shapes, FlopCounterMode's MACs)."""
     from ..diagnostics import SpecError
     from ..engine import analyze
     from ..read import parse
@@ -210,7 +217,7 @@ def _check(model: nn.Module, inputs, text: str, unused: list[str]):
     )
     if bufs != sorted((t.name, t.shape) for t in a.buffers):
         raise ImportFailed("the traced spec's buffers differ from the model's")
-    got, macs = _run(model, inputs)
+    got, macs = ran.outputs, ran.macs
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
             f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the "
@@ -222,29 +229,6 @@ def _check(model: nn.Module, inputs, text: str, unused: list[str]):
             "(FlopCounterMode / 2): an operation cnncalc counts differently"
         )
     return spec, a, macs
-
-
-def _run(model, inputs, fake: bool = True):
-    """The forward as torch runs it (on fake tensors where it can): its output shapes and MACs
-    (FlopCounterMode / 2)."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.utils.flop_counter import FlopCounterMode
-
-    mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
-    try:
-        args, kwargs = inputs.make(mode)
-        with contextlib.ExitStack() as stack:
-            if mode is not None:
-                stack.enter_context(mode)
-            counter = stack.enter_context(FlopCounterMode(display=False))
-            out = model(*args, **kwargs, **inputs.extra)
-    except Exception as e:
-        if fake:
-            return _run(model, inputs, False)
-        raise ImportFailed(
-            f"the model raised on its inputs: {type(e).__name__}: {_line(e)}"
-        ) from None
-    return [tuple(t.shape) for t in _flatten_out(out)], counter.get_total_flops() // 2
 
 
 def import_spec(target: str, shape: tuple[int, ...]) -> str:

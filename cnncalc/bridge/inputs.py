@@ -20,28 +20,34 @@ class Size:
     def __init__(self, shape: tuple[int, ...], dtype: torch.dtype):
         self.shape, self.dtype = shape, dtype
 
-    def make(self, mode):
-        if mode is not None:
-            with mode:
-                return self._make()
-        return self._make()
-
-    def _make(self):
+    def make(self, device=None):
         if self.dtype.is_floating_point or self.dtype.is_complex:
-            return torch.randn(self.shape, dtype=self.dtype)
-        return torch.zeros(self.shape, dtype=self.dtype)
+            return torch.randn(self.shape, dtype=self.dtype, device=device)
+        return torch.zeros(self.shape, dtype=self.dtype, device=device)
 
 
-def _make(item, mode):
+def _make(item, device=None):
     if isinstance(item, Size):
-        return item.make(mode)
+        return item.make(device)
     if isinstance(item, torch.Tensor):
-        return mode.from_tensor(item) if mode is not None else item
+        return item.to(device) if device == "meta" else item
     if isinstance(item, (tuple, list)):
-        return type(item)(_make(x, mode) for x in item)
+        return type(item)(_make(x, device) for x in item)
     if isinstance(item, dict):
-        return {k: _make(x, mode) for k, x in item.items()}
+        return {k: _make(x, device) for k, x in item.items()}
     return item
+
+
+def on_meta(model):
+    """A context in which the model's parameters and buffers are meta tensors of their shapes
+    (and ``requires_grad``): every operation computes shapes only, with no data and no memory;
+    the model's own tensors are untouched and back in place after."""
+    from torch.nn.utils.stateless import _reparametrize_module
+
+    held = [*model.named_parameters(remove_duplicate=False)]
+    held += [*model.named_buffers(remove_duplicate=False)]
+    metas = {n: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad) for n, t in held}
+    return _reparametrize_module(model, metas, tie_weights=True)
 
 
 class Inputs:
@@ -49,6 +55,7 @@ class Inputs:
 
     def __init__(self, args: list, kwargs: dict | None = None, extra: dict | None = None):
         self.args, self.kwargs, self.extra = list(args), dict(kwargs or {}), dict(extra or {})
+        self.device = None  # where sizes are made: the model's own device
 
     @classmethod
     def sized(cls, *shapes: tuple[int, ...]) -> Inputs:
@@ -72,20 +79,19 @@ class Inputs:
                 return tuple(item.shape)
         return ()
 
-    def make(self, mode=None) -> tuple[list, dict]:
-        """The example tensors: fake under ``mode`` (a FakeTensorMode), else real."""
-        return [_make(x, mode) for x in self.args], {
-            k: _make(x, mode) for k, x in self.kwargs.items()
-        }
+    def make(self, meta: bool = False) -> tuple[list, dict]:
+        """The example tensors: on the meta device (shapes only), else real."""
+        d = "meta" if meta else self.device
+        return [_make(x, d) for x in self.args], {k: _make(x, d) for k, x in self.kwargs.items()}
 
-    def bind(self, model, mode=None) -> tuple[dict, dict]:
+    def bind(self, model, meta: bool = False) -> tuple[dict, dict]:
         """(forward parameter -> its example value, the other parameters' fixed values: the
         non-tensor keyword arguments given and every default left)."""
         try:
             sig = inspect.signature(model.forward)
         except (TypeError, ValueError):
             raise ImportFailed("the model's forward has no signature to bind inputs to") from None
-        args, kwargs = self.make(mode)
+        args, kwargs = self.make(meta)
         try:
             bound = sig.bind_partial(*args, **kwargs, **self.extra)
         except TypeError as e:

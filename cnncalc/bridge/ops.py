@@ -143,7 +143,6 @@ _METHOD_ACT = {
 
 
 def call_module(t: Trace, node, v, op, target) -> None:
-    srcs_all = [a for a in node.all_input_nodes if t.is_tensor(a)]
     sub = t.gm.get_submodule(target)
     type_ = _base_kind(sub)
     has_tensors = any(True for _ in sub.parameters(recurse=False)) or any(

@@ -1,7 +1,6 @@
-"""torch.fx tracing with concrete values: every operation also runs on a real input, so sizes and
-branches take their eager values; :class:`Trace` holds what the walk has made so far (the layers,
-the spec name of every tensor) and the helpers an operation's handler uses. The handlers, one per
-operation, are the op table in ``ops`` and ``ops_tensor``."""
+"""The walk over a traced graph (the tracer is in ``tracer``): :class:`Trace` holds what the walk
+has made so far (the layers, the spec name of every tensor) and the helpers an operation's handler
+uses. The handlers, one per operation, are the op tables in ``ops``, ``ops_tensor``, ``ops_seq``."""
 
 from __future__ import annotations
 
@@ -63,76 +62,6 @@ def _base_kind(m: nn.Module) -> str | None:
         if cls.__name__ in _LEAF_EXTRA and cls.__module__.startswith("torchvision"):
             return cls.__name__
     return None
-
-
-class _eager:
-    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (tracing patches them), to run an
-    operation for real."""
-
-    def __enter__(self):
-        from torch.fx import _symbolic_trace as st
-
-        self.saved = nn.Module.__call__, nn.Module.__getattr__
-        nn.Module.__call__, nn.Module.__getattr__ = st._orig_module_call, st._orig_module_getattr
-
-    def __exit__(self, *exc):
-        nn.Module.__call__, nn.Module.__getattr__ = self.saved
-
-
-class _Proxy(fx.Proxy):
-    def __len__(self):
-        return len(self.node.meta["concrete"])
-
-
-class _Tracer(fx.Tracer):
-    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d,
-    LayerNorm2d).
-
-    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic,
-    asserts
-    and branches on them take their concrete values, as they would in eager mode."""
-
-    def __init__(self, inputs: dict, ctx):
-        super().__init__()
-        self.inputs, self.ctx = inputs, ctx  # placeholder name -> value; fake mode or none
-
-    def is_leaf_module(self, m, qualname):
-        return _base_kind(m) is not None
-
-    def proxy(self, node):
-        return _Proxy(node, self)
-
-    def create_proxy(self, kind, target, args, kwargs, *rest, **kw):
-        p = super().create_proxy(kind, target, args, kwargs, *rest, **kw)
-        real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
-        cargs = fx.node.map_aggregate(args, real)
-        ckw = fx.node.map_aggregate(kwargs, real)
-        with torch.no_grad(), _eager(), self.ctx():
-            if kind == "placeholder":
-                val = self.inputs.get(target.lstrip("*"), args[0] if args else None)
-            elif kind == "get_attr":
-                val = self.root
-                for part in target.split("."):
-                    val = getattr(val, part)
-            elif kind == "call_function":
-                val = target(*cargs, **ckw)
-            elif kind == "call_method":
-                val = getattr(cargs[0], target)(*cargs[1:], **ckw)
-            elif kind == "call_module":
-                val = self.root.get_submodule(target)(*cargs, **ckw)
-            else:
-                val = None
-        p.node.meta["concrete"] = val
-        return p
-
-    def to_bool(self, obj):
-        return bool(obj.node.meta["concrete"])
-
-    def iter(self, obj):
-        return iter([obj[i] for i in range(len(obj.node.meta["concrete"]))])
-
-    def keys(self, obj):
-        return obj.node.meta["concrete"].keys()
 
 
 class _T:
@@ -308,36 +237,6 @@ class Trace:
         return owner
 
 
-def traced(model: nn.Module, inputs, fake: bool = True) -> fx.GraphModule:
-    """The model's graph, every node's value summarised (shape and layout) in ``meta["value"]``.
-
-    ``inputs`` (:class:`~cnncalc.bridge.inputs.Inputs`) are bound to the forward's arguments; every
-    operation runs as it is traced, on fake tensors (shapes without data or memory) where
-    ``fake``, else on real ones. The caller sets the mode and hands the model back as it came."""
-    import contextlib
-
-    mode = None
-    if fake:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-    values, extra = inputs.bind(model, mode)
-    ctx = (lambda: mode) if mode is not None else contextlib.nullcontext
-    tracer = _Tracer(values, ctx)
-    tracer.record_stack_traces = True
-    graph = tracer.trace(model, concrete_args=extra or None)
-    for node in graph.nodes:
-        node.meta["value"] = _summary(node.meta.pop("concrete", None))
-    return _Graph(graph, tracer.root)
-
-
-class _Graph:
-    """What the walk reads of a traced model: its graph and its modules (no code generated)."""
-
-    def __init__(self, graph, root):
-        self.graph, self.get_submodule = graph, root.get_submodule
-
-
 def _placeholder(t: Trace, node, v) -> None:
     """The first tensor input is the spec's ``input``; the others (and the tensors of a tuple
     input) are ``Input`` layers named after the forward's argument."""
@@ -396,6 +295,7 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     outputs = [t.name_of[o] for o in out_nodes]
     if len(outputs) == 1:
         outputs = [t.layers[-1]["name"]]
+
     def used(n: str) -> bool:  # the tensor, or a module that holds it (at any depth), is used
         parts = n.split(".")
         return any(".".join(parts[:k]) in t.used for k in range(1, len(parts) + 1))

@@ -278,6 +278,7 @@ def _layer(
         output_shapes=tuple(tuple(o) for o in out.outputs) if out.outputs is not None else None,
         trainable=layer.trainable,
         shares=layer.shares,
+        pruned=layer.pruned,
         copies=copies,
         input_strides=tuple(strides.get(s) for s in sources),
     )

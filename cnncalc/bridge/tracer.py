@@ -1,0 +1,151 @@
+"""torch.fx tracing with concrete values: every operation also runs as it is traced (on meta
+tensors: shapes without data), so sizes, ``x.shape`` arithmetic, asserts and branches take their
+eager values, and FlopCounterMode counts what the forward runs."""
+
+from __future__ import annotations
+
+import torch
+from torch import fx, nn
+
+from .trace import _base_kind, _flatten_out, _summary
+
+
+def _keeps_shape(m: nn.Module, args, kwargs):
+    """A batch norm's output on the meta device, made without its kernel (torch's meta batch norm
+    is a slow Python decomposition, most of a meta forward's time): a tensor like its input, as
+    the kernel gives, when the input is one the kernel accepts (channels and dims checked as
+    torch checks them); None otherwise, and the kernel runs."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    if type(m).forward is not _BatchNorm.forward or len(args) != 1 or kwargs:
+        return None
+    x = args[0]
+    if not (isinstance(x, torch.Tensor) and x.is_meta) or x.dim() < 2:
+        return None
+    try:
+        m._check_input_dim(x)
+    except ValueError:
+        return None
+    if x.shape[1] != m.num_features or (m.training and x.numel() // x.shape[1] <= 1):
+        return None
+    return torch.empty_like(x)
+
+
+class _Proxy(fx.Proxy):
+    def __len__(self):
+        return len(self.node.meta["concrete"])
+
+
+class _Tracer(fx.Tracer):
+    """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d,
+    LayerNorm2d).
+
+    Every operation also runs on a real input as it is traced, so sizes, ``x.shape`` arithmetic,
+    asserts
+    and branches on them take their concrete values, as they would in eager mode."""
+
+    def __init__(self, inputs: dict):
+        super().__init__()
+        self.inputs = inputs  # placeholder name -> its value
+
+    eager = 0  # > 0 while an operation runs for real: module calls and attributes are plain
+
+    def is_leaf_module(self, m, qualname):
+        return _base_kind(m) is not None
+
+    def call_module(self, m, forward, args, kwargs):
+        if self.eager:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    named: dict = {}  # id -> name of the root's parameters (plain tensors while on the meta device)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if self.eager:
+            return attr_val
+        name = self.named.get(id(attr_val)) if isinstance(attr_val, torch.Tensor) else None
+        if name is not None:
+            if name not in parameter_proxy_cache:
+                parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
+            return parameter_proxy_cache[name]
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def proxy(self, node):
+        return _Proxy(node, self)
+
+    def create_proxy(self, kind, target, args, kwargs, *rest, **kw):
+        p = super().create_proxy(kind, target, args, kwargs, *rest, **kw)
+        real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
+        cargs = fx.node.map_aggregate(args, real)
+        ckw = fx.node.map_aggregate(kwargs, real)
+        self.eager += 1
+        try:
+            val = self._run(kind, target, args, cargs, ckw)
+        finally:
+            self.eager -= 1
+        p.node.meta["concrete"] = val
+        return p
+
+    def _run(self, kind, target, args, cargs, ckw):
+        with torch.no_grad():
+            if kind == "placeholder":
+                val = self.inputs.get(target.lstrip("*"), args[0] if args else None)
+            elif kind == "get_attr":
+                val = self.root
+                for part in target.split("."):
+                    val = getattr(val, part)
+            elif kind == "call_function":
+                val = target(*cargs, **ckw)
+            elif kind == "call_method":
+                val = getattr(cargs[0], target)(*cargs[1:], **ckw)
+            elif kind == "call_module":
+                m = self.root.get_submodule(target)
+                val = _keeps_shape(m, cargs, ckw)
+                val = m(*cargs, **ckw) if val is None else val
+            else:
+                val = None
+        return val
+
+    def to_bool(self, obj):
+        return bool(obj.node.meta["concrete"])
+
+    def iter(self, obj):
+        return iter([obj[i] for i in range(len(obj.node.meta["concrete"]))])
+
+    def keys(self, obj):
+        return obj.node.meta["concrete"].keys()
+
+
+def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
+    """The model's graph, every node's value summarised (shape and layout) in ``meta["value"]``.
+
+    ``inputs`` (:class:`~cnncalc.bridge.inputs.Inputs`) are bound to the forward's arguments; every
+    operation runs as it is traced, on meta tensors (shapes without data or memory) where
+    ``fake``, else on real ones. The caller sets the mode and hands the model back as it came."""
+    import contextlib
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .inputs import on_meta
+
+    values, extra = inputs.bind(model, fake)
+    counter = FlopCounterMode(display=False)
+    tracer = _Tracer(values)
+    tracer.record_stack_traces = stacks  # the source lines a refusal names
+    with on_meta(model) if fake else contextlib.nullcontext(), counter:
+        tracer.named = {id(p): n for n, p in model.named_parameters()}
+        graph = tracer.trace(model, concrete_args=extra or None)
+    out = next(n for n in graph.nodes if n.op == "output")
+    got = fx.node.map_aggregate(out.args[0], lambda n: n.meta.get("concrete"))
+    outputs = [tuple(t.shape) for t in _flatten_out(got) if isinstance(t, torch.Tensor)]
+    for node in graph.nodes:
+        node.meta["value"] = _summary(node.meta.pop("concrete", None))
+    return _Graph(graph, tracer.root, outputs, counter.get_total_flops() // 2)
+
+
+class _Graph:
+    """What the walk reads of a traced model: its graph and its modules (no code generated)."""
+
+    def __init__(self, graph, root, outputs, macs):
+        self.graph, self.get_submodule = graph, root.get_submodule
+        self.outputs, self.macs = outputs, macs  # as torch ran them: shapes, FlopCounterMode / 2
