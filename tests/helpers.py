@@ -129,6 +129,18 @@ def _oracle(type_, kw):
             lambda x: x
         ),  # torchvision.ops.StochasticDepth in eval: the input itself
     }
+    if type_ in ("LSTM", "GRU", "RNN"):
+        return _recurrent(getattr(torch.nn, type_))(**kw)
+    if type_ == "MultiheadAttention":
+        return _Attention(**kw)
+    if type_ == "Input":
+        return _Made(lambda: torch.randn(kw["shape"]))
+    if type_ == "Constant":
+        dtype = getattr(torch, kw.get("dtype", "float32"))
+        return _Made(lambda: torch.zeros(kw["shape"], dtype=dtype))
+    if type_ == "ScaledDotProductAttention":
+        f = torch.nn.functional.scaled_dot_product_attention
+        return _Made(lambda q, k, v, *mask: f(q, k, v, *mask, **kw))
     if type_ == "Parameter":
         m = torch.nn.Module()
         m.p = torch.nn.Parameter(torch.randn(kw["shape"]))
@@ -140,6 +152,41 @@ def _oracle(type_, kw):
     m = torch.nn.Module()
     m.forward = fn
     return m
+
+
+class _Made:
+    """A module of no parameters around a function (oracle for the kinds torch.nn lacks)."""
+
+    def __new__(cls, fn):
+        import torch
+
+        m = torch.nn.Module()
+        m.forward = fn
+        return m
+
+
+def _recurrent(cls):
+    class Flat(cls):  # torch's module, its states as inputs and its outputs flat
+        def forward(self, x, *states):
+            out, last = super().forward(
+                x, (states if len(states) > 1 else states[0]) if states else None
+            )
+            return (out, *last) if isinstance(last, tuple) else (out, last)
+
+    return Flat
+
+
+def _Attention(need_weights=True, average_attn_weights=True, **kw):
+    import torch
+
+    class Attention(torch.nn.MultiheadAttention):
+        def forward(self, q, k, v):
+            out, w = super().forward(
+                q, k, v, need_weights=need_weights, average_attn_weights=average_attn_weights
+            )
+            return (out, w) if need_weights else (out,)
+
+    return Attention(**kw)
 
 
 def torch_run(input_shape, layers):
@@ -162,7 +209,8 @@ def torch_run(input_shape, layers):
             if k not in ("name", "type", "from", "trainable")
         }
         name = layer.get("name", str(i))
-        src = layer.get("from", prev if layer["type"] != "Parameter" else [])
+        sources = layer["type"] not in ("Parameter", "Input", "Constant")
+        src = layer.get("from", prev if sources else [])
         srcs = [src] if isinstance(src, str) else src
         try:
             m = _oracle(layer["type"], kw)

@@ -800,6 +800,119 @@ C = [
         (3, 2, 4, 5),
         [{"name": "u", "type": "Unbind", "dim": 2}, {"type": "View", "from": "u:3", "shape": [30]}],
     ),
+    # --- sequences and attention ---
+    ((5, 3, 8), [{"type": "LSTM", "input_size": 8, "hidden_size": 16, "num_layers": 2}]),
+    ((5, 3, 8), [{"type": "LSTM", "input_size": 8, "hidden_size": 16, "proj_size": 4}]),
+    (
+        (3, 5, 8),
+        [
+            {
+                "type": "GRU",
+                "input_size": 8,
+                "hidden_size": 6,
+                "batch_first": True,
+                "bidirectional": True,
+            }
+        ],
+    ),
+    ((5, 8), [{"type": "RNN", "input_size": 8, "hidden_size": 4, "nonlinearity": "relu"}]),
+    (
+        (5, 3, 8),
+        [{"type": "RNN", "input_size": 8, "hidden_size": 4, "num_layers": 3, "bias": False}],
+    ),
+    (
+        (5, 3, 8),
+        [
+            {"name": "h", "type": "Constant", "shape": [2, 3, 16]},
+            {"name": "c", "type": "Constant", "shape": [2, 3, 16]},
+            {
+                "type": "LSTM",
+                "from": ["input", "h", "c"],
+                "input_size": 8,
+                "hidden_size": 16,
+                "bidirectional": True,
+            },
+        ],
+    ),
+    (
+        (5, 3, 8),
+        [
+            {"name": "h", "type": "Constant", "shape": [2, 3, 16]},
+            {"type": "GRU", "from": ["input", "h"], "input_size": 8, "hidden_size": 16},
+        ],
+    ),
+    (
+        (2, 7),
+        [
+            {"name": "ids", "type": "Constant", "shape": [2, 7], "dtype": "int64"},
+            {
+                "type": "Embedding",
+                "from": "ids",
+                "num_embeddings": 10,
+                "embedding_dim": 4,
+                "padding_idx": 0,
+            },
+        ],
+    ),
+    (
+        (2, 6, 16),
+        [
+            {
+                "type": "MultiheadAttention",
+                "from": ["input", "input", "input"],
+                "embed_dim": 16,
+                "num_heads": 4,
+                "batch_first": True,
+            }
+        ],
+    ),
+    (
+        (6, 2, 16),
+        [
+            {"name": "k", "type": "Input", "shape": [9, 2, 8]},
+            {
+                "type": "MultiheadAttention",
+                "from": ["input", "k", "k"],
+                "embed_dim": 16,
+                "num_heads": 2,
+                "kdim": 8,
+                "vdim": 8,
+                "need_weights": False,
+            },
+        ],
+    ),
+    (
+        (6, 16),
+        [
+            {
+                "type": "MultiheadAttention",
+                "from": ["input", "input", "input"],
+                "embed_dim": 16,
+                "num_heads": 8,
+                "add_bias_kv": True,
+                "average_attn_weights": False,
+            }
+        ],
+    ),
+    ((2, 3, 5, 8), [{"type": "ScaledDotProductAttention", "from": ["input", "input", "input"]}]),
+    (
+        (2, 3, 5, 8),
+        [
+            {"name": "v", "type": "Input", "shape": [2, 3, 7, 6]},
+            {"name": "k", "type": "Input", "shape": [2, 3, 7, 8]},
+            {"type": "ScaledDotProductAttention", "from": ["input", "k", "v"]},
+        ],
+    ),
+    (
+        (4, 5, 8),
+        [
+            {
+                "type": "ScaledDotProductAttention",
+                "from": ["input", "input", "input"],
+                "is_causal": True,
+            }
+        ],
+    ),
     # --- pads ---
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": [1, 2, 3, 0]}]),
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": -1}]),

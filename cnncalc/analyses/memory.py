@@ -71,11 +71,31 @@ class Memory:
         )
 
 
+# kinds whose training step (what autograd saves, what backward allocates) is not declared yet
+UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
+
+
+def modelled(a: Analysis) -> None:
+    """A located refusal for a net whose training step the books do not model (yet): never a
+    silently wrong peak."""
+    for layer in a.layers:
+        odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
+        if layer.type in UNMODELLED or odd:
+            what = "a non-float32 input" if odd else f"{layer.type} layers"
+            raise SpecError(
+                f"layer '{layer.name}' ({layer.type}): memory does not model the training step "
+                f"of {what} yet; shapes, params and verify take it",
+                layer.pos,
+                layer.name,
+            )
+
+
 def memory(
     a: Analysis, dtype: str = "float32", optimizer: str = "sgd", known: Peak | None = None, **step
 ) -> Memory:
     """One training step's memory: the sums of section 7 and the peak of section 15 (``step``:
     :func:`peak`'s options, step, foreach, loss, amp; ``known``: the peak, found already)."""
+    modelled(a)
     size = DTYPES[dtype]
     params = a.total_params * size
     buffers = sum(

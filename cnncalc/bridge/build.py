@@ -88,14 +88,9 @@ class SpecNet(nn.Module):
     def forward(self, x, record=None):
         """Run the net; ``record(name, module, inputs)`` may wrap each layer call (returns its
         output). Several outputs come back as a tuple; a further input (``Input``) is made as
-        its layer says, on the input's device."""
-        from .modules import Input
-
+        its layer says, on the device the net was built on."""
         outs = {"input": x}
         for name, m, inputs, drop in self._steps:
-            if isinstance(m, Input):
-                outs[name] = m.example(x.device)
-                continue
             y = (
                 record(name, m, [outs[i] for i in inputs])
                 if record

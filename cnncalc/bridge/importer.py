@@ -12,18 +12,19 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from .inputs import Inputs
 from .ops import LAYER_OPS
 from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
-from .trace import ImportFailed, Trace, _line, walk
-from .tracer import traced
+from .trace import ImportFailed, Trace, _line, _op_name, _where, walk
+from .tracer import Raised, traced
 
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
 # (test, handler) pairs; a node takes the first whose test holds: module calls and functional layers
@@ -83,18 +84,31 @@ def trace_to_layers(model: nn.Module, inputs, fake: bool = True):
 
 
 def _traced(model, inputs, fake: bool, stacks: bool = False):
+    """The traced graph: on meta tensors, else (an operation they cannot run) on real ones; an
+    operation the model itself refuses is named with its source line."""
     try:
         return traced(model, inputs, fake, stacks)
     except ImportFailed:
         raise
-    except fx.proxy.TraceError as e:
-        raise ImportFailed(f"torch.fx cannot trace the model: {_line(e)}") from None
-    except Exception as e:
-        if fake:  # an operation fake tensors cannot run (a value read): run it for real
-            return _traced(model, inputs, False, stacks)
+    except Raised as e:
+        if fake or not stacks:  # for real, and with the stack that names the line
+            return _traced(model, inputs, False, stacks=not fake)
         shapes = [list(s) for s in inputs.shapes()]
         raise ImportFailed(
-            f"the model raised on inputs {shapes}: {type(e).__name__}: {_line(e)}"
+            f"the model raises on inputs {shapes} in '{_op_name(e.node.target)}'{_where(e.node)}: "
+            f"{type(e.error).__name__}: {_line(e.error)}"
+        ) from None
+    except Exception as e:
+        if fake:
+            return _traced(model, inputs, False, stacks)
+        odd = re.search(r"argument of type: <class '([\w.]+)'>", str(e))
+        if odd:  # fx meets a value that is not a tensor, a number or a container of them
+            raise ImportFailed(
+                f"the model hands on a {odd.group(1)}, which is not a tensor: cnncalc summarises "
+                "models whose values are tensors (in tuples, lists or dicts)"
+            ) from None
+        raise ImportFailed(
+            f"torch.fx cannot trace the model: {type(e).__name__}: {_line(e)}"
         ) from None
 
 
@@ -180,7 +194,7 @@ def import_model(
         inputs = Inputs.sized(tuple(inputs))
     with as_given(model, mode):
         t, layers, outputs, unused = trace_to_layers(model, inputs)
-        text = to_yaml(name, inputs.first_shape(), layers, outputs, unused, t.input_dtype)
+        text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype)
         spec, a, macs = _check(model, t.gm, text, unused)
     return Imported(text, unused, a, macs, spec)
 
@@ -231,6 +245,15 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
     return spec, a, macs
 
 
-def import_spec(target: str, shape: tuple[int, ...]) -> str:
+def import_spec(target: str, shapes, dtypes=(), mode: str = "eval") -> str:
+    """``cnncalc import``: the spec of ``target`` on inputs of ``shapes`` (one shape, or a list
+    of them, with their ``dtypes`` names), traced in ``mode``."""
+    import torch
+
+    from .inputs import Size
+
     model = load_target(target)
-    return import_model(model, shape, target.rsplit(":", 1)[1]).text
+    shapes = [shapes] if shapes and isinstance(shapes[0], int) else list(shapes)
+    kinds = [getattr(torch, d) for d in dtypes] + [torch.float32] * (len(shapes) - len(dtypes))
+    inputs = Inputs([Size(tuple(s), d) for s, d in zip(shapes, kinds)])
+    return import_model(model, inputs, target.rsplit(":", 1)[1], mode).text

@@ -260,6 +260,10 @@ class Input(nn.Module):
     def __init__(self, shape, dtype="float32"):
         super().__init__()
         self.shape, self.dtype = tuple(shape), _DTYPE[dtype]
+        self.device = torch.empty(0).device  # where the net is built
+
+    def forward(self):
+        return self.example(self.device)
 
     def example(self, device=None):
         if self.dtype.is_floating_point:
@@ -299,7 +303,7 @@ LSTMSteps, GRUSteps, RNNSteps = _steps(nn.LSTM), _steps(nn.GRU), _steps(nn.RNN)
 class Attention(nn.MultiheadAttention):
     """nn.MultiheadAttention with its forward's ``need_weights`` fixed; its outputs flat."""
 
-    def __init__(self, need_weights=True, average_attn_weights=True, **kwargs):
+    def __init__(self, need_weights=True, average_attn_weights=True, fast_path=False, **kwargs):
         super().__init__(**kwargs)
         self.need_weights, self.average = need_weights, average_attn_weights
 

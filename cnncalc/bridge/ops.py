@@ -205,6 +205,8 @@ def _forward_args(type_: str, node) -> dict:
     for k in ("need_weights", "average_attn_weights"):
         if k in got and got[k] is not True:
             out[k] = bool(got[k])
+    if node.meta.get("macs") == 0:  # torch ran its fused fast path: FlopCounterMode saw nothing
+        out["fast_path"] = True
     return out
 
 

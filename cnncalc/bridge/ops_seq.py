@@ -34,7 +34,18 @@ def attention(t: Trace, node, v, op, target) -> None:
     t.emit(node, "ScaledDotProductAttention", args, t.fresh("attention"), srcs)
 
 
+def packed(t: Trace, node, v, op, target) -> None:
+    """A named tuple of tensors (GoogLeNet's outputs): its tensors, each by its own name."""
+    fields = [*node.args, *node.kwargs.values()]
+    t.parts[node] = [n for a in fields if a is not None and t.is_tensor(a) for n in t.refs(a, node)]
+
+
+def _is_named_tuple(target) -> bool:
+    return isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields")
+
+
 SEQ_OPS = [
+    (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
     (lambda op, target: target in _MAKERS or target in _METHODS, constant),
     (lambda op, target: target is F.scaled_dot_product_attention, attention),
 ]

@@ -10,7 +10,7 @@ from torch import nn
 
 from .importer import Imported, import_model
 from .inputs import Inputs, Size
-from .trace import ImportFailed
+from .trace import ImportFailed, _base_kind
 
 
 def _is_size(v) -> bool:
@@ -96,10 +96,35 @@ def summarize(model: nn.Module, inputs: Inputs, mode: str | None, name: str) -> 
         raise ImportFailed(f"summary takes an nn.Module, found {type(model).__name__}")
     if isinstance(model, torch.jit.ScriptModule):
         raise ImportFailed("a TorchScript module cannot be traced; summarise the eager module")
+    if _base_kind(model) is not None:  # a bare layer: a one-layer net named after its class
+        model = _bare(model)
     held = next(iter(model.parameters()), None)
     held = held if held is not None else next(iter(model.buffers()), None)
     inputs.device = held.device if held is not None else None  # the model is never moved
     return import_model(model, inputs, name, mode)
+
+
+def _bare(layer: nn.Module) -> nn.Module:
+    """``layer`` as the one module of a net whose forward takes the layer's own arguments (so
+    that the spec names its tensors ``conv2d.weight``, ...)."""
+    import inspect
+
+    name = type(layer).__name__.lower()
+    params = list(inspect.signature(layer.forward).parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        raise ImportFailed(f"a bare {type(layer).__name__} takes *args; wrap it in a module")
+    simple = (type(None), bool, int, float, str)
+    for p in params:
+        if p.default is not p.empty and not isinstance(p.default, simple):
+            raise ImportFailed(f"a bare {type(layer).__name__}: wrap it in a module to summarise")
+    sig = ", ".join(p.name + ("" if p.default is p.empty else f"={p.default!r}") for p in params)
+    call = ", ".join(p.name for p in params)
+    scope: dict = {}
+    exec(f"def forward(self, {sig}):\n    return self.{name}({call})\n", scope)  # noqa: S102
+    net = type(f"Bare{type(layer).__name__}", (nn.Module,), {"forward": scope["forward"]})()
+    net.add_module(name, layer)
+    net.training = layer.training
+    return net
 
 
 def totals(model: nn.Module) -> tuple[int, int]:

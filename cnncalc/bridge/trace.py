@@ -130,7 +130,7 @@ class Trace:
         self.name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
         self.used: set[str] = set()
         self.called: set[str] = set()
-        self.input_dtype = "float32"
+        self.input_dtype, self.input_shape = "float32", ()
         self.first_call: dict[str, str] = {}  # module -> the layer of its first call
         self.parts: dict = {}  # node of a tuple of inputs -> the spec names of its tensors
         self.params = dict(model.named_parameters())
@@ -192,6 +192,16 @@ class Trace:
             )
         raise ImportFailed(f"'{_what(node)}' takes a tensor no layer gives{_where(node)}")
 
+    def source(self, arg: str, v) -> str:
+        """A tensor input: the spec's ``input`` if it is the first, else an ``Input`` layer."""
+        if "input" not in self.used:
+            self.used.add("input")
+            self.input_dtype, self.input_shape = v.dtype, v.shape
+            return "input"
+        return self.emit(
+            None, "Input", {"shape": list(v.shape), "dtype": v.dtype}, self.fresh(arg), []
+        )
+
     def refs(self, a, node) -> list[str]:
         """The spec names of a tensor argument, or of each tensor of a tuple argument."""
         if a in self.parts:
@@ -203,7 +213,10 @@ class Trace:
 
     def is_tensor(self, a) -> bool:
         return isinstance(a, fx.Node) and (
-            a in self.name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr"
+            a in self.name_of
+            or a in self.parts
+            or isinstance(a.meta.get("value"), _T)
+            or a.op == "get_attr"
         )
 
     def owned(self, node, tensors: dict) -> str:
@@ -241,17 +254,11 @@ def _placeholder(t: Trace, node, v) -> None:
     """The first tensor input is the spec's ``input``; the others (and the tensors of a tuple
     input) are ``Input`` layers named after the forward's argument."""
     arg = node.target.lstrip("*")
-    if isinstance(v, _T) and "input" not in t.used:
-        t.used.add("input")
-        t.name_of[node] = "input"
-        t.input_dtype = v.dtype
-    elif isinstance(v, _T):
-        t.emit(node, "Input", {"shape": list(v.shape), "dtype": v.dtype}, t.fresh(arg), [])
-    elif isinstance(v, (tuple, list)) and v and all(isinstance(x, _T) for x in v):
-        t.parts[node] = [
-            t.emit(None, "Input", {"shape": list(x.shape), "dtype": x.dtype}, t.fresh(arg), [])
-            for x in v
-        ]
+    parts = v if isinstance(v, (tuple, list)) and v and all(isinstance(x, _T) for x in v) else None
+    if isinstance(v, _T):
+        t.name_of[node] = t.source(arg, v)
+    elif parts is not None:
+        t.parts[node] = [t.source(arg, x) for x in parts]
 
 
 def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
@@ -270,7 +277,7 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
                     "the model must return tensors (one, or a tuple, list or dict of "
                     f"them){_where(node)}"
                 )
-            names = [t.ref(o, node) for o in outs]
+            names = [n for o in outs for n in t.refs(o, node)]
             if len(names) == 1 and t.layers and names[0] != t.layers[-1]["name"]:
                 t.emit(None, "Identity", {}, t.fresh("output"), names)
                 names = [t.layers[-1]["name"]]
@@ -292,7 +299,7 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     if not t.layers:
         raise ImportFailed("the model has no layers")
     out_nodes = _flatten_out(next(n for n in t.gm.graph.nodes if n.op == "output").args[0])
-    outputs = [t.name_of[o] for o in out_nodes]
+    outputs = [n for o in out_nodes for n in (t.parts[o] if o in t.parts else [t.name_of[o]])]
     if len(outputs) == 1:
         outputs = [t.layers[-1]["name"]]
 

@@ -5,9 +5,28 @@ eager values, and FlopCounterMode counts what the forward runs."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 
 from .trace import _base_kind, _flatten_out, _summary
+
+
+class Raised(Exception):
+    """An operation of the model raised as it ran (``node``: the operation, ``error``)."""
+
+    def __init__(self, node, error: Exception):
+        super().__init__(str(error))
+        self.node, self.error = node, error
+
+
+class _OnTheCPU(Exception):
+    """An operation whose count under FlopCounterMode depends on the kernel the CPU picks (fused
+    or not): the trace runs on the CPU instead."""
+
+
+# modules whose CPU kernels may be fused ones FlopCounterMode does not see into (oneDNN's LSTM,
+# the fast path of MultiheadAttention): traced on the CPU, and their own count recorded
+_FUSED = (nn.RNNBase, nn.MultiheadAttention)
 
 
 def _keeps_shape(m: nn.Module, args, kwargs):
@@ -58,6 +77,7 @@ class _Tracer(fx.Tracer):
             return forward(*args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
 
+    meta = False  # the operations run on the meta device
     named: dict = {}  # id -> name of the root's parameters (plain tensors while on the meta device)
 
     def getattr(self, attr, attr_val, parameter_proxy_cache):
@@ -73,6 +93,13 @@ class _Tracer(fx.Tracer):
     def proxy(self, node):
         return _Proxy(node, self)
 
+    def create_node(self, kind, target, args, kwargs, *rest, **kw):
+        node = super().create_node(kind, target, args, kwargs, *rest, **kw)
+        if kind == "call_function" and isinstance(target, type) and issubclass(target, tuple):
+            real = lambda n: n.meta.get("concrete") if isinstance(n, fx.Node) else n  # noqa: E731
+            node.meta["concrete"] = target(*fx.node.map_aggregate(args, real))  # a named tuple
+        return node
+
     def create_proxy(self, kind, target, args, kwargs, *rest, **kw):
         p = super().create_proxy(kind, target, args, kwargs, *rest, **kw)
         real = lambda a: a.node.meta["concrete"] if isinstance(a, fx.Proxy) else a  # noqa: E731
@@ -80,21 +107,40 @@ class _Tracer(fx.Tracer):
         ckw = fx.node.map_aggregate(kwargs, real)
         self.eager += 1
         try:
-            val = self._run(kind, target, args, cargs, ckw)
+            val = self._counted(p, kind, target, args, cargs, ckw)
+        except _OnTheCPU:
+            raise
+        except Exception as e:
+            raise Raised(p.node, e) from None
         finally:
             self.eager -= 1
         p.node.meta["concrete"] = val
         return p
 
+    def _counted(self, p, kind, target, args, cargs, ckw):
+        if kind == "call_module" and isinstance(self.root.get_submodule(target), _FUSED):
+            from torch.utils.flop_counter import FlopCounterMode
+
+            with FlopCounterMode(display=False) as own:  # did torch run its fused kernel?
+                val = self._run(kind, target, args, cargs, ckw)
+            p.node.meta["macs"] = own.get_total_flops() // 2
+        else:
+            val = self._run(kind, target, args, cargs, ckw)
+        return val
+
     def _run(self, kind, target, args, cargs, ckw):
         with torch.no_grad():
             if kind == "placeholder":
-                val = self.inputs.get(target.lstrip("*"), args[0] if args else None)
+                key = target.lstrip("*")  # a fixed argument's is renamed (``scale_1``)
+                key = key if key in self.inputs else key.rsplit("_", 1)[0]
+                val = self.inputs.get(key, args[0] if args else None)
             elif kind == "get_attr":
                 val = self.root
                 for part in target.split("."):
                     val = getattr(val, part)
             elif kind == "call_function":
+                if target is F.scaled_dot_product_attention and self.meta:
+                    raise _OnTheCPU("attention picks its kernel by the device")
                 val = target(*cargs, **ckw)
             elif kind == "call_method":
                 val = getattr(cargs[0], target)(*cargs[1:], **ckw)
@@ -128,9 +174,12 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
 
     from .inputs import on_meta
 
+    if fake and any(isinstance(m, _FUSED) for m in model.modules()):
+        fake = False
     values, extra = inputs.bind(model, fake)
     counter = FlopCounterMode(display=False)
-    tracer = _Tracer(values)
+    tracer = _Tracer({**extra, **values})
+    tracer.meta = fake
     tracer.record_stack_traces = stacks  # the source lines a refusal names
     with on_meta(model) if fake else contextlib.nullcontext(), counter:
         tracer.named = {id(p): n for n, p in model.named_parameters()}

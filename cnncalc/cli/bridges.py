@@ -56,27 +56,55 @@ def import_(
             "returning one."
         ),
     ],
-    input: Annotated[str, typer.Option("--input", help="The input shape, e.g. 1,3,224,224.")],
+    input: Annotated[
+        list[str],
+        typer.Option(
+            "--input",
+            help="An input's shape, e.g. 1,3,224,224; repeat it for a forward of several inputs.",
+        ),
+    ],
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")
     ] = None,
+    dtypes: Annotated[
+        str | None,
+        typer.Option(
+            "--dtypes", help="The inputs' dtypes, comma-separated (int64 for token indices)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="train or eval (default: eval, as most summaries want)."),
+    ] = None,
 ):
     """Trace a torch model with torch.fx into a spec whose analysis equals the model's."""
-    try:
-        shape = tuple(int(v) for v in input.replace("x", ",").split(","))
-        if not shape or any(v < 1 for v in shape):
-            raise ValueError
-    except ValueError:
-        print(
-            "cnncalc: error: --input must be positive integers separated by commas, found "
-            f"'{input}'",
-            file=sys.stderr,
+
+    def usage(message: str):
+        print(f"cnncalc: error: {message}", file=sys.stderr)
+        raise typer.Exit(2)
+
+    shapes = []
+    for text in input:
+        try:
+            shape = tuple(int(v) for v in text.replace("x", ",").split(","))
+            if not shape or any(v < 1 for v in shape):
+                raise ValueError
+        except ValueError:
+            usage(f"--input must be positive integers separated by commas, found '{text}'")
+        shapes.append(shape)
+    kinds = [d.strip() for d in dtypes.split(",")] if dtypes else []
+    from ..layers.sources import DTYPES
+
+    if len(kinds) > len(shapes) or any(d not in DTYPES for d in kinds):
+        usage(
+            f"--dtypes must list at most one of {', '.join(DTYPES)} per --input, found '{dtypes}'"
         )
-        raise typer.Exit(2) from None
+    if mode not in (None, "train", "eval"):
+        usage(f"--mode must be train or eval, found '{mode}'")
     from ..bridge.importer import ImportFailed, import_spec
 
     try:
-        text = import_spec(target, shape)
+        text = import_spec(target, shapes, kinds, mode or "eval")
     except ImportFailed as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(1) from None

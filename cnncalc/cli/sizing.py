@@ -125,6 +125,13 @@ def memory(
             print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
             raise typer.Exit(2) from None
     a = run(source, batch, False)
+    from ..analyses.memory import modelled
+
+    try:
+        modelled(a)
+    except SpecError as e:
+        emit([Diagnostic.of(source.shown, e)], github_actions())
+        raise typer.Exit(1) from None
     fitted, peaks, mine = None, {}, []  # mine: the batch at which `a` itself was fitted
     if limit is not None:
         s = source.spec()

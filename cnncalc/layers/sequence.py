@@ -5,8 +5,9 @@ MACs are what ``FlopCounterMode`` counts on the CPU, halved: the recurrent kinds
 products as ``addmm``/``mm`` (all counted), except an LSTM without projections, which the CPU runs
 in oneDNN's fused kernel (nothing counted); attention counts its projections and the two batched
 products where torch runs them as ``bmm``, and nothing inside the fused CPU kernel
-(``_scaled_dot_product_flash_attention_for_cpu``), which torch picks when query, key and value
-share their head size.
+(``_scaled_dot_product_flash_attention_for_cpu``), which torch picks for 4-D query, key and value
+of one head size; a MultiheadAttention that took torch's fast path (``fast_path: true``, the
+fused ``_native_multi_head_attention`` of an eval forward without gradients) counts nothing.
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ class MultiheadAttention(Kind):
         macs = n * (L * e * e + seq(k) * e * kdim + seq(v) * e * vdim) + n * L * e * e
         if a["need_weights"]:  # the products run as bmm; without weights in the fused kernel
             macs += 2 * n * L * S * e
+        if a["fast_path"]:  # torch's fused kernel (eval, no grad, self-attention): no product seen
+            macs = 0
         outs = [(*q[:-1], e)]
         if a["need_weights"]:
             w = (L, S) if a["average_attn_weights"] else (heads, L, S)
@@ -257,6 +260,7 @@ register(
             "batch_first": (flag, False),
             "need_weights": (flag, True),
             "average_attn_weights": (flag, True),
+            "fast_path": (flag, False),
         },
     ),
     ScaledDotProductAttention(
