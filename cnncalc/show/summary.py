@@ -68,7 +68,7 @@ def summary_text(
         cells = [
             _cell(c, members[0], members[-1], members, params, total, mult_adds) for c in columns
         ]
-        rows.append([f"{name} ({type_})", *cells])
+        rows.append([f"{name} {type_}" if type_.startswith("(") else f"{name} ({type_})", *cells])
     head = ["Layer (type)", *(COLUMNS[c] for c in columns)]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda cells: "  ".join(  # noqa: E731
