@@ -136,8 +136,14 @@ class Trace:
         self.params = dict(model.named_parameters())
         self.buffers = dict(model.named_buffers())
 
+    scope: str | None = None  # the module whose forward the current operation is in
+
     def fresh(self, base: str) -> str:
+        """A new layer name: ``base``, in the scope of the module whose forward makes it
+        (``layer1.0.add``), so that folding by depth keeps a block's operations in it."""
         base = base.replace(":", "_")
+        if self.scope and "." not in base:
+            base = f"{self.scope}.{base}"
         name, n = base, 0
         while name in self.used:
             n += 1
@@ -288,6 +294,8 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
             isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
         ):
             continue  # sizes, dims, asserts: plain values, read where they are used
+        stack = node.meta.get("nn_module_stack") if op != "call_module" else None
+        t.scope = next(reversed(stack)) if stack else None
         for match, handle in ops:
             if match(op, target):
                 handle(t, node, v, op, target)
