@@ -138,6 +138,8 @@ def _oracle(type_, kw):
     if type_ == "Constant":
         dtype = getattr(torch, kw.get("dtype", "float32"))
         return _Made(lambda: torch.zeros(kw["shape"], dtype=dtype))
+    if type_ == "Einsum":
+        return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":
         f = torch.nn.functional.scaled_dot_product_attention
         return _Made(lambda q, k, v, *mask: f(q, k, v, *mask, **kw))

@@ -913,6 +913,69 @@ C = [
             }
         ],
     ),
+    # --- einsum ---
+    (
+        (2, 3, 4),
+        [
+            {"name": "b", "type": "Input", "shape": [2, 4, 5]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "bij,bjk->bik"},
+        ],
+    ),
+    (
+        (3, 4),
+        [
+            {"name": "b", "type": "Input", "shape": [5, 4]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "ij,kj"},
+        ],
+    ),
+    (
+        (3,),
+        [
+            {"name": "b", "type": "Input", "shape": [5]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "i,j->ij"},
+        ],
+    ),
+    ((3, 2, 4, 5), [{"type": "Einsum", "equation": "bhqd->bqhd"}]),
+    ((4, 4), [{"type": "Einsum", "equation": "ii->i"}]),
+    (
+        (2, 3, 4, 5),
+        [
+            {"name": "b", "type": "Input", "shape": [2, 6, 3]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "bchw,bkc->bkhw"},
+        ],
+    ),
+    ((2, 3, 4), [{"type": "Einsum", "from": ["input", "input"], "equation": "bij,bij->bi"}]),
+    ((5,), [{"type": "Einsum", "from": ["input", "input"], "equation": "i,i->"}]),
+    (
+        (2, 7, 3, 4),
+        [
+            {"name": "b", "type": "Input", "shape": [4, 6]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "...ij,jk->...ik"},
+        ],
+    ),
+    (
+        (2, 3),
+        [
+            {"name": "b", "type": "Input", "shape": [3, 4]},
+            {"name": "c", "type": "Input", "shape": [4, 5]},
+            {"type": "Einsum", "from": ["input", "b", "c"], "equation": "ij,jk,kl->il"},
+        ],
+    ),
+    (
+        (2, 4, 3, 5, 6),
+        [
+            {"name": "k", "type": "Input", "shape": [2, 4, 3, 7, 6]},
+            {"type": "Einsum", "from": ["input", "k"], "equation": "BGHID,BGHJD->BGHIJ"},
+        ],
+    ),
+    (
+        (1, 3),
+        [
+            {"name": "b", "type": "Input", "shape": [4, 3]},
+            {"type": "Einsum", "from": ["input", "b"], "equation": "ij,kj->ik"},
+        ],
+    ),
+    ((2, 3, 4), [{"type": "Einsum", "equation": "bij->"}]),
     # --- pads ---
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": [1, 2, 3, 0]}]),
     ((1, 2, 5, 7), [{"type": "ZeroPad2d", "padding": -1}]),

@@ -321,3 +321,12 @@ class ScaledDotProduct(nn.Module):
 
     def forward(self, q, k, v, mask=None):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, mask, **self.kw)
+
+
+class Einsum(nn.Module):
+    def __init__(self, equation):
+        super().__init__()
+        self.equation = equation
+
+    def forward(self, *xs):
+        return torch.einsum(self.equation, *xs)

@@ -44,7 +44,25 @@ def _is_named_tuple(target) -> bool:
     return isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields")
 
 
+def einsum(t: Trace, node, v, op, target) -> None:
+    eq, *xs = node.args
+    if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
+        xs = list(xs[0])
+    if not isinstance(eq, str) or not all(t.is_tensor(x) for x in xs):
+        raise ImportFailed(f"einsum with operands that are not tensors{_where(node)}")
+    if (
+        torch.backends.opt_einsum.is_available()
+        and torch.backends.opt_einsum.enabled
+        and len(xs) > 2
+    ):
+        raise ImportFailed(
+            f"einsum of {len(xs)} operands in the order opt_einsum picks{_where(node)}"
+        )
+    t.emit(node, "Einsum", {"equation": eq}, t.fresh("einsum"), [t.ref(x, node) for x in xs])
+
+
 SEQ_OPS = [
+    (lambda op, target: target is torch.einsum, einsum),
     (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
     (lambda op, target: target in _MAKERS or target in _METHODS, constant),
     (lambda op, target: target is F.scaled_dot_product_attention, attention),
