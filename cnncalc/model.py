@@ -34,6 +34,7 @@ class LayerSpec:
     trainable: bool = True  # `trainable: false` freezes its parameters
     shares: str | None = None  # `shares: LAYER`: that layer's module called again (its tensors)
     pruned: tuple[str, ...] = ()  # `pruned: [weight]`: held as torch.nn.utils.prune holds them
+    frozen: tuple[str, ...] = ()  # `frozen: [bias]`: these tensors alone are not trained
 
     def context(self) -> str:
         """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
@@ -118,6 +119,7 @@ class LayerResult:
     trainable: bool = True
     shares: str | None = None  # the layer whose module (and tensors) this call uses again
     pruned: tuple[str, ...] = ()  # its tensors held as weight_orig and weight_mask
+    frozen: tuple[str, ...] = ()  # its tensors (attributes) that are not trained
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
     # per input: its strides where a view left it non-contiguous, else None
     input_strides: tuple = ()
@@ -179,7 +181,13 @@ class Analysis:
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.param_count for layer in self.layers if layer.trainable)
+        return sum(
+            t.count
+            for layer in self.layers
+            if layer.trainable
+            for t in layer.params
+            if t.name.rsplit(".", 1)[-1] not in layer.frozen
+        )
 
     @property
     def total_macs(self) -> int:

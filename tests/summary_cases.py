@@ -184,6 +184,13 @@ def _frozen(make, n):
     return build
 
 
+def _bn_frozen():
+    m = Tutorial()
+    m.conv1.bias.requires_grad_(False)
+    m.fc3.weight.requires_grad_(False)
+    return m
+
+
 def _pruned():
     m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
     prune.l1_unstructured(m[0], "weight", amount=0.5)
@@ -254,6 +261,7 @@ CASES = [
     ("aux, train asked", AuxInTraining, {"input_size": (2, 3, 9, 9), "mode": "train"}),
     ("frozen half", _frozen(Tutorial, 4), {"input_size": (1, 1, 32, 32)}),
     ("pruned", _pruned, {"input_size": (2, 3, 8, 8)}),
+    ("frozen in part", _bn_frozen, {"input_size": (1, 1, 32, 32)}),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),
     ("list of images", Images, {"input_data": [[torch.randn(3, 8, 8), torch.randn(3, 9, 7)]]}),

@@ -80,8 +80,12 @@ def modelled(a: Analysis) -> None:
     silently wrong peak."""
     for layer in a.layers:
         odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
-        if layer.type in UNMODELLED or odd:
-            what = "a non-float32 input" if odd else f"{layer.type} layers"
+        if layer.type in UNMODELLED or odd or layer.frozen:
+            what = (
+                "a non-float32 input"
+                if odd
+                else ("a layer frozen in part" if layer.frozen else f"{layer.type} layers")
+            )
             raise SpecError(
                 f"layer '{layer.name}' ({layer.type}): memory does not model the training step "
                 f"of {what} yet; shapes, params and verify take it",

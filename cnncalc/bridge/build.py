@@ -53,6 +53,8 @@ class SpecNet(nn.Module):
                     from torch.nn.utils import prune
 
                     prune.identity(m, attr)
+                for attr in layer.frozen:
+                    getattr(m, attr).requires_grad_(False)
                 if not layer.trainable:
                     m.requires_grad_(False)
             else:  # a parameter owned by the module above it in the dotted path

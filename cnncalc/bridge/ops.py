@@ -166,14 +166,11 @@ def call_module(t: Trace, node, v, op, target) -> None:
     )
     if pruned:
         args["pruned"] = pruned
-    frozen = [not p.requires_grad for p in sub.parameters(recurse=False)]
-    if any(frozen) and not all(frozen):
-        raise ImportFailed(
-            f"module '{target}' has some parameters frozen (requires_grad=False) and some not, "
-            f"which a spec cannot express (it freezes a layer whole){_where(node)}"
-        )
-    if frozen and all(frozen):
+    frozen = [n for n, p in sub.named_parameters(recurse=False) if not p.requires_grad]
+    if frozen and len(frozen) == len(list(sub.parameters(recurse=False))):
         args["trainable"] = False
+    elif frozen:
+        args["frozen"] = frozen
     if shares is not None:
         args = {"shares": shares, **args}
     t.first_call.setdefault(target, name)

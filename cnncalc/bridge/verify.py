@@ -68,10 +68,14 @@ def estimate_bytes(a: Analysis) -> int:
     """What the cpu run needs: the training step cnncalc computes, every layer's output kept
     (the forward is recorded layer by layer), with a quarter more for torch's own workspaces."""
     from ..analyses.memory import memory
+    from ..diagnostics import SpecError
 
-    m = memory(a)
     outputs = sum(4 * _numel(layer.output_shape) for layer in a.layers)
-    return (m.total_bytes + outputs) * 5 // 4
+    try:
+        step = memory(a).total_bytes
+    except SpecError:  # a step the books do not model: parameters, gradients, state, outputs
+        step = 16 * a.total_params + 3 * outputs
+    return (step + outputs) * 5 // 4
 
 
 def _numel(shape) -> int:
@@ -116,7 +120,12 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
     our_bufs = [(t.name, t.shape) for t in a.buffers]
     if sorted(bufs) != sorted(our_bufs):
         report.problems.append(f"buffers differ: torch has {_diff(bufs, our_bufs)}")
-    frozen = {t.name for layer in a.layers if not layer.trainable for t in layer.params}
+    frozen = {
+        t.name
+        for layer in a.layers
+        for t in layer.params
+        if not layer.trainable or t.name.rsplit(".", 1)[-1] in layer.frozen
+    }
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if trainable != a.trainable_params:
         report.problems.append(

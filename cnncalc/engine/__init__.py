@@ -235,6 +235,15 @@ def _layer(
             )
     if layer.pruned:
         out.params, out.buffers = _pruned(layer, out, label)
+    own = {attr for attr, _ in out.params}
+    for attr in layer.frozen:
+        if attr not in own:
+            raise SpecError(
+                f"{label}: frozen names '{attr}', which is not one of its parameters "
+                f"({', '.join(sorted(own)) or 'none'})",
+                layer.at("frozen"),
+                layer.name,
+            )
     if layer.shares is not None:
         _shared(layer, analysis, args, label)
         out.params, out.buffers = [], []
@@ -279,6 +288,7 @@ def _layer(
         trainable=layer.trainable,
         shares=layer.shares,
         pruned=layer.pruned,
+        frozen=layer.frozen,
         copies=copies,
         input_strides=tuple(strides.get(s) for s in sources),
     )

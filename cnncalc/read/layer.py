@@ -28,7 +28,7 @@ MODULE_ATTRIBUTES = frozenset(
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
     set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
 )
-LAYER_KEYS = ("name", "type", "from", "trainable", "shares", "pruned")
+LAYER_KEYS = ("name", "type", "from", "trainable", "shares", "pruned", "frozen")
 MAX_NAME = 256
 
 
@@ -136,6 +136,13 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
             f"{show(pruned)}",
             item.at("pruned"),
         )
+    frozen = item.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(p, str) and p for p in frozen):
+        raise SpecError(
+            f"{label}: frozen must list the tensors that are not trained (e.g. [bias]), found "
+            f"{show(frozen)}",
+            item.at("frozen"),
+        )
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -175,6 +182,7 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         trainable=trainable,
         shares=shares,
         pruned=tuple(pruned),
+        frozen=tuple(frozen),
     )
 
 

@@ -176,6 +176,8 @@ def flat_yaml(spec: Spec) -> str:
     if spec.name is not None:
         lines.append(f"name: {json.dumps(spec.name)}")
     lines.append(f"input: {one(list(spec.input))}")
+    if spec.input_dtype != "float32":
+        lines.append(f"input_dtype: {spec.input_dtype}")
     lines.append("layers:")
     for layer in spec.layers:
         d = {"name": layer.name, "type": layer.type}
@@ -183,6 +185,9 @@ def flat_yaml(spec: Spec) -> str:
             d["from"] = layer.inputs[0] if len(layer.inputs) == 1 else layer.inputs
         if not layer.trainable:
             d["trainable"] = False
+        for key in ("shares", "pruned", "frozen"):
+            if getattr(layer, key):
+                d[key] = list(v) if isinstance(v := getattr(layer, key), tuple) else v
         d.update(layer.written)
         lines.append(f"  - {one(d)}")
     if spec.outputs is not None:
