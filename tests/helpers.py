@@ -138,6 +138,10 @@ def _oracle(type_, kw):
     if type_ == "Constant":
         dtype = getattr(torch, kw.get("dtype", "float32"))
         return _Made(lambda: torch.zeros(kw["shape"], dtype=dtype))
+    if type_.startswith("MaxUnpool") and "output_size" in kw:
+        size = kw.pop("output_size")
+        m = getattr(torch.nn, type_)(**kw)
+        return _Made(lambda x, i: m(x, i, size))
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":

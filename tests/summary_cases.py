@@ -148,6 +148,44 @@ class AuxInTraining(nn.Module):
         return (self.head(f), self.aux(f)) if self.training else self.head(f)
 
 
+class Patches(nn.Module):
+    """Patches by F.unfold, a linear on each, folded back."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(3 * 4 * 4, 3 * 4 * 4)
+
+    def forward(self, x):
+        cols = F.unfold(x, kernel_size=4, stride=4)
+        y = self.proj(cols.transpose(1, 2)).transpose(1, 2)
+        return F.fold(y, x.shape[-2:], kernel_size=4, stride=4)
+
+
+class Unpooling(nn.Module):
+    """SegNet's way: pool with indices, unpool to the input's size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+
+    def forward(self, x):
+        f = self.conv(x)
+        y, idx = self.pool(f)
+        return self.unpool(y, idx, output_size=f.size())
+
+
+class EinsumAttention(nn.Module):
+    def __init__(self, d=16):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        att = torch.einsum("bqd,bkd->bqk", self.q(x), self.k(x)).softmax(-1)
+        return torch.einsum("bqk,bkd->bqd", att, self.v(x))
+
+
 class Scripted(nn.Module):
     def forward(self, x):
         return x * 2
@@ -249,6 +287,11 @@ CASES = [
         lambda: Block(weights=False),
         {"input_size": (2, 16), "dtypes": [torch.long]},
     ),
+    (
+        "attention block eval",
+        lambda: Block().eval(),
+        {"input_size": (2, 16), "dtypes": [torch.long]},
+    ),
     ("sdpa", SDPA, {"input_size": (2, 10, 24)}),
     ("siamese shared", Siamese, {"input_size": [(2, 1, 8, 8), (2, 1, 8, 8)]}),
     ("module called thrice", Recurse, {"input_size": (1, 3, 8, 8)}),
@@ -262,6 +305,15 @@ CASES = [
     ("frozen half", _frozen(Tutorial, 4), {"input_size": (1, 1, 32, 32)}),
     ("pruned", _pruned, {"input_size": (2, 3, 8, 8)}),
     ("frozen in part", _bn_frozen, {"input_size": (1, 1, 32, 32)}),
+    ("unfold and fold", Patches, {"input_size": (2, 3, 16, 12)}),
+    ("unpooling", Unpooling, {"input_size": (2, 3, 10, 8)}),
+    ("einsum attention", EinsumAttention, {"input_size": (2, 7, 16)}),
+    ("bare attention", lambda: nn.MultiheadAttention(16, 4), {"input_size": [(5, 2, 16)] * 3}),
+    (
+        "bare attention eval",
+        lambda: nn.MultiheadAttention(16, 2, batch_first=True).eval(),
+        {"input_size": [(2, 5, 16)] * 3},
+    ),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),
     ("list of images", Images, {"input_data": [[torch.randn(3, 8, 8), torch.randn(3, 9, 7)]]}),

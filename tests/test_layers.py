@@ -913,6 +913,50 @@ C = [
             }
         ],
     ),
+    # --- windows and unpooling ---
+    ((2, 3, 9, 8), [{"type": "Unfold", "kernel_size": [3, 2], "stride": 2, "padding": 1}]),
+    ((3, 9, 8), [{"type": "Unfold", "kernel_size": 3, "dilation": 2}]),
+    ((2, 12, 20), [{"type": "Fold", "output_size": [5, 6], "kernel_size": 2}]),
+    ((2, 12, 19), [{"type": "Fold", "output_size": [5, 6], "kernel_size": 2}]),
+    (
+        (1, 2, 8, 10),
+        [
+            {"name": "p", "type": "MaxPool2d", "kernel_size": 2, "return_indices": True},
+            {"type": "MaxUnpool2d", "from": ["p:0", "p:1"], "kernel_size": 2},
+        ],
+    ),
+    (
+        (1, 2, 9),
+        [
+            {
+                "name": "p",
+                "type": "MaxPool1d",
+                "kernel_size": 3,
+                "stride": 2,
+                "return_indices": True,
+            },
+            {
+                "type": "MaxUnpool1d",
+                "from": ["p:0", "p:1"],
+                "kernel_size": 3,
+                "stride": 2,
+                "output_size": [10],
+            },
+        ],
+    ),
+    ((1, 2, 4, 4, 4), [{"type": "AdaptiveMaxPool3d", "output_size": 2, "return_indices": True}]),
+    (
+        (2, 4, 6, 4),
+        [
+            {"name": "p", "type": "MaxPool3d", "kernel_size": 2, "return_indices": True},
+            {
+                "type": "MaxUnpool3d",
+                "from": ["p:0", "p:1"],
+                "kernel_size": 2,
+                "output_size": [4, 7, 4],
+            },
+        ],
+    ),
     # --- einsum ---
     (
         (2, 3, 4),

@@ -73,6 +73,7 @@ class Memory:
 
 # kinds whose training step (what autograd saves, what backward allocates) is not declared yet
 UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
+UNMODELLED |= {"Einsum", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Unfold", "Fold"}
 
 
 def modelled(a: Analysis) -> None:
@@ -80,9 +81,10 @@ def modelled(a: Analysis) -> None:
     silently wrong peak."""
     for layer in a.layers:
         odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
+        odd = odd or bool(layer.kwargs.get("return_indices"))
         if layer.type in UNMODELLED or odd or layer.frozen:
             what = (
-                "a non-float32 input"
+                "a non-float32 tensor"
                 if odd
                 else ("a layer frozen in part" if layer.frozen else f"{layer.type} layers")
             )

@@ -330,3 +330,15 @@ class Einsum(nn.Module):
 
     def forward(self, *xs):
         return torch.einsum(self.equation, *xs)
+
+
+class Unpool(nn.Module):
+    """nn.MaxUnpool1d/2d/3d with the forward's output_size fixed."""
+
+    def __init__(self, n, kernel_size, stride=None, padding=0, output_size=None):
+        super().__init__()
+        cls = getattr(nn, f"MaxUnpool{n}d")
+        self.unpool, self.output_size = cls(kernel_size, stride, padding), output_size
+
+    def forward(self, x, indices):
+        return self.unpool(x, indices, self.output_size)

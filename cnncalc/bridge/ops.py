@@ -82,6 +82,8 @@ _FUNCS = {
     F.adaptive_max_pool2d: ("AdaptiveMaxPool2d", ["output_size"]),
     F.adaptive_max_pool3d: ("AdaptiveMaxPool3d", ["output_size"]),
     F.pixel_shuffle: ("PixelShuffle", ["upscale_factor"]),
+    F.unfold: ("Unfold", ["kernel_size", "dilation", "padding", "stride"]),
+    F.fold: ("Fold", ["output_size", "kernel_size", "dilation", "padding", "stride"]),
     F.pixel_unshuffle: ("PixelUnshuffle", ["downscale_factor"]),
 }
 
@@ -94,7 +96,7 @@ def _module_args(kind, sub: nn.Module) -> dict:
             args[key] = b if isinstance(b, bool) else b is not None
         elif key == "add_bias_kv":
             args[key] = getattr(sub, "bias_k", None) is not None
-        elif key in ("init", "return_indices") or not hasattr(sub, key):
+        elif key == "init" or not hasattr(sub, key):
             continue
         else:
             value = getattr(sub, key)
@@ -158,7 +160,7 @@ def call_module(t: Trace, node, v, op, target) -> None:
         t.used.add(name)
     kind = REGISTRY[type_]
     args = _module_args(kind, sub)
-    args.update(_forward_args(type_, node))
+    args.update(_forward_args(t, type_, node))
     pruned = sorted(
         n[: -len("_orig")]
         for n, _ in sub.named_parameters(recurse=False)
@@ -187,9 +189,12 @@ def _leaves(v) -> list:
     return [v]
 
 
-def _forward_args(type_: str, node) -> dict:
+def _forward_args(t: Trace, type_: str, node) -> dict:
     """Arguments of a module's forward that a layer kind holds (MultiheadAttention's
-    ``need_weights``); the masks and states it cannot hold are refused."""
+    ``need_weights``, MaxUnpool's ``output_size``); the masks it cannot hold are refused."""
+    if type_.startswith("MaxUnpool"):
+        size = _arg(node, 2, "output_size")
+        return {} if size is None else {"output_size": list(t.value(size))}
     if type_ != "MultiheadAttention":
         return {}
     names = ["query", "key", "value", "key_padding_mask", "need_weights", "attn_mask"]

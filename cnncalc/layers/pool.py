@@ -8,6 +8,7 @@ from .base import (
     LayerError,
     Out,
     flag,
+    int_list,
     integer,
     ints,
     optional,
@@ -27,13 +28,12 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return o
 
 
-@schema({"const": False})
-def no_indices(v, key):
-    if flag(v, key):
-        raise LayerError(
-            f"{key}: true makes the layer return a tuple, which a spec cannot pass on", key
-        )
-    return v
+def _indices(a: dict, out: Out) -> Out:
+    """With ``return_indices`` the layer has two outputs: the pooled tensor and its argmax
+    indices (int64, the same shape), which MaxUnpool takes."""
+    if a.get("return_indices"):
+        out.outputs = [out.shape, out.shape]
+    return out
 
 
 class Pool(Kind):
@@ -73,12 +73,16 @@ class Pool(Kind):
                     "kernel_size",
                 )
             out.append(o)
-        return Out(
-            shape=(*batch, c, *out),
-            rf=[(dd * (kk - 1) + 1, ss, pp) for kk, ss, pp, dd in zip(k, s, p, d)],
-            unread=[
-                unread(i, o, kk, ss, pp, dd) for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)
-            ],
+        return _indices(
+            a,
+            Out(
+                shape=(*batch, c, *out),
+                rf=[(dd * (kk - 1) + 1, ss, pp) for kk, ss, pp, dd in zip(k, s, p, d)],
+                unread=[
+                    unread(i, o, kk, ss, pp, dd)
+                    for i, o, kk, ss, pp, dd in zip(sp, out, k, s, p, d)
+                ],
+            ),
         )
 
     def saves(self, a, xs, out, grads):
@@ -114,6 +118,43 @@ class Pool(Kind):
         return lines
 
 
+class Unpool(Kind):
+    """MaxUnpool: ``from: [pooled, indices]`` (a MaxPool's two outputs with return_indices);
+    out = (in − 1)·stride − 2·padding + kernel, or the forward's ``output_size`` (within a stride
+    of that, as torch checks)."""
+
+    inputs = (2, 2)
+
+    def infer(self, a, xs, names=()):
+        x, idx = xs
+        if tuple(idx) != tuple(x):
+            raise LayerError(
+                f"the indices {list(idx)} must have the shape of the input {list(x)}", "from"
+            )
+        batch, c, sp = spatial_input(x, self.n)
+        k, p = a["kernel_size"], a["padding"]
+        s = a["stride"] or k
+        default = [(i - 1) * ss - 2 * pp + kk for i, kk, ss, pp in zip(sp, k, s, p)]
+        want = a["output_size"]
+        if want is not None:
+            want = list(want[-self.n :])
+            if len(want) != self.n:
+                raise LayerError(f"output_size must give {self.n} sizes", "output_size")
+            for o, d, ss in zip(want, default, s):
+                if not d - ss < o < d + ss:
+                    raise LayerError(
+                        f"output_size {o} must be within ({d - ss}, {d + ss}), a stride of {d}",
+                        "output_size",
+                    )
+        out = want or default
+        if any(o < 1 for o in out):
+            raise LayerError(f"the output {out} would be empty", "kernel_size")
+        return Out(shape=(*batch, c, *out), rf=None)
+
+    def module(self, kwargs):
+        return "Unpool", {**kwargs, "n": self.n}
+
+
 class AdaptivePool(Kind):
     @property
     def autocast(self):  # as the 3-D pools
@@ -122,7 +163,8 @@ class AdaptivePool(Kind):
     def infer(self, a, x):
         batch, c, sp = spatial_input(x, self.n)
         want = a["output_size"]
-        return Out(shape=(*batch, c, *(i if o is None else o for i, o in zip(sp, want))), rf=None)
+        shape = (*batch, c, *(i if o is None else o for i, o in zip(sp, want)))
+        return _indices(a, Out(shape=shape, rf=None))
 
     def saves(self, a, xs, out, grads):
         if self.type.startswith("AdaptiveMax"):
@@ -175,7 +217,7 @@ def _pools(n: int):
         {
             **common,
             "dilation": (ints(n), 1),
-            "return_indices": (no_indices, False),
+            "return_indices": (flag, False),
             "ceil_mode": (flag, False),
         },
         n=n,
@@ -189,10 +231,20 @@ def _pools(n: int):
     )
     adaptive_max = AdaptivePool(
         f"AdaptiveMaxPool{n}d",
-        {"output_size": (output_size(n), REQUIRED), "return_indices": (no_indices, False)},
+        {"output_size": (output_size(n), REQUIRED), "return_indices": (flag, False)},
         n=n,
     )
-    return maxpool, avgpool, adaptive_avg, adaptive_max
+    unpool = Unpool(
+        f"MaxUnpool{n}d",
+        {
+            "kernel_size": (ints(n), REQUIRED),
+            "stride": (optional(ints(n)), None),
+            "padding": (ints(n, lo=0), 0),
+            "output_size": (optional(int_list), None),
+        },
+        n=n,
+    )
+    return maxpool, avgpool, adaptive_avg, adaptive_max, unpool
 
 
 for _n in (1, 2, 3):
