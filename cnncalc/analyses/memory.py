@@ -22,7 +22,7 @@ from ..layers import REGISTRY
 from ..layers.base import prod
 from ..model import Analysis
 from .autograd import DTYPES, ITEM, OPTIMIZERS, saves, storages
-from .peak import Peak, peak
+from .peak import Peak, modelled, peak
 
 
 @dataclass
@@ -69,31 +69,6 @@ class Memory:
             + self.buffers_bytes
             + self.saved_activation_bytes
         )
-
-
-# kinds whose training step (what autograd saves, what backward allocates) is not declared yet
-UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
-UNMODELLED |= {"Einsum", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Unfold", "Fold"}
-
-
-def modelled(a: Analysis) -> None:
-    """A located refusal for a net whose training step the books do not model (yet): never a
-    silently wrong peak."""
-    for layer in a.layers:
-        odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
-        odd = odd or bool(layer.kwargs.get("return_indices"))
-        if layer.type in UNMODELLED or odd or layer.frozen:
-            what = (
-                "a non-float32 tensor"
-                if odd
-                else ("a layer frozen in part" if layer.frozen else f"{layer.type} layers")
-            )
-            raise SpecError(
-                f"layer '{layer.name}' ({layer.type}): memory does not model the training step "
-                f"of {what} yet; shapes, params and verify take it",
-                layer.pos,
-                layer.name,
-            )
 
 
 def memory(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..diagnostics import SpecError
 from ..engine import base
 from ..layers.base import prod
 from ..model import Analysis
@@ -49,6 +50,31 @@ class Peak:
         }
 
 
+# kinds whose training step (what autograd saves, what backward allocates) is not declared yet
+UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
+UNMODELLED |= {"Einsum", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Unfold", "Fold"}
+
+
+def modelled(a: Analysis) -> None:
+    """A located refusal for a net whose training step the books do not model (yet): never a
+    silently wrong peak."""
+    for layer in a.layers:
+        odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
+        odd = odd or bool(layer.kwargs.get("return_indices"))
+        if layer.type in UNMODELLED or odd or layer.frozen:
+            what = (
+                "a non-float32 tensor"
+                if odd
+                else ("a layer frozen in part" if layer.frozen else f"{layer.type} layers")
+            )
+            raise SpecError(
+                f"layer '{layer.name}' ({layer.type}): memory does not model the training step "
+                f"of {what} yet; shapes, params and verify take it",
+                layer.pos,
+                layer.name,
+            )
+
+
 def peak(
     a: Analysis,
     dtype: str = "float32",
@@ -61,6 +87,7 @@ def peak(
 ) -> Peak:
     """The peak of one training step of ``a`` (FORMAT.md section 15); ``log`` (a list) hears
     every allocation and free."""
+    modelled(a)
     size = DTYPES[dtype]
     pool = _Pool()
     pool.log = log

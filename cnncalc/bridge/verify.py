@@ -223,7 +223,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
 
 
 def _check_memory(a: Analysis, device: str, report: Report) -> None:
-    from ..analyses.memory import memory, modelled
+    from ..analyses.memory import memory
+    from ..analyses.peak import modelled
     from ..diagnostics import SpecError
     from .memory import measure_saved
 

@@ -125,7 +125,7 @@ def memory(
             print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
             raise typer.Exit(2) from None
     a = run(source, batch, False)
-    from ..analyses.memory import modelled
+    from ..analyses.peak import modelled
 
     try:
         modelled(a)
