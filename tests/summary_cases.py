@@ -186,6 +186,18 @@ class EinsumAttention(nn.Module):
         return torch.einsum("bqk,bkd->bqd", att, self.v(x))
 
 
+class Batch(nn.Module):
+    """A forward taking one dict (a data loader's batch) and a tuple of states."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4 + 5, 2)
+
+    def forward(self, batch: dict, states: tuple):
+        f = self.conv(batch["image"]).mean((2, 3))
+        return self.fc(torch.cat([f, batch["meta"] + states[0] * states[1]], 1))
+
+
 class Scripted(nn.Module):
     def forward(self, x):
         return x * 2
@@ -313,6 +325,16 @@ CASES = [
         "bare attention eval",
         lambda: nn.MultiheadAttention(16, 2, batch_first=True).eval(),
         {"input_size": [(2, 5, 16)] * 3},
+    ),
+    (
+        "nested inputs",
+        Batch,
+        {
+            "input_data": [
+                {"image": torch.randn(2, 3, 8, 8), "meta": torch.randn(2, 5)},
+                (torch.randn(2, 5), torch.randn(2, 5)),
+            ]
+        },
     ),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),

@@ -37,8 +37,23 @@ def check(a, device="cpu", spec=None):
         (t.name, t.shape) for t in a.buffers
     ]
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == a.trainable_params
-    x = torch.randn(a.input) if device == "cpu" else torch.empty(a.input, device=device)
-    out = model.eval()(x)
+    dtype = getattr(torch, a.input_dtype)
+    make = (
+        (
+            lambda s, d=torch.float32: (
+                torch.randn(s, dtype=d) if d.is_floating_point else torch.zeros(s, dtype=d)
+            )
+        )
+        if device == "cpu"
+        else (lambda s, d=torch.float32: torch.empty(s, dtype=d, device=device))
+    )
+    x = make(a.input, dtype)
+    extra = [
+        make(layer.kwargs["shape"], getattr(torch, layer.kwargs["dtype"]))
+        for layer in a.layers
+        if layer.type == "Input"
+    ]
+    out = model.eval()(x, *extra)
     outs = out if isinstance(out, tuple) else (out,)
     assert [tuple(o.shape) for o in outs] == [s for _, s in a.outputs]
     return source
@@ -194,3 +209,32 @@ def test_random_block_specs_export_with_the_analysed_tensors(text):
     source = check(analyze(spec), spec=spec)
     a = analyze(spec)
     assert f"{a.total_params:,} parameters" in source
+
+
+def test_shared_pruned_and_partly_frozen_layers_export():
+    layers = [
+        {"name": "c", "type": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1},
+        {
+            "name": "c2",
+            "type": "Conv2d",
+            "shares": "c",
+            "in_channels": 3,
+            "out_channels": 3,
+            "kernel_size": 3,
+            "padding": 1,
+        },
+        {
+            "name": "d",
+            "type": "Conv2d",
+            "out_channels": 4,
+            "kernel_size": 1,
+            "pruned": ["weight"],
+            "frozen": ["bias"],
+        },
+        {"type": "Flatten"},
+        {"name": "fc", "type": "Linear", "out_features": 2, "frozen": ["weight"]},
+    ]
+    a = analysis_of((1, 3, 5, 5), layers)
+    source = check(a)
+    assert "prune.identity(self.d, 'weight')" in source and "self.c(" in source
+    assert a.trainable_params == a.total_params - 4 - 2 * 100

@@ -142,3 +142,35 @@ def test_random_nets_are_exact_or_refused_in_one_line(data):
     }
     result, detail = check(lambda: model, call)
     assert result == "exact", detail
+
+
+def test_cli_import_takes_several_inputs_their_dtypes_and_the_mode(tmp_path):
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    src = tmp_path / "net.py"
+    src.write_text(
+        "import torch\nfrom torch import nn\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.emb, self.fc = nn.Embedding(50, 8), nn.Linear(8 + 4, 2)\n"
+        "        self.drop = nn.Dropout(0.5)\n\n"
+        "    def forward(self, ids, extra):\n"
+        "        x = self.emb(ids).mean(1)\n"
+        "        return self.fc(torch.cat([self.drop(x) if self.training else x, extra], 1))\n"
+    )
+    out = tmp_path / "net.yaml"
+    args = ["import", f"{src}:Net", "--input", "2,9", "--input", "2,4", "--dtypes", "int64"]
+    r = CliRunner().invoke(app, [*args, "--mode", "train", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    a = cnncalc.analyze(str(out))
+    assert a.input_dtype == "int64" and [x.type for x in a.layers][:2] == ["Input", "Embedding"]
+    assert "Dropout" in {x.type for x in a.layers}  # the training forward
+    r = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert "Dropout" not in {x.type for x in cnncalc.analyze(str(out)).layers}
+    r = CliRunner().invoke(app, [*args[:-1], "float99"])
+    assert r.exit_code == 2 and "--dtypes" in r.output
+    r = CliRunner().invoke(app, [*args, "--mode", "fast"])
+    assert r.exit_code == 2 and "--mode" in r.output

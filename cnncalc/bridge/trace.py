@@ -211,7 +211,8 @@ class Trace:
     def refs(self, a, node) -> list[str]:
         """The spec names of a tensor argument, or of each tensor of a tuple argument."""
         if a in self.parts:
-            return list(self.parts[a])
+            p = self.parts[a]
+            return list(p.values() if isinstance(p, dict) else p)
         v = a.meta.get("value") if isinstance(a, fx.Node) else None
         if isinstance(v, (tuple, list)) and a in self.name_of:
             return [f"{self.name_of[a]}:{k}" for k in range(len(v))]
@@ -260,11 +261,12 @@ def _placeholder(t: Trace, node, v) -> None:
     """The first tensor input is the spec's ``input``; the others (and the tensors of a tuple
     input) are ``Input`` layers named after the forward's argument."""
     arg = node.target.lstrip("*")
-    parts = v if isinstance(v, (tuple, list)) and v and all(isinstance(x, _T) for x in v) else None
     if isinstance(v, _T):
         t.name_of[node] = t.source(arg, v)
-    elif parts is not None:
-        t.parts[node] = [t.source(arg, x) for x in parts]
+    elif isinstance(v, (tuple, list)) and v and all(isinstance(x, _T) for x in v):
+        t.parts[node] = [t.source(arg, x) for x in v]
+    elif isinstance(v, dict) and v and all(isinstance(x, _T) for x in v.values()):
+        t.parts[node] = {k: t.source(f"{arg}_{k}", x) for k, x in v.items()}
 
 
 def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:

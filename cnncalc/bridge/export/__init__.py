@@ -14,10 +14,12 @@ __all__ = ["ExportError", "export"]
 from .source import (
     EXPRESSIONS,
     MODULE_DICT_METHODS,
+    STATES,
     STOCHASTIC_DEPTH,
     ExportError,
     _ident,
     _tree_source,
+    call,
     expression,
     freeze_lines,
     module_source,
@@ -47,7 +49,16 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
                 f"layer '{layer.name}' (Parameter): export writes parameters on the "
                 "top-level module only; a dotted parameter name needs the module that owns it"
             )
-    modules = [layer for layer in a.layers if layer.type not in EXPRESSIONS]
+    modules = [layer for layer in a.layers if layer.type not in EXPRESSIONS and not layer.shares]
+    inputs = {}  # an Input layer -> the forward's argument that takes it
+    for layer in a.layers:
+        if layer.type == "Input":
+            arg = re.sub(r"\W", "_", layer.name)
+            if not _ident(arg) or arg in ("x", "self") or arg in inputs.values():
+                raise ExportError(
+                    f"layer '{layer.name}' (Input): its name makes no argument of forward"
+                )
+            inputs[layer.name] = arg
     names = {layer.name for layer in modules}
     for name in names:
         for i in range(1, name.count(".") + 1):
@@ -112,6 +123,9 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         head = f"self.{first}" if _ident(first) else f"getattr(self, {first!r})"
         return head + "".join(f"[{p!r}]" for p in rest)
 
+    for layer in modules:
+        for attr in layer.pruned:  # held as weight_orig and the buffer weight_mask
+            init.append(f"        prune.identity({access(layer.name)}, {attr!r})")
     init += freeze_lines(a)
 
     # variable names: "x" for a value used only by the next layer, a name of its own otherwise
@@ -146,9 +160,10 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     for layer in a.layers:
         args = [read(s) for s in layer.inputs]
         if layer.type in EXPRESSIONS:
-            expr = expression(layer, args, f"self.{layer.name}")
+            attr = inputs.get(layer.name, f"self.{layer.name}")
+            expr = expression(layer, args, attr).replace("x_input.device", "x.device")
         else:
-            expr = f"{access(layer.name)}({', '.join(args)})"
+            expr = call(layer, access(layer.shares or layer.name), args)
         body.append(f"        {var[layer.name]} = {expr}")
     if len(a.outputs) > 1 or (a.outputs and a.outputs[0][0] != a.layers[-1].name):
         body.append(f"        return {', '.join(read(n) for n, _ in a.outputs)}")
@@ -161,10 +176,15 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         if uses_torch or any(x.type == "StochasticDepth" for x in a.layers)
         else ["from torch import nn"]
     )
+    if any(x.pruned for x in a.layers):
+        head.append("from torch.nn.utils import prune")
     if any(x.type == "StochasticDepth" for x in a.layers):
         head.append(STOCHASTIC_DEPTH.rstrip())
+    if any(x.type in ("RNN", "LSTM", "GRU") for x in a.layers):
+        head.append(STATES.rstrip())
     doc = (
         f'    """{a.name or "The spec"}: input {list(a.input)} -> output {list(a.output)}, '
         f'{a.total_params:,} parameters."""'
     )
-    return "\n".join([*head, "", "", net_class(class_name, doc, init, body)])
+    cls = net_class(class_name, doc, init, body, list(inputs.values()))
+    return "\n".join([*head, "", "", cls])

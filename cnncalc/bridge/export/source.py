@@ -83,6 +83,10 @@ EXPRESSIONS = {
     "Amax",
     "Norm",
     "Parameter",
+    "Input",
+    "Constant",
+    "Einsum",
+    "ScaledDotProductAttention",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -154,7 +158,49 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.{t.lower()}(dim={dims}, keepdim={a['keepdim']})"
     if t == "Parameter":
         return attr
+    if t == "Input":
+        return attr  # the forward's argument of that name
+    if t == "Constant":
+        shape = tuple(a["shape"])
+        return f"torch.zeros({shape}, dtype=torch.{a['dtype']}, device=x_input.device)"
+    if t == "Einsum":
+        return f"torch.einsum({a['equation']!r}, {', '.join(args)})"
+    if t == "ScaledDotProductAttention":
+        kw = {k: v for k, v in a.items() if v not in (None, False, 0.0)}
+        extra = "".join(f", {k}={v!r}" for k, v in kw.items())
+        return f"nn.functional.scaled_dot_product_attention({', '.join(args)}{extra})"
     raise ExportError(f"layer '{layer.name}' ({t}) has no expression")
+
+
+# arguments a kind holds that torch takes in the module's forward, not its constructor
+CALL_ARGS = {
+    "MultiheadAttention": ("need_weights", "average_attn_weights", "fast_path"),
+    **{f"MaxUnpool{n}d": ("output_size",) for n in (1, 2, 3)},
+}
+
+# written into exported files that call a recurrent module
+STATES = '''
+
+def flat_states(out):
+    """A recurrent module's (output, h_n) or (output, (h_n, c_n)), flat."""
+    y, last = out
+    return (y, *last) if isinstance(last, tuple) else (y, last)'''
+
+
+def call(layer: LayerResult, module: str, args: list[str]) -> str:
+    """The ``forward`` call of a module: its inputs, and what torch takes at the call."""
+    t, a = layer.type, layer.kwargs
+    if t in ("RNN", "LSTM", "GRU"):
+        states = args[1:]
+        state = "" if not states else (states[0] if len(states) == 1 else f"({', '.join(states)})")
+        return f"flat_states({module}({args[0]}{', ' + state if state else ''}))"
+    if t == "MultiheadAttention":
+        kw = "" if a["need_weights"] else ", need_weights=False"
+        kw += "" if a["average_attn_weights"] else ", average_attn_weights=False"
+        return f"{module}({', '.join(args)}{kw})"
+    if t.startswith("MaxUnpool") and a.get("output_size") is not None:
+        return f"{module}({', '.join(args)}, output_size={list(a['output_size'])})"
+    return f"{module}({', '.join(args)})"
 
 
 def module_source(layer: LayerResult) -> str:
@@ -167,6 +213,8 @@ def module_source(layer: LayerResult) -> str:
         return f"StochasticDepth(p={layer.kwargs['p']!r}, mode={layer.kwargs['mode']!r})"
     parts = []
     for key, (reader, default) in kind.args.items():
+        if key in CALL_ARGS.get(layer.type, ()):
+            continue  # an argument of the forward, written at the call
         v = layer.kwargs.get(key)
         norm = None if default is None or default is REQUIRED else reader(default, key)
         if default is REQUIRED or key in kind.size_keys or v != norm:
@@ -184,8 +232,9 @@ def freeze_lines(a: Analysis) -> list[str]:
     frozen = [
         t.name
         for layer in a.layers
-        if not layer.trainable and layer.type != "Parameter"
+        if layer.type != "Parameter"
         for t in layer.params
+        if not layer.trainable or t.name.rsplit(".", 1)[-1] in layer.frozen
     ]
     if not frozen:
         return []
@@ -195,7 +244,9 @@ def freeze_lines(a: Analysis) -> list[str]:
     ]
 
 
-def net_class(class_name: str, doc: str, init: list[str], body: list[str]) -> str:
+def net_class(
+    class_name: str, doc: str, init: list[str], body: list[str], inputs: list[str] = ()
+) -> str:
     """The top-level nn.Module class from its ``__init__`` and ``forward`` lines."""
     lines = [
         f"class {class_name}(nn.Module):",
@@ -205,7 +256,8 @@ def net_class(class_name: str, doc: str, init: list[str], body: list[str]) -> st
         "        super().__init__()",
         *init,
     ]
-    return "\n".join([*lines, "", "    def forward(self, x):", *body, ""])
+    signature = ", ".join(["self", "x", *inputs])
+    return "\n".join([*lines, "", f"    def forward({signature}):", *body, ""])
 
 
 def _tree_source(node, depth: int) -> str:
