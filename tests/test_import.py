@@ -119,13 +119,14 @@ def test_summary_counts_frozen_parameters_apart_and_hands_the_model_back_as_it_c
     assert [m.training for m in model.modules()] == flags
 
 
-def test_a_module_frozen_in_part_is_one_clear_refusal():
+def test_a_module_frozen_in_part_is_written_tensor_by_tensor():
     import cnncalc
 
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
     model[0].bias.requires_grad_(False)
-    with pytest.raises(cnncalc.SpecError, match="some parameters frozen"):
-        cnncalc.summary(model, (1, 3, 8, 8))
+    s = cnncalc.summary(model, (1, 3, 8, 8), verbose=0)
+    assert '"frozen": ["bias"]' in s.spec
+    assert s.trainable_params == s.analysis.trainable_params == 108
 
 
 def test_summary_totals_count_the_parameters_the_forward_never_reaches():

@@ -15,7 +15,7 @@ from .base import REQUIRED, Kind, LayerError, Out, dims, prod, register, schema
 
 @schema({"type": "string", "minLength": 1})
 def _equation(v, key):
-    if not isinstance(v, str) or not v.strip():
+    if not isinstance(v, str) or not v.strip() or len(v) > 500:
         raise LayerError(f"{key} must be an einsum equation like 'bij,bjk->bik', found {v!r}", key)
     return v.replace(" ", "")
 

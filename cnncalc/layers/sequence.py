@@ -55,6 +55,7 @@ class Embedding(Kind):
 
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+MAX_RNN_LAYERS = 10_000  # as a spec's layers: each stacked layer holds its own tensors
 
 
 class Recurrent(Kind):
@@ -78,6 +79,11 @@ class Recurrent(Kind):
         seq, n = (x[1], x[0]) if batched and a["batch_first"] else (x[0], x[1] if batched else 1)
         fin = check_size(a, "input_size", x[-1], "features", x)
         h, layers, d = a["hidden_size"], a["num_layers"], 2 if a["bidirectional"] else 1
+        if layers > MAX_RNN_LAYERS:
+            raise LayerError(
+                f"num_layers {layers:,} is more than the {MAX_RNN_LAYERS:,} a spec may stack",
+                "num_layers",
+            )
         proj = a.get("proj_size") or 0
         if proj >= h:
             raise LayerError(

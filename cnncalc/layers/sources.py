@@ -10,13 +10,15 @@ DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16"
 DTYPES += ("bool",)
 
 
-@schema({"type": "array", "items": {"type": "integer", "minimum": 0}})
+@schema({"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 64})
 def _shape(v, key):
-    if isinstance(v, list) and all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v
+    if (
+        isinstance(v, list)
+        and len(v) <= 64
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in v)
     ):
         return tuple(v)
-    raise LayerError(f"{key} must be a list of sizes, found {v!r}", key)
+    raise LayerError(f"{key} must be a list of at most 64 positive sizes, found {v!r}", key)
 
 
 class Source(Kind):

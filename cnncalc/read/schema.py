@@ -6,6 +6,7 @@ Editors with the YAML language server validate and complete specs against it.
 from __future__ import annotations
 
 from ..layers import REGISTRY, REQUIRED
+from ..layers.sources import DTYPES
 
 NAME = {
     "anyOf": [{"type": "string", "minLength": 1, "pattern": "^[^:]*$"}, {"type": "integer"}],
@@ -47,6 +48,20 @@ def _layer(in_block: bool) -> dict:
         },
         "from": FROM,
         "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
+        "frozen": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "tensors of the layer that are not trained (bias)",
+        },
+        "shares": {
+            "type": "string",
+            "description": "a layer above whose module this one calls again (shared weights)",
+        },
+        "pruned": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "tensors held as torch.nn.utils.prune holds them (weight_orig, mask)",
+        },
     }
     if in_block:
         base["when"] = {"anyOf": [{"type": "boolean"}, EXPR], "description": "left out when false"}
@@ -92,6 +107,10 @@ def spec_schema() -> dict:
                 },
                 "minItems": 1,
                 "description": "the input's full shape, batch first; a dim may be a name (N, H, W)",
+            },
+            "input_dtype": {
+                "enum": list(DTYPES),
+                "description": "the input's dtype (int64: indices for an Embedding)",
             },
             "layers": {"type": "array", "minItems": 1},
             "outputs": {
