@@ -142,6 +142,13 @@ def _oracle(type_, kw):
         size = kw.pop("output_size")
         m = getattr(torch.nn, type_)(**kw)
         return _Made(lambda x, i: m(x, i, size))
+    if type_ == "Pointwise":
+        op = kw["op"]
+        if op == "pow":
+            return _Made(lambda x: torch.pow(x, kw["exponent"]))
+        if op == "clamp":
+            return _Made(lambda x: torch.clamp(x, kw.get("min"), kw.get("max")))
+        return _Made(getattr(torch, op))
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":

@@ -198,6 +198,74 @@ class Batch(nn.Module):
         return self.fc(torch.cat([f, batch["meta"] + states[0] * states[1]], 1))
 
 
+class VAE(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.enc = nn.Linear(784, 400)
+        s.mu = nn.Linear(400, 20)
+        s.lv = nn.Linear(400, 20)
+        s.dec = nn.Sequential(nn.Linear(20, 400), nn.ReLU(), nn.Linear(400, 784), nn.Sigmoid())
+
+    def forward(s, x):
+        h = F.relu(s.enc(x.view(-1, 784)))
+        mu, lv = s.mu(h), s.lv(h)
+        z = mu + torch.randn_like(lv) * torch.exp(0.5 * lv)
+        return s.dec(z), mu, lv
+
+
+class Gen(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.net = nn.Sequential(
+            nn.ConvTranspose2d(100, 64, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(s, z):
+        return s.net(z)
+
+
+class CharRNN(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.emb = nn.Embedding(80, 32)
+        s.lstm = nn.LSTM(32, 64, 2, batch_first=True, dropout=0.2)
+        s.fc = nn.Linear(64, 80)
+
+    def forward(s, x, hidden):
+        out, hidden = s.lstm(s.emb(x), hidden)
+        return s.fc(out.reshape(-1, 64)), hidden
+
+
+class UNetish(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.d = nn.Conv2d(3, 8, 3, padding=1)
+        s.u = nn.Conv2d(16, 4, 3, padding=1)
+
+    def forward(s, x):
+        a = s.d(x)
+        b = F.max_pool2d(a, 2)
+        c = F.interpolate(b, scale_factor=2, mode="bilinear", align_corners=False)
+        return s.u(torch.cat([a, c], 1))
+
+
+class Seq2Seq(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.enc = nn.GRU(10, 32, batch_first=True)
+        s.dec = nn.GRU(12, 32, batch_first=True)
+        s.out = nn.Linear(32, 12)
+
+    def forward(s, src, tgt):
+        _, h = s.enc(src)
+        y, _ = s.dec(tgt, h)
+        return s.out(y)
+
+
 class Scripted(nn.Module):
     def forward(self, x):
         return x * 2
@@ -336,6 +404,37 @@ CASES = [
             ]
         },
     ),
+    (
+        "transformer encoder",
+        lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2),
+        {"input_size": (2, 10, 32)},
+    ),
+    (
+        "transformer encoder eval",
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2
+        ).eval(),
+        {"input_size": (2, 10, 32)},
+    ),
+    (
+        "transformer",
+        lambda: nn.Transformer(32, 4, 1, 1, 64, batch_first=True),
+        {"input_size": [(2, 7, 32), (2, 5, 32)]},
+    ),
+    ("vae", VAE, {"input_size": (4, 1, 28, 28)}),
+    ("gan generator", Gen, {"input_size": (2, 100, 1, 1)}),
+    (
+        "char rnn",
+        CharRNN,
+        {
+            "input_data": [
+                torch.zeros(2, 15, dtype=torch.long),
+                (torch.zeros(2, 2, 64), torch.zeros(2, 2, 64)),
+            ]
+        },
+    ),
+    ("unet-ish", UNetish, {"input_size": (1, 3, 16, 16)}),
+    ("seq2seq", Seq2Seq, {"input_size": [(2, 9, 10), (2, 4, 12)]}),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),
     ("list of images", Images, {"input_data": [[torch.randn(3, 8, 8), torch.randn(3, 9, 7)]]}),

@@ -62,7 +62,7 @@ def test_round_trip_spec_export_import(config, with_blocks, tmp_path):
 def test_what_a_spec_cannot_express_is_named_with_its_line():
     with pytest.raises(ImportFailed) as e:
         import_spec(f"{TESTS / 'models.py'}:Unsupported", (1, 3, 4, 4))
-    assert "the operation 'exp' has no cnncalc layer at models.py:" in str(e.value)
+    assert "the operation 'cumsum' has no cnncalc layer at models.py:" in str(e.value)
 
 
 def test_a_module_called_twice_shares_its_tensors_and_counts_its_macs_each_time():

@@ -957,6 +957,28 @@ C = [
             },
         ],
     ),
+    # --- pointwise functions ---
+    ((2, 3, 4), [{"type": "Pointwise", "op": "exp"}, {"type": "Pointwise", "op": "log1p"}]),
+    (
+        (2, 3),
+        [{"type": "Pointwise", "op": "pow", "exponent": 2}, {"type": "Pointwise", "op": "sqrt"}],
+    ),
+    (
+        (5,),
+        [
+            {"type": "Pointwise", "op": "clamp", "min": -0.5},
+            {"type": "Pointwise", "op": "clamp", "min": 0, "max": 1.5},
+        ],
+    ),
+    (
+        (1, 2, 3, 3),
+        [
+            {"type": "Pointwise", "op": "abs"},
+            {"type": "Pointwise", "op": "rsqrt"},
+            {"type": "Pointwise", "op": "neg"},
+        ],
+    ),
+    ((4,), [{"type": "Pointwise", "op": "pow"}]),
     # --- einsum ---
     (
         (2, 3, 4),

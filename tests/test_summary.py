@@ -13,6 +13,7 @@ from torch import nn
 import cnncalc
 
 REFUSED = {
+    "transformer encoder eval": "fused fast path of TransformerEncoder, TransformerEncoderLayer",
     "torchscript": "TorchScript",
     "distribution out": "torch.distributions.normal.Normal, which is not a tensor",
     "bad: string size": "input_size must be a sequence of positive integers",

@@ -23,7 +23,7 @@ from .inputs import Inputs
 from .ops import LAYER_OPS
 from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
-from .trace import ImportFailed, Trace, _line, _op_name, _where, walk
+from .trace import ImportFailed, Trace, _flatten_out, _line, _op_name, _where, walk
 from .tracer import Raised, traced
 
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
@@ -196,6 +196,8 @@ def import_model(
         t, layers, outputs, unused = trace_to_layers(model, inputs)
         text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype)
         spec, a, macs = _check(model, t.gm, text, unused)
+        if t.gm.real:
+            _eagerly(model, inputs, t.gm)
     return Imported(text, unused, a, macs, spec)
 
 
@@ -243,6 +245,30 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
             "(FlopCounterMode / 2): an operation cnncalc counts differently"
         )
     return spec, a, macs
+
+
+def _eagerly(model: nn.Module, inputs, ran) -> None:
+    """A model traced on the CPU is run again as it runs eagerly: torch's fused fast paths
+    (TransformerEncoderLayer in eval without gradients) branch on whether the values are traced,
+    and then the eager forward runs other kernels than the traced one."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    args, kwargs = inputs.make(False)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        out = model(*args, **kwargs, **inputs.extra)
+    got = [tuple(t.shape) for t in _flatten_out(out) if isinstance(t, torch.Tensor)]
+    macs = fc.get_total_flops() // 2
+    if (got, macs) != (ran.outputs, ran.macs):
+        fused = sorted({type(m).__name__ for m in model.modules() if type(m).__name__ in _FAST})
+        raise ImportFailed(
+            f"the eager forward runs other kernels than the traced one (FlopCounterMode counts "
+            f"{macs:,} MACs eagerly, {ran.macs:,} traced): torch's fused fast path"
+            + (f" of {', '.join(fused)}" if fused else "")
+            + ", which a spec cannot follow; summarise in training mode (mode='train')"
+        )
+
+
+_FAST = {"TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer"}
 
 
 def import_spec(target: str, shapes, dtypes=(), mode: str = "eval") -> str:

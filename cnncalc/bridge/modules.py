@@ -303,8 +303,10 @@ LSTMSteps, GRUSteps, RNNSteps = _steps(nn.LSTM), _steps(nn.GRU), _steps(nn.RNN)
 class Attention(nn.MultiheadAttention):
     """nn.MultiheadAttention with its forward's ``need_weights`` fixed; its outputs flat."""
 
-    def __init__(self, need_weights=True, average_attn_weights=True, fast_path=False, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self, need_weights=True, average_attn_weights=True, fast_path=False, training=False, **kw
+    ):
+        super().__init__(**kw)
         self.need_weights, self.average = need_weights, average_attn_weights
 
     def forward(self, q, k, v):
@@ -342,3 +344,18 @@ class Unpool(nn.Module):
 
     def forward(self, x, indices):
         return self.unpool(x, indices, self.output_size)
+
+
+class Pointwise(nn.Module):
+    """torch's element-wise function ``op`` (``pow``'s exponent, ``clamp``'s bounds)."""
+
+    def __init__(self, op, exponent=None, min=None, max=None):
+        super().__init__()
+        self.op, self.exponent, self.min, self.max = op, exponent, min, max
+
+    def forward(self, x):
+        if self.op == "pow":
+            return torch.pow(x, self.exponent)
+        if self.op == "clamp":
+            return torch.clamp(x, self.min, self.max)
+        return getattr(torch, self.op)(x)

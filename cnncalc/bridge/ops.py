@@ -209,6 +209,9 @@ def _forward_args(t: Trace, type_: str, node) -> dict:
             out[k] = bool(got[k])
     if node.meta.get("macs") == 0:  # torch ran its fused fast path: FlopCounterMode saw nothing
         out["fast_path"] = True
+    m = t.gm.get_submodule(node.target)
+    if m.training and m.dropout > 0:  # attention dropped out: torch's math kernel, counted
+        out["training"] = True
     return out
 
 

@@ -3,10 +3,22 @@ for attention as a function (``F.scaled_dot_product_attention``)."""
 
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn.functional as F
 
+from ..layers.pointwise import OPS
 from .trace import ImportFailed, Trace, _arg, _where
+
+
+def _hashable(target) -> bool:
+    try:
+        hash(target)
+    except TypeError:
+        return False
+    return True
+
 
 _MAKERS = {torch.zeros, torch.ones, torch.full, torch.empty, torch.rand, torch.randn}
 _MAKERS |= {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like}
@@ -61,7 +73,33 @@ def einsum(t: Trace, node, v, op, target) -> None:
     t.emit(node, "Einsum", {"equation": eq}, t.fresh("einsum"), [t.ref(x, node) for x in xs])
 
 
+_POINTWISE = {getattr(torch, op): op for op in OPS if op not in ("pow", "clamp")}
+_POINTWISE |= {op: op for op in OPS} | {torch.pow: "pow", operator.pow: "pow", torch.clamp: "clamp"}
+_POINTWISE |= {torch.clip: "clamp", "clip": "clamp", operator.neg: "neg", torch.square: "square"}
+
+
+def pointwise(t: Trace, node, v, op, target) -> None:
+    name = _POINTWISE[target]
+    x = node.args[0]
+    if not t.is_tensor(x):
+        raise ImportFailed(
+            f"'{name}' of a constant and a tensor has no cnncalc layer{_where(node)}"
+        )
+    args = {}
+    if name == "pow":
+        exponent = _arg(node, 1, "exponent")
+        if t.is_tensor(exponent):
+            raise ImportFailed(f"'pow' with a tensor exponent has no cnncalc layer{_where(node)}")
+        args["exponent"] = t.value(exponent)
+    if name == "clamp":
+        args = {"min": t.value(_arg(node, 1, "min")), "max": t.value(_arg(node, 2, "max"))}
+        if any(isinstance(w, list) for w in args.values()):
+            raise ImportFailed(f"'clamp' with tensor bounds has no cnncalc layer{_where(node)}")
+    t.emit(node, "Pointwise", {"op": name, **args}, t.fresh(name), [t.ref(x, node)])
+
+
 SEQ_OPS = [
+    (lambda op, target: _hashable(target) and target in _POINTWISE, pointwise),
     (lambda op, target: target is torch.einsum, einsum),
     (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
     (lambda op, target: target in _MAKERS or target in _METHODS, constant),

@@ -72,6 +72,10 @@ def _as_flatten(x: tuple, y: tuple):
     return None
 
 
+def _count(v) -> int:
+    return sum(_count(x) for x in v) if isinstance(v, (tuple, list)) else 1
+
+
 def getitem(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
     if src in t.parts:  # a tuple of inputs
@@ -81,7 +85,14 @@ def getitem(t: Trace, node, v, op, target) -> None:
         k = t.value(node.args[1])
         if not isinstance(k, int):
             raise ImportFailed(f"a slice of a tuple of tensors has no cnncalc layer{_where(node)}")
-        t.name_of[node] = f"{t.name_of[src]}:{k % len(src.meta['value'])}"
+        parts = src.meta["value"]
+        k %= len(parts)
+        # the layer's outputs are flat (an LSTM's (output, (h_n, c_n)) is output, h_n, c_n)
+        at, n = sum(_count(p) for p in parts[:k]), _count(parts[k])
+        if isinstance(parts[k], (tuple, list)):
+            t.parts[node] = [f"{t.name_of[src]}:{j}" for j in range(at, at + n)]
+        else:
+            t.name_of[node] = f"{t.name_of[src]}:{at}"
         return
     idx = t.value(node.args[1])
     idx = list(idx) if isinstance(idx, list) else [idx]

@@ -189,7 +189,9 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     outputs = [tuple(t.shape) for t in _flatten_out(got) if isinstance(t, torch.Tensor)]
     for node in graph.nodes:
         node.meta["value"] = _summary(node.meta.pop("concrete", None))
-    return _Graph(graph, tracer.root, outputs, counter.get_total_flops() // 2)
+    g = _Graph(graph, tracer.root, outputs, counter.get_total_flops() // 2)
+    g.real = not fake
+    return g
 
 
 class _Graph:
@@ -198,3 +200,4 @@ class _Graph:
     def __init__(self, graph, root, outputs, macs):
         self.graph, self.get_submodule = graph, root.get_submodule
         self.outputs, self.macs = outputs, macs  # as torch ran them: shapes, FlopCounterMode / 2
+        self.real = False  # traced on real tensors (the CPU's kernels), not on meta ones

@@ -188,7 +188,9 @@ class MultiheadAttention(Kind):
             params += [("bias_k", (1, 1, e)), ("bias_v", (1, 1, e))]
         params += [("out_proj.weight", (e, e))] + [("out_proj.bias", (e,))] * a["bias"]
         macs = n * (L * e * e + seq(k) * e * kdim + seq(v) * e * vdim) + n * L * e * e
-        if a["need_weights"]:  # the products run as bmm; without weights in the fused kernel
+        # the products run as bmm with weights, or as the math kernel where training drops out
+        # attention; else in the fused kernel, which FlopCounterMode does not see into
+        if a["need_weights"] or (a["training"] and a["dropout"] > 0):
             macs += 2 * n * L * S * e
         if a["fast_path"]:  # torch's fused kernel (eval, no grad, self-attention): no product seen
             macs = 0
@@ -267,6 +269,7 @@ register(
             "need_weights": (flag, True),
             "average_attn_weights": (flag, True),
             "fast_path": (flag, False),
+            "training": (flag, False),
         },
     ),
     ScaledDotProductAttention(

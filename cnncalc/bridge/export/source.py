@@ -87,6 +87,7 @@ EXPRESSIONS = {
     "Constant",
     "Einsum",
     "ScaledDotProductAttention",
+    "Pointwise",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -163,6 +164,12 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "Constant":
         shape = tuple(a["shape"])
         return f"torch.zeros({shape}, dtype=torch.{a['dtype']}, device=x_input.device)"
+    if t == "Pointwise":
+        if a["op"] == "pow":
+            return f"torch.pow({x}, {a['exponent']!r})"
+        if a["op"] == "clamp":
+            return f"torch.clamp({x}, {a['min']!r}, {a['max']!r})"
+        return f"torch.{a['op']}({x})"
     if t == "Einsum":
         return f"torch.einsum({a['equation']!r}, {', '.join(args)})"
     if t == "ScaledDotProductAttention":
@@ -174,7 +181,7 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
 
 # arguments a kind holds that torch takes in the module's forward, not its constructor
 CALL_ARGS = {
-    "MultiheadAttention": ("need_weights", "average_attn_weights", "fast_path"),
+    "MultiheadAttention": ("need_weights", "average_attn_weights", "fast_path", "training"),
     **{f"MaxUnpool{n}d": ("output_size",) for n in (1, 2, 3)},
 }
 
