@@ -61,6 +61,8 @@ _ARITH = {
 _MATMUL = (operator.matmul, torch.matmul, torch.bmm, torch.mm, "matmul", "bmm", "mm")
 
 
+_TRANSPOSE = ("transpose", torch.transpose, "swapaxes", torch.swapaxes, "swapdims", torch.swapdims)
+
 _NO_OPS = {"contiguous", "clone", "detach", "float", "type_as", "to"}
 
 
@@ -307,7 +309,7 @@ TENSOR_OPS = [
     (lambda op, target: target in _SPLIT, split),
     (lambda op, target: target in _VIEWS or target in ("flatten", torch.flatten), view),
     (lambda op, target: target in ("permute", torch.permute), permute),
-    (lambda op, target: target in ("transpose", torch.transpose), transpose),
+    (lambda op, target: target in _TRANSPOSE, transpose),
     (lambda op, target: target in _SQUEEZE, squeeze),
     (lambda op, target: target in _REDUCE, reduce),
     (lambda op, target: target in _NO_OPS, no_op),

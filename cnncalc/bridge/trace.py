@@ -165,8 +165,9 @@ class Trace:
     def value(self, a):
         """A node argument as a plain value (sizes read from the trace); tensors are not values."""
         if isinstance(a, fx.Node):
-            if a in self.name_of or isinstance(a.meta.get("value"), _T):
-                raise ImportFailed(f"a tensor where a number was expected{_where(a)}")
+            if a in self.name_of or isinstance(a.meta.get("value"), _T) or a.op == "get_attr":
+                what = f" ('{a.target}')" if a.op == "get_attr" else ""
+                raise ImportFailed(f"a tensor{what} where a number was expected{_where(a)}")
             return _plain(a.meta.get("value"))
         if isinstance(a, (list, tuple)):
             return [self.value(x) for x in a]

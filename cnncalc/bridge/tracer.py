@@ -78,7 +78,7 @@ class _Tracer(fx.Tracer):
         return super().call_module(m, forward, args, kwargs)
 
     meta = False  # the operations run on the meta device
-    named: dict = {}  # id -> name of the root's parameters (plain tensors while on the meta device)
+    named: dict = {}  # id -> name of the root's parameters and buffers (plain tensors on meta)
 
     def getattr(self, attr, attr_val, parameter_proxy_cache):
         if self.eager:
@@ -183,6 +183,7 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     tracer.record_stack_traces = stacks  # the source lines a refusal names
     with on_meta(model) if fake else contextlib.nullcontext(), counter:
         tracer.named = {id(p): n for n, p in model.named_parameters()}
+        tracer.named |= {id(b): n for n, b in model.named_buffers()}  # read as themselves
         graph = tracer.trace(model, concrete_args=extra or None)
     out = next(n for n in graph.nodes if n.op == "output")
     got = fx.node.map_aggregate(out.args[0], lambda n: n.meta.get("concrete"))
