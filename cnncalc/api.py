@@ -158,6 +158,8 @@ def summary(
     if isinstance(columns, str) or not all(c in COLUMNS for c in columns):
         bad = columns if isinstance(columns, str) else [c for c in columns if c not in COLUMNS]
         raise SpecError(f"col_names: unknown {bad!r}; the columns are {', '.join(COLUMNS)}")
+    for key in ("row_settings", "col_width", "cache_forward_pass"):  # torchinfo's display
+        forward_kwargs.pop(key, None)  # options: taken, the table keeps its own layout
     from .bridge.importer import ImportFailed
     from .bridge.summary import inputs_of, summarize, torchinfo_mult_adds, totals
 
