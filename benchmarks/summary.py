@@ -28,21 +28,11 @@ import torchvision.models as tv
 from torch.nn.utils import prune
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from summary_cases import CASES, check  # noqa: E402
+from summary_cases import CASES, _frozen, check  # noqa: E402
 
 import cnncalc  # noqa: E402
 
 IMG = {"input_size": (1, 3, 224, 224)}
-
-
-def _frozen(make, n):
-    def build():
-        m = make()
-        for p in list(m.parameters())[:n]:
-            p.requires_grad_(False)
-        return m
-
-    return build
 
 
 def _pruned_resnet():

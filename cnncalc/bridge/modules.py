@@ -271,13 +271,8 @@ class Input(nn.Module):
         return torch.zeros(self.shape, dtype=self.dtype, device=device)  # valid indices
 
 
-class Constant(nn.Module):
+class Constant(Input):
     """A tensor the forward makes from sizes (zeros)."""
-
-    def __init__(self, shape, dtype="float32"):
-        super().__init__()
-        self.shape, self.dtype = tuple(shape), _DTYPE[dtype]
-        self.device = torch.empty(0).device  # where the net is built
 
     def forward(self):
         return torch.zeros(self.shape, dtype=self.dtype, device=self.device)

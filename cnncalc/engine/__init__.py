@@ -16,6 +16,7 @@ from ..layers.base import arity, contiguous, dims, prod, times
 from ..model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec, Tensor
 from .fields import CONST
 from .fields import field as _field
+from .tensors import named as _named
 from .tensors import pruned as _pruned
 from .tensors import shared as _shared
 
@@ -235,15 +236,7 @@ def _layer(
             )
     if layer.pruned:
         out.params, out.buffers = _pruned(layer, out, label)
-    own = {attr for attr, _ in out.params}
-    for attr in layer.frozen:
-        if attr not in own:
-            raise SpecError(
-                f"{label}: frozen names '{attr}', which is not one of its parameters "
-                f"({', '.join(sorted(own)) or 'none'})",
-                layer.at("frozen"),
-                layer.name,
-            )
+    _named(layer, "frozen", [attr for attr, _ in out.params], label)
     if layer.shares is not None:
         _shared(layer, analysis, args, label)
         out.params, out.buffers = [], []

@@ -7,18 +7,22 @@ from ..diagnostics import SpecError
 from ..model import Analysis, LayerSpec
 
 
+def named(layer: LayerSpec, key: str, own: list[str], label: str) -> None:
+    """Every tensor ``pruned`` or ``frozen`` names is one of the layer's parameters."""
+    for attr in getattr(layer, key):
+        if attr not in own:
+            raise SpecError(
+                f"{label}: {key} names '{attr}', which is not one of its parameters "
+                f"({', '.join(own) or 'none'})",
+                layer.at(key),
+                layer.name,
+            )
+
+
 def pruned(layer: LayerSpec, out, label: str):
     """torch.nn.utils.prune's layout: each pruned tensor X is the parameter ``X_orig`` and the
     buffer ``X_mask`` (the forward multiplies them)."""
-    own = dict(out.params)
-    for attr in layer.pruned:
-        if attr not in own:
-            raise SpecError(
-                f"{label}: pruned names '{attr}', which is not one of its parameters "
-                f"({', '.join(own) or 'none'})",
-                layer.at("pruned"),
-                layer.name,
-            )
+    named(layer, "pruned", [attr for attr, _ in out.params], label)
     params = [(f"{a}_orig" if a in layer.pruned else a, s) for a, s in out.params]
     masks = [(f"{a}_mask", s) for a, s in out.params if a in layer.pruned]
     return params, [*out.buffers, *masks]

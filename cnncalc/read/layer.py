@@ -129,20 +129,8 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
             f"found {show(shares)}",
             item.at("shares"),
         )
-    pruned = item.get("pruned", [])
-    if not isinstance(pruned, list) or not all(isinstance(p, str) and p for p in pruned):
-        raise SpecError(
-            f"{label}: pruned must list the tensors a pruning mask holds (e.g. [weight]), found "
-            f"{show(pruned)}",
-            item.at("pruned"),
-        )
-    frozen = item.get("frozen", [])
-    if not isinstance(frozen, list) or not all(isinstance(p, str) and p for p in frozen):
-        raise SpecError(
-            f"{label}: frozen must list the tensors that are not trained (e.g. [bias]), found "
-            f"{show(frozen)}",
-            item.at("frozen"),
-        )
+    pruned = _tensor_names(item, "pruned", "a pruning mask holds (e.g. [weight])", label)
+    frozen = _tensor_names(item, "frozen", "that are not trained (e.g. [bias])", label)
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -184,6 +172,16 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         pruned=tuple(pruned),
         frozen=tuple(frozen),
     )
+
+
+def _tensor_names(item, key: str, what: str, label: str) -> list[str]:
+    """A layer's list of its tensors' attribute names (``pruned``, ``frozen``)."""
+    names = item.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(p, str) and p for p in names):
+        raise SpecError(
+            f"{label}: {key} must list the tensors {what}, found {show(names)}", item.at(key)
+        )
+    return names
 
 
 def check_names(layers: list[LayerSpec]) -> None:
