@@ -73,12 +73,6 @@ class Inputs:
 
         return walk([*self.args, *self.kwargs.values()])
 
-    def first_shape(self) -> tuple[int, ...]:
-        for item in [*self.args, *self.kwargs.values()]:
-            if isinstance(item, (Size, torch.Tensor)):
-                return tuple(item.shape)
-        return ()
-
     def make(self, meta: bool = False) -> tuple[list, dict]:
         """The example tensors: on the meta device (shapes only), else real."""
         d = "meta" if meta else self.device
