@@ -35,6 +35,7 @@ class LayerSpec:
     shares: str | None = None  # `shares: LAYER`: that layer's module called again (its tensors)
     pruned: tuple[str, ...] = ()  # `pruned: [weight]`: held as torch.nn.utils.prune holds them
     frozen: tuple[str, ...] = ()  # `frozen: [bias]`: these tensors alone are not trained
+    tied: dict = field(default_factory=dict)  # `tied: {weight: emb.weight}`: another's tensor
 
     def context(self) -> str:
         """`` (in block 'B' used by 'layer2' at line 30)`` for an expanded layer, else ``""``."""
@@ -120,6 +121,7 @@ class LayerResult:
     shares: str | None = None  # the layer whose module (and tensors) this call uses again
     pruned: tuple[str, ...] = ()  # its tensors held as weight_orig and weight_mask
     frozen: tuple[str, ...] = ()  # its tensors (attributes) that are not trained
+    tied: dict = dataclasses.field(default_factory=dict)  # attribute -> the tensor it is (tied)
     copies: bool = False  # a reshape that had to copy a non-contiguous input (no view of it exists)
     # per input: its strides where a view left it non-contiguous, else None
     input_strides: tuple = ()

@@ -266,6 +266,19 @@ class Seq2Seq(nn.Module):
         return s.out(y)
 
 
+class Tied(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.emb = nn.Embedding(100, 16)
+        s.rnn = nn.GRU(16, 16, batch_first=True)
+        s.out = nn.Linear(16, 100)
+        s.out.weight = s.emb.weight
+
+    def forward(s, x):
+        y, _ = s.rnn(s.emb(x))
+        return s.out(y)
+
+
 class Scripted(nn.Module):
     def forward(self, x):
         return x * 2
@@ -435,6 +448,7 @@ CASES = [
     ),
     ("unet-ish", UNetish, {"input_size": (1, 3, 16, 16)}),
     ("seq2seq", Seq2Seq, {"input_size": [(2, 9, 10), (2, 4, 12)]}),
+    ("tied weights", Tied, {"input_size": (2, 7), "dtypes": [torch.long]}),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),
     ("list of images", Images, {"input_data": [[torch.randn(3, 8, 8), torch.randn(3, 9, 7)]]}),

@@ -237,4 +237,19 @@ def test_shared_pruned_and_partly_frozen_layers_export():
     a = analysis_of((1, 3, 5, 5), layers)
     source = check(a)
     assert "prune.identity(self.d, 'weight')" in source and "self.c(" in source
+    tied = [
+        {
+            "name": "emb",
+            "type": "Embedding",
+            "num_embeddings": 9,
+            "embedding_dim": 4,
+            "from": "ids",
+        },
+        {"name": "out", "type": "Linear", "out_features": 9, "tied": {"weight": "emb.weight"}},
+    ]
+    b = analysis_of(
+        (2, 3), [{"name": "ids", "type": "Constant", "shape": [2, 3], "dtype": "int64"}, *tied]
+    )
+    assert [t.name for t in b.tensors] == ["emb.weight", "out.bias"] and b.total_params == 45
+    assert "self.out.weight = self.get_parameter('emb.weight')" in check(b)
     assert a.trainable_params == a.total_params - 4 - 2 * 100

@@ -55,18 +55,27 @@ UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDo
 UNMODELLED |= {"Pointwise", "Einsum", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Unfold", "Fold"}
 
 
+def _unmodelled(layer) -> str | None:
+    """What of a layer the books do not model, or None."""
+    if layer.type in UNMODELLED:
+        return f"{layer.type} layers"
+    if layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32":
+        return "a non-float32 tensor"
+    if layer.kwargs.get("return_indices"):
+        return "a pool's indices"
+    if layer.frozen:
+        return "a layer frozen in part"
+    if layer.tied:
+        return "tied weights"
+    return None
+
+
 def modelled(a: Analysis) -> None:
     """A located refusal for a net whose training step the books do not model (yet): never a
     silently wrong peak."""
     for layer in a.layers:
-        odd = layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32"
-        odd = odd or bool(layer.kwargs.get("return_indices"))
-        if layer.type in UNMODELLED or odd or layer.frozen:
-            what = (
-                "a non-float32 tensor"
-                if odd
-                else ("a layer frozen in part" if layer.frozen else f"{layer.type} layers")
-            )
+        what = _unmodelled(layer)
+        if what is not None:
             raise SpecError(
                 f"layer '{layer.name}' ({layer.type}): memory does not model the training step "
                 f"of {what} yet; shapes, params and verify take it",

@@ -55,6 +55,8 @@ class SpecNet(nn.Module):
                     prune.identity(m, attr)
                 for attr in layer.frozen:
                     getattr(m, attr).requires_grad_(False)
+                for attr, name in layer.tied.items():  # the tensor of a layer above, itself
+                    setattr(m, attr, self.get_parameter(name))
                 if not layer.trainable:
                     m.requires_grad_(False)
             else:  # a parameter owned by the module above it in the dotted path

@@ -168,6 +168,13 @@ def call_module(t: Trace, node, v, op, target) -> None:
     )
     if pruned:
         args["pruned"] = pruned
+    tied = {
+        n: t.canonical[id(p)]
+        for n, p in sub.named_parameters(recurse=False, remove_duplicate=False)
+        if t.canonical.get(id(p), f"{target}.{n}") != f"{target}.{n}"
+    }
+    if tied and shares is None:  # another module's tensor (a decoder tied to the embedding)
+        args["tied"] = tied
     frozen = [n for n, p in sub.named_parameters(recurse=False) if not p.requires_grad]
     if frozen and len(frozen) == len(list(sub.parameters(recurse=False))):
         args["trainable"] = False

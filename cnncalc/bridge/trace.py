@@ -134,6 +134,7 @@ class Trace:
         self.first_call: dict[str, str] = {}  # module -> the layer of its first call
         self.parts: dict = {}  # node of a tuple of inputs -> the spec names of its tensors
         self.params = dict(model.named_parameters())
+        self.canonical = {id(p): n for n, p in self.params.items()}  # a tied tensor's one name
         self.buffers = dict(model.named_buffers())
 
     scope: str | None = None  # the module whose forward the current operation is in

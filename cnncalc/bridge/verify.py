@@ -164,13 +164,14 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
     except Exception as e:  # torch refused what the analysis accepted: report it, do not crash
         report.problems.append(f"torch raised at layer '{_last_name(a, seen)}': {_first_line(e)}")
         out = None
+    counts = {t.name: t.count for t in a.tensors}
     for layer in a.layers:
         t_shapes, t_macs, t_params = seen.get(layer.name, (((),), -1, -1))
         own = sum(
             t.count
             for t in layer.params
             if t.name == layer.name or t.name.rsplit(".", 1)[0] == layer.name
-        )
+        ) + sum(counts[name] for name in layer.tied.values())  # the module holds them too
         report.rows.append(
             Row(
                 layer.name,

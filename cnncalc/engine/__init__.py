@@ -19,6 +19,7 @@ from .fields import field as _field
 from .tensors import named as _named
 from .tensors import pruned as _pruned
 from .tensors import shared as _shared
+from .tensors import tied as _tied
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 MAX_DIMS = 64
@@ -237,6 +238,8 @@ def _layer(
     if layer.pruned:
         out.params, out.buffers = _pruned(layer, out, label)
     _named(layer, "frozen", [attr for attr, _ in out.params], label)
+    if layer.tied:
+        out.params = _tied(layer, out, analysis, label)
     if layer.shares is not None:
         _shared(layer, analysis, args, label)
         out.params, out.buffers = [], []
@@ -282,6 +285,7 @@ def _layer(
         shares=layer.shares,
         pruned=layer.pruned,
         frozen=layer.frozen,
+        tied=layer.tied,
         copies=copies,
         input_strides=tuple(strides.get(s) for s in sources),
     )

@@ -19,6 +19,24 @@ def named(layer: LayerSpec, key: str, own: list[str], label: str) -> None:
             )
 
 
+def tied(layer: LayerSpec, out, analysis: Analysis, label: str) -> list:
+    """Tied weights (a decoder's weight that is the embedding's): each tied tensor is a tensor
+    of a layer above, of the same shape, and not the layer's own (counted once, as torch's
+    ``parameters()`` holds it)."""
+    named(layer, "tied", [attr for attr, _ in out.params], label)
+    above = {t.name: t.shape for x in analysis.layers for t in x.params}
+    for attr, name in layer.tied.items():
+        shape = dict(out.params)[attr]
+        if above.get(name) != shape:
+            where = f"is {list(above[name])}" if name in above else "is no tensor of a layer above"
+            raise SpecError(
+                f"{label}: tied {attr} to '{name}', which {where}; its {attr} is {list(shape)}",
+                layer.at("tied"),
+                layer.name,
+            )
+    return [(attr, s) for attr, s in out.params if attr not in layer.tied]
+
+
 def pruned(layer: LayerSpec, out, label: str):
     """torch.nn.utils.prune's layout: each pruned tensor X is the parameter ``X_orig`` and the
     buffer ``X_mask`` (the forward multiplies them)."""

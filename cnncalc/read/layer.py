@@ -28,7 +28,7 @@ MODULE_ATTRIBUTES = frozenset(
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
     set_submodule share_memory state_dict to to_empty train training type xpu zero_grad""".split()
 )
-LAYER_KEYS = ("name", "type", "from", "trainable", "shares", "pruned", "frozen")
+LAYER_KEYS = ("name", "type", "from", "trainable", "shares", "pruned", "frozen", "tied")
 MAX_NAME = 256
 
 
@@ -131,6 +131,15 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         )
     pruned = _tensor_names(item, "pruned", "a pruning mask holds (e.g. [weight])", label)
     frozen = _tensor_names(item, "frozen", "that are not trained (e.g. [bias])", label)
+    tied = item.get("tied", {})
+    if not isinstance(tied, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in tied.items()
+    ):
+        raise SpecError(
+            f"{label}: tied must map its tensors to tensors of layers above (e.g. {{weight: "
+            f"emb.weight}}), found {show(tied)}",
+            item.at("tied"),
+        )
     args, vpos, written = {}, {}, {}
     for key, value in item.items():
         if key in LAYER_KEYS:
@@ -171,6 +180,7 @@ def layer_spec(item, pos: Pos, index: int) -> LayerSpec:
         shares=shares,
         pruned=tuple(pruned),
         frozen=tuple(frozen),
+        tied=dict(tied),
     )
 
 

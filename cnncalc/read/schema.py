@@ -57,6 +57,11 @@ def _layer(in_block: bool) -> dict:
             "type": "string",
             "description": "a layer above whose module this one calls again (shared weights)",
         },
+        "tied": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "its tensors that are tensors of layers above (tied weights)",
+        },
         "pruned": {
             "type": "array",
             "items": {"type": "string"},

@@ -185,7 +185,7 @@ def flat_yaml(spec: Spec) -> str:
             d["from"] = layer.inputs[0] if len(layer.inputs) == 1 else layer.inputs
         if not layer.trainable:
             d["trainable"] = False
-        for key in ("shares", "pruned", "frozen"):
+        for key in ("shares", "pruned", "frozen", "tied"):
             if getattr(layer, key):
                 d[key] = list(v) if isinstance(v := getattr(layer, key), tuple) else v
         d.update(layer.written)

@@ -124,6 +124,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         return head + "".join(f"[{p!r}]" for p in rest)
 
     for layer in modules:
+        for attr, name in layer.tied.items():  # the tensor of a layer above, itself
+            init.append(f"        {access(layer.name)}.{attr} = self.get_parameter({name!r})")
         for attr in layer.pruned:  # held as weight_orig and the buffer weight_mask
             init.append(f"        prune.identity({access(layer.name)}, {attr!r})")
     init += freeze_lines(a)
