@@ -175,3 +175,31 @@ def test_cli_import_takes_several_inputs_their_dtypes_and_the_mode(tmp_path):
     assert r.exit_code == 2 and "--dtypes" in r.output
     r = CliRunner().invoke(app, [*args, "--mode", "fast"])
     assert r.exit_code == 2 and "--mode" in r.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "attention block eval",
+        "attention block",
+        "lstm classifier",
+        "sdpa",
+        "tied weights",
+        "unpooling",
+        "einsum attention",
+        "vae",
+        "char rnn",
+        "frozen in part",
+        "pruned",
+    ],
+)
+def test_a_summary_spec_verifies_against_torch_on_both_devices(name):
+    """The spec a summary writes, built and run by verify: every layer's shapes, parameters and
+    MACs (attention and recurrent layers counted as the CPU's kernels run them)."""
+    from cnncalc.bridge.verify import verify
+
+    make, call = next((m, c) for n, m, c in CASES if n == name)
+    s = cnncalc.summary(make(), **call, verbose=0)
+    for device in ("meta", "cpu"):
+        report = verify(cnncalc.analyze(s.spec), device=device)
+        assert report.ok, (device, report.problems)

@@ -67,6 +67,8 @@ def _unmodelled(layer) -> str | None:
         return "a layer frozen in part"
     if layer.tied:
         return "tied weights"
+    if layer.pruned:
+        return "a pruned layer (its weight made from weight_orig and the mask)"
     return None
 
 

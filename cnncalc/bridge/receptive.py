@@ -109,8 +109,8 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
             candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)]
             for i in range(limit)
         ]
-    if not candidates:
-        return []
+    if not candidates or any(x.kwargs.get("return_indices") for x in a.layers):
+        return []  # (a pool's indices feed an unpooling: no gradient support to read)
     with torch.device("cpu"):
         model = build(a, "cpu").double()
     for n, p in model.named_parameters():

@@ -133,19 +133,19 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         )
 
     seen = {}
+    from .kernels import cpu_macs
+
+    by_name = {layer.name: layer for layer in a.layers}
 
     def record(name, m, xs):
         y = m(*xs)  # plain first: under FlopCounterMode some of torch's checks are skipped
-        with FlopCounterMode(
-            display=False
-        ) as fc:  # detached: its module tracker trips on no_grad views
-            m(*[x.detach() for x in xs])
+        macs = cpu_macs(by_name[name], xs)  # counted as the CPU's kernels run it
+        if macs is None:
+            with FlopCounterMode(display=False) as fc:  # detached: its tracker trips on views
+                m(*[x.detach() for x in xs])
+            macs = fc.get_total_flops() // 2
         shapes = tuple(tuple(t.shape) for t in y) if isinstance(y, tuple) else (tuple(y.shape),)
-        seen[name] = (
-            shapes,
-            fc.get_total_flops() // 2,
-            sum(p.numel() for p in m.parameters(recurse=False)),
-        )
+        seen[name] = (shapes, macs, sum(p.numel() for p in m.parameters(recurse=False)))
         return y
 
     from .modules import Input
