@@ -43,7 +43,10 @@ def _cell(col: str, first, last, members: list, params: int, total: int, adds: d
         owned = [m for m in members if m.params]
         if not owned:
             return "--"
-        flags = {m.trainable for m in owned}
+        flags = {m.trainable and not m.frozen for m in owned}
+        if any(m.trainable and m.frozen for m in owned):
+            flags.add(False)  # frozen in part
+            flags.add(True)
         return "Partial" if len(flags) == 2 else str(flags.pop())
     return field_text(last.field)
 
