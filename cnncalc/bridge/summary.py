@@ -101,7 +101,8 @@ def summarize(model: nn.Module, inputs: Inputs, mode: str | None, name: str) -> 
     held = next(iter(model.parameters()), None)
     held = held if held is not None else next(iter(model.buffers()), None)
     inputs.device = held.device if held is not None else None  # the model is never moved
-    return import_model(model, inputs, name, mode)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state as it was
+        return import_model(model, inputs, name, mode)
 
 
 def _bare(layer: nn.Module) -> nn.Module:
