@@ -154,6 +154,13 @@ def _oracle(type_, kw):
     if type_ == "ScaledDotProductAttention":
         f = torch.nn.functional.scaled_dot_product_attention
         return _Made(lambda q, k, v, *mask: f(q, k, v, *mask, **kw))
+    if type_ == "Buffer":
+        m = torch.nn.Module()
+        m.register_buffer(
+            "b", torch.zeros(kw["shape"], dtype=getattr(torch, kw.get("dtype", "float32")))
+        )
+        m.forward = lambda: m.b
+        return m
     if type_ == "Parameter":
         m = torch.nn.Module()
         m.p = torch.nn.Parameter(torch.randn(kw["shape"]))
@@ -222,7 +229,7 @@ def torch_run(input_shape, layers):
             if k not in ("name", "type", "from", "trainable")
         }
         name = layer.get("name", str(i))
-        sources = layer["type"] not in ("Parameter", "Input", "Constant")
+        sources = layer["type"] not in ("Parameter", "Input", "Constant", "Buffer")
         src = layer.get("from", prev if sources else [])
         srcs = [src] if isinstance(src, str) else src
         try:
@@ -253,7 +260,10 @@ def torch_run(input_shape, layers):
                     (name if layer["type"] == "Parameter" else f"{name}.{n}", tuple(p.shape))
                     for n, p in m.named_parameters()
                 ],
-                [(f"{name}.{n}", tuple(b.shape)) for n, b in m.named_buffers()],
+                [
+                    (name if layer["type"] == "Buffer" else f"{name}.{n}", tuple(b.shape))
+                    for n, b in m.named_buffers()
+                ],
                 fc.get_total_flops() // 2,
             )
         )

@@ -279,6 +279,26 @@ class Tied(nn.Module):
         return s.out(y)
 
 
+class PositionalEncoding(nn.Module):
+    """PyTorch's transformer tutorial: a sin-cos table registered as a buffer, added in the
+    forward."""
+
+    def __init__(self, d=16, max_len=50):
+        super().__init__()
+        pe = torch.zeros(max_len, 1, d)
+        pos = torch.arange(max_len).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d, 2) * (-9.2 / d))
+        pe[:, 0, 0::2], pe[:, 0, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe)
+        self.emb = nn.Embedding(100, d)
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 2, 32), 1)
+
+    def forward(self, src):
+        x = self.emb(src) * 4.0
+        x = x + self.pe[: x.size(0)]
+        return self.enc(x)
+
+
 class Scripted(nn.Module):
     def forward(self, x):
         return x * 2
@@ -448,6 +468,7 @@ CASES = [
     ),
     ("unet-ish", UNetish, {"input_size": (1, 3, 16, 16)}),
     ("seq2seq", Seq2Seq, {"input_size": [(2, 9, 10), (2, 4, 12)]}),
+    ("positional encoding", PositionalEncoding, {"input_size": (12, 3), "dtypes": [torch.long]}),
     ("tied weights", Tied, {"input_size": (2, 7), "dtypes": [torch.long]}),
     ("torchscript", lambda: torch.jit.script(Scripted()), {"input_size": (1, 3)}),
     ("distribution out", Distribution, {"input_size": (2, 4)}),

@@ -957,6 +957,21 @@ C = [
             },
         ],
     ),
+    # --- buffers read by the forward ---
+    (
+        (2, 10, 8),
+        [
+            {"name": "pe", "type": "Buffer", "shape": [1, 10, 8]},
+            {"type": "Add", "from": ["input", "pe"]},
+        ],
+    ),
+    (
+        (3, 5),
+        [
+            {"name": "idx", "type": "Buffer", "shape": [3, 5], "dtype": "int64"},
+            {"type": "Constant", "shape": [3, 5]},
+        ],
+    ),
     # --- pointwise functions ---
     ((2, 3, 4), [{"type": "Pointwise", "op": "exp"}, {"type": "Pointwise", "op": "log1p"}]),
     (

@@ -52,7 +52,16 @@ class Peak:
 
 # kinds whose training step (what autograd saves, what backward allocates) is not declared yet
 UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
-UNMODELLED |= {"Pointwise", "Einsum", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Unfold", "Fold"}
+UNMODELLED |= {
+    "Buffer",
+    "Pointwise",
+    "Einsum",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
+    "Unfold",
+    "Fold",
+}
 
 
 def _unmodelled(layer) -> str | None:

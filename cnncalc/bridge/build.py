@@ -67,7 +67,8 @@ class SpecNet(nn.Module):
                         owner.add_module(part, nn.Module())
                     owner = owner._modules[part]
                 m.register(owner, last)
-                getattr(owner, last).requires_grad_(layer.trainable)
+                if layer.params:  # a parameter (a buffer trains nothing)
+                    getattr(owner, last).requires_grad_(layer.trainable)
             steps.append((layer.name, m, layer.inputs))
         outputs = [name for name, _ in analysis.outputs] or [analysis.layers[-1].name]
         # each tensor is dropped after the last layer that reads it, as a module's locals are:

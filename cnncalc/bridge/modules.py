@@ -354,3 +354,18 @@ class Pointwise(nn.Module):
         if self.op == "clamp":
             return torch.clamp(x, self.min, self.max)
         return getattr(torch, self.op)(x)
+
+
+class Buf(Param):
+    """Reads a buffer registered on a parent module (zeros of its shape and dtype)."""
+
+    def __init__(self, shape, dtype="float32"):
+        super().__init__(shape)
+        self.dtype = _DTYPE[dtype]
+
+    def register(self, owner: nn.Module, attr: str) -> None:
+        owner.register_buffer(attr, torch.zeros(self.shape, dtype=self.dtype))
+        self.owner, self.attr = owner, attr
+
+    def parameters(self, recurse: bool = False):
+        return iter([])

@@ -195,6 +195,14 @@ class Trace:
                 return self.emit(
                     a, "Parameter", {"shape": list(self.params[a.target].shape)}, a.target, []
                 )
+            if a.target in self.buffers:  # a positional table, a fixed filter: a Buffer layer
+                if a.target in self.used:
+                    self.name_of[a] = a.target
+                    return a.target
+                self.used.add(a.target)
+                b = self.buffers[a.target]
+                args = {"shape": list(b.shape), "dtype": str(b.dtype).removeprefix("torch.")}
+                return self.emit(a, "Buffer", args, a.target, [])
             raise ImportFailed(
                 f"the forward reads the tensor '{a.target}', which is not a parameter{_where(node)}"
             )

@@ -244,7 +244,7 @@ def _layer(
         _shared(layer, analysis, args, label)
         out.params, out.buffers = [], []
     params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
-    buffers = [Tensor(f"{layer.name}.{attr}", s) for attr, s in out.buffers]
+    buffers = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.buffers]
     for t in (*params, *buffers):
         if t.name in outputs and t.name != layer.name:
             raise SpecError(

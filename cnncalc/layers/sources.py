@@ -35,7 +35,22 @@ class Source(Kind):
         return self.type, kwargs
 
 
+class Buffer(Source):
+    """A buffer a module owns without a submodule (a positional-encoding table): counted as a
+    buffer, never a parameter, and named as the layer (no suffix)."""
+
+    def infer(self, a, xs, names=()):
+        return Out(shape=a["shape"], buffers=[("", a["shape"])])
+
+    def explain(self, a, xs, out):
+        return [f"a buffer {dims(out)} {a['dtype']} ({prod(out):,} values), named as the layer"]
+
+    def module(self, kwargs):
+        return "Buf", kwargs
+
+
 register(
+    Buffer("Buffer", {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")}),
     Source("Input", {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")}),
     Source(
         "Constant",

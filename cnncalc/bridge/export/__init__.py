@@ -44,10 +44,10 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         except Unsupported:
             pass  # the flat export below expresses everything
     for layer in a.layers:
-        if layer.type == "Parameter" and "." in layer.name:
+        if layer.type in ("Parameter", "Buffer") and "." in layer.name:
             raise ExportError(
-                f"layer '{layer.name}' (Parameter): export writes parameters on the "
-                "top-level module only; a dotted parameter name needs the module that owns it"
+                f"layer '{layer.name}' ({layer.type}): export writes parameters and buffers on "
+                "the top-level module only; a dotted name needs the module that owns it"
             )
     modules = [layer for layer in a.layers if layer.type not in EXPRESSIONS and not layer.shares]
     inputs = {}  # an Input layer -> the forward's argument that takes it
@@ -100,6 +100,11 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
 
     init = []
     params = [layer for layer in a.layers if layer.type == "Parameter"]
+    for layer in [x for x in a.layers if x.type == "Buffer"]:
+        if not _ident(layer.name):
+            raise ExportError(f"layer '{layer.name}' (Buffer): its name is not a Python identifier")
+        zeros = f"torch.zeros({tuple(layer.output_shape)}, dtype=torch.{layer.kwargs['dtype']})"
+        init.append(f"        self.register_buffer({layer.name!r}, {zeros})")
     for layer in params:
         if not _ident(layer.name):
             raise ExportError(

@@ -83,6 +83,7 @@ EXPRESSIONS = {
     "Amax",
     "Norm",
     "Parameter",
+    "Buffer",
     "Input",
     "Constant",
     "Einsum",
@@ -159,8 +160,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.{t.lower()}(dim={dims}, keepdim={a['keepdim']})"
     if t == "Parameter":
         return attr
-    if t == "Input":
-        return attr  # the forward's argument of that name
+    if t in ("Input", "Buffer"):
+        return attr  # the forward's argument of that name, the buffer
     if t == "Constant":
         shape = tuple(a["shape"])
         return f"torch.zeros({shape}, dtype=torch.{a['dtype']}, device=x_input.device)"
