@@ -149,6 +149,8 @@ def _oracle(type_, kw):
         if op == "clamp":
             return _Made(lambda x: torch.clamp(x, kw.get("min"), kw.get("max")))
         return _Made(getattr(torch, op))
+    if type_ == "Index":
+        return _Made(lambda x, i: x[(slice(None),) * kw.get("dim", 0) + (i,)])
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":

@@ -972,6 +972,27 @@ C = [
             {"type": "Constant", "shape": [3, 5]},
         ],
     ),
+    (
+        (169, 4),
+        [
+            {"name": "i", "type": "Buffer", "shape": [49, 49], "dtype": "int64"},
+            {"type": "Index", "from": ["input", "i"]},
+        ],
+    ),
+    (
+        (2, 7, 3),
+        [
+            {"name": "i", "type": "Constant", "shape": [5], "dtype": "int64"},
+            {"type": "Index", "from": ["input", "i"], "dim": 1},
+        ],
+    ),
+    (
+        (2, 7),
+        [
+            {"name": "i", "type": "Constant", "shape": [5], "dtype": "int64"},
+            {"type": "Index", "from": ["input", "i"], "dim": 2},
+        ],
+    ),
     # --- pointwise functions ---
     ((2, 3, 4), [{"type": "Pointwise", "op": "exp"}, {"type": "Pointwise", "op": "log1p"}]),
     (

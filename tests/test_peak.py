@@ -160,7 +160,7 @@ def unmodelled(a) -> bool:
     if not odd:
         return False
     new = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
-    new |= {"Einsum", "Unfold", "Fold", "Pointwise", "Input", "Constant", "Buffer"}
+    new |= {"Einsum", "Unfold", "Fold", "Pointwise", "Input", "Constant", "Buffer", "Index"}
     assert all(
         x.type in new
         or x.type.startswith(("MaxUnpool", "MaxPool", "AdaptiveMaxPool"))

@@ -54,6 +54,7 @@ class Peak:
 UNMODELLED = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
 UNMODELLED |= {
     "Buffer",
+    "Index",
     "Pointwise",
     "Einsum",
     "MaxUnpool1d",

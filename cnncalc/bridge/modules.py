@@ -369,3 +369,14 @@ class Buf(Param):
 
     def parameters(self, recurse: bool = False):
         return iter([])
+
+
+class Index(nn.Module):
+    """``x[index]`` along ``dim``."""
+
+    def __init__(self, dim=0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x, index):
+        return x[(slice(None),) * self.dim + (index,)]

@@ -96,6 +96,16 @@ def getitem(t: Trace, node, v, op, target) -> None:
         else:
             t.name_of[node] = f"{t.name_of[src]}:{at}"
         return
+    raw = node.args[1] if isinstance(node.args[1], (tuple, list)) else (node.args[1],)
+    if any(t.is_tensor(i) for i in raw):  # x[index] or x[:, index]: one index tensor
+        *lead, index = raw
+        if not all(i == slice(None) for i in lead) or not t.is_tensor(index):
+            raise ImportFailed(
+                f"indexing with {len(raw)} indices has no cnncalc layer{_where(node)}"
+            )
+        srcs = [t.ref(src, node), t.ref(index, node)]
+        t.emit(node, "Index", {"dim": len(lead)}, t.fresh("index"), srcs)
+        return
     idx = t.value(node.args[1])
     idx = list(idx) if isinstance(idx, list) else [idx]
     if any(

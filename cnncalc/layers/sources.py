@@ -4,7 +4,7 @@ positional or keyword input) and tensors its forward creates from sizes (``Const
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, choice, dims, prod, register, schema
+from .base import REQUIRED, Kind, LayerError, Out, choice, dims, integer, prod, register, schema
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8")
 DTYPES += ("bool",)
@@ -57,3 +57,27 @@ register(
         {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")},
     ),
 )
+
+
+class Index(Kind):
+    """``x[index]`` (``x[:, index]`` with ``dim``): the rows an integer tensor picks, as torch's
+    indexing with one index tensor: the shape ``x[:dim] + index + x[dim + 1:]``; no MACs."""
+
+    inputs = (2, 2)
+
+    def infer(self, a, xs, names=()):
+        x, index = xs
+        d = a["dim"]
+        if not 0 <= d < len(x):
+            raise LayerError(f"dim {d} is not a dim of the indexed tensor {dims(x)}", "dim")
+        return Out(shape=(*x[:d], *index, *x[d + 1 :]))
+
+    def explain(self, a, xs, out):
+        x, index = xs
+        return [f"the {prod(index):,} entries of an index {dims(index)} pick along dim {a['dim']}"]
+
+    def module(self, kwargs):
+        return "Index", kwargs
+
+
+register(Index("Index", {"dim": (integer(0), 0)}))

@@ -84,6 +84,7 @@ EXPRESSIONS = {
     "Norm",
     "Parameter",
     "Buffer",
+    "Index",
     "Input",
     "Constant",
     "Einsum",
@@ -160,6 +161,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.{t.lower()}(dim={dims}, keepdim={a['keepdim']})"
     if t == "Parameter":
         return attr
+    if t == "Index":
+        return f"{x}[{', '.join([':'] * a['dim'] + [args[1]])}]"
     if t in ("Input", "Buffer"):
         return attr  # the forward's argument of that name, the buffer
     if t == "Constant":
