@@ -176,7 +176,7 @@ def summary(
     result.unused = imported.unused
     result.total_params, result.trainable_params = totals(model)
     result.total_macs = imported.macs
-    result.mult_adds = torchinfo_mult_adds(model, imported.analysis)
+    result.mult_adds = torchinfo_mult_adds(imported.model, imported.analysis)
     result.total_mult_adds = sum(result.mult_adds.values())
     named = dict(model.named_parameters())
     result.unused_params = sum(named[n].numel() for n in imported.unused if n in named)

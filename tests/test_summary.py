@@ -73,6 +73,7 @@ def test_mult_adds_follow_torchinfos_rule():
         (_pruned, (2, 3, 8, 8)),
         (lambda: nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(3), nn.Linear(5, 2)), (4, 3, 6)),
         (lambda: nn.Sequential(nn.Embedding(20, 6), nn.LSTM(6, 7, batch_first=True)), (2, 5)),
+        (lambda: nn.Conv2d(3, 5, 3, stride=2), (2, 3, 9, 9)),  # a bare layer
     ):
         torch.manual_seed(0)
         model, twin = make(), None

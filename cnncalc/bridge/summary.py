@@ -102,7 +102,9 @@ def summarize(model: nn.Module, inputs: Inputs, mode: str | None, name: str) -> 
     held = held if held is not None else next(iter(model.buffers()), None)
     inputs.device = held.device if held is not None else None  # the model is never moved
     with torch.random.fork_rng(devices=[]):  # the caller's random state as it was
-        return import_model(model, inputs, name, mode)
+        imported = import_model(model, inputs, name, mode)
+    imported.model = model  # what was traced (a bare layer in its one-layer net)
+    return imported
 
 
 def _bare(layer: nn.Module) -> nn.Module:
