@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 GAP_X = 24  # between neighbouring boxes of a row
 GAP_Y = 46  # between rows: the edges and their shape labels live here
 DUMMY_W = 14  # the slot an edge takes in a row it passes
+BIG = 4000  # nodes and edge slots past which x gets one sweep each way, not three: bounded cost
 
 
 @dataclass
@@ -157,18 +158,29 @@ def _dfs_order(nodes, succ) -> list:
 
 
 def _median_sweeps(rows, succ, pred, sweeps: int = 4) -> None:
-    """Reorder each row by the median position of its neighbours in the row above (then below)."""
+    """Reorder each row by the median position of its neighbours in the row above (then below);
+    a sweep down and a sweep up that change nothing end it early (a fixed point: the rest would
+    change nothing either)."""
+    still = 0
     for it in range(sweeps):
         down = it % 2 == 0
         seq = range(1, len(rows)) if down else range(len(rows) - 2, -1, -1)
+        moved = False
         for r in seq:
+            if len(rows[r]) < 2:
+                continue  # one node: no order to find
             ref = rows[r - 1] if down else rows[r + 1]
             pos = {n: i for i, n in enumerate(ref)}
             keys = {}
             for i, n in enumerate(rows[r]):
                 near = sorted(pos[m] for m in (pred[n] if down else succ[n]) if m in pos)
                 keys[n] = near[len(near) // 2] if near else i
+            before = rows[r][:]
             rows[r].sort(key=lambda n: keys[n])  # stable: ties keep the walk's order
+            moved = moved or rows[r] != before
+        still = 0 if moved else still + 1
+        if still == 2:
+            return
 
 
 def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
@@ -185,22 +197,29 @@ def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
                 for m in row:
                     x[m] += shift
                 break
-    for it in range(sweeps):
+    # per node and sweep direction, the neighbours it follows (the main path follows only itself:
+    # straight down), or the other side's where it has none; and its weight
+    follows: list[dict] = [{}, {}]
+    weight = {}
+    for row in rows:
+        for n in row:
+            weight[n] = 1e4 if n in main else 4.0 if isinstance(n, tuple) else 1.0
+            for d, (ms, other) in enumerate(((pred[n], succ[n]), (succ[n], pred[n]))):
+                if n in main and any(m in main for m in ms):
+                    ms = [m for m in ms if m in main]
+                follows[d][n] = ms or other
+    for it in range(sweeps if len(x) <= BIG else 2):
         down = it % 2 == 0
         seq = range(len(rows)) if down else range(len(rows) - 1, -1, -1)
+        near_of = follows[0 if down else 1]
         for r in seq:
             row = rows[r]
-            want, weight = [], []
+            want = []
             for n in row:
-                ms = pred[n] if down else succ[n]
-                if n in main and any(m in main for m in ms):
-                    ms = [
-                        m for m in ms if m in main
-                    ]  # the main path follows only itself: straight down
-                near = [x[m] for m in ms] or [x[m] for m in (succ[n] if down else pred[n])]
-                want.append(sum(near) / len(near) if near else x[n])
-                weight.append(1e4 if n in main else 4.0 if isinstance(n, tuple) else 1.0)
-            for n, v in zip(row, _place(row, w, want, weight)):
+                near = near_of[n]
+                want.append(sum([x[m] for m in near]) / len(near) if near else x[n])
+            new = want if len(row) == 1 else _place(row, w, want, [weight[n] for n in row])
+            for n, v in zip(row, new):
                 x[n] = v
     return x
 

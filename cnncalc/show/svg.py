@@ -3,6 +3,7 @@ explain per layer)."""
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 
@@ -25,7 +26,8 @@ def svg(g: Graph, standalone: bool = True) -> str:
     margin, legend_h = 24, 22
     top = margin + 26  # the title
     width = lay.width + 2 * margin
-    fams = [f for f in FAMILIES if any(n.family == f for n in g.nodes)]
+    present = {n.family for n in g.nodes}
+    fams = [f for f in FAMILIES if f in present]
     legend_w = sum(len(FAMILIES[f][2]) * CHAR_W + 34 for f in fams)
     width = max(width, legend_w + 2 * margin)
     height = top + lay.height + margin + legend_h + 12
@@ -128,7 +130,12 @@ def svg(g: Graph, standalone: bool = True) -> str:
 
 
 def _x(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    return _escaped(str(text))
+
+
+@functools.lru_cache(maxsize=4096)  # names and shapes repeat: each escaped once
+def _escaped(text: str) -> str:
+    return html.escape(text, quote=True)
 
 
 # ---- HTML ---------------------------------------------------------------------------------------
