@@ -7,7 +7,7 @@ import random
 import pytest
 from fuzz import case, run_case
 
-N = 240
+N = 100
 
 
 @pytest.mark.parametrize("seed", range(N))

@@ -54,7 +54,7 @@ layers:
         ("input: [1, 0x" + "f" * 40 + "]\nlayers: [{type: ReLU}]\n", "larger than 1e+18"),
         ("input: [1, 99999999999999999999]\nlayers: [{type: ReLU}]\n", "larger than 1e+18"),
         ("input: [" + ", ".join(["1"] * 100) + "]\nlayers: [{type: ReLU}]\n", "at most 64"),
-        (BLOCKS.replace("REPEAT", "1000000000"), "more than the 10,000 layers"),
+        (BLOCKS.replace("REPEAT", "1000000000"), "more than the 5,000 layers"),
         (BLOCKS.replace("REPEAT", "3"), "every layer is left out by when"),
         (BLOCKS.replace("REPEAT", "1e100"), "repeat must be an integer"),
         (

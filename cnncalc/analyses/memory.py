@@ -193,10 +193,44 @@ def parse_size(text: str) -> int:
     return size
 
 
-def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, peaks=None, **step) -> int:
+# the work one fit may do, in layers and their inputs analysed: each batch it tries analyses every
+# layer and runs the step, and it tries four at least (1, 2, and the two either side of the
+# boundary): about a second
+MAX_FIT_WORK = 16_000
+
+
+class FitTooLong(ValueError):
+    """A fit that would analyse the net more times than MAX_FIT_WORK allows (a usage
+    error: the batches can still be compared one by one)."""
+
+
+def fit_probes(a: Analysis) -> int:
+    """The batches a fit of ``a``'s net may try (FitTooLong below the four any fit needs)."""
+    work = len(a.layers) + sum(len(layer.inputs) for layer in a.layers)
+    probes = MAX_FIT_WORK // max(work, 1)
+    if probes < 4:
+        raise FitTooLong(
+            f"the net's {len(a.layers):,} layers and their inputs are {work:,} to analyse at "
+            "each batch, and a fit tries four at least: more than the "
+            f"{MAX_FIT_WORK:,} a fit may analyse (a chain of at most {MAX_FIT_WORK // 8:,} "
+            "layers); compare batches one at a time with --batch"
+        )
+    return probes
+
+
+def fit(
+    a_at,
+    limit: int,
+    dtype: str,
+    optimizer: str,
+    start: int = 1,
+    peaks=None,
+    probes: int | None = None,
+    **step,
+) -> int:
     """The largest batch whose training step's peak (in CUDA's blocks) fits in ``limit`` bytes
     (0 if not even batch 1); ``a_at(batch)`` analyses the spec at that batch; ``step`` holds
-    :func:`peak`'s other options.
+    :func:`peak`'s other options; ``probes``: the batches it may try (FitTooLong past them).
 
     The exact peak is close to affine in the batch, and CUDA's block rounding adds a slowly
     changing waste on top: each step is a Newton step on the rounded peak with the exact peak's
@@ -208,6 +242,12 @@ def fit(a_at, limit: int, dtype: str, optimizer: str, start: int = 1, peaks=None
 
     def total(n):  # (rounded, exact) peak; a batch the net refuses does not fit
         if n not in seen:
+            if probes is not None and len(seen) >= probes:
+                raise FitTooLong(
+                    f"the search tried {len(seen):,} batches without closing in, the most a fit "
+                    f"of this net may try ({MAX_FIT_WORK:,} layers and inputs analysed); compare "
+                    "batches one at a time with --batch"
+                )
             try:
                 p = peaks[n] = peak(a_at(n), dtype, optimizer, **step)
                 seen[n] = (p.peak_bytes_cuda, p.peak_bytes)

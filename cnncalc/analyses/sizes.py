@@ -27,6 +27,9 @@ MAX_SIZES = (
 )  # sizes one sweep decides; a wider range is refused (answer in runs, never out of memory)
 # sizes times layers: a sweep past it could take minutes, so it is refused with a narrower range
 MAX_WORK = 4_000_000
+# the layer rules one `cnncalc sizes` may run (sizes that stay apart each run every layer's):
+# about a second at most (a ResNet-50 over 4,096 sizes runs 23,177)
+MAX_RULES = 30_000
 
 
 @dataclass
@@ -124,6 +127,7 @@ def sweep(
     dims: list[int] | None = None,
     record=None,
     freeze=True,
+    budget: int | None = None,
 ) -> Sweep:
     """Decide every size in ``lo..hi`` (the ``vary`` dims set to it together, the others as the spec
     has them).
@@ -133,7 +137,7 @@ def sweep(
     for each group of sizes (then every layer runs its rule); ``freeze=False`` (and ``record``)
     infers the sizes
     left to inference at each size instead of at the spec's own (a net whose input dims are
-    names)."""
+    names); ``budget``: the layer rules it may run (SizesError past it)."""
     where = spatial_names(spec)
     idx = dims if dims is not None else [where[v] for v in vary]
     layers = spec.layers
@@ -228,6 +232,10 @@ def sweep(
                     v = v[1][j]
                 ins.append(v)
             a = dict(fixed[i])
+            if budget is not None:
+                budget -= 1
+                if budget < 0:
+                    _over_budget(spec, lo, hi, i)
             try:
                 if many:
                     out = kind.infer(a, [v[0] for v in ins], srcs[i])
@@ -357,6 +365,16 @@ def nearby(
     below = [v for v in ok if v < size]
     above = [v for v in ok if v > size]
     return (below[-1] if below else None), (above[0] if above else None)
+
+
+def _over_budget(spec: Spec, lo: int, hi: int, at: int) -> None:
+    n = len(spec.layers)
+    most = max(MAX_RULES // n, 1)
+    raise SizesError(
+        f"--range {lo}:{hi}: the sizes stay apart through this {n:,}-layer net, so deciding "
+        f"them runs more than {MAX_RULES:,} layer rules (reached at layer {at + 1:,}); ask for "
+        f"at most {most:,} sizes at a time (--range {lo}:{lo + most - 1})"
+    )
 
 
 def check_work(spec: Spec, lo: int, hi: int) -> None:

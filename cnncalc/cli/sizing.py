@@ -103,9 +103,9 @@ def memory(
     """One training step's memory: parameters, gradients, optimizer state, buffers, what autograd
     keeps."""
     source = Source(spec, read_options(scale, imgsz, set_))
+    from ..analyses.memory import FitTooLong, fit_probes, parse_size
     from ..analyses.memory import fit as fit_batch
     from ..analyses.memory import memory as measure
-    from ..analyses.memory import parse_size
     from ..engine import analyze, input_at
 
     if amp is not None and dtype is not Dtype.float32:
@@ -144,7 +144,18 @@ def memory(
                 return a
             return analyze(s, n)
 
-        fitted = (fit, fit_batch(at, limit, dtype.value, optimizer.value, peaks=peaks, **how))
+        try:
+            probes = fit_probes(a)
+            fitted = (
+                fit,
+                fit_batch(
+                    at, limit, dtype.value, optimizer.value, peaks=peaks, probes=probes, **how
+                ),
+            )
+        except FitTooLong as e:
+            status.done()
+            print(f"cnncalc: error: --fit: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
         status.done()
         if fitted[1] == 0:
             need = measure(analyze(s, 1), dtype.value, optimizer.value, **how).peak
@@ -184,7 +195,14 @@ def sizes(
     run the
     first layer that refuses it and why."""
     source = Source(spec, read_options(scale, imgsz, set_))
-    from ..analyses.sizes import SizesError, check_work, parse_range, parse_vary, sweep
+    from ..analyses.sizes import (
+        MAX_RULES,
+        SizesError,
+        check_work,
+        parse_range,
+        parse_vary,
+        sweep,
+    )
     from ..show.sizes import sizes_text
 
     try:
@@ -197,7 +215,7 @@ def sizes(
         if not names:
             raise SizesError(f"the input {list(s.input)} has no spatial dims to vary")
         check_work(s, lo, hi)
-        result = sweep(s, names, lo, hi, train)
+        result = sweep(s, names, lo, hi, train, budget=MAX_RULES)
     except OSError as e:
         cannot_read(source.path, e)
     except SizesError as e:

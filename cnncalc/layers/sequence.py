@@ -55,7 +55,7 @@ class Embedding(Kind):
 
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-MAX_RNN_LAYERS = 10_000  # as a spec's layers: each stacked layer holds its own tensors
+MAX_RNN_LAYERS = 5_000  # as a spec's layers: each stacked layer holds its own tensors
 
 
 class Recurrent(Kind):
