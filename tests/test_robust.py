@@ -248,3 +248,70 @@ def test_yaml_syntax_errors_are_placed_and_worded_as_ours(text, where, words, tm
     assert r.exit_code == 1 and first.startswith(f"{spec}:{where}: error: "), first
     assert "invalid YAML: " in first
     assert words in first and "\\n" not in first and ", line " not in first  # PyYAML's "in ..."
+
+
+CHAIN = (
+    "input: [1, 2, 8, 8]\nlayers:\n"
+    + "  - {type: Conv2d, out_channels: 2, kernel_size: 3, padding: 1}\n"
+)
+
+
+def test_the_layer_limit_is_a_located_refusal_and_the_limit_itself_is_taken(tmp_path):
+    from cnncalc.read.blocks import MAX_LAYERS
+
+    p = tmp_path / "spec.yaml"
+    p.write_text("input: [1, 4]\nlayers:\n" + "  - {type: ReLU}\n" * (MAX_LAYERS + 1))
+    r = run("check", p)
+    assert r.exit_code == 1 and f"more than the {MAX_LAYERS:,} a spec may have" in r.output
+    p.write_text("input: [1, 4]\nlayers:\n" + "  - {type: ReLU}\n" * MAX_LAYERS)
+    r = run("shapes", p, "--format", "json")
+    assert r.exit_code == 0 and r.output.count('"type": "ReLU"') == MAX_LAYERS
+
+
+def test_a_sweep_whose_sizes_stay_apart_is_refused_past_its_budget(tmp_path):
+    """1,000 padded convs keep 64 sizes apart at every layer: 64,000 rules, past the budget; the
+    refusal names a range that fits, and that range is decided."""
+    from cnncalc.analyses.sizes import MAX_RULES
+
+    p = tmp_path / "spec.yaml"
+    p.write_text(CHAIN.split("\n", 2)[0] + "\nlayers:\n" + CHAIN.split("\n", 2)[2] * 1000)
+    r = run("sizes", p, "--range", "1:64")
+    assert r.exit_code == 2, r.output
+    assert f"more than {MAX_RULES:,} layer rules" in r.output and "--range 1:30)" in r.output
+    r = run("sizes", p, "--range", "1:30", "--format", "json")
+    assert r.exit_code == 0 and '"valid"' in r.output, r.output
+
+
+def test_a_fit_past_its_work_is_a_usage_error_and_within_it_is_answered(tmp_path):
+    from cnncalc.analyses.memory import MAX_FIT_WORK
+
+    body = CHAIN.split("\n", 2)[2]
+    p = tmp_path / "spec.yaml"
+    p.write_text(CHAIN.split("\n", 2)[0] + "\nlayers:\n" + body * (MAX_FIT_WORK // 8 + 1))
+    r = run("memory", p, "--fit", "24GiB")
+    assert r.exit_code == 2 and "compare batches one at a time with --batch" in r.output, r.output
+    p.write_text(CHAIN.split("\n", 2)[0] + "\nlayers:\n" + body * 50)
+    r = run("memory", p, "--fit", "24GiB")
+    assert r.exit_code == 0 and "Largest batch whose training step's peak fits" in r.output
+
+
+def test_the_command_line_flushes_its_output_and_exit_status_before_it_ends(tmp_path):
+    """``cnncalc`` ends without tearing its objects down: what it printed is all there, and its
+    status is the command's."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "cnncalc"]
+    r = subprocess.run([*cmd, "shapes", "--format", "json"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("}"), r
+    import json
+
+    assert json.loads(r.stdout)["total_params"] == 81_194
+    r = subprocess.run(
+        [*cmd, "shapes", str(tmp_path / "none.yaml")], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "cannot read" in r.stderr
+    p = tmp_path / "bad.yaml"
+    p.write_text("input: [1, 4]\nlayers:\n  - {type: Nope}\n")
+    r = subprocess.run([*cmd, "shapes", str(p)], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith(f"{p}:3:"), r
