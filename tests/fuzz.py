@@ -477,7 +477,6 @@ def run_case(text: str, path: Path, time_limit: float = 2.0) -> list[str]:
         finally:
             gc.enable()
         took, cpu = time.perf_counter() - t0, time.process_time() - c0 + startup()
-        gc.collect(0)  # what the command left (its cycles), outside its time
         if cmd == ["shapes"] and r.exit_code == 1 and not refused:
             refused = True
             commands.append(["verify"])  # verify's refusal path: torch run up to the failing layer
@@ -493,6 +492,7 @@ def run_case(text: str, path: Path, time_limit: float = 2.0) -> list[str]:
             f"{' '.join(cmd)}: {p}"
             for p in check_output(path.read_text("utf-8", "replace"), r.output, str(path))
         ]
+    gc.collect()  # what the commands left (their cycles), outside their time
     return problems
 
 
