@@ -249,3 +249,19 @@ def test_an_ultralytics_model_folds_into_its_rows():
     assert {f"model.{i}" for i in range(19)} <= set(boxes)
     assert boxes["model.2"][1][1].startswith("C2f (") and boxes["model.13"][1][1] == "Cat dim 1"
     assert not list(root.iterfind(".//s:g[@class='group']", NS))  # no group of everything
+
+
+def test_folded_groups_that_feed_each_other_are_drawn(tmp_path):
+    """At depth 1, a -> b -> a: the main path's walk back ends where it meets itself (it looped
+    for ever once; fuzz seed 7,008,284)."""
+    p = tmp_path / "spec.yaml"
+    p.write_text(
+        "input: [1, 2, 4, 4]\nlayers:\n"
+        "  - {name: a.x, type: Conv2d, out_channels: 2, kernel_size: 1}\n"
+        "  - {name: b.y, type: ReLU}\n"
+        "  - {name: a.z, type: Conv2d, out_channels: 2, kernel_size: 1}\n"
+    )
+    for fmt in ("mermaid", "svg", "dot"):
+        r = CliRunner().invoke(app, ["draw", str(p), "--format", fmt, "--depth", "1"])
+        assert r.exit_code == 0, r.output
+        assert "a" in r.output and "b" in r.output and "(2 layers)" in r.output, r.output

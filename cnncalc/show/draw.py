@@ -241,7 +241,10 @@ def _main_path(order: list[str], edges: list[Edge], end: str) -> set:
         depth[n] = 1 + max((depth.get(p, 0) for p in preds.get(n, [])), default=-1)
     path, n = {end}, end
     while preds.get(n):
-        n = max(preds[n], key=lambda p: (depth.get(p, 0), -preds[n].index(p)))
+        ps = preds[n]
+        n = ps[max(range(len(ps)), key=lambda i: (depth.get(ps[i], 0), -i))]
+        if n in path:  # folded groups can feed each other: the walk ends where it meets itself
+            break
         path.add(n)
     return path
 

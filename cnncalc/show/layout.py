@@ -55,7 +55,8 @@ def layered(
         preds[v].append(u)
     rank = {}
     for n in nodes:
-        rank[n] = 1 + max((rank[u] for u in preds[n]), default=-1)
+        # an input not ranked yet is a folded group below that feeds this one: a back edge
+        rank[n] = 1 + max((rank[u] for u in preds[n] if u in rank), default=-1)
     if last_row:
         bottom = max((rank[n] for n in nodes if n not in last_row), default=0) + 1
         for n in last_row:
