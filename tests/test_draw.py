@@ -10,6 +10,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import geometry
 import pytest
 from typer.testing import CliRunner
 
@@ -50,25 +51,16 @@ def boxes_of(root):
 
 
 def check_picture(a, text):
+    """The geometry (tests/geometry.py), a labelled box per layer, an edge per input."""
+    geometry.check(text)
     root = ET.fromstring(text.split("\n", 1)[1] if text.startswith("<?xml") else text)
     boxes = boxes_of(root)
     names = [x.name for x in a.layers]
     assert set(names) <= set(boxes)  # a box per layer, labelled with its name and type
     for x in a.layers:
         assert boxes[x.name][1][0] == x.name and boxes[x.name][1][1].startswith(x.type)
-    rects = sorted((b[0] for b in boxes.values()), key=lambda r: (r[1], r[0]))
-    for i, (x0, y0, w0, h0) in enumerate(
-        rects
-    ):  # no two boxes overlap (rows first, then neighbours)
-        for x1, y1, w1, h1 in rects[i + 1 :]:
-            if y1 >= y0 + h0:
-                break
-            assert x1 >= x0 + w0 or x0 >= x1 + w1 or y1 >= y0 + h0 or y0 >= y1 + h1, (
-                (x0, y0, w0, h0),
-                (x1, y1, w1, h1),
-            )
     edges = [
-        (g.get("data-from"), g.get("data-to"), g.find("s:text", NS).text)
+        (g.get("data-from"), g.get("data-to"), g.get("data-shape"))
         for g in root.iterfind(".//s:g[@class='edge']", NS)
     ]
     shapes = {"input": a.input, **{x.name: x.output_shape for x in a.layers}}

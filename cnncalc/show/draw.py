@@ -13,6 +13,7 @@ marked with the diagnostic.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 
 from ..engine import base
@@ -46,6 +47,7 @@ class Node:
     params: int = 0
     detail: str = ""  # explain text (html pages)
     error: str | None = None
+    macs: int = 0
 
 
 @dataclass
@@ -168,6 +170,7 @@ def graph(
         if nid in nodes and nid != layer.name:  # another layer of a folded group
             n = nodes[nid]
             n.params += layer.param_count
+            n.macs += layer.macs
             n.shape = layer.output_shape
             counts[nid] += 1
             n.lines = _label(
@@ -183,6 +186,7 @@ def graph(
                 "group",
                 layer.output_shape,
                 layer.param_count,
+                macs=layer.macs,
             )
         else:
             nodes[nid] = Node(
@@ -192,6 +196,7 @@ def graph(
                 fam,
                 layer.output_shape,
                 layer.param_count,
+                macs=layer.macs,
             )
             if explain:
                 nodes[nid].detail = details[layer.name].strip()
@@ -203,9 +208,8 @@ def graph(
         spec_layer, message = failure
         srcs = spec_layer.inputs or ([a.layers[-1].name] if a.layers else ["input"])
         nid = spec_layer.name
-        nodes[nid] = Node(
-            nid, nid, [nid, spec_layer.type, "refused"], "error", None, 0, message, message
-        )
+        lines = [nid, spec_layer.type, "refused", *textwrap.wrap(message, 56)[:4]]
+        nodes[nid] = Node(nid, nid, lines, "error", None, 0, message, message)
         for s in srcs:
             if base(s) in of:
                 edges.append(Edge(of[base(s)], nid, shapes.get(s)))

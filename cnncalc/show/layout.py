@@ -1,28 +1,28 @@
-"""A layered (Sugiyama-style) layout for a net's graph: boxes in rows by depth, never overlapping,
-edges kept off
-the boxes.
+"""A layered (Sugiyama-style) layout of a net's graph in which every drawn thing has its own
+place: boxes never overlap, group frames nest or stand apart, labels never meet.
 
 1. rank: a node sits one row below the lowest of its inputs (rows follow the graph's depth);
-2. an edge spanning several rows passes through a narrow *dummy* slot in each row between, so it is
-routed
-   around the boxes of those rows; between rows there are no boxes, so no segment crosses one;
-3. order within rows: the order of a depth-first walk from the input (first inputs first), then
-median sweeps;
-4. x: per row, the positions closest (weighted least squares) to the mean of each node's neighbours
-that keep
-   the row's order and the minimum gap, solved exactly by pool-adjacent-violators; the main path
-   (the first
-   input of each layer, back from the output) weighs most, so it runs straight down.
+2. an edge spanning several rows passes a narrow *dummy* slot in each row between, so it is
+   routed around the boxes of those rows;
+3. order within rows (``rows``): a depth-first walk from the input, then median sweeps; then each
+   group's members together (``frames``: the groups as a tree, siblings by where they sit);
+4. x: per row, weighted least squares under the order and the gaps (the main path weighs most,
+   so it runs straight down); then the frames' borders solved with the boxes;
+5. y: each row is a band of boxes, with a title band above it for the frames that start there
+   and a foot band below for those that end there; between rows a gap holds the edges' shape
+   labels on as many lanes as they need (``labels``). Edges leave a box straight down to its
+   row's bottom and enter straight down from its row's top, so no segment crosses a box.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GAP_X = 24  # between neighbouring boxes of a row
-GAP_Y = 46  # between rows: the edges and their shape labels live here
+from . import frames as fr
+from . import labels as lb
+from .rows import coordinates, dfs_order, median_sweeps, straighten
+
 DUMMY_W = 14  # the slot an edge takes in a row it passes
-BIG = 4000  # nodes and edge slots past which x gets one sweep each way, not three: bounded cost
 
 
 @dataclass
@@ -39,17 +39,28 @@ class Layout:
     routes: dict  # (u, v, k) -> list of (x, y) points, from u's bottom to v's top
     width: float
     height: float
-    rows: list = field(default_factory=list)  # (top, height) per rank
+    rows: list = field(default_factory=list)  # (top, height) of each row's boxes
+    frames: dict = field(default_factory=dict)  # group -> Placed
+    labels: dict = field(default_factory=dict)  # label key -> (left x, centre y)
 
 
 def layered(
-    nodes: list, sizes: dict, edges: list, main: set | None = None, last_row: set | None = None
+    nodes: list,
+    sizes: dict,
+    edges: list,
+    main: set | None = None,
+    last_row: set | None = None,
+    groups: dict | None = None,
+    head_w: dict | None = None,
+    labels: list | None = None,
 ) -> Layout:
     """``nodes`` in topological order; ``sizes[n] = (w, h)``; ``edges`` (u, v) pairs (repeats
-    allowed);
-    ``main`` the nodes of the main path; ``last_row`` nodes placed in the bottom row (the net's
-    outputs)."""
+    allowed); ``main`` the nodes of the main path; ``last_row`` nodes placed in the bottom row
+    (the net's outputs); ``groups`` name -> member nodes (nested or apart), ``head_w`` the width
+    each frame's title needs; ``labels`` (key, edge index, "out" or "in", width): a label beside
+    that edge, in the gap below its source or above its target."""
     main = main or set()
+    groups = groups or {}
     preds: dict = {n: [] for n in nodes}
     for u, v in edges:
         preds[v].append(u)
@@ -61,7 +72,6 @@ def layered(
         bottom = max((rank[n] for n in nodes if n not in last_row), default=0) + 1
         for n in last_row:
             rank[n] = max(rank[n], bottom)
-    # dummy slots for the long edges
     w = dict(sizes)
     chains = {}  # edge index -> [u, d1, d2, ..., v]
     succ: dict = {n: [] for n in nodes}
@@ -79,39 +89,41 @@ def layered(
             succ[a].append(b)
             pred2[b].append(a)
         chains[i] = chain
-    rows: list[list] = [[] for _ in range(max(rank.values()) + 1)]
-    order = _dfs_order(nodes, succ)
+    rows: list[list] = [[] for _ in range(max(rank.values(), default=0) + 1)]
+    order = dfs_order(nodes, succ)
     for n in order:
         rows[rank[n]].append(n)
     placed = set(order)
     for n in rank:  # anything the walk missed (it reaches all from the roots, but stay safe)
         if n not in placed:
             rows[rank[n]].append(n)
-    _median_sweeps(rows, succ, pred2)
-    x = _coordinates(rows, w, succ, pred2, main)
-    _straighten(rows, w, x, chains)
-    # rows' tops: each as tall as its tallest box
-    tops, y = [], 0.0
-    row_h = []
-    for row in rows:
-        h = max((w[n][1] for n in row), default=0) or 20
-        tops.append(y)
-        row_h.append(h)
-        y += h + GAP_Y
-    left = min((x[n] - w[n][0] / 2 for n in x), default=0)
-    boxes = {}
-    for n in nodes:
-        bw, bh = w[n]
-        r = rank[n]
-        boxes[n] = Placed(x[n] - bw / 2 - left, tops[r] + (row_h[r] - bh) / 2, bw, bh)
-
-    # ports: the edges leaving (entering) a box spread along its bottom (top), ordered by where they
-    # go (come from)
-    def towards(i, end):
-        chain = chains[i]
-        m = chain[1] if end == "out" else chain[-2]
-        return x[m] - left
-
+    median_sweeps(rows, succ, pred2)
+    x = coordinates(rows, w, succ, pred2, main)
+    borders: dict = {}
+    t = None
+    if groups:
+        t = fr.tree(groups, rank)
+        items = [n for row in rows for n in row]
+        own = {n: fr.owner(t, n, edges) for n in items}
+        flat = fr.flatten(t, items, own, x)
+        at = {e: i for i, e in enumerate(flat)}
+        for row in rows:
+            row.sort(key=at.__getitem__)
+        x = coordinates(rows, w, succ, pred2, main)
+    straighten(rows, w, x, chains)
+    if t is not None:
+        borders = fr.solve(t, flat, own, rank, x, w, head_w or {g: 0.0 for g in groups})
+    # the bands of each row: titles of the frames that start there, feet of those that end there
+    nrows = len(rows)
+    head = [0.0] * nrows
+    foot = [0.0] * nrows
+    if t is not None:
+        for g, (r1, r2) in t.span.items():
+            head[r1] = max(head[r1], t.heads[g] * fr.HEAD_H)
+            foot[r2] = max(foot[r2], t.feet[g] * fr.FOOT_H)
+    row_h = [max((w[n][1] for n in row), default=0) or 20 for row in rows]
+    # ports: the edges leaving (entering) a box spread along its bottom (top), ordered by where
+    # they go (come from)
     outs: dict = {}
     ins: dict = {}
     for i, chain in chains.items():
@@ -120,161 +132,95 @@ def layered(
     port: dict = {}
     for end, table in (("out", outs), ("in", ins)):
         for n, edge_ids in table.items():
-            b = boxes[n]
-            edge_ids.sort(key=lambda i: towards(i, end))
+            bw = w[n][0]
+            edge_ids.sort(key=lambda i: x[chains[i][1] if end == "out" else chains[i][-2]])
             k = len(edge_ids)
             for j, i in enumerate(edge_ids):
-                port[(i, end)] = b.x + b.w / 2 if k == 1 else b.x + b.w * (j + 1) / (k + 1)
+                port[(i, end)] = x[n] - bw / 2 + (bw / 2 if k == 1 else bw * (j + 1) / (k + 1))
+    # labels, gap by gap: the gap below row r is as tall as its lanes need
+    asks: dict = {}
+    for key, i, end, width in labels or ():
+        chain = chains[i]
+        u, v = chain[0], chain[-1]
+        if rank[v] <= rank[u]:  # a back edge (folded groups feeding each other): below u
+            px = port[(i, "out")]
+            asks.setdefault(rank[u], []).append((key, px, foot[rank[u]], px, 0.0, width, False))
+            continue
+        if end == "out":
+            r, xa, a = rank[u], port[(i, "out")], foot[rank[u]]
+            nxt = chain[1]
+            xb, b = (port[(i, "in")], head[rank[v]]) if nxt == v else (x[nxt], 0.0)
+        else:
+            prv = chain[-2]
+            r = rank[v] - 1
+            xa, a = (port[(i, "out")], foot[r]) if prv == u else (x[prv], 0.0)
+            xb, b = port[(i, "in")], head[rank[v]]
+        asks.setdefault(r, []).append((key, xa, a, xb, b, width, xa > xb + 1))
+    gap = [lb.GAP_Y] * nrows
+    spots: dict = {}
+    for r, reqs in asks.items():
+        gap[r], spots[r] = lb.place(reqs)
+    # rows' tops
+    tops, y = [], 0.0
+    for r in range(nrows):
+        tops.append(y)
+        y += head[r] + row_h[r] + foot[r] + gap[r]
+    height = (y - (0 if nrows - 1 in asks else gap[-1])) if nrows else 0.0
+    band = [tops[r] + head[r] for r in range(nrows)]  # the top of each row's boxes
+    boxes = {}
+    for n in nodes:
+        bw, bh = w[n]
+        r = rank[n]
+        boxes[n] = Placed(x[n] - bw / 2, band[r] + (row_h[r] - bh) / 2, bw, bh)
     routes = {}
     for i, chain in chains.items():
         u, v = chain[0], chain[-1]
         bu, bv = boxes[u], boxes[v]
-        pts = [(port[(i, "out")], bu.y + bu.h)]
+        px = port[(i, "out")]
+        pts = [(px, bu.y + bu.h)]
+        if bu.y + bu.h < band[rank[u]] + row_h[rank[u]]:
+            pts.append((px, band[rank[u]] + row_h[rank[u]]))
         for d in chain[1:-1]:
-            cx = x[d] - left
-            pts += [(cx, tops[rank[d]]), (cx, tops[rank[d]] + row_h[rank[d]])]
-        pts.append((port[(i, "in")], bv.y))
+            r = rank[d]
+            pts += [(x[d], tops[r]), (x[d], band[r] + row_h[r] + foot[r])]
+        qx = port[(i, "in")]
+        if bv.y > band[rank[v]]:
+            pts.append((qx, band[rank[v]]))
+        pts.append((qx, bv.y))
         routes[(u, v, i)] = pts
-    width = max((b.x + b.w for b in boxes.values()), default=0)
-    for pts in routes.values():
-        width = max(width, *(p[0] for p in pts))
-    return Layout(boxes, routes, width, y - GAP_Y, list(zip(tops, row_h)))
-
-
-def _dfs_order(nodes, succ) -> list:
-    """Depth-first from the roots, each node's successors in edge order: branches stay together."""
-    seen, out = set(), []
-    for root in nodes:  # in order: the input first, then whatever the walk has not reached
-        if root in seen:
-            continue
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            out.append(n)
-            stack.extend(reversed(succ.get(n, [])))
-    return out
-
-
-def _median_sweeps(rows, succ, pred, sweeps: int = 4) -> None:
-    """Reorder each row by the median position of its neighbours in the row above (then below);
-    a sweep down and a sweep up that change nothing end it early (a fixed point: the rest would
-    change nothing either)."""
-    still = 0
-    for it in range(sweeps):
-        down = it % 2 == 0
-        seq = range(1, len(rows)) if down else range(len(rows) - 2, -1, -1)
-        moved = False
-        for r in seq:
-            if len(rows[r]) < 2:
-                continue  # one node: no order to find
-            ref = rows[r - 1] if down else rows[r + 1]
-            pos = {n: i for i, n in enumerate(ref)}
-            keys = {}
-            for i, n in enumerate(rows[r]):
-                near = sorted(pos[m] for m in (pred[n] if down else succ[n]) if m in pos)
-                keys[n] = near[len(near) // 2] if near else i
-            before = rows[r][:]
-            rows[r].sort(key=lambda n: keys[n])  # stable: ties keep the walk's order
-            moved = moved or rows[r] != before
-        still = 0 if moved else still + 1
-        if still == 2:
-            return
-
-
-def _coordinates(rows, w, succ, pred, main, sweeps: int = 6) -> dict:
-    x = {}
-    for row in rows:  # packed left to right to start
-        at = 0.0
-        for n in row:
-            x[n] = at + w[n][0] / 2
-            at += w[n][0] + GAP_X
-    for row in rows:  # the main path starts on one vertical line
-        for n in row:
-            if n in main:
-                shift = -x[n]
-                for m in row:
-                    x[m] += shift
-                break
-    # per node and sweep direction, the neighbours it follows (the main path follows only itself:
-    # straight down), or the other side's where it has none; and its weight
-    follows: list[dict] = [{}, {}]
-    weight = {}
-    for row in rows:
-        for n in row:
-            weight[n] = 1e4 if n in main else 4.0 if isinstance(n, tuple) else 1.0
-            for d, (ms, other) in enumerate(((pred[n], succ[n]), (succ[n], pred[n]))):
-                if n in main and any(m in main for m in ms):
-                    ms = [m for m in ms if m in main]
-                follows[d][n] = ms or other
-    for it in range(sweeps if len(x) <= BIG else 2):
-        down = it % 2 == 0
-        seq = range(len(rows)) if down else range(len(rows) - 1, -1, -1)
-        near_of = follows[0 if down else 1]
-        for r in seq:
-            row = rows[r]
-            want = []
-            for n in row:
-                near = near_of[n]
-                want.append(sum([x[m] for m in near]) / len(near) if near else x[n])
-            new = want if len(row) == 1 else _place(row, w, want, [weight[n] for n in row])
-            for n, v in zip(row, new):
-                x[n] = v
-    return x
-
-
-def _straighten(rows, w, x, chains) -> None:
-    """A long edge's slots on one vertical line where the rows let them (its rightmost or its
-    leftmost x)."""
-    where = {n: (r, i) for r, row in enumerate(rows) for i, n in enumerate(row)}
-    for chain in chains.values():
-        ds = chain[1:-1]
-        if len(ds) < 2:
-            continue
-        for target in (max(x[d] for d in ds), min(x[d] for d in ds)):
-            fits = True
-            for d in ds:
-                r, i = where[d]
-                row = rows[r]
-                half = w[d][0] / 2
-                if (
-                    i + 1 < len(row)
-                    and target + half + GAP_X > x[row[i + 1]] - w[row[i + 1]][0] / 2
-                ):
-                    fits = False
-                if i > 0 and target - half - GAP_X < x[row[i - 1]] + w[row[i - 1]][0] / 2:
-                    fits = False
-                if not fits:
-                    break
-            if fits:
-                for d in ds:
-                    x[d] = target
-                break
-
-
-def _place(row, w, want, weight) -> list[float]:
-    """Centres as close as possible to ``want`` (weighted least squares) that keep the order and the
-    gaps:
-    with offsets o_i (the packed widths before i) the constraint is c_i − o_i non-decreasing, an
-    isotonic
-    regression, solved exactly by pooling adjacent violators."""
-    offs, at = [], 0.0
-    for i, n in enumerate(row):
-        if i:
-            at += (w[row[i - 1]][0] + w[n][0]) / 2 + GAP_X
-        offs.append(at)
-    blocks: list[list[float]] = []  # [mean, weight, count]
-    for target, o, wt in zip(want, offs, weight):
-        blocks.append([target - o, wt, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            m2, w2, c2 = blocks.pop()
-            m1, w1, c1 = blocks.pop()
-            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
-    out, i = [], 0
-    for mean, _, count in blocks:
-        for _ in range(count):
-            out.append(mean + offs[i])
-            i += 1
-    return out
+    placed_frames = {}
+    if t is not None:
+        for g, (a, b) in borders.items():
+            r1, r2 = t.span[g]
+            y0 = band[r1] - t.heads[g] * fr.HEAD_H
+            y1 = band[r2] + row_h[r2] + t.feet[g] * fr.FOOT_H
+            placed_frames[g] = Placed(a, y0, b - a, y1 - y0)
+    spots_abs = {}
+    for r, got in spots.items():
+        top = band[r] + row_h[r] + foot[r]
+        for key, (lx, dy) in got.items():
+            spots_abs[key] = (lx, top + dy)
+    # everything from x = 0
+    xs = [b.x for b in boxes.values()] + [f.x for f in placed_frames.values()]
+    xs += [p[0] for pts in routes.values() for p in pts] + [s[0] for s in spots_abs.values()]
+    left = min(xs, default=0.0)
+    for b in [*boxes.values(), *placed_frames.values()]:
+        b.x -= left
+    routes = {k: [(px - left, py) for px, py in pts] for k, pts in routes.items()}
+    spots_abs = {k: (lx - left, ly) for k, (lx, ly) in spots_abs.items()}
+    label_w = {key: wd for key, _, _, wd in labels or ()}
+    width = max(
+        [b.x + b.w for b in [*boxes.values(), *placed_frames.values()]]
+        + [p[0] for pts in routes.values() for p in pts]
+        + [lx + label_w[k] for k, (lx, _) in spots_abs.items()],
+        default=0.0,
+    )
+    return Layout(
+        boxes,
+        routes,
+        width,
+        height,
+        [(band[r], row_h[r]) for r in range(nrows)],
+        placed_frames,
+        spots_abs,
+    )

@@ -8,28 +8,80 @@ import html
 import json
 
 from ..model import Analysis
-from .draw import CHAR_W, FAMILIES, LINE_H, PAD, Graph, Node, shape_text
+from .draw import FAMILIES, LINE_H, PAD, Graph, Node, shape_text
+from .metrics import text_width
+
+BOLD = ' font-weight="bold"'
+NAME_PX, TEXT_PX, SHAPE_PX, GROUP_PX = 12, 11, 10, 11  # font sizes: names, lines, shapes, titles
 
 
 def _size(n: Node) -> tuple[float, float]:
-    w = max(len(line) for line in n.lines) * CHAR_W + 2 * PAD
-    return max(w, 64.0), len(n.lines) * LINE_H + 2 * PAD - 2
+    w = max(
+        text_width(line, NAME_PX if i == 0 else TEXT_PX, bold=i == 0)
+        for i, line in enumerate(n.lines)
+    )
+    return max(w + 2 * PAD, 64.0), len(n.lines) * LINE_H + 2 * PAD - 2
 
 
-def svg(g: Graph, standalone: bool = True) -> str:
+def label_plan(g: Graph) -> tuple[dict, list]:
+    """Which edge carries the shape label of which: edges that leave one box with one shape share
+    one label below it; of the rest, those that enter one box with one shape share one above it.
+    Returns edge -> the edge whose label it shares, and the layout's label requests."""
+    carrier: dict = {}
+    asks: list = []
+    by_src: dict = {}
+    for i, e in enumerate(g.edges):
+        by_src.setdefault((e.src, e.shape), []).append(i)
+    rest = []
+    for ids in by_src.values():
+        if len(ids) > 1:
+            rep = ids[len(ids) // 2]
+            asks.append((rep, rep, "out"))
+            carrier.update((i, rep) for i in ids)
+        else:
+            rest.append(ids[0])
+    by_dst: dict = {}
+    for i in rest:
+        by_dst.setdefault((g.edges[i].dst, g.edges[i].shape), []).append(i)
+    for ids in by_dst.values():
+        rep = ids[len(ids) // 2]
+        asks.append((rep, rep, "in"))
+        carrier.update((i, rep) for i in ids)
+    asks = [(k, i, end, text_width(shape_text(g.edges[i].shape), SHAPE_PX)) for k, i, end in asks]
+    return carrier, asks
+
+
+def picture(g: Graph):
+    """The layout of ``g``'s boxes, frames and labels (``svg`` draws it; the tests measure it)."""
     from .layout import layered
 
     sizes = {n.id: _size(n) for n in g.nodes}
+    carrier, asks = label_plan(g)
+    heads = {name: text_width(name, GROUP_PX) + 12 for name in g.groups}
     lay = layered(
-        [n.id for n in g.nodes], sizes, [(e.src, e.dst) for e in g.edges], g.main, set(g.outputs)
+        [n.id for n in g.nodes],
+        sizes,
+        [(e.src, e.dst) for e in g.edges],
+        g.main,
+        set(g.outputs),
+        g.groups,
+        heads,
+        asks,
     )
+    return lay, carrier
+
+
+def svg(g: Graph, standalone: bool = True, folds: dict | None = None) -> str:
+    """The picture as SVG; ``folds`` (group -> its folded box's lines) adds, hidden, the box each
+    group folds into (the HTML page shows it on a click)."""
+    lay, carrier = picture(g)
     margin, legend_h = 24, 22
     top = margin + 26  # the title
-    width = lay.width + 2 * margin
     present = {n.family for n in g.nodes}
     fams = [f for f in FAMILIES if f in present]
-    legend_w = sum(len(FAMILIES[f][2]) * CHAR_W + 34 for f in fams)
-    width = max(width, legend_w + 2 * margin)
+    legend_w = sum(text_width(FAMILIES[f][2], TEXT_PX) + 34 for f in fams)
+    title_w = text_width(g.title, 15, bold=True)
+    width = max(lay.width, legend_w, title_w) + 2 * margin
     height = top + lay.height + margin + legend_h + 12
     ox, oy = margin, top
     out = []
@@ -41,10 +93,10 @@ def svg(g: Graph, standalone: bool = True) -> str:
         'sans-serif" font-size="11">'
     )
     out.append(
-        "<style>.layer "
-        "text{fill:#111}.name{font-weight:bold;font-size:12px}.shape{fill:#444;font-size:10px}"
-        ".group-label{fill:#666;font-size:11px;font-style:italic}.edge "
-        "path{fill:none;stroke:#777;stroke-width:1.2}.layer:hover rect{stroke-width:2.4}</style>"
+        "<style>.layer text{fill:#111}.name{font-weight:bold;font-size:12px}"
+        ".shape{fill:#444;font-size:10px}.group-label{fill:#555;font-size:11px}"
+        ".edge path{fill:none;stroke:#777;stroke-width:1.2}.layer:hover rect{stroke-width:2.4}"
+        "</style>"
     )
     out.append(
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
@@ -55,51 +107,40 @@ def svg(g: Graph, standalone: bool = True) -> str:
         f'<text x="{margin}" y="{margin + 6}" font-size="15" '
         f'font-weight="bold">{_x(g.title)}</text>'
     )
-    # groups, outermost first, behind everything
-    for name, members in sorted(g.groups.items(), key=lambda kv: kv[0].count(".")):
-        bs = [lay.boxes[m] for m in members]
+    # groups, outermost first, behind everything; the title in the band at the frame's top
+    for name in sorted(lay.frames, key=lambda n: -len(g.groups[n])):
+        f = lay.frames[name]
         level = name.count(".")
-        pad = (
-            18 - 5 * level
-        )  # room for the label, written down the left side (off the edges' shape labels)
-        x0 = min(b.x for b in bs) - pad + ox
-        y0 = min(b.y for b in bs) - 8 + 3 * level + oy
-        x1 = max(b.x + b.w for b in bs) + pad + ox
-        y1 = max(b.y + b.h for b in bs) + 8 - 3 * level + oy
+        x0, y0 = f.x + ox, f.y + oy
         out.append(
             f'<g class="group" data-name="{_x(name)}"><rect x="{x0:.1f}" y="{y0:.1f}" '
-            f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
-            f'rx="10" fill="{"#f6f7f9" if level == 0 else "#eef0f4"}" stroke="#c8ccd4" '
+            f'width="{f.w:.1f}" height="{f.h:.1f}" rx="8" '
+            f'fill="{"#f6f7f9" if level == 0 else "#eceef3"}" stroke="#c8ccd4" '
             'stroke-dasharray="4 3"/>'
-            f'<text class="group-label" transform="translate({x0 + 3:.1f},{y0 + 6:.1f}) '
-            f'rotate(90)">{_x(name)}</text></g>'
+            f'<text class="group-label" x="{x0 + 6:.1f}" y="{y0 + 12.5:.1f}">{_x(name)}</text></g>'
         )
     for (u, v, i), pts in lay.routes.items():
         e = g.edges[i]
         d = "M" + " L".join(f"{px + ox:.1f},{py + oy:.1f}" for px, py in pts)
-        (x0, y0), (x1, y1) = (
-            pts[-2],
-            pts[-1],
-        )  # on the last segment: edges into one box come from apart
-        target = lay.boxes[v]
-        left = (
-            x0 + x1
-        ) / 2 < target.x + target.w / 2 - 1  # an edge into the left half: its label on the left
-        lx, ly = (x0 + x1) / 2 + ox + (-4 if left else 4), (y0 + y1) / 2 + oy + 3
-        anchor = ' text-anchor="end"' if left else ""
+        shape = _x(shape_text(e.shape))
+        label = ""
+        if carrier.get(i) == i and i in lay.labels:
+            lx, ly = lay.labels[i]
+            label = f'<text class="shape" x="{lx + ox:.1f}" y="{ly + oy + 3.5:.1f}">{shape}</text>'
         out.append(
-            f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}"><path d="{d}" '
-            f'marker-end="url(#arrow)"/><text class="shape" x="{lx:.1f}" '
-            f'y="{ly:.1f}"{anchor}>{_x(shape_text(e.shape))}</text></g>'
+            f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}" data-shape="{shape}">'
+            f'<path d="{d}" marker-end="url(#arrow)"/>{label}</g>'
         )
+    chains = _chains(g)
     for n in g.nodes:
         b = lay.boxes[n.id]
         fill, stroke, _ = FAMILIES.get(n.family, FAMILIES["group"])
         x, y = b.x + ox, b.y + oy
         tip = n.detail or "\n".join(n.lines)
         rx = 14 if n.family == "io" else 5
+        groups = f' data-groups="{_x(" ".join(chains[n.id]))}"' if chains.get(n.id) else ""
         out.append(
-            f'<g class="layer" data-name="{_x(n.name)}" data-family="{n.family}">'
+            f'<g class="layer" data-name="{_x(n.name)}" data-family="{n.family}"{groups}>'
             f"<title>{_x(tip)}</title>"
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="{rx}" '
             f'fill="{fill}" stroke="{stroke}" stroke-width="{2.4 if n.error else 1.2}"/>'
@@ -111,11 +152,21 @@ def svg(g: Graph, standalone: bool = True) -> str:
                 f'text-anchor="middle">{_x(line)}</text>'
             )
         out.append("</g>")
-        if n.error:
-            out.append(
-                f'<text x="{x + b.w + 8:.1f}" y="{y + 14:.1f}" fill="#d00000" '
-                f'font-size="11">{_x(n.error[:140])}</text>'
-            )
+    for name, lines in (folds or {}).items():  # hidden: the HTML page shows one on a click
+        f = lay.frames.get(name)
+        if f is None:
+            continue
+        x0, y0 = f.x + ox, f.y + oy
+        texts = "".join(
+            f'<text x="{x0 + f.w / 2:.1f}" y="{y0 + 16 + k * 13:.1f}" text-anchor="middle"'
+            f"{BOLD if k == 0 else ''}>{_x(line)}</text>"
+            for k, line in enumerate(lines)
+        )
+        out.append(
+            f'<g class="fold" data-group="{_x(name)}" display="none"><rect x="{x0:.1f}" '
+            f'y="{y0:.1f}" width="{f.w:.1f}" height="{f.h:.1f}" rx="8" fill="#f3f3f3" '
+            f'stroke="#888888" stroke-width="1.6"/>{texts}</g>'
+        )
     lx, ly = margin, height - legend_h
     for f in fams:
         fill, stroke, label = FAMILIES[f]
@@ -124,9 +175,18 @@ def svg(g: Graph, standalone: bool = True) -> str:
             f'stroke="{stroke}"/>'
         )
         out.append(f'<text x="{lx + 19}" y="{ly}" fill="#333">{_x(label)}</text>')
-        lx += len(label) * CHAR_W + 34
+        lx += text_width(label, TEXT_PX) + 34
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _chains(g: Graph) -> dict:
+    """Node -> the groups holding it, outermost first."""
+    out: dict = {}
+    for name, members in sorted(g.groups.items(), key=lambda kv: -len(kv[1])):
+        for m in members:
+            out.setdefault(m, []).append(name)
+    return out
 
 
 def _x(text: str) -> str:
