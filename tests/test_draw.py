@@ -18,8 +18,9 @@ from cnncalc.cli import app
 from cnncalc.engine import analyze, base
 from cnncalc.read import load, parse
 from cnncalc.show.draw import graph, mermaid, shape_text
+from cnncalc.show.page import page
 from cnncalc.show.render import fold
-from cnncalc.show.svg import page, svg
+from cnncalc.show.svg import svg
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {"s": "http://www.w3.org/2000/svg"}
@@ -178,7 +179,7 @@ def test_format_from_the_suffix_and_a_bad_suffix(tmp_path):
         out = tmp_path / f"net{suffix}"
         assert runner.invoke(app, ["draw", "-o", str(out)]).exit_code == 0
         assert out.read_text().startswith(start)
-    r = runner.invoke(app, ["draw", "-o", str(tmp_path / "net.png")])
+    r = runner.invoke(app, ["draw", "-o", str(tmp_path / "net.bmp")])
     assert r.exit_code == 2 and "cannot tell the format" in r.stderr
 
 

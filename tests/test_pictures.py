@@ -3,16 +3,23 @@ box or other text, every edge keeps its shape label (``geometry.check``). The ne
 config, the imported zoo, Ultralytics models, a GoogLeNet written as a new user would (branch
 groups with the ReLUs named outside them), a DenseNet block and random graphs (hypothesis)."""
 
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import geometry
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from cnncalc.cli import app
 from cnncalc.engine import analyze
 from cnncalc.read import load, parse
 from cnncalc.show.draw import graph
+from cnncalc.show.page import page
 from cnncalc.show.svg import svg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,3 +180,124 @@ def random_net(draw):
 def test_random_graphs_draw_clean(text, depth):
     a = analyze(parse(text))
     drawn(a, depth)
+
+
+def test_png_output_is_the_svg_rendered(tmp_path):
+    """``-o net.png``: a PNG twice the SVG's size, the layer colours on it; without -o, exit 2."""
+    Image = pytest.importorskip("PIL.Image")
+    out = tmp_path / "net.png"
+    spec = str(ROOT / "configs" / "lenet.yaml")
+    r = CliRunner().invoke(app, ["draw", spec, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = CliRunner().invoke(app, ["draw", spec]).stdout
+    width, height = (float(v) for v in re.search(r'width="(\d+)" height="(\d+)"', text).groups())
+    img = Image.open(out).convert("RGB")
+    assert img.size == (2 * width, 2 * height)
+    colours = {c for _, c in img.getcolors(maxcolors=1 << 20)}
+    assert {(0xDB, 0xE8, 0xFB), (0xF9, 0xDC, 0xDC)} <= colours  # conv blue, linear red
+    r = CliRunner().invoke(app, ["draw", spec, "--format", "png"])
+    assert r.exit_code == 2 and "-o FILE.png" in r.stderr
+
+
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+# run in the page after it loads: real text boxes (getBBox) against the layer boxes and each
+# other, then a click on a group (folds), on its box (unfolds), a search; the results as JSON
+PROBE = """<script>
+(() => {
+const out = {};
+const all = q => [...document.querySelectorAll(q)];
+const rects = all('g.layer').map(g => [g, g.querySelector('rect').getBBox()]);
+const meet = (a, b) => a.x < b.x + b.width - 0.5 && b.x < a.x + a.width - 0.5 &&
+  a.y < b.y + b.height - 0.5 && b.y < a.y + a.height - 0.5;
+const inside = (a, b) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 &&
+  a.x + a.width <= b.x + b.width + 0.5 && a.y + a.height <= b.y + b.height + 0.5;
+const texts = [...document.querySelectorAll('#view text')].filter(t => !t.closest('g.fold'))
+  .map(t => [t, t.getBBox(), t.closest('g.layer')]);
+const bad = [];
+for (const [t, b, own] of texts) {
+  for (const [g, r] of rects) {
+    if (g === own ? !inside(b, r) : meet(b, r)) bad.push(t.textContent + ' / ' + g.dataset.name);
+  }
+}
+for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+  const [a, ba, oa] = texts[i], [b, bb, ob] = texts[j];
+  if ((oa === null || oa !== ob) && meet(ba, bb)) bad.push(a.textContent + ' / ' + b.textContent);
+}
+out.overlaps = bad.slice(0, 20);
+const shown = () => all('g.layer').filter(g => g.style.display !== 'none').length;
+out.layers = shown();
+const G = document.querySelector('g.group[data-name="GROUP"]');
+G.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+out.folded = shown();
+const fold = document.querySelector('g.fold[data-group="GROUP"]');
+out.fold_shown = fold.getAttribute('display');
+out.fold_text = [...fold.querySelectorAll('text')].map(t => t.textContent);
+fold.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+out.unfolded = shown();
+out.fold_after = fold.getAttribute('display');
+const s = document.getElementById('search');
+s.value = 'QUERY'; s.dispatchEvent(new Event('input'));
+out.hits = document.querySelectorAll('g.layer.hit').length;
+out.rows = all('tr[data-name]').filter(r => r.style.display !== 'none').length;
+const side = document.getElementById('side'), table = side.querySelector('table');
+const right = el => el.getBoundingClientRect().right;
+out.table_fits = right(table) <= right(side) + 0.5;
+out.cells_cut = all('#side td, #side th').filter(c => c.scrollWidth > c.clientWidth + 1).length;
+const pre = document.createElement('pre'); pre.id = 'probe';
+pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script></body>"""
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium here (Debian: apt-get install chromium; .ci/run installs it)",
+)
+@pytest.mark.parametrize(
+    "net,group,query",
+    [("googlenet", "inception3a", "branch2"), ("by_hand", "inception4a.branch2", "relu_1")],
+)
+def test_the_page_folds_searches_and_fits_in_chromium(tmp_path, net, group, query):
+    a = analyze(
+        load(str(ROOT / "configs" / "googlenet.yaml"))
+        if net == "googlenet"
+        else parse(inception_net())
+    )
+    g = graph(a, explain=True)
+    html = page(g, a).replace("</body>", PROBE.replace("GROUP", group).replace("QUERY", query))
+    path = tmp_path / "net.html"
+    path.write_text(html)
+    r = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,900",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout)
+    assert m, r.stderr[-2000:]
+    out = json.loads(m.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    assert out["overlaps"] == []  # measured by the browser's own fonts
+    members = set(g.groups[group])
+    assert out["layers"] == len(g.nodes)
+    assert out["folded"] == len(g.nodes) - len(members)  # the group's boxes hidden
+    assert out["fold_shown"] == "inline" and out["fold_after"] == "none"
+    assert out["unfolded"] == len(g.nodes)
+    params = sum(x.param_count for x in a.layers if x.name in members)
+    macs = sum(x.macs for x in a.layers if x.name in members)
+    assert out["fold_text"][0] == f"{group} ({len(members)} layers)"
+    assert f"{params:,} params" in out["fold_text"] and f"{macs:,} MACs" in out["fold_text"]
+    assert out["fold_text"][1].startswith("in [1, ") and out["fold_text"][2].startswith("out [1, ")
+    named = sum(query in x.name for x in a.layers)
+    assert named > 0 and out["hits"] == out["rows"] == named
+    assert out["table_fits"] and out["cells_cut"] == 0

@@ -31,6 +31,7 @@ class DrawFormat(str, Enum):
     html = "html"
     mermaid = "mermaid"
     dot = "dot"
+    png = "png"
 
 
 SUFFIXES = {
@@ -42,6 +43,7 @@ SUFFIXES = {
     ".md": "mermaid",
     ".dot": "dot",
     ".gv": "dot",
+    ".png": "png",
 }
 
 
@@ -53,7 +55,9 @@ def draw(
     ] = None,
     format: Annotated[
         DrawFormat | None,
-        typer.Option("--format", "-f", help="svg, html (one self-contained page), mermaid or dot."),
+        typer.Option(
+            "--format", "-f", help="svg, html (one self-contained page), mermaid, dot or png."
+        ),
     ] = None,
     depth: DepthOpt = None,
     batch: BatchOpt = None,
@@ -67,7 +71,8 @@ def draw(
     An invalid spec is drawn up to the layer that does not fit, that layer marked (exit 1)."""
     source = Source(spec, read_options(scale, imgsz, set_))
     from ..show import draw as pictures
-    from ..show.svg import page, svg
+    from ..show.page import page
+    from ..show.svg import svg
 
     fmt = format.value if format else None
     if fmt is None and output:
@@ -75,14 +80,19 @@ def draw(
         if fmt is None:
             print(
                 f"cnncalc: error: cannot tell the format from '{output}': use --format "
-                "svg|html|mermaid|dot",
+                "svg|html|mermaid|dot|png",
                 file=sys.stderr,
             )
             raise typer.Exit(2)
     fmt = fmt or "svg"
+    if fmt == "png" and not output:
+        print("cnncalc: error: PNG output goes to a file: add -o FILE.png", file=sys.stderr)
+        raise typer.Exit(2)
 
     def picture(a, failure=None) -> None:
         g = pictures.graph(a, depth, failure, explain=fmt == "html")
+        if fmt == "png":
+            return _write_png(svg(g), output)
         render_it = {"svg": svg, "mermaid": pictures.mermaid, "dot": pictures.dot}.get(fmt)
         write(render_it(g) if render_it else page(g, a), output)
 
@@ -92,6 +102,22 @@ def draw(
         emit(diags, github_actions())
 
     picture(run(source, batch, False, shown=shown))
+
+
+def _write_png(svg_text: str, output: str) -> None:
+    from ..show.png import Unavailable, png
+
+    try:
+        data = png(svg_text)
+    except Unavailable as e:
+        print(f"cnncalc: error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    try:
+        with open(output, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 def _failing_layer(source: Source, diag: Diagnostic):

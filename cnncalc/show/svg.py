@@ -1,13 +1,11 @@
-"""A drawn net as SVG, and as a self-contained HTML page around it (zoom, pan, the layer table,
-explain per layer)."""
+"""A drawn net as SVG: the layout's boxes, frames and labels as elements (the HTML page, in
+``page``, wraps it)."""
 
 from __future__ import annotations
 
 import functools
 import html
-import json
 
-from ..model import Analysis
 from .draw import FAMILIES, LINE_H, PAD, Graph, Node, shape_text
 from .metrics import text_width
 
@@ -158,8 +156,8 @@ def svg(g: Graph, standalone: bool = True, folds: dict | None = None) -> str:
             continue
         x0, y0 = f.x + ox, f.y + oy
         texts = "".join(
-            f'<text x="{x0 + f.w / 2:.1f}" y="{y0 + 16 + k * 13:.1f}" text-anchor="middle"'
-            f"{BOLD if k == 0 else ''}>{_x(line)}</text>"
+            f'<text x="{x0 + f.w / 2:.1f}" y="{y0 + 14 + k * 12:.1f}" text-anchor="middle" '
+            f'font-size="10"{BOLD if k == 0 else ""}>{_x(line)}</text>'
             for k, line in enumerate(lines)
         )
         out.append(
@@ -196,89 +194,3 @@ def _x(text: str) -> str:
 @functools.lru_cache(maxsize=4096)  # names and shapes repeat: each escaped once
 def _escaped(text: str) -> str:
     return html.escape(text, quote=True)
-
-
-# ---- HTML ---------------------------------------------------------------------------------------
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body{{margin:0;font-family:Helvetica,Arial,sans-serif;display:flex;height:100vh}}
-#view{{flex:1;overflow:hidden;cursor:grab;background:#fff;border-right:1px solid #ddd}}
-#view svg{{width:100%;height:100%}}
-#side{{width:34%;min-width:320px;overflow:auto;padding:12px;box-sizing:border-box;font-size:13px}}
-pre{{white-space:pre-wrap;background:#f6f6f6;padding:8px;border-radius:4px}}
-table{{border-collapse:collapse;font-size:12px}}
-td,th{{border-bottom:1px solid #eee;padding:2px 6px;text-align:left}}
-td{{white-space:nowrap}}td.n{{text-align:right}}tr.sel{{background:#fff3c4}}tr[data-name]{{cursor:pointer}}
-</style></head><body>
-<div id="view">{svg}</div>
-<div id="side"><h2>{title}</h2>
-<p>Wheel to zoom, drag to pan; click a box (or a row) for its numbers and rules.</p>
-<pre id="detail">Click a layer.</pre>
-<table><thead>
-<tr><th>Layer</th><th>Type</th><th>Output shape</th><th>Params</th><th>MACs</th></tr>
-</thead>
-<tbody>{rows}</tbody></table>{footer}</div>
-<script>
-const details = {details};
-const svg = document.querySelector('#view svg');
-const view = document.getElementById('view');
-let vb = svg.getAttribute('viewBox').split(' ').map(Number);
-svg.setAttribute('preserveAspectRatio', 'xMidYMin meet');
-svg.removeAttribute('width'); svg.removeAttribute('height');
-function set() {{ svg.setAttribute('viewBox', vb.join(' ')); }}
-// start at the top, as wide as the picture (a tall net scrolls by panning)
-const box = view.getBoundingClientRect();
-vb = [vb[0], vb[1], vb[2], Math.min(vb[3], vb[2] * box.height / Math.max(box.width, 1))]; set();
-const full = vb.slice();
-view.addEventListener('wheel', e => {{
-  e.preventDefault();
-  const r = svg.getBoundingClientRect(), k = e.deltaY > 0 ? 1.15 : 1 / 1.15;
-  const px = vb[0] + (e.clientX - r.left) / r.width * vb[2];
-  const py = vb[1] + (e.clientY - r.top) / r.height * vb[3];
-  vb = [px - (px - vb[0]) * k, py - (py - vb[1]) * k, vb[2] * k, vb[3] * k]; set();
-}}, {{passive: false}});
-let drag = null;
-view.addEventListener('mousedown', e => {{ drag = [e.clientX, e.clientY, vb[0], vb[1]]; }});
-window.addEventListener('mouseup', () => {{ drag = null; }});
-window.addEventListener('mousemove', e => {{
-  if (!drag) return;
-  const r = svg.getBoundingClientRect(), s = vb[2] / r.width;
-  vb[0] = drag[2] - (e.clientX - drag[0]) * s; vb[1] = drag[3] - (e.clientY - drag[1]) * s; set();
-}});
-view.addEventListener('dblclick', () => {{ vb = full.slice(); set(); }});
-function show(name) {{
-  document.getElementById('detail').textContent = details[name] || name;
-  document.querySelectorAll('tr.sel').forEach(t => t.classList.remove('sel'));
-  const row = document.querySelector('tr[data-name="' + CSS.escape(name) + '"]');
-  if (row) {{ row.classList.add('sel'); }}
-}}
-const pick = el => el.addEventListener('click', () => show(el.dataset.name));
-document.querySelectorAll('g.layer').forEach(pick);
-document.querySelectorAll('tr[data-name]').forEach(pick);
-</script></body></html>
-"""
-
-
-def page(g: Graph, a: Analysis) -> str:
-    """One self-contained file: the picture (zoom, pan), the layer table, each layer's explain
-    text."""
-    rows = "".join(
-        "<tr "
-        f'data-name="{_x(x.name)}"><td>{_x(x.name)}</td><td>{_x(x.type)}</td><td>{_x(shape_text(x.output_shape))}</td>'
-        f'<td class="n">{x.param_count:,}</td><td class="n">{x.macs:,}</td></tr>'
-        for x in a.layers
-    )
-    footer = (
-        f"<p>Total params: {a.total_params:,}<br>Trainable params: "
-        f"{a.trainable_params:,}<br>MACs: {a.total_macs:,}</p>"
-    )
-    details = {n.name: n.detail for n in g.nodes if n.detail}
-    data = json.dumps(details).replace("</", "<\\/")
-    return PAGE.format(
-        title=_x(g.title), svg=svg(g, standalone=False), rows=rows, footer=footer, details=data
-    )
-
-
-# ---- Mermaid and DOT ----------------------------------------------------------------------------
