@@ -61,14 +61,20 @@ def measure(text: str) -> dict:
         for k, t in enumerate(g.iterfind("s:text", NS)):
             texts.append((("box", name), _text(t, 12 if k == 0 else 11, k == 0), t.text))
     for g in root.iterfind(".//s:g[@class='group']", NS):
+        frames[g.get("data-name")] = _rect(g.find("s:rect", NS))
+    for g in root.iterfind(".//s:g[@class='group-title']", NS):
         name = g.get("data-name")
-        frames[name] = _rect(g.find("s:rect", NS))
         texts.append((("group", name), _text(g.find("s:text", NS), 11, False), name))
-    for g in root.iterfind(".//s:g[@class='edge']", NS):
+    labelled = set()
+    for g in root.iterfind(".//s:g[@class='label']", NS):
         t = g.find("s:text", NS)
-        edges.append((g.get("data-from"), g.get("data-to"), g.get("data-shape"), t is not None))
-        if t is not None:
-            texts.append((("edge", len(edges) - 1), _text(t, 10, False), t.text))
+        key = (g.get("data-from"), g.get("data-to"), g.get("data-shape"))
+        assert t.text == key[2], (t.text, key)
+        labelled.add(key)
+        texts.append((("edge", key), _text(t, 10, False), t.text))
+    for g in root.iterfind(".//s:g[@class='edge']", NS):
+        key = (g.get("data-from"), g.get("data-to"), g.get("data-shape"))
+        edges.append((*key, key in labelled))
     title = root.find("s:text", NS)  # the picture's title, 15 px bold
     texts.append((("title", ""), _text(title, 15, True), title.text))
     return {"boxes": boxes, "frames": frames, "texts": texts, "edges": edges}

@@ -19,7 +19,7 @@ from .rows import GAP_X
 
 PADX = 8  # a frame's side to what it holds
 GAPF = 12  # a frame's side to what stands beside it
-HEAD_H = 17  # a frame's title band
+HEAD_H = 22  # a frame's title band (its text, then room for the arrowheads below it)
 FOOT_H = 8  # below a frame's last row, per frame ending there
 INF = float("inf")
 

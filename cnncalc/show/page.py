@@ -24,7 +24,8 @@ td,th{{border-bottom:1px solid #eee;padding:2px 4px;text-align:left;overflow-wra
 th:nth-child(1){{width:30%}}th:nth-child(2){{width:19%}}th:nth-child(3){{width:23%}}
 th:nth-child(4){{width:12%}}th:nth-child(5){{width:16%}}
 td.n,th.n{{text-align:right}}tr.sel{{background:#fff3c4}}tr[data-name]{{cursor:pointer}}
-g.group{{cursor:pointer}}g.fold{{cursor:pointer}}g.layer.hit rect{{stroke:#e08a00;stroke-width:3}}
+g.group,g.group-title,g.fold{{cursor:pointer}}
+g.layer.hit rect{{stroke:#e08a00;stroke-width:3}}
 </style></head><body>
 <div id="view">{svg}</div>
 <div id="side"><h2>{title}</h2>
@@ -88,11 +89,11 @@ function refresh() {{
   document.querySelectorAll('g.layer').forEach(el => {{
     el.style.display = within[el.dataset.name].some(g => folded.has(g)) ? 'none' : '';
   }});
-  document.querySelectorAll('g.edge').forEach(el => {{
+  document.querySelectorAll('g.edge, g.label').forEach(el => {{
     const a = within[el.dataset.from] || [], b = within[el.dataset.to] || [];
     el.style.display = [...folded].some(f => a.includes(f) && b.includes(f)) ? 'none' : '';
   }});
-  document.querySelectorAll('g.group').forEach(el => {{
+  document.querySelectorAll('g.group, g.group-title').forEach(el => {{
     el.style.display = under(el.dataset.name) ? 'none' : '';
   }});
   document.querySelectorAll('g.fold').forEach(el => {{
@@ -104,7 +105,8 @@ function toggle(name) {{
   if (folded.has(name)) folded.delete(name); else folded.add(name);
   refresh();
 }}
-document.querySelectorAll('g.group').forEach(el => el.addEventListener('click', () => {{
+document.querySelectorAll('g.group, g.group-title').forEach(el => el.addEventListener(
+  'click', () => {{
   if (!moved) toggle(el.dataset.name);
 }}));
 document.querySelectorAll('g.fold').forEach(el => el.addEventListener('click', () => {{

@@ -105,30 +105,42 @@ def svg(g: Graph, standalone: bool = True, folds: dict | None = None) -> str:
         f'<text x="{margin}" y="{margin + 6}" font-size="15" '
         f'font-weight="bold">{_x(g.title)}</text>'
     )
-    # groups, outermost first, behind everything; the title in the band at the frame's top
-    for name in sorted(lay.frames, key=lambda n: -len(g.groups[n])):
+    # frames, outermost first, behind everything; then the edges; then, over the edges on a
+    # backing of their own, the frames' titles (in the band at each frame's top) and the labels
+    frames = sorted(lay.frames, key=lambda n: -len(g.groups[n]))
+    for name in frames:
         f = lay.frames[name]
-        level = name.count(".")
-        x0, y0 = f.x + ox, f.y + oy
+        fill = "#f6f7f9" if name.count(".") == 0 else "#eceef3"
         out.append(
-            f'<g class="group" data-name="{_x(name)}"><rect x="{x0:.1f}" y="{y0:.1f}" '
-            f'width="{f.w:.1f}" height="{f.h:.1f}" rx="8" '
-            f'fill="{"#f6f7f9" if level == 0 else "#eceef3"}" stroke="#c8ccd4" '
-            'stroke-dasharray="4 3"/>'
-            f'<text class="group-label" x="{x0 + 6:.1f}" y="{y0 + 12.5:.1f}">{_x(name)}</text></g>'
+            f'<g class="group" data-name="{_x(name)}"><rect x="{f.x + ox:.1f}" '
+            f'y="{f.y + oy:.1f}" width="{f.w:.1f}" height="{f.h:.1f}" rx="8" fill="{fill}" '
+            'stroke="#c8ccd4" stroke-dasharray="4 3"/></g>'
         )
+    labels = []
     for (u, v, i), pts in lay.routes.items():
         e = g.edges[i]
         d = "M" + " L".join(f"{px + ox:.1f},{py + oy:.1f}" for px, py in pts)
-        shape = _x(shape_text(e.shape))
-        label = ""
+        ends = f'data-from="{_x(u)}" data-to="{_x(v)}" data-shape="{_x(shape_text(e.shape))}"'
+        out.append(f'<g class="edge" {ends}><path d="{d}" marker-end="url(#arrow)"/></g>')
         if carrier.get(i) == i and i in lay.labels:
             lx, ly = lay.labels[i]
-            label = f'<text class="shape" x="{lx + ox:.1f}" y="{ly + oy + 3.5:.1f}">{shape}</text>'
+            text = shape_text(e.shape)
+            labels.append(
+                f'<g class="label" {ends}><rect x="{lx + ox - 1:.1f}" y="{ly + oy - 6:.1f}" '
+                f'width="{text_width(text, SHAPE_PX) + 2:.1f}" height="12" fill="white" '
+                f'fill-opacity="0.85"/><text class="shape" x="{lx + ox:.1f}" '
+                f'y="{ly + oy + 3.5:.1f}">{_x(text)}</text></g>'
+            )
+    for name in frames:
+        f = lay.frames[name]
+        fill = "#f6f7f9" if name.count(".") == 0 else "#eceef3"
         out.append(
-            f'<g class="edge" data-from="{_x(u)}" data-to="{_x(v)}" data-shape="{shape}">'
-            f'<path d="{d}" marker-end="url(#arrow)"/>{label}</g>'
+            f'<g class="group-title" data-name="{_x(name)}"><rect x="{f.x + ox + 4:.1f}" '
+            f'y="{f.y + oy + 2:.1f}" width="{text_width(name, GROUP_PX) + 4:.1f}" height="13" '
+            f'fill="{fill}"/><text class="group-label" x="{f.x + ox + 6:.1f}" '
+            f'y="{f.y + oy + 12.5:.1f}">{_x(name)}</text></g>'
         )
+    out += labels
     chains = _chains(g)
     for n in g.nodes:
         b = lay.boxes[n.id]
