@@ -11,10 +11,10 @@ lanes never meet, and in one lane they stand apart along the row.
 from __future__ import annotations
 
 GAP_Y = 46  # the least gap between rows
-LANE = 13  # label height plus room
+LANE = 15  # label height plus room
 LABEL_H = 12  # a label's box: 10 px text
 SIDE = 4  # a label's distance from its edge
-APART = 4  # between two labels of one lane
+APART = 10  # between two labels of one lane
 FEW = 8  # lanes tried one by one; past them, each label its own lane (bounded cost)
 
 
