@@ -103,6 +103,14 @@ def _oracle(type_, kw):
         "MatMul": lambda: torch.matmul,
         "ViewAs": lambda: lambda x, like: x.view_as(like),
         "ReshapeAs": lambda: lambda x, like: x.reshape_as(like),
+        "UpsampleAs": lambda: (
+            lambda x, like: torch.nn.functional.interpolate(
+                x,
+                size=like.shape[2:],
+                mode=kw.get("mode", "nearest"),
+                align_corners=kw.get("align_corners"),
+            )
+        ),
         "Add": lambda: _arith(torch.add, kw),
         "Mul": lambda: _arith(torch.mul, kw),
         "Div": lambda: _arith(torch.div, kw),

@@ -639,6 +639,21 @@ C = [
         ],
     ),
     (
+        (1, 3, 13, 7),
+        [
+            {"name": "p", "type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1},
+            {"name": "c", "type": "Conv2d", "out_channels": 5, "kernel_size": 1},
+            {"type": "UpsampleAs", "from": ["c", "input"]},
+        ],
+    ),  # to another tensor's size: 7 x 4 -> 13 x 7
+    (
+        (1, 3, 9, 6),
+        [
+            {"name": "p", "type": "MaxPool2d", "kernel_size": 2},
+            {"type": "UpsampleAs", "from": ["input", "p"], "mode": "bilinear"},
+        ],
+    ),
+    (
         (2, 6, 4, 5),
         [
             {"name": "s", "type": "Split", "split_size_or_sections": [2, 4]},

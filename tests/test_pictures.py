@@ -110,7 +110,9 @@ def test_every_spec_draws_clean_at_every_depth(path):
         drawn(a, depth)
 
 
-@pytest.mark.parametrize("name", ["yolo90.yaml", "yolo91-seg.yaml", "yolo93-pose.yaml"])
+@pytest.mark.parametrize(
+    "name", ["yolo90.yaml", "yolo91-seg.yaml", "yolo93-pose.yaml", "yolo97-gelan.yaml"]
+)
 def test_ultralytics_heads_draw_clean(name):
     a = analyze(load(str(ROOT / "tests" / "ultralytics" / name), imgsz=64))
     drawn(a)

@@ -71,6 +71,7 @@ def test_truth_covers_each_module_and_head():
         "yolo94-tiny.yaml",
         "yolo95m-obb.yaml",
         "yolo96-cls.yaml",
+        "yolo97-gelan.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):
@@ -247,6 +248,18 @@ head:
             "[[-1, 0], 1, C2f, [128, True]]",
             (7, 5),
             "row 2 (C2f): C2f takes one input, but from lists 2",
+        ),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[[0, 1], 1, CBFuse, [[0]]]",
+            (7, 5),
+            "row 2 (CBFuse): CBFuse's input row 0 is Conv, not CBLinear",
+        ),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[0, 1, CBLinear, [64]]",
+            (7, 5),
+            "row 2 (CBLinear): CBLinear takes [c2s, k, s, p, g]: a list of output channels",
         ),
         (
             "backbone:",

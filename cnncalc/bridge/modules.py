@@ -107,6 +107,17 @@ class ViewAs(nn.Module):
         return x.reshape_as(like) if self.reshape else x.view_as(like)
 
 
+class UpsampleAs(nn.Module):
+    def __init__(self, mode: str = "nearest", align_corners=None):
+        super().__init__()
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x, like):
+        return nn.functional.interpolate(
+            x, size=like.shape[2:], mode=self.mode, align_corners=self.align_corners
+        )
+
+
 class Contiguous(nn.Module):
     def forward(self, x):
         return x.contiguous()

@@ -193,6 +193,49 @@ class Upsample(Kind):
         return "Upsample", kw
 
 
+class UpsampleAs(Kind):
+    """``F.interpolate(x, size=other.shape[2:], mode=...)``: the first input resized to the
+    spatial size of the second (its values unread)."""
+
+    inputs = (2, 2)
+    shape_only = (1,)
+
+    def infer(self, a, xs, names=()):
+        x, like = xs
+        if len(x) not in (3, 4, 5):
+            raise LayerError(
+                "expects a 3-D, 4-D or 5-D (N, C, ...) first input, but "
+                f"'{names[0]}' {dims(x)} is {len(x)}-D",
+                "from",
+            )
+        if len(like) != len(x):
+            raise LayerError(
+                f"'{names[1]}' {dims(like)} gives the size, but it has {len(like)} dims and "
+                f"'{names[0]}' {dims(x)} has {len(x)}: the spatial dims must match in number",
+                "from",
+            )
+        mode = a["mode"]
+        if mode in _MODE_DIMS and _MODE_DIMS[mode] != len(x):
+            raise LayerError(
+                f"mode '{mode}' needs a {_MODE_DIMS[mode]}-D input, but '{names[0]}' "
+                f"{dims(x)} is {len(x)}-D",
+                "mode",
+            )
+        return Out(shape=(*x[:2], *like[2:]))
+
+    def saves(self, a, xs, out, grads):
+        return [("in", 0)] if a["mode"] == "area" else []
+
+    def explain(self, a, xs, out):
+        return [
+            f"{dims(xs[0])} -> {dims(out)}: resized ({a['mode']}) to the spatial size of the "
+            "second input"
+        ]
+
+    def module(self, kwargs):
+        return "UpsampleAs", dict(kwargs)
+
+
 class PixelShuffle(Kind):
     def infer(self, a, x):
         if len(x) < 3:
@@ -250,6 +293,18 @@ register(
             ),
             "align_corners": (optional(flag), None),
             "recompute_scale_factor": (optional(flag), None),
+        },
+    ),
+    UpsampleAs(
+        "UpsampleAs",
+        {
+            "mode": (
+                choice(
+                    "nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"
+                ),
+                "nearest",
+            ),
+            "align_corners": (optional(flag), None),
         },
     ),
     PixelShuffle("PixelShuffle", {"upscale_factor": (integer(), REQUIRED)}, up=True),

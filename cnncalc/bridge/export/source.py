@@ -70,6 +70,7 @@ EXPRESSIONS = {
     "Reshape",
     "ViewAs",
     "ReshapeAs",
+    "UpsampleAs",
     "Contiguous",
     "Permute",
     "Transpose",
@@ -135,6 +136,12 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.{t.lower()}({', '.join(map(str, a['shape']))})"
     if t in ("ViewAs", "ReshapeAs"):
         return f"{x}.{t[:-2].lower()}_as({args[1]})"
+    if t == "UpsampleAs":
+        corners = "" if a["align_corners"] is None else f", align_corners={a['align_corners']}"
+        return (
+            f"torch.nn.functional.interpolate({x}, size={args[1]}.shape[2:], "
+            f"mode={a['mode']!r}{corners})"
+        )
     if t == "Contiguous":
         return f"{x}.contiguous()"
     if t == "Permute":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .elan import ELAN1, SPPELAN, AConv, ADown, CBFuse, CBLinear, RepNCSPELAN4
 from .modules import (
     C2,
     C2PSA,
@@ -163,6 +164,13 @@ MODULES = {
         SPP,
         C2PSA,
         ResNetLayer,
+        RepNCSPELAN4,
+        ELAN1,
+        AConv,
+        ADown,
+        SPPELAN,
+        CBLinear,
+        CBFuse,
         Classify,
         Detect,
         Segment,
@@ -188,6 +196,11 @@ BASE = {
     "C3",
     "C3Ghost",
     "nn.ConvTranspose2d",
+    "RepNCSPELAN4",
+    "ELAN1",
+    "ADown",
+    "AConv",
+    "SPPELAN",
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA"}
 HEADS = {"Detect", "Segment", "Pose", "OBB"}
@@ -216,13 +229,6 @@ KNOWN_ELSEWHERE = {
     "HGStem",
     "HGBlock",
     "RepC3",
-    "RepNCSPELAN4",
-    "ELAN1",
-    "ADown",
-    "AConv",
-    "SPPELAN",
-    "CBLinear",
-    "CBFuse",
     "C2fCIB",
     "PSA",
     "SCDown",

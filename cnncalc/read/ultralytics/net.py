@@ -44,6 +44,7 @@ class _Net:
         self.leaves = 0
         self.default_act = ("SiLU", {})
         self.shared_act = False  # Conv.default_act: one module shared by every Conv, so one leaf
+        self.shared_rep_act = False  # RepConv.default_act: another, shared by every RepConv
         self.functional: set[str] = set()
 
     def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:

@@ -13,6 +13,7 @@ from ..layer import check_names, layer_spec, plain
 from ..options import ReadOptions
 from ..yamlpos import Map, Seq
 from . import IMGSZ, Model, Row, scale_of
+from .elan import fuse_channels
 from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT
 from .net import _Net, _Refused, make_divisible
 
@@ -223,13 +224,12 @@ def read(
         except (RecursionError, MemoryError):
             raise SpecError(f"row {i}: an argument is nested too deeply to read", apos) from None
         n = n_ = max(round(n * depth), 1) if n > 1 else n
-        c2 = (
-            ch[srcs[0]] if len(srcs) == 1 else prev_c2
-        )  # parse_model keeps the last row's c2 where a row sets none
+        # parse_model keeps the last row's c2 where a row sets none
+        c2 = ch[srcs[0]] if len(srcs) == 1 else prev_c2
         at = f"model.{i}"
         first = len(net.items)
         try:
-            if isinstance(f, list) and m not in HEADS and m != "Concat":
+            if isinstance(f, list) and m not in HEADS and m not in ("Concat", "CBFuse"):
                 raise _Refused(f"{m} takes one input, but from lists {len(f)}")
             if m in BASE:
                 if not args:
@@ -253,6 +253,13 @@ def read(
                 if len(args) < 4:
                     raise _Refused("ResNetLayer takes [c1, c2, s, is_first, n, e]")
                 c2 = args[1] if args[3] else args[1] * 4
+            elif m == "CBLinear":
+                if not args or not isinstance(args[0], list) or not all(map(_number, args[0])):
+                    raise _Refused("CBLinear takes [c2s, k, s, p, g]: a list of output channels")
+                c2 = list(args[0])
+                args = [ch[f], c2, *args[1:]]
+            elif m == "CBFuse":
+                c2 = fuse_channels(table, i, srcs, args, ch)
             elif m == "nn.BatchNorm2d":
                 args = [ch[f]]
             elif m == "Concat":
@@ -265,9 +272,7 @@ def read(
             out = _build(net, at, m, n, refs, args, i)
         except _Refused as e:
             raise SpecError(f"row {i} ({m}): {e}", rpos) from None
-        except (
-            TypeError
-        ) as e:  # the module's signature refused the args (or an argument of the wrong type)
+        except TypeError as e:  # the signature refused the args (or an argument's type)
             raise SpecError(f"row {i} ({m}): {_arity(m, args, e)}", apos) from None
         except (
             ArithmeticError,
@@ -282,7 +287,7 @@ def read(
                 f"{cut(str(e), 120)})",
                 apos,
             ) from None
-        if not isinstance(c2, int):
+        if not isinstance(c2, int) and m != "CBLinear":
             raise SpecError(f"row {i} ({m}): its output channels are not a number ({c2!r})", apos)
         prev_c2 = c2
         outs.append(out)
@@ -382,7 +387,7 @@ def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: i
             x = one(f"{at}.{k}", x)
         return x
     f = MODULES[m]
-    if m in HEADS:
+    if m in HEADS or m == "CBFuse":
         return f(net, at, refs, *args)
     x = refs[0]
     kw = (
