@@ -44,7 +44,9 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolov8n-p2.yaml yolov8n-p6.yaml yolov8n-seg-p6.yaml yolov8n-ghost.yaml yolov8n-ghost-p2.yaml
     yolo11n.yaml yolo11s.yaml yolo11m.yaml yolo11l.yaml yolo11n-seg.yaml yolo11s-seg.yaml
     yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml yolo11n-obb.yaml
-    yolov8n-cls-resnet50.yaml""".split()
+    yolov8n-cls-resnet50.yaml yolov9t.yaml yolov9s.yaml yolov9m.yaml yolov9c.yaml yolov9e.yaml
+    yolov9c-seg.yaml yolov9e-seg.yaml yolov10n.yaml yolov10s.yaml yolov10m.yaml yolov10b.yaml
+    yolov10l.yaml yolov10x.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -62,6 +64,8 @@ TEST_RUNS = [
     ("yolo95m-obb.yaml", 640),
     ("yolo97-gelan.yaml", 640),
     ("yolo97-gelan.yaml", 160),
+    ("yolo98n-nmsfree.yaml", 640),
+    ("yolo98s-nmsfree.yaml", 224),
     ("yolo96-cls.yaml", 640),
     ("yolo96-cls.yaml", 160),
     ("yolo96-cls.yaml", 100),

@@ -111,7 +111,14 @@ def test_every_spec_draws_clean_at_every_depth(path):
 
 
 @pytest.mark.parametrize(
-    "name", ["yolo90.yaml", "yolo91-seg.yaml", "yolo93-pose.yaml", "yolo97-gelan.yaml"]
+    "name",
+    [
+        "yolo90.yaml",
+        "yolo91-seg.yaml",
+        "yolo93-pose.yaml",
+        "yolo97-gelan.yaml",
+        "yolo98n-nmsfree.yaml",
+    ],
 )
 def test_ultralytics_heads_draw_clean(name):
     a = analyze(load(str(ROOT / "tests" / "ultralytics" / name), imgsz=64))

@@ -72,6 +72,7 @@ def test_truth_covers_each_module_and_head():
         "yolo95m-obb.yaml",
         "yolo96-cls.yaml",
         "yolo97-gelan.yaml",
+        "yolo98n-nmsfree.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):
@@ -254,6 +255,12 @@ head:
             "[[0, 1], 1, CBFuse, [[0]]]",
             (7, 5),
             "row 2 (CBFuse): CBFuse's input row 0 is Conv, not CBLinear",
+        ),
+        (
+            "[-1, 1, C2f, [128, True]]",
+            "[-1, 1, PSA, [256]]",
+            (7, 5),
+            "row 2 (PSA): PSA keeps its channels: its input has 32 and its output would have 64",
         ),
         (
             "[-1, 1, C2f, [128, True]]",

@@ -24,6 +24,7 @@ from .modules import (
     ResNetLayer,
 )
 from .net import _Refused
+from .v10 import PSA, C2fCIB, SCDown
 
 
 def _level_head(net, at, xs, chs, make):
@@ -45,7 +46,11 @@ def _three(net, c_out, c_mid):
     return make
 
 
-def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
+def Detect(
+    net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None, one2one=False, legacy=None
+):
+    """``one2one``: v10Detect's copy of both branches (``one2one_cv2``, ``one2one_cv3``), run
+    beside them; ``legacy`` the class branch's kind where the head fixes it."""
     if end2end:
         raise _Refused("end2end heads (one-to-one NMS-free outputs) are not read by cnncalc yet")
     nl = len(ch)
@@ -55,7 +60,7 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
     boxes = _level_head(net, f"{at}.cv2", xs, ch, _three(net, 4 * reg_max, c2))
 
     def cls(a, x, c):
-        if net.legacy:
+        if net.legacy if legacy is None else legacy:
             return _three(net, nc, c3)(a, x, c)
         y = DWConv(net, f"{a}.0.0", x, c, c, 3)
         y = Conv(net, f"{a}.0.1", y, c, c3, 1)
@@ -64,6 +69,14 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
         return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
 
     scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
+    pair = []
+    if one2one:  # the one-to-one branch, on the same maps (not detached in eval)
+        net.leaves += 2  # each is a deepcopy: with its own copy of the shared activation
+        pair = [
+            _level_head(net, f"{at}.one2one_cv2", xs, ch, _three(net, 4 * reg_max, c2)),
+            _level_head(net, f"{at}.one2one_cv3", xs, ch, cls),
+            *xs,
+        ]
     more = (
         extra() if extra else []
     )  # Segment / Pose / OBB: one more per-level head, concatenated into y
@@ -103,8 +116,14 @@ def Detect(net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None):
     box = net.add(f"{at}.decode.strides", "Mul", box, functional=True, value=8)
     sig = net.add(f"{at}.sigmoid", "Sigmoid", scores, functional=True)
     y = net.add(f"{at}.y", "Cat", [box, sig, *more], functional=True, dim=1)
-    net.outputs = [y, boxes, scores, *xs, *more]
+    net.outputs = [y, boxes, scores, *xs, *more, *pair]
     return y
+
+
+def v10Detect(net, at, xs, nc=80, ch=()):
+    """Detect's one-to-many head with the depthwise class branch, and its one-to-one copy; the
+    eval forward runs both and returns the one-to-many inference with both branches' maps."""
+    return Detect(net, at, xs, nc, 16, False, ch, one2one=True, legacy=False)
 
 
 def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
@@ -171,6 +190,10 @@ MODULES = {
         SPPELAN,
         CBLinear,
         CBFuse,
+        SCDown,
+        PSA,
+        C2fCIB,
+        v10Detect,
         Classify,
         Detect,
         Segment,
@@ -201,9 +224,12 @@ BASE = {
     "ADown",
     "AConv",
     "SPPELAN",
+    "SCDown",
+    "PSA",
+    "C2fCIB",
 }
-REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA"}
-HEADS = {"Detect", "Segment", "Pose", "OBB"}
+REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB"}
+HEADS = {"Detect", "Segment", "Pose", "OBB", "v10Detect"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -224,14 +250,10 @@ KNOWN_ELSEWHERE = {
     "YOLOEDetect",
     "YOLOESegment",
     "RTDETRDecoder",
-    "v10Detect",
     "AIFI",
     "HGStem",
     "HGBlock",
     "RepC3",
-    "C2fCIB",
-    "PSA",
-    "SCDown",
     "A2C2f",
     "C2fPSA",
     "TorchVision",

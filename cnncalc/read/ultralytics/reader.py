@@ -17,6 +17,8 @@ from .elan import fuse_channels
 from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT
 from .net import _Net, _Refused, make_divisible
 
+BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
+
 
 def spec_of(doc: Map, path: str, options: ReadOptions) -> Spec:
     """An Ultralytics model YAML's document -> the :class:`Spec` of its layers."""
@@ -245,10 +247,9 @@ def read(
                 if m in REPEAT:
                     args.insert(2, n)
                     n = 1
-                if m == "C3k2":
-                    net.legacy = False
-                    if chosen in {"m", "l", "x"}:
-                        args[3:4] = [True]
+                net.legacy = net.legacy and m not in ("C3k2", "C2fCIB")
+                if m == "C3k2" and chosen in {"m", "l", "x"}:
+                    args[3:4] = [True]
             elif m == "ResNetLayer":
                 if len(args) < 4:
                     raise _Refused("ResNetLayer takes [c1, c2, s, is_first, n, e]")
@@ -264,8 +265,9 @@ def read(
                 args = [ch[f]]
             elif m == "Concat":
                 c2 = sum(ch[x] for x in srcs)
-            elif m in HEADS:
-                args.extend([reg_max, end2end, [ch[x] for x in srcs]])
+            elif m in HEADS:  # v10Detect takes [nc, ch]; the others reg_max and end2end too
+                chs = [ch[x] for x in srcs]
+                args.extend([chs] if m == "v10Detect" else [reg_max, end2end, chs])
                 if m == "Segment" and len(args) > 2:
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
                 heads = refs
@@ -274,14 +276,7 @@ def read(
             raise SpecError(f"row {i} ({m}): {e}", rpos) from None
         except TypeError as e:  # the signature refused the args (or an argument's type)
             raise SpecError(f"row {i} ({m}): {_arity(m, args, e)}", apos) from None
-        except (
-            ArithmeticError,
-            ValueError,
-            IndexError,
-            KeyError,
-            AttributeError,
-            RecursionError,
-        ) as e:
+        except BUILD_ERRORS as e:
             raise SpecError(
                 f"row {i} ({m}): its arguments build no module ({type(e).__name__}: "
                 f"{cut(str(e), 120)})",
