@@ -46,7 +46,8 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolo11n-cls.yaml yolo11m-cls.yaml yolo11n-pose.yaml yolo11n-obb.yaml
     yolov8n-cls-resnet50.yaml yolov9t.yaml yolov9s.yaml yolov9m.yaml yolov9c.yaml yolov9e.yaml
     yolov9c-seg.yaml yolov9e-seg.yaml yolov10n.yaml yolov10s.yaml yolov10m.yaml yolov10b.yaml
-    yolov10l.yaml yolov10x.yaml""".split()
+    yolov10l.yaml yolov10x.yaml yolo12n.yaml yolo12s.yaml yolo12l.yaml yolo12n-seg.yaml
+    yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -66,6 +67,8 @@ TEST_RUNS = [
     ("yolo97-gelan.yaml", 160),
     ("yolo98n-nmsfree.yaml", 640),
     ("yolo98s-nmsfree.yaml", 224),
+    ("yolo99n-area.yaml", 640),
+    ("yolo99l-area.yaml", 256),
     ("yolo96-cls.yaml", 640),
     ("yolo96-cls.yaml", 160),
     ("yolo96-cls.yaml", 100),

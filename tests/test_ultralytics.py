@@ -73,6 +73,7 @@ def test_truth_covers_each_module_and_head():
         "yolo96-cls.yaml",
         "yolo97-gelan.yaml",
         "yolo98n-nmsfree.yaml",
+        "yolo99l-area.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

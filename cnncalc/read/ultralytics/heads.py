@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .area import A2C2f
 from .elan import ELAN1, SPPELAN, AConv, ADown, CBFuse, CBLinear, RepNCSPELAN4
 from .modules import (
     C2,
@@ -193,6 +194,7 @@ MODULES = {
         SCDown,
         PSA,
         C2fCIB,
+        A2C2f,
         v10Detect,
         Classify,
         Detect,
@@ -227,8 +229,9 @@ BASE = {
     "SCDown",
     "PSA",
     "C2fCIB",
+    "A2C2f",
 }
-REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB"}
+REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
 HEADS = {"Detect", "Segment", "Pose", "OBB", "v10Detect"}
 NN = {
     "nn.Upsample": "Upsample",
@@ -254,7 +257,6 @@ KNOWN_ELSEWHERE = {
     "HGStem",
     "HGBlock",
     "RepC3",
-    "A2C2f",
     "C2fPSA",
     "TorchVision",
     "Index",

@@ -247,9 +247,11 @@ def read(
                 if m in REPEAT:
                     args.insert(2, n)
                     n = 1
-                net.legacy = net.legacy and m not in ("C3k2", "C2fCIB")
+                net.legacy = net.legacy and m not in ("C3k2", "C2fCIB", "A2C2f")
                 if m == "C3k2" and chosen in {"m", "l", "x"}:
                     args[3:4] = [True]
+                if m == "A2C2f" and chosen in {"l", "x"}:  # residual, with a smaller MLP
+                    args.extend((True, 1.2))
             elif m == "ResNetLayer":
                 if len(args) < 4:
                     raise _Refused("ResNetLayer takes [c1, c2, s, is_first, n, e]")
