@@ -52,8 +52,12 @@ def Detect(
 ):
     """``one2one``: v10Detect's copy of both branches (``one2one_cv2``, ``one2one_cv3``), run
     beside them; ``legacy`` the class branch's kind where the head fixes it."""
-    if end2end:
-        raise _Refused("end2end heads (one-to-one NMS-free outputs) are not read by cnncalc yet")
+    if end2end and extra is not None:
+        raise _Refused(
+            "end2end Segment, Pose and OBB heads (one-to-one NMS-free outputs) are not read by "
+            "cnncalc yet"
+        )
+    one2one = one2one or bool(end2end)  # YOLO26's Detect: v10Detect's pair of branches
     nl = len(ch)
     if nl == 0:
         raise _Refused("Detect needs at least one input in from")
