@@ -52,12 +52,7 @@ def Detect(
 ):
     """``one2one``: v10Detect's copy of both branches (``one2one_cv2``, ``one2one_cv3``), run
     beside them; ``legacy`` the class branch's kind where the head fixes it."""
-    if end2end and extra is not None:
-        raise _Refused(
-            "end2end Segment, Pose and OBB heads (one-to-one NMS-free outputs) are not read by "
-            "cnncalc yet"
-        )
-    one2one = one2one or bool(end2end)  # YOLO26's Detect: v10Detect's pair of branches
+    one2one = one2one or bool(end2end)  # YOLO26's heads: v10Detect's pair of branches
     nl = len(ch)
     if nl == 0:
         raise _Refused("Detect needs at least one input in from")
@@ -74,17 +69,17 @@ def Detect(
         return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
 
     scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
+    # Segment / Pose / OBB: one more per-level head, concatenated into y
+    more = extra("cv4") if extra else []
     pair = []
-    if one2one:  # the one-to-one branch, on the same maps (not detached in eval)
-        net.leaves += 2  # each is a deepcopy: with its own copy of the shared activation
+    if one2one:  # the one-to-one branches, on the same maps (not detached in eval)
+        net.leaves += 3 if extra else 2  # deep copies: each with its own copy of the activation
         pair = [
             _level_head(net, f"{at}.one2one_cv2", xs, ch, _three(net, 4 * reg_max, c2)),
             _level_head(net, f"{at}.one2one_cv3", xs, ch, cls),
             *xs,
+            *(extra("one2one_cv4") if extra else []),
         ]
-    more = (
-        extra() if extra else []
-    )  # Segment / Pose / OBB: one more per-level head, concatenated into y
     if reg_max > 1:
         d = net.add(
             f"{at}.dfl.bins",
@@ -134,22 +129,25 @@ def v10Detect(net, at, xs, nc=80, ch=()):
 def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
     c4 = max(ch[0] // 4, nm) if ch else nm
 
-    def extra():
-        return [_level_head(net, f"{at}.cv4", xs, ch, _three(net, nm, c4))]
+    def extra(name):
+        return [_level_head(net, f"{at}.{name}", xs, ch, _three(net, nm, c4))]
 
     y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
     proto = Proto(net, f"{at}.proto", xs[0], ch[0], npr, nm)
-    y_, boxes, scores, *rest = net.outputs
-    net.outputs = [y_, proto, boxes, scores, *xs, rest[-1], proto]
+    y_, boxes, scores, *rest = net.outputs  # rest: the maps, the masks, then the one-to-one's
+    mine, pair = rest[: len(xs) + 1], rest[len(xs) + 1 :]
+    net.outputs = [y_, proto, boxes, scores, *mine, proto, *(pair and [*pair, proto])]
     return y
 
 
 def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()):
+    if end2end:
+        raise _Refused("end2end Pose heads are not read by cnncalc yet")
     nk = kpt_shape[0] * kpt_shape[1]
     c4 = max(ch[0] // 4, nk) if ch else nk
 
-    def extra():
-        k = _level_head(net, f"{at}.cv4", xs, ch, _three(net, nk, c4))
+    def extra(name):
+        k = _level_head(net, f"{at}.{name}", xs, ch, _three(net, nk, c4))
         return [net.add(f"{at}.kpts_decode", "Mul", k, functional=True, value=2.0)]
 
     y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
@@ -158,17 +156,24 @@ def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()
     return y
 
 
-def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
+def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=(), *, raw=False):
+    """``raw``: OBB26, whose angles leave the head as the convs give them."""
     c4 = max(ch[0] // 4, ne) if ch else ne
 
-    def extra():
-        a = _level_head(net, f"{at}.cv4", xs, ch, _three(net, ne, c4))
-        a = net.add(f"{at}.angle.sigmoid", "Sigmoid", a, functional=True)
-        a = net.add(f"{at}.angle.shift", "Sub", a, functional=True, value=0.25)
-        return [net.add(f"{at}.angle", "Mul", a, functional=True, value=math.pi)]
+    def extra(name):
+        a = _level_head(net, f"{at}.{name}", xs, ch, _three(net, ne, c4))
+        if raw:
+            return [a]
+        out = f"{at}.angle" if name == "cv4" else f"{at}.one2one_angle"
+        a = net.add(f"{out}.sigmoid", "Sigmoid", a, functional=True)
+        a = net.add(f"{out}.shift", "Sub", a, functional=True, value=0.25)
+        return [net.add(out, "Mul", a, functional=True, value=math.pi)]
 
-    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
-    return y
+    return Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+
+
+def OBB26(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
+    return OBB(net, at, xs, nc, ne, reg_max, end2end, ch, raw=True)
 
 
 MODULES = {
@@ -200,6 +205,7 @@ MODULES = {
         C2fCIB,
         A2C2f,
         v10Detect,
+        OBB26,
         Classify,
         Detect,
         Segment,
@@ -236,7 +242,7 @@ BASE = {
     "A2C2f",
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
-HEADS = {"Detect", "Segment", "Pose", "OBB", "v10Detect"}
+HEADS = {"Detect", "Segment", "Pose", "OBB", "OBB26", "v10Detect"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -273,7 +279,6 @@ KNOWN_ELSEWHERE = {
     "DWConvTranspose2d",
     "Segment26",
     "Pose26",
-    "OBB26",
     "YOLOESegment26",
     "Depth",
     "SemanticSegment",

@@ -305,7 +305,7 @@ def read(
         else "pose"
         if last == "Pose"
         else "obb"
-        if last == "OBB"
+        if last in ("OBB", "OBB26")
         else "detect"
     )
     title = (
