@@ -74,6 +74,8 @@ def test_truth_covers_each_module_and_head():
         "yolo97-gelan.yaml",
         "yolo98n-nmsfree.yaml",
         "yolo99l-area.yaml",
+        "yolo88n-e2e.yaml",
+        "yolo89n-e2e-obb.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):
