@@ -138,7 +138,8 @@ def _outputs(spec: Spec, analysis: Analysis, outputs: dict) -> None:
     for layer in reversed(analysis.layers):
         if layer.name in reached:
             reached.update(base(s) for s in layer.inputs)
-    dead = [layer for layer in analysis.layers if layer.name not in reached]
+    held = getattr(spec.ultralytics, "held", ())  # tensors a model holds and never runs
+    dead = [x for x in analysis.layers if x.name not in reached and x.name not in held]
     for layer in dead[:20]:
         analysis.warnings.append(
             LayerWarning(

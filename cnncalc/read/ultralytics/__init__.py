@@ -62,3 +62,4 @@ class Model:
     leaves: int
     functional: set  # layers that are tensor operations in Ultralytics' forward, not modules
     heads: list[str] = field(default_factory=list)  # the Detect head's inputs (its strides)
+    held: set = field(default_factory=set)  # tensors held, never run (no warning: none reach out)

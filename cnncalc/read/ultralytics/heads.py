@@ -26,6 +26,7 @@ from .modules import (
 )
 from .net import _Refused
 from .v10 import PSA, C2fCIB, SCDown
+from .yolo26 import Proto26
 
 
 def _level_head(net, at, xs, chs, make):
@@ -126,14 +127,19 @@ def v10Detect(net, at, xs, nc=80, ch=()):
     return Detect(net, at, xs, nc, 16, False, ch, one2one=True, legacy=False)
 
 
-def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
+def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=(), *, v26=False):
+    """``v26``: Segment26, whose prototypes come from every level (Proto26)."""
     c4 = max(ch[0] // 4, nm) if ch else nm
 
     def extra(name):
         return [_level_head(net, f"{at}.{name}", xs, ch, _three(net, nm, c4))]
 
     y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
-    proto = Proto(net, f"{at}.proto", xs[0], ch[0], npr, nm)
+    proto = (
+        Proto26(net, f"{at}.proto", xs, ch, npr, nm, nc)
+        if v26
+        else Proto(net, f"{at}.proto", xs[0], ch[0], npr, nm)
+    )
     y_, boxes, scores, *rest = net.outputs  # rest: the maps, the masks, then the one-to-one's
     mine, pair = rest[: len(xs) + 1], rest[len(xs) + 1 :]
     net.outputs = [y_, proto, boxes, scores, *mine, proto, *(pair and [*pair, proto])]
@@ -172,6 +178,10 @@ def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=(), *, raw=False
     return Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
 
 
+def Segment26(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
+    return Segment(net, at, xs, nc, nm, npr, reg_max, end2end, ch, v26=True)
+
+
 def OBB26(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
     return OBB(net, at, xs, nc, ne, reg_max, end2end, ch, raw=True)
 
@@ -206,6 +216,7 @@ MODULES = {
         A2C2f,
         v10Detect,
         OBB26,
+        Segment26,
         Classify,
         Detect,
         Segment,
@@ -242,7 +253,7 @@ BASE = {
     "A2C2f",
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
-HEADS = {"Detect", "Segment", "Pose", "OBB", "OBB26", "v10Detect"}
+HEADS = {"Detect", "Segment", "Segment26", "Pose", "OBB", "OBB26", "v10Detect"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -277,7 +288,6 @@ KNOWN_ELSEWHERE = {
     "BottleneckCSP",
     "ConvTranspose",
     "DWConvTranspose2d",
-    "Segment26",
     "Pose26",
     "YOLOESegment26",
     "Depth",

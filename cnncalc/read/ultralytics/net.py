@@ -46,6 +46,7 @@ class _Net:
         self.shared_act = False  # Conv.default_act: one module shared by every Conv, so one leaf
         self.shared_rep_act = False  # RepConv.default_act: another, shared by every RepConv
         self.functional: set[str] = set()
+        self.held: set[str] = set()  # tensors modules hold that the eval forward never runs
 
     def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:
         if len(self.items) >= MAX_LAYERS:

@@ -270,7 +270,7 @@ def read(
             elif m in HEADS:  # v10Detect takes [nc, ch]; the others reg_max and end2end too
                 chs = [ch[x] for x in srcs]
                 args.extend([chs] if m == "v10Detect" else [reg_max, end2end, chs])
-                if m == "Segment" and len(args) > 2:
+                if m in ("Segment", "Segment26") and len(args) > 2:
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
                 heads = refs
             out = _build(net, at, m, n, refs, args, i)
@@ -301,7 +301,7 @@ def read(
         "classify"
         if last == "Classify"
         else "segment"
-        if last == "Segment"
+        if last in ("Segment", "Segment26")
         else "pose"
         if last == "Pose"
         else "obb"
@@ -313,7 +313,9 @@ def read(
         if path not in ("-", "<spec>", "<stdin>")
         else "Model"
     )
-    model = Model(title, task, ch_in, tuple(imgsz), table, net.leaves, net.functional, heads)
+    model = Model(
+        title, task, ch_in, tuple(imgsz), table, net.leaves, net.functional, heads, net.held
+    )
     outputs = net.outputs if net.outputs and table[-1].module in (*HEADS, "Classify") else None
     return [it for it in net.items], model, outputs, warnings
 
