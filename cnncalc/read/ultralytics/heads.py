@@ -26,7 +26,7 @@ from .modules import (
 )
 from .net import _Refused
 from .v10 import PSA, C2fCIB, SCDown
-from .yolo26 import Proto26
+from .yolo26 import Proto26, held_conv2d, held_flow
 
 
 def _level_head(net, at, xs, chs, make):
@@ -178,6 +178,39 @@ def OBB(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=(), *, raw=False
     return Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
 
 
+def Pose26(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()):
+    """Per level two Convs, then a 1×1 conv to the keypoints (``cv4_kpts``); the keypoints' sigmas
+    (``cv4_sigma``) and the RealNVP flow serve the training loss alone: held, never run."""
+    nk = kpt_shape[0] * kpt_shape[1]
+    c4 = max(ch[0] // 4, kpt_shape[0] * (kpt_shape[1] + 2)) if ch else nk
+    raws = []
+
+    def extra(name):
+        flat = []
+        for i, (x, c) in enumerate(zip(xs, ch)):
+            f = Conv(net, f"{at}.{name}.{i}.0", x, c, c4, 3)
+            f = Conv(net, f"{at}.{name}.{i}.1", f, c4, c4, 3)
+            k = net.add(
+                f"{at}.{name}_kpts.{i}", "Conv2d", f, in_channels=c4, out_channels=nk, kernel_size=1
+            )
+            flat.append(
+                net.add(f"{at}.{name}_kpts.{i}.flat", "Flatten", k, functional=True, start_dim=2)
+            )
+        raws.append(net.add(f"{at}.{name}_kpts.cat", "Cat", flat, functional=True, dim=-1))
+        if name != "cv4":
+            return [raws[-1]]
+        return [net.add(f"{at}.kpts_decode", "Mul", raws[-1], functional=True, value=2.0)]
+
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+    for name in ("cv4_sigma", "one2one_cv4_sigma") if end2end else ("cv4_sigma",):
+        for i in range(len(ch)):
+            held_conv2d(net, f"{at}.{name}.{i}", c4, kpt_shape[0] * 2)
+    held_flow(net, f"{at}.flow_model")
+    y_, boxes, scores, *rest = net.outputs  # rest: the maps, the decoded keypoints, the pair
+    net.outputs = [y_, boxes, scores, *xs, raws[0], *rest[len(xs) + 1 :]]
+    return y
+
+
 def Segment26(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
     return Segment(net, at, xs, nc, nm, npr, reg_max, end2end, ch, v26=True)
 
@@ -217,6 +250,7 @@ MODULES = {
         v10Detect,
         OBB26,
         Segment26,
+        Pose26,
         Classify,
         Detect,
         Segment,
@@ -253,7 +287,7 @@ BASE = {
     "A2C2f",
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
-HEADS = {"Detect", "Segment", "Segment26", "Pose", "OBB", "OBB26", "v10Detect"}
+HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -288,7 +322,6 @@ KNOWN_ELSEWHERE = {
     "BottleneckCSP",
     "ConvTranspose",
     "DWConvTranspose2d",
-    "Pose26",
     "YOLOESegment26",
     "Depth",
     "SemanticSegment",

@@ -303,7 +303,7 @@ def read(
         else "segment"
         if last in ("Segment", "Segment26")
         else "pose"
-        if last == "Pose"
+        if last in ("Pose", "Pose26")
         else "obb"
         if last in ("OBB", "OBB26")
         else "detect"

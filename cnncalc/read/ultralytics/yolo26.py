@@ -37,3 +37,23 @@ def Proto26(net, at, xs, ch, c_=256, c2=32, nc=80):
     _held(net, f"{at}.semseg.2.bias", "Parameter", shape=[nc])
     net.leaves += 1
     return p
+
+
+def held_conv2d(net, at, c1, c2):
+    """A 1×1 ``nn.Conv2d`` with bias, as tensors alone: one leaf module."""
+    _held(net, f"{at}.weight", "Parameter", shape=[c2, c1, 1, 1])
+    _held(net, f"{at}.bias", "Parameter", shape=[c2])
+    net.leaves += 1
+
+
+def held_flow(net, at):
+    """Pose26's RealNVP (the residual log-likelihood flow of its training loss): six scale and
+    six translation MLPs on 2-D points, and its buffers; the eval forward never runs it."""
+    for name, shape in (("loc", [2]), ("cov", [2, 2]), ("mask", [6, 2])):
+        _held(net, f"{at}.{name}", "Buffer", shape=shape)
+    for part, leaves in (("s", 6), ("t", 5)):  # Linear, SiLU, Linear, SiLU, Linear (, Tanh)
+        for j in range(6):
+            for k, (c1, c2) in zip((0, 2, 4), ((2, 64), (64, 64), (64, 2))):
+                _held(net, f"{at}.{part}.{j}.{k}.weight", "Parameter", shape=[c2, c1])
+                _held(net, f"{at}.{part}.{j}.{k}.bias", "Parameter", shape=[c2])
+            net.leaves += leaves
