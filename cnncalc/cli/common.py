@@ -200,13 +200,13 @@ def cannot_read(path: str, e: OSError):
     raise typer.Exit(2) from None
 
 
-def write(text: str, output: str | None) -> None:
-    """To the file ``output``, or to stdout."""
+def write(text: str | bytes, output: str | None) -> None:
+    """To the file ``output`` (bytes: as they are), or to stdout."""
     if not output:
         sys.stdout.write(text)
         return
     try:
-        with open(output, "w") as f:
+        with open(output, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
     except OSError as e:
         print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)

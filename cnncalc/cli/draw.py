@@ -112,12 +112,7 @@ def _write_png(svg_text: str, output: str) -> None:
     except Unavailable as e:
         print(f"cnncalc: error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
-    try:
-        with open(output, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        print(f"cnncalc: error: cannot write '{output}': {e.strerror or e}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    write(data, output)
 
 
 def _failing_layer(source: Source, diag: Diagnostic):

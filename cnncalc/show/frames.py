@@ -154,16 +154,7 @@ def solve(t: Tree, flat: list, own: dict, rank: dict, x: dict, w: dict, head_w: 
             return GAPF
         return GAP_X
 
-    lo: dict = {}
-    hi: dict = {}
-    for e in flat:  # what each group wants: around its items as they are
-        if _marker(e):
-            continue
-        g = own[e]
-        while g is not None:
-            lo[g] = min(lo.get(g, INF), x[e] - half(e) - PADX)
-            hi[g] = max(hi.get(g, -INF), x[e] + half(e) + PADX)
-            g = t.parent[g]
+    lo, hi = _reach(flat, own, x, half, t.parent)  # what each group wants, around its items
     left: dict = {}
     for e in flat:
         b = max((left[p] + half(p) + sep(p, e) for p in pred.get(e, ())), default=-INF)
@@ -192,15 +183,7 @@ def solve(t: Tree, flat: list, own: dict, rank: dict, x: dict, w: dict, head_w: 
         a = (left[("[", g)] + right[("[", g)]) / 2
         b = (left[("]", g)] + right[("]", g)]) / 2
         borders[g] = [a, b]
-    inner_lo: dict = {}
-    inner_hi: dict = {}
-    for e in flat:
-        if _marker(e):
-            continue
-        g = own[e]
-        if g is not None:
-            inner_lo[g] = min(inner_lo.get(g, INF), x[e] - half(e) - PADX)
-            inner_hi[g] = max(inner_hi.get(g, -INF), x[e] + half(e) + PADX)
+    inner_lo, inner_hi = _reach(flat, own, x, half, {})  # its own items (frames added below)
     for g in sorted(t.parent, key=t.size.__getitem__):
         a, b = borders[g]
         na, nb = inner_lo.get(g, a), inner_hi.get(g, b)
@@ -213,3 +196,19 @@ def solve(t: Tree, flat: list, own: dict, rank: dict, x: dict, w: dict, head_w: 
             inner_lo[p] = min(inner_lo.get(p, INF), borders[g][0] - PADX)
             inner_hi[p] = max(inner_hi.get(p, -INF), borders[g][1] + PADX)
     return borders
+
+
+def _reach(flat, own, x, half, parent: dict) -> tuple[dict, dict]:
+    """Each group's extent around its items, ``PADX`` out: its own items, and through ``parent``
+    (group -> the group around it) every group around them too."""
+    lo: dict = {}
+    hi: dict = {}
+    for e in flat:
+        if _marker(e):
+            continue
+        g = own[e]
+        while g is not None:
+            lo[g] = min(lo.get(g, INF), x[e] - half(e) - PADX)
+            hi[g] = max(hi.get(g, -INF), x[e] + half(e) + PADX)
+            g = parent.get(g)
+    return lo, hi

@@ -5,7 +5,7 @@ spec holds at every input size, as the module does."""
 
 from __future__ import annotations
 
-from .modules import C3k, Conv, _cat_conv
+from .modules import C3k, Conv, _cat_conv, attend
 from .net import _Refused
 
 
@@ -27,13 +27,8 @@ def AAttn(net, at, x, dim, num_heads, area=1):
     s = net.add(
         f"{at}.qkv_split", "Split", t, functional=True, split_size_or_sections=[hd] * 3, dim=2
     )
-    q, k, v = f"{s}:0", f"{s}:1", f"{s}:2"
-    q = net.add(f"{at}.q_scaled", "Mul", q, functional=True, value=hd**-0.5)
-    q = net.add(f"{at}.q_t", "Transpose", q, functional=True, dim0=-2, dim1=-1)
-    a = net.add(f"{at}.scores", "MatMul", [q, k], functional=True)
-    a = net.add(f"{at}.softmax", "Softmax", a, functional=True, dim=-1)
-    a = net.add(f"{at}.attn_t", "Transpose", a, functional=True, dim0=-2, dim1=-1)
-    y = net.add(f"{at}.mix", "MatMul", [v, a], functional=True)
+    v = f"{s}:2"
+    y = attend(net, at, f"{s}:0", f"{s}:1", v, hd**-0.5)
     like = net.add(f"{at}.nhwc", "Permute", x, functional=True, dims=[0, 2, 3, 1])  # (B, H, W, d)
 
     def back(name, z):  # (B', h, hd, N') -> (B, d, H, W), contiguous

@@ -150,6 +150,16 @@ def SPP(net, at, x, c1, c2, k=(5, 9, 13)):
     return _cat_conv(net, at, ys, c_ * (len(k) + 1), c2)
 
 
+def attend(net, at, q, k, v, scale):
+    """``v @ softmax((q · scale)ᵀ @ k)ᵀ`` on (…, d, N) tokens: the attention of PSA and YOLO12."""
+    q = net.add(f"{at}.q_scaled", "Mul", q, functional=True, value=scale)
+    q = net.add(f"{at}.q_t", "Transpose", q, functional=True, dim0=-2, dim1=-1)
+    a = net.add(f"{at}.scores", "MatMul", [q, k], functional=True)
+    a = net.add(f"{at}.softmax", "Softmax", a, functional=True, dim=-1)
+    a = net.add(f"{at}.attn_t", "Transpose", a, functional=True, dim0=-2, dim1=-1)
+    return net.add(f"{at}.mix", "MatMul", [v, a], functional=True)
+
+
 def Attention(net, at, x, dim, num_heads=8, attn_ratio=0.5):
     head_dim = dim // num_heads
     key_dim = int(head_dim * attn_ratio)
@@ -172,13 +182,8 @@ def Attention(net, at, x, dim, num_heads=8, attn_ratio=0.5):
         split_size_or_sections=[key_dim, key_dim, head_dim],
         dim=2,
     )
-    q, k, v = f"{s}:0", f"{s}:1", f"{s}:2"
-    q = net.add(f"{at}.q_scaled", "Mul", q, functional=True, value=key_dim**-0.5)
-    q = net.add(f"{at}.q_t", "Transpose", q, functional=True, dim0=-2, dim1=-1)
-    a = net.add(f"{at}.scores", "MatMul", [q, k], functional=True)
-    a = net.add(f"{at}.softmax", "Softmax", a, functional=True, dim=-1)
-    a = net.add(f"{at}.attn_t", "Transpose", a, functional=True, dim0=-2, dim1=-1)
-    y = net.add(f"{at}.mix", "MatMul", [v, a], functional=True)
+    v = f"{s}:2"
+    y = attend(net, at, f"{s}:0", f"{s}:1", v, key_dim**-0.5)
     y = net.add(f"{at}.mix_view", "ViewAs", [y, x], functional=True)
     vv = net.add(f"{at}.v_view", "ReshapeAs", [v, x], functional=True)
     pe = Conv(net, f"{at}.pe", vv, dim, dim, 3, 1, g=dim, act=False)
@@ -194,19 +199,26 @@ def PSABlock(net, at, x, c, attn_ratio=0.5, num_heads=4, shortcut=True):
     return net.add(f"{at}.add2", "Add", [x, y], functional=True) if shortcut else y
 
 
-def C2PSA(net, at, x, c1, c2, n=1, e=0.5):
+def psa_split(net, at, x, c1, c2, e, module, body):
+    """C2PSA's and PSA's frame: cv1, split in halves, ``body`` on the second, cat, cv2."""
     if c1 != c2:
         raise _Refused(
-            f"C2PSA keeps its channels: its input has {c1} and its output would have {c2} "
+            f"{module} keeps its channels: its input has {c1} and its output would have {c2} "
             "(Ultralytics asserts c1 == c2)"
         )
     c = int(c1 * e)
     y = Conv(net, f"{at}.cv1", x, c1, 2 * c, 1, 1)
     s = net.add(f"{at}.split", "Split", y, functional=True, split_size_or_sections=[c, c], dim=1)
-    b = f"{s}:1"
-    for j in range(n):
-        b = PSABlock(net, f"{at}.m.{j}", b, c, attn_ratio=0.5, num_heads=max(c // 64, 1))
-    return _cat_conv(net, at, [f"{s}:0", b], 2 * c, c1)
+    return _cat_conv(net, at, [f"{s}:0", body(f"{s}:1", c)], 2 * c, c1)
+
+
+def C2PSA(net, at, x, c1, c2, n=1, e=0.5):
+    def body(b, c):
+        for j in range(n):
+            b = PSABlock(net, f"{at}.m.{j}", b, c, attn_ratio=0.5, num_heads=max(c // 64, 1))
+        return b
+
+    return psa_split(net, at, x, c1, c2, e, "C2PSA", body)
 
 
 def ResNetBlock(net, at, x, c1, c2, s=1, e=4):

@@ -4,8 +4,7 @@ head, is with the heads); each adds the layers its
 
 from __future__ import annotations
 
-from .modules import Attention, C2f, Conv, _cat_conv
-from .net import _Refused
+from .modules import C2f, Conv, PSABlock, psa_split
 
 
 def SCDown(net, at, x, c1, c2, k, s):
@@ -43,18 +42,9 @@ def C2fCIB(net, at, x, c1, c2, n=1, shortcut=False, lk=False, g=1, e=0.5):
 
 
 def PSA(net, at, x, c1, c2, e=0.5):
-    if c1 != c2:
-        raise _Refused(
-            f"PSA keeps its channels: its input has {c1} and its output would have {c2} "
-            "(Ultralytics asserts c1 == c2)"
-        )
-    c = int(c1 * e)
-    y = Conv(net, f"{at}.cv1", x, c1, 2 * c, 1, 1)
-    s = net.add(f"{at}.split", "Split", y, functional=True, split_size_or_sections=[c, c], dim=1)
-    b = f"{s}:1"
-    a = Attention(net, f"{at}.attn", b, c, attn_ratio=0.5, num_heads=max(c // 64, 1))
-    b = net.add(f"{at}.add1", "Add", [b, a], functional=True)
-    f = Conv(net, f"{at}.ffn.0", b, c, c * 2, 1)
-    f = Conv(net, f"{at}.ffn.1", f, c * 2, c, 1, act=False)
-    b = net.add(f"{at}.add2", "Add", [b, f], functional=True)
-    return _cat_conv(net, at, [f"{s}:0", b], 2 * c, c1)
+    """One PSABlock on half the channels (its names straight under the module's)."""
+
+    def body(b, c):
+        return PSABlock(net, at, b, c, attn_ratio=0.5, num_heads=max(c // 64, 1))
+
+    return psa_split(net, at, x, c1, c2, e, "PSA", body)
