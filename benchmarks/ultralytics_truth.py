@@ -48,7 +48,8 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolov9c-seg.yaml yolov9e-seg.yaml yolov10n.yaml yolov10s.yaml yolov10m.yaml yolov10b.yaml
     yolov10l.yaml yolov10x.yaml yolo12n.yaml yolo12s.yaml yolo12l.yaml yolo12n-seg.yaml
     yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml yolo26n.yaml yolo26s.yaml yolo26n-p2.yaml
-    yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml""".split()
+    yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml
+    yolo26n-sem.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -74,6 +75,7 @@ TEST_RUNS = [
     ("yolo89n-e2e-obb.yaml", 320),
     ("yolo87n-e2e-seg.yaml", 384),
     ("yolo86n-e2e-pose.yaml", 320),
+    ("yolo85n-sem.yaml", 320),
     ("yolo96-cls.yaml", 640),
     ("yolo96-cls.yaml", 160),
     ("yolo96-cls.yaml", 100),
@@ -93,6 +95,8 @@ def build(cfg: str):
         "classify": tasks.ClassificationModel,
         "pose": tasks.PoseModel,
         "obb": tasks.OBBModel,
+        "semantic": tasks.SemanticSegmentationModel,
+        "depth": tasks.DepthModel,
     }[task]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = cls(d, verbose=False)

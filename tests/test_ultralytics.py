@@ -78,6 +78,7 @@ def test_truth_covers_each_module_and_head():
         "yolo89n-e2e-obb.yaml",
         "yolo87n-e2e-seg.yaml",
         "yolo86n-e2e-pose.yaml",
+        "yolo85n-sem.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

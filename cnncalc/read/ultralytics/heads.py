@@ -26,7 +26,7 @@ from .modules import (
 )
 from .net import _Refused
 from .v10 import PSA, C2fCIB, SCDown
-from .yolo26 import Proto26, held_conv2d, held_flow
+from .yolo26 import Proto26, held_conv, held_conv2d, held_flow
 
 
 def _level_head(net, at, xs, chs, make):
@@ -211,6 +211,19 @@ def Pose26(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=
     return y
 
 
+def SemanticSegment(net, at, xs, nc=19, ch=()):
+    """YOLO26's semantic head: a Conv and a 1×1 conv to the classes on the finest map; the
+    auxiliary head on the next map serves training alone: held, never run."""
+    c = ch[0]
+    y = Conv(net, f"{at}.classifier.0", xs[0], c, c, 3)
+    y = net.add(f"{at}.classifier.1", "Conv2d", y, in_channels=c, out_channels=nc, kernel_size=1)
+    if len(ch) > 1:
+        held_conv(net, f"{at}.aux_head.0", ch[1], c, 3)
+        held_conv2d(net, f"{at}.aux_head.1", c, nc)
+    net.outputs = [y]
+    return y
+
+
 def Segment26(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()):
     return Segment(net, at, xs, nc, nm, npr, reg_max, end2end, ch, v26=True)
 
@@ -251,6 +264,7 @@ MODULES = {
         OBB26,
         Segment26,
         Pose26,
+        SemanticSegment,
         Classify,
         Detect,
         Segment,
@@ -288,6 +302,7 @@ BASE = {
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
 HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
+HEADS |= {"SemanticSegment"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -324,5 +339,4 @@ KNOWN_ELSEWHERE = {
     "DWConvTranspose2d",
     "YOLOESegment26",
     "Depth",
-    "SemanticSegment",
 }

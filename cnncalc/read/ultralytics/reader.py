@@ -269,7 +269,8 @@ def read(
                 c2 = sum(ch[x] for x in srcs)
             elif m in HEADS:  # v10Detect takes [nc, ch]; the others reg_max and end2end too
                 chs = [ch[x] for x in srcs]
-                args.extend([chs] if m == "v10Detect" else [reg_max, end2end, chs])
+                plain = m in ("v10Detect", "SemanticSegment")  # [nc, ch]: no reg_max, end2end
+                args.extend([chs] if plain else [reg_max, end2end, chs])
                 if m in ("Segment", "Segment26") and len(args) > 2:
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
                 heads = refs
@@ -296,18 +297,15 @@ def read(
         for item, _ in net.items:
             if item["name"] == name:
                 item["trainable"] = False
-    last = table[-1].module
-    task = (
-        "classify"
-        if last == "Classify"
-        else "segment"
-        if last in ("Segment", "Segment26")
-        else "pose"
-        if last in ("Pose", "Pose26")
-        else "obb"
-        if last in ("OBB", "OBB26")
-        else "detect"
-    )
+    tasks = {"Classify": "classify", "SemanticSegment": "semantic", "Segment": "segment"}
+    tasks |= {
+        "Segment26": "segment",
+        "Pose": "pose",
+        "Pose26": "pose",
+        "OBB": "obb",
+        "OBB26": "obb",
+    }
+    task = tasks.get(table[-1].module, "detect")
     title = (
         Path(path).stem.replace("yolo", "YOLO")
         if path not in ("-", "<spec>", "<stdin>")
