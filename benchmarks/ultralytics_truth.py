@@ -49,7 +49,7 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolov10l.yaml yolov10x.yaml yolo12n.yaml yolo12s.yaml yolo12l.yaml yolo12n-seg.yaml
     yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml yolo26n.yaml yolo26s.yaml yolo26n-p2.yaml
     yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml
-    yolo26n-sem.yaml""".split()
+    yolo26n-sem.yaml yolo26n-depth.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -76,6 +76,7 @@ TEST_RUNS = [
     ("yolo87n-e2e-seg.yaml", 384),
     ("yolo86n-e2e-pose.yaml", 320),
     ("yolo85n-sem.yaml", 320),
+    ("yolo84n-depth.yaml", 256),
     ("yolo96-cls.yaml", 640),
     ("yolo96-cls.yaml", 160),
     ("yolo96-cls.yaml", 100),

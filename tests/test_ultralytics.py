@@ -79,6 +79,7 @@ def test_truth_covers_each_module_and_head():
         "yolo87n-e2e-seg.yaml",
         "yolo86n-e2e-pose.yaml",
         "yolo85n-sem.yaml",
+        "yolo84n-depth.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

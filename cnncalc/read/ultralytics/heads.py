@@ -26,7 +26,7 @@ from .modules import (
 )
 from .net import _Refused
 from .v10 import PSA, C2fCIB, SCDown
-from .yolo26 import Proto26, held_conv, held_conv2d, held_flow
+from .yolo26 import Depth, Proto26, held_conv, held_conv2d, held_flow
 
 
 def _level_head(net, at, xs, chs, make):
@@ -265,6 +265,7 @@ MODULES = {
         Segment26,
         Pose26,
         SemanticSegment,
+        Depth,
         Classify,
         Detect,
         Segment,
@@ -302,7 +303,10 @@ BASE = {
 }
 REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
 HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
-HEADS |= {"SemanticSegment"}
+HEADS |= {"SemanticSegment", "Depth"}
+TASKS = {"Classify": "classify", "SemanticSegment": "semantic", "Depth": "depth"}  # else detect
+TASKS |= {"Segment": "segment", "Segment26": "segment", "Pose": "pose", "Pose26": "pose"}
+TASKS |= {"OBB": "obb", "OBB26": "obb"}
 NN = {
     "nn.Upsample": "Upsample",
     "nn.MaxPool2d": "MaxPool2d",
@@ -338,5 +342,4 @@ KNOWN_ELSEWHERE = {
     "ConvTranspose",
     "DWConvTranspose2d",
     "YOLOESegment26",
-    "Depth",
 }

@@ -14,7 +14,7 @@ from ..options import ReadOptions
 from ..yamlpos import Map, Seq
 from . import IMGSZ, Model, Row, scale_of
 from .elan import fuse_channels
-from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT
+from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
 from .net import _Net, _Refused, make_divisible
 
 BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
@@ -269,7 +269,12 @@ def read(
                 c2 = sum(ch[x] for x in srcs)
             elif m in HEADS:  # v10Detect takes [nc, ch]; the others reg_max and end2end too
                 chs = [ch[x] for x in srcs]
-                plain = m in ("v10Detect", "SemanticSegment")  # [nc, ch]: no reg_max, end2end
+                args = args[:1] if m == "Depth" else args  # [c_mid, ch]
+                plain = m in (
+                    "v10Detect",
+                    "SemanticSegment",
+                    "Depth",
+                )  # [nc, ch]: no reg_max, end2end
                 args.extend([chs] if plain else [reg_max, end2end, chs])
                 if m in ("Segment", "Segment26") and len(args) > 2:
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
@@ -297,15 +302,7 @@ def read(
         for item, _ in net.items:
             if item["name"] == name:
                 item["trainable"] = False
-    tasks = {"Classify": "classify", "SemanticSegment": "semantic", "Segment": "segment"}
-    tasks |= {
-        "Segment26": "segment",
-        "Pose": "pose",
-        "Pose26": "pose",
-        "OBB": "obb",
-        "OBB26": "obb",
-    }
-    task = tasks.get(table[-1].module, "detect")
+    task = TASKS.get(table[-1].module, "detect")
     title = (
         Path(path).stem.replace("yolo", "YOLO")
         if path not in ("-", "<spec>", "<stdin>")

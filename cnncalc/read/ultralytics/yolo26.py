@@ -57,3 +57,46 @@ def held_flow(net, at):
                 _held(net, f"{at}.{part}.{j}.{k}.weight", "Parameter", shape=[c2, c1])
                 _held(net, f"{at}.{part}.{j}.{k}.bias", "Parameter", shape=[c2])
             net.leaves += leaves
+
+
+def Depth(net, at, xs, c_mid=256, ch=()):
+    """YOLO26's depth head: each map projected to ``c_mid``, merged top-down (bilinear ×2 with
+    aligned corners, added, refined by two Convs), a head up to stride 4, the log-depth clamped to
+    [-4, 5], then ``exp(cal_a · out + cal_b)`` with its calibration buffers."""
+    feats = [Conv(net, f"{at}.proj.{i}", x, c, c_mid, k=1) for i, (x, c) in enumerate(zip(xs, ch))]
+    out = feats[-1]
+    for i in range(len(ch) - 2, -1, -1):
+        out = net.add(
+            f"{at}.up{i}",
+            "Upsample",
+            out,
+            functional=True,
+            scale_factor=2,
+            mode="bilinear",
+            align_corners=True,
+        )
+        out = net.add(f"{at}.merge{i}", "Add", [out, feats[i]], functional=True)
+        out = Conv(net, f"{at}.refine.{i}.0", out, c_mid, c_mid, k=3)
+        out = Conv(net, f"{at}.refine.{i}.1", out, c_mid, c_mid, k=3)
+    h = c_mid // 2
+    out = Conv(net, f"{at}.head.0", out, c_mid, h, k=3)
+    out = net.add(
+        f"{at}.head.1",
+        "ConvTranspose2d",
+        out,
+        in_channels=h,
+        out_channels=h,
+        kernel_size=2,
+        stride=2,
+    )
+    out = Conv(net, f"{at}.head.2", out, h, c_mid // 4, k=3)
+    out = net.add(
+        f"{at}.head.3", "Conv2d", out, in_channels=c_mid // 4, out_channels=1, kernel_size=1
+    )
+    out = net.add(f"{at}.clamp", "Clamp", out, functional=True, min=-4.0, max=5.0)
+    a = net.add(f"{at}.cal_a", "Buffer", None, functional=True, shape=[1])
+    b = net.add(f"{at}.cal_b", "Buffer", None, functional=True, shape=[1])
+    out = net.add(f"{at}.calibrated", "Mul", [a, out], functional=True)
+    out = net.add(f"{at}.shifted", "Add", [out, b], functional=True)
+    net.outputs = [net.add(f"{at}.depth", "Exp", out, functional=True)]
+    return net.outputs[0]
