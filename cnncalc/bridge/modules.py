@@ -107,20 +107,6 @@ class ViewAs(nn.Module):
         return x.reshape_as(like) if self.reshape else x.view_as(like)
 
 
-class Clamp(nn.Module):
-    def __init__(self, min=None, max=None):
-        super().__init__()
-        self.min, self.max = min, max
-
-    def forward(self, x):
-        return x.clamp(self.min, self.max)
-
-
-class Exp(nn.Module):
-    def forward(self, x):
-        return x.exp()
-
-
 class UpsampleAs(nn.Module):
     def __init__(self, mode: str = "nearest", align_corners=None):
         super().__init__()

@@ -1,5 +1,4 @@
-"""Layers that keep the shape: activations, dropout, StochasticDepth, Identity, PReLU, Softmax,
-clamp and exp."""
+"""Layers that keep the shape: activations, dropout, StochasticDepth, Identity, PReLU, Softmax."""
 
 from __future__ import annotations
 
@@ -42,15 +41,6 @@ class Elementwise(Kind):
                 f"max_val ({a['max_val']}) must be greater than min_val ({a['min_val']})", "max_val"
             )
         return Out(shape=x, rf="same")
-
-
-class Pointwise(Elementwise):
-    """A tensor function torch.nn has no module for (``torch.clamp``, ``torch.exp``)."""
-
-    def infer(self, a, x):
-        if self.type == "Clamp" and a["min"] is None and a["max"] is None:
-            raise LayerError("give min, max or both (torch.clamp needs one)")
-        return Out(shape=x, rf="same")  # min above max: torch gives max everywhere, as here
 
 
 def elementwise(type_: str, args: dict | None = None, ndims=(), keeps: str = "in") -> Kind:
@@ -181,6 +171,4 @@ register(
     Softmax("Softmax", {"dim": (optional(integer(None)), None)}),
     Softmax("LogSoftmax", {"dim": (optional(integer(None)), None)}),
     Identity("Identity", {}),
-    Pointwise("Clamp", {"min": (optional(number()), None), "max": (optional(number()), None)}),
-    Pointwise("Exp", {}, keeps="out"),
 )

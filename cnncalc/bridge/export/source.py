@@ -71,8 +71,6 @@ EXPRESSIONS = {
     "ViewAs",
     "ReshapeAs",
     "UpsampleAs",
-    "Clamp",
-    "Exp",
     "Contiguous",
     "Permute",
     "Transpose",
@@ -138,10 +136,6 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         return f"{x}.{t.lower()}({', '.join(map(str, a['shape']))})"
     if t in ("ViewAs", "ReshapeAs"):
         return f"{x}.{t[:-2].lower()}_as({args[1]})"
-    if t == "Clamp":
-        return f"torch.clamp({x}, min={a['min']}, max={a['max']})"
-    if t == "Exp":
-        return f"torch.exp({x})"
     if t == "UpsampleAs":
         corners = "" if a["align_corners"] is None else f", align_corners={a['align_corners']}"
         return (

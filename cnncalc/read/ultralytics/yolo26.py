@@ -93,10 +93,10 @@ def Depth(net, at, xs, c_mid=256, ch=()):
     out = net.add(
         f"{at}.head.3", "Conv2d", out, in_channels=c_mid // 4, out_channels=1, kernel_size=1
     )
-    out = net.add(f"{at}.clamp", "Clamp", out, functional=True, min=-4.0, max=5.0)
+    out = net.add(f"{at}.clamp", "Pointwise", out, functional=True, op="clamp", min=-4.0, max=5.0)
     a = net.add(f"{at}.cal_a", "Buffer", None, functional=True, shape=[1])
     b = net.add(f"{at}.cal_b", "Buffer", None, functional=True, shape=[1])
     out = net.add(f"{at}.calibrated", "Mul", [a, out], functional=True)
     out = net.add(f"{at}.shifted", "Add", [out, b], functional=True)
-    net.outputs = [net.add(f"{at}.depth", "Exp", out, functional=True)]
+    net.outputs = [net.add(f"{at}.depth", "Pointwise", out, functional=True, op="exp")]
     return net.outputs[0]
