@@ -36,11 +36,8 @@ class Tree:
 
 def tree(groups: dict, rank: dict) -> Tree:
     """The groups as a tree (they nest or are apart: dotted prefixes), with their rows."""
-    order = sorted(groups, key=lambda g: (-len(groups[g]), g.count("."), g))
-    chain: dict = {}
-    for g in order:
-        for m in groups[g]:
-            chain.setdefault(m, []).append(g)
+    order = _outermost_first(groups)
+    chain = chains(groups)
     parent = {}
     for g in order:
         c = chain[groups[g][0]]
@@ -59,6 +56,19 @@ def tree(groups: dict, rank: dict) -> Tree:
             if span[p][1] == span[g][1]:
                 feet[p] = max(feet.get(p, 1), feet[g] + 1)
     return Tree(chain, parent, span, {g: len(ms) for g, ms in groups.items()}, heads, feet)
+
+
+def _outermost_first(groups: dict) -> list:
+    return sorted(groups, key=lambda g: (-len(groups[g]), g.count("."), g))
+
+
+def chains(groups: dict) -> dict:
+    """Node -> the groups holding it, outermost first."""
+    out: dict = {}
+    for g in _outermost_first(groups):
+        for m in groups[g]:
+            out.setdefault(m, []).append(g)
+    return out
 
 
 def owner(t: Tree, item, edges: list):

@@ -7,6 +7,7 @@ import functools
 import html
 
 from .draw import FAMILIES, LINE_H, PAD, Graph, Node, shape_text
+from .frames import chains as frames_chains
 from .metrics import text_width
 
 BOLD = ' font-weight="bold"'
@@ -141,7 +142,7 @@ def svg(g: Graph, standalone: bool = True, folds: dict | None = None) -> str:
             f'y="{f.y + oy + 12.5:.1f}">{_x(name)}</text></g>'
         )
     out += labels
-    chains = _chains(g)
+    chains = frames_chains(g.groups)
     for n in g.nodes:
         b = lay.boxes[n.id]
         fill, stroke, _ = FAMILIES.get(n.family, FAMILIES["group"])
@@ -188,15 +189,6 @@ def svg(g: Graph, standalone: bool = True, folds: dict | None = None) -> str:
         lx += text_width(label, TEXT_PX) + 34
     out.append("</svg>")
     return "\n".join(out) + "\n"
-
-
-def _chains(g: Graph) -> dict:
-    """Node -> the groups holding it, outermost first."""
-    out: dict = {}
-    for name, members in sorted(g.groups.items(), key=lambda kv: -len(kv[1])):
-        for m in members:
-            out.setdefault(m, []).append(name)
-    return out
 
 
 def _x(text: str) -> str:
