@@ -89,7 +89,7 @@ def build(cfg: str):
     from ultralytics.nn import tasks
 
     d = tasks.yaml_model_load(cfg)
-    task = tasks.guess_model_task(d)
+    task = tasks.guess_model_task(d) or "detect"
     cls = {
         "detect": tasks.DetectionModel,
         "segment": tasks.SegmentationModel,
@@ -99,6 +99,8 @@ def build(cfg: str):
         "semantic": tasks.SemanticSegmentationModel,
         "depth": tasks.DepthModel,
     }[task]
+    if d["head"][-1][2] == "RTDETRDecoder":  # RT-DETR's own model class (the same parse_model)
+        cls = tasks.RTDETRDetectionModel
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = cls(d, verbose=False)
     return model, d

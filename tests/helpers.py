@@ -159,6 +159,19 @@ def _oracle(type_, kw):
         return _Made(getattr(torch, op))
     if type_ == "Index":
         return _Made(lambda x, i: x[(slice(None),) * kw.get("dim", 0) + (i,)])
+    if type_ == "TopK":
+        at_most = kw.pop("at_most", False)
+        return _Made(
+            lambda x: tuple(
+                torch.topk(x, **{**kw, "k": min(kw["k"], x.shape[kw.get("dim", -1)])})
+                if at_most
+                else torch.topk(x, **kw)
+            )
+        )
+    if type_ == "Gather":
+        return _Made(lambda x, i: torch.gather(x, kw["dim"], i))
+    if type_ == "GridSample":
+        return _Made(lambda x, g: torch.nn.functional.grid_sample(x, g, **kw))
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":

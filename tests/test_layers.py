@@ -1008,6 +1008,73 @@ C = [
             {"type": "Index", "from": ["input", "i"], "dim": 2},
         ],
     ),
+    # --- picking and sampling ---
+    ((2, 10), [{"type": "TopK", "k": 3}]),
+    ((2, 5, 7), [{"type": "TopK", "k": 5, "dim": 1, "largest": False, "sorted": False}]),
+    ((2, 3), [{"type": "TopK", "k": 4}]),
+    ((2, 3), [{"type": "TopK", "k": 4, "at_most": True}]),
+    ((2, 9), [{"type": "TopK", "k": 4, "at_most": True, "dim": 1}]),
+    (
+        (2, 6, 4),
+        [
+            {"name": "t", "type": "TopK", "k": 3, "dim": 1},
+            {"type": "Gather", "from": ["input", "t:1"], "dim": 1},
+        ],
+    ),
+    (
+        (3, 8),
+        [
+            {"name": "i", "type": "Constant", "shape": [2, 5], "dtype": "int64"},
+            {"type": "Gather", "from": ["input", "i"], "dim": 1},
+        ],
+    ),
+    (
+        (3, 8),
+        [
+            {"name": "i", "type": "Constant", "shape": [4, 5], "dtype": "int64"},
+            {"type": "Gather", "from": ["input", "i"], "dim": 1},
+        ],
+    ),
+    (
+        (3, 8),
+        [
+            {"name": "i", "type": "Constant", "shape": [3], "dtype": "int64"},
+            {"type": "Gather", "from": ["input", "i"], "dim": 0},
+        ],
+    ),
+    (
+        (2, 3, 8, 8),
+        [
+            {"name": "g", "type": "Input", "shape": [2, 5, 7, 2]},
+            {"type": "GridSample", "from": ["input", "g"]},
+        ],
+    ),
+    (
+        (1, 2, 4, 4, 4),
+        [
+            {"name": "g", "type": "Input", "shape": [1, 3, 2, 5, 3]},
+            {
+                "type": "GridSample",
+                "from": ["input", "g"],
+                "mode": "nearest",
+                "align_corners": True,
+            },
+        ],
+    ),
+    (
+        (2, 3, 8, 8),
+        [
+            {"name": "g", "type": "Input", "shape": [1, 5, 7, 2]},
+            {"type": "GridSample", "from": ["input", "g"], "padding_mode": "border"},
+        ],
+    ),
+    (
+        (2, 3, 8, 8),
+        [
+            {"name": "g", "type": "Input", "shape": [2, 5, 7, 2]},
+            {"type": "GridSample", "from": ["input", "g"], "mode": "bicubic"},
+        ],
+    ),
     # --- pointwise functions ---
     ((2, 3, 4), [{"type": "Pointwise", "op": "exp"}, {"type": "Pointwise", "op": "log1p"}]),
     (

@@ -62,6 +62,9 @@ UNMODELLED |= {
     "MaxUnpool3d",
     "Unfold",
     "Fold",
+    "TopK",
+    "Gather",
+    "GridSample",
 }
 
 

@@ -56,7 +56,10 @@ def _gflops(spec, analysis, model: Model, analyze) -> float:
     be."""
     h, w = model.imgsz
     full = analysis if analysis.input[0] == 1 else None
-    if model.heads:  # DetectionModel's stride: 256 / each head input's height on a 256x256 image
+    detr = model.rows[-1].module == "RTDETRDecoder"
+    if (
+        model.heads and not detr
+    ):  # DetectionModel's stride: 256 / each head input's height on a 256x256 image
         a = _at(spec, analyze, 256, 256)
         got = {r.name: r.output_shape for r in a.layers}
         heights = [_shape(a, got, ref)[-2] for ref in model.heads]
@@ -69,22 +72,29 @@ def _gflops(spec, analysis, model: Model, analyze) -> float:
         for r in analysis.layers
         if r.name not in model.functional
     )
-    need = 2 if fixed else 1
+    quadratic = any(r.type == "MultiheadAttention" for r in analysis.layers)
+    need = 4 if quadratic else 2 if fixed else 1
+    # proxies at least wide enough for RT-DETR's query selection to pick its nq of the anchors
+    cells_min = 1
+    if detr:
+        a = model.rows[-1].args  # [nc, ch, hd, nq, ...]
+        nq, nl = (a[3] if len(a) > 3 else 300), len(a[1])
+        cells_min = -(-nq * 3 // (4**nl - 1))
     cells = (h // stride) * (w // stride)
-    planned = need * 1 + need * (need - 1) // 2
+    planned = need * cells_min + need * (need - 1) // 2
     ops: list[float] = []
     if h % stride == 0 and w % stride == 0 and 4 * planned <= cells:
         try:
             functional = 0
             while len(ops) < (4 if functional else need):
-                a = _at(spec, analyze, stride, stride * (1 + len(ops)))
+                a = _at(spec, analyze, stride, stride * (cells_min + len(ops)))
                 total, functional = _thop(a, model)
                 ops.append(float(total))
         except SpecError:
             ops.clear()
     if ops and (len(ops) < 4 or ops[3] - 3 * ops[2] + 3 * ops[1] - ops[0] == 0):
-        t = cells - 1
-        d1 = ops[1] - ops[0] if len(ops) > 1 else ops[0] / 1
+        t = cells - cells_min
+        d1 = ops[1] - ops[0] if len(ops) > 1 else ops[0] / cells_min
         d2 = ops[2] - 2 * ops[1] + ops[0] if len(ops) > 2 else 0.0
         total = ops[0] + t * d1 + t * (t - 1) // 2 * d2
     else:
@@ -125,6 +135,8 @@ def _thop(a, model: Model) -> tuple[int, int]:
             total += 2 * prod(x) * (2 if affine else 1)
         elif t == "Linear":
             total += kw["in_features"] * prod(y)
+        elif t == "MultiheadAttention":
+            total += _thop_attention(r)
         elif t.startswith("AdaptiveAvgPool"):
             total += prod(
                 o if i == o else sum(-(-(j + 1) * i // o) - j * i // o for j in range(o))
@@ -145,3 +157,20 @@ def _thop(a, model: Model) -> tuple[int, int]:
             }
             total += per.get(kw.get("mode") or "nearest", 0) * prod(y)
     return total, functional
+
+
+def _thop_attention(r) -> int:
+    """THOP's rule for nn.MultiheadAttention: the projections, both attention products and the
+    softmax (the heads only multiply the softmax rows)."""
+    kw, (_, k, _), out = r.kwargs, r.input_shapes, r.output_shapes[0]
+    e, bf = kw["embed_dim"], kw["batch_first"]
+    kdim, vdim = kw["kdim"] or e, kw["vdim"] or e
+    tgt = out[-2] if bf or len(out) == 2 else out[0]
+    batch = 1 if len(out) == 2 else out[0 if bf else 1]
+    appended = kw["add_bias_kv"] + kw["add_zero_attn"]
+    attended = (k[-2] if bf or len(k) == 2 else k[0]) + appended
+    projections = e * (2 * tgt * e + (attended - appended) * (kdim + vdim))
+    attention = 2 * tgt * attended * e
+    n = attended
+    softmax = batch * kw["num_heads"] * tgt * (n + max(n - 1, 0) + n)
+    return batch * (projections + attention) + softmax

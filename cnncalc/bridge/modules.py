@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .picks import Gather, GridSample, TopK  # noqa: F401 (built by name)
+
 
 class Cat(nn.Module):
     """torch.cat along ``dim``."""

@@ -165,6 +165,7 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         report.problems.append(f"torch raised at layer '{_last_name(a, seen)}': {_first_line(e)}")
         out = None
     counts = {t.name: t.count for t in a.tensors}
+    owns: dict[str, int] = {}
     for layer in a.layers:
         t_shapes, t_macs, t_params = seen.get(layer.name, (((),), -1, -1))
         own = sum(
@@ -172,6 +173,7 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
             for t in layer.params
             if t.name == layer.name or t.name.rsplit(".", 1)[0] == layer.name
         ) + sum(counts[name] for name in layer.tied.values())  # the module holds them too
+        own = owns[layer.name] = owns.get(layer.shares, 0) if layer.shares else own  # called again
         report.rows.append(
             Row(
                 layer.name,

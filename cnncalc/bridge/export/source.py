@@ -91,6 +91,9 @@ EXPRESSIONS = {
     "Einsum",
     "ScaledDotProductAttention",
     "Pointwise",
+    "TopK",
+    "Gather",
+    "GridSample",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -181,6 +184,16 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
         if a["op"] == "clamp":
             return f"torch.clamp({x}, {a['min']!r}, {a['max']!r})"
         return f"torch.{a['op']}({x})"
+    if t == "TopK":
+        k = f"min({a['k']}, {x}.shape[{a['dim']}])" if a["at_most"] else a["k"]
+        return f"torch.topk({x}, {k}, {a['dim']}, {a['largest']}, {a['sorted']})"
+    if t == "Gather":
+        return f"torch.gather({x}, {a['dim']}, {args[1]}.long())"
+    if t == "GridSample":
+        return (
+            f"nn.functional.grid_sample({x}, {args[1]}, {a['mode']!r}, {a['padding_mode']!r}, "
+            f"align_corners={a['align_corners']})"
+        )
     if t == "Einsum":
         return f"torch.einsum({a['equation']!r}, {', '.join(args)})"
     if t == "ScaledDotProductAttention":

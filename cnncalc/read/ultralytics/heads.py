@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .area import A2C2f
+from .detr import RTDETRDecoder
 from .elan import ELAN1, SPPELAN, AConv, ADown, CBFuse, CBLinear, RepNCSPELAN4
 from .modules import (
     C2,
@@ -25,6 +26,7 @@ from .modules import (
     ResNetLayer,
 )
 from .net import _Refused
+from .rtdetr import AIFI, HGBlock, HGStem, RepC3
 from .v10 import PSA, C2fCIB, SCDown
 from .yolo26 import Depth, Proto26, held_conv, held_conv2d, held_flow
 
@@ -271,6 +273,11 @@ MODULES = {
         Segment,
         Pose,
         OBB,
+        HGStem,
+        HGBlock,
+        RepC3,
+        AIFI,
+        RTDETRDecoder,
     )
     # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in
     # parse_model)
@@ -300,10 +307,11 @@ BASE = {
     "PSA",
     "C2fCIB",
     "A2C2f",
+    "RepC3",
 }
-REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f"}
+REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f", "RepC3"}
 HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
-HEADS |= {"SemanticSegment", "Depth"}
+HEADS |= {"SemanticSegment", "Depth", "RTDETRDecoder"}
 TASKS = {"Classify": "classify", "SemanticSegment": "semantic", "Depth": "depth"}  # else detect
 TASKS |= {"Segment": "segment", "Segment26": "segment", "Pose": "pose", "Pose26": "pose"}
 TASKS |= {"OBB": "obb", "OBB26": "obb"}
@@ -326,11 +334,6 @@ KNOWN_ELSEWHERE = {
     "WorldDetect",
     "YOLOEDetect",
     "YOLOESegment",
-    "RTDETRDecoder",
-    "AIFI",
-    "HGStem",
-    "HGBlock",
-    "RepC3",
     "C2fPSA",
     "TorchVision",
     "Index",

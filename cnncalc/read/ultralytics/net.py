@@ -27,6 +27,14 @@ def autopad(k, p=None, d=1):
     return p
 
 
+class Act:
+    """An activation module a block makes and passes to its Convs (``act=nn.ReLU()``): one leaf
+    module however many Convs call it."""
+
+    def __init__(self, kind: str = "ReLU"):
+        self.kind, self.counted = kind, False
+
+
 class _Refused(Exception):
     """A row cnncalc cannot read (raised inside a module function; the reader adds the row's
     position)."""
@@ -48,7 +56,11 @@ class _Net:
         self.functional: set[str] = set()
         self.held: set[str] = set()  # tensors modules hold that the eval forward never runs
 
-    def add(self, name: str, type_: str, src, functional: bool = False, **args) -> str:
+    def add(
+        self, name: str, type_: str, src, functional: bool = False, leaf: bool = True, **args
+    ) -> str:
+        """``functional``: run as a function (no module, no THOP rule); ``leaf=False``: a module
+        called again (``shares``), whose leaf is counted already."""
         if len(self.items) >= MAX_LAYERS:
             raise _Refused(f"the model has more than the {MAX_LAYERS:,} layers a spec may have")
         m = Map()
@@ -62,11 +74,14 @@ class _Net:
         self.items.append((m, self.pos))
         if functional:
             self.functional.add(name)
-        else:
+        elif leaf:
             self.leaves += 1
         return name
 
     def act(self, name: str, x: str, act) -> str:
+        if isinstance(act, Act):  # a module passed in (nn.ReLU()): one leaf for all its calls
+            first, act.counted = not act.counted, True
+            return self.add(name, act.kind, x, leaf=first)
         if act is True:
             if not self.shared_act:
                 self.shared_act = True

@@ -16,6 +16,7 @@ from . import IMGSZ, Model, Row, scale_of
 from .elan import fuse_channels
 from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
 from .net import _Net, _Refused, make_divisible
+from .rows import _arity, _build
 
 BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
 
@@ -252,6 +253,16 @@ def read(
                     args[3:4] = [True]
                 if m == "A2C2f" and chosen in {"l", "x"}:  # residual, with a smaller MLP
                     args.extend((True, 1.2))
+            elif m == "AIFI":
+                args = [ch[f], *args]
+            elif m in ("HGStem", "HGBlock"):
+                if len(args) < 2:
+                    raise _Refused(f"{m} needs its middle and output channels (cm, c2)")
+                c2 = args[1]
+                args = [ch[f], *args]
+                if m == "HGBlock":
+                    args.insert(4, n)
+                    n = 1
             elif m == "ResNetLayer":
                 if len(args) < 4:
                     raise _Refused("ResNetLayer takes [c1, c2, s, is_first, n, e]")
@@ -270,12 +281,16 @@ def read(
             elif m in HEADS:  # v10Detect takes [nc, ch]; the others reg_max and end2end too
                 chs = [ch[x] for x in srcs]
                 args = args[:1] if m == "Depth" else args  # [c_mid, ch]
+                if m == "RTDETRDecoder":  # [nc, ch, hd, ...]
+                    args.insert(1, chs)
+                    chs = None
                 plain = m in (
                     "v10Detect",
                     "SemanticSegment",
                     "Depth",
                 )  # [nc, ch]: no reg_max, end2end
-                args.extend([chs] if plain else [reg_max, end2end, chs])
+                if chs is not None:
+                    args.extend([chs] if plain else [reg_max, end2end, chs])
                 if m in ("Segment", "Segment26") and len(args) > 2:
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
                 heads = refs
@@ -331,64 +346,3 @@ def _value(a, env):
         except (ValueError, SyntaxError):
             return a
     return a
-
-
-def _arity(m: str, args: list, e: TypeError) -> str:
-    import inspect
-
-    f = MODULES.get(m)
-    if f is None:
-        return f"its arguments do not fit ({e})"
-    params = list(inspect.signature(f).parameters.values())[3:]
-    params = [
-        p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD
-    ]  # keyword-only ones are cnncalc's own
-    lo = sum(p.default is p.empty for p in params)
-    names = ", ".join(p.name for p in params)
-    if lo <= len(args) <= len(params):
-        return (
-            f"an argument of {m}({names}) has the wrong type ({cut(str(e), 120)}); the "
-            f"arguments as passed: {cut(str(args), 120)}"
-        )
-    return (
-        f"{m} takes {lo} to {len(params)} arguments ({names}) as Ultralytics passes them, "
-        f"found {len(args)}"
-    )
-
-
-def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: int) -> str:
-    if m == "Concat":
-        d = args[0] if args else 1
-        return net.add(at, "Cat", refs, dim=d)
-    if m in NN:
-        from ...layers import REGISTRY
-
-        t = NN[m]
-        names = list(REGISTRY[t].args)
-        if len(args) > len(names):
-            raise TypeError(
-                f"{m} takes at most {len(names)} arguments ({', '.join(names)}), got {len(args)}"
-            )
-        kw = dict(zip(names, args))
-
-        def one(name, x):
-            return net.add(name, t, x, **kw)
-
-        x = refs[0]
-        if n == 1:
-            return one(at, x)
-        for k in range(n):
-            x = one(f"{at}.{k}", x)
-        return x
-    f = MODULES[m]
-    if m in HEADS or m == "CBFuse":
-        return f(net, at, refs, *args)
-    x = refs[0]
-    kw = (
-        {"legacy_act": True} if m == "SPPF" and len(args) <= 3 else {}
-    )  # parse_model re-activates a legacy row's cv1
-    if n == 1:
-        return f(net, at, x, *args, **kw)
-    for k in range(n):
-        x = f(net, f"{at}.{k}", x, *args, **kw)
-    return x
