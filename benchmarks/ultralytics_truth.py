@@ -49,7 +49,8 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolov10l.yaml yolov10x.yaml yolo12n.yaml yolo12s.yaml yolo12l.yaml yolo12n-seg.yaml
     yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml yolo26n.yaml yolo26s.yaml yolo26n-p2.yaml
     yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml
-    yolo26n-sem.yaml yolo26n-depth.yaml""".split()
+    yolo26n-sem.yaml yolo26n-depth.yaml rtdetr-l.yaml rtdetr-x.yaml rtdetr-resnet50.yaml
+    rtdetr-resnet101.yaml yolov8-rtdetr.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -81,6 +82,9 @@ TEST_RUNS = [
     ("yolo96-cls.yaml", 160),
     ("yolo96-cls.yaml", 100),
     ("yolo92-cls.yaml", 64),
+    ("yolo83n-detr.yaml", 640),
+    ("yolo83s-detr.yaml", 96),
+    ("yolo83n-detr.yaml", 32),
 ]
 
 

@@ -80,6 +80,7 @@ def test_truth_covers_each_module_and_head():
         "yolo86n-e2e-pose.yaml",
         "yolo85n-sem.yaml",
         "yolo84n-depth.yaml",
+        "yolo83s-detr.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

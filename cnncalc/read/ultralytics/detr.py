@@ -12,8 +12,9 @@ from .yolo26 import _held
 
 
 def MSDeformAttn(net, at, query, refer, levels, d, nh, nl, npt):
-    """``levels``: each level's (map, tokens) pair; the value projection, a position-wise linear,
-    runs on each level's tokens (the same module, the same MACs as on their concatenation)."""
+    """``levels``: each level's (map's shape by heads (bs·nh, dh, h, w), tokens) pair; the value
+    projection, a position-wise linear, runs on each level's tokens (the same module, the same
+    MACs as on their concatenation)."""
     dh = d // nh
     so = _linear(net, f"{at}.sampling_offsets", query, d, nh * nl * npt * 2)
     so = _f(net, f"{at}.offsets", "Unflatten", so, dim=2, unflattened_size=[nh, nl * npt, 2])
@@ -41,11 +42,7 @@ def MSDeformAttn(net, at, query, refer, levels, d, nh, nl, npt):
         v = _f(net, f"{at}.value{i}.heads", "Unflatten", v, dim=2, unflattened_size=[nh, dh])
         v = _f(net, f"{at}.value{i}.t", "Permute", v, dims=[0, 2, 3, 1])
         v = _f(net, f"{at}.value{i}.flat", "Flatten", v, start_dim=0, end_dim=1)
-        like = _f(
-            net, f"{at}.value{i}.map_heads", "Unflatten", fmap, dim=1, unflattened_size=[nh, dh]
-        )
-        like = _f(net, f"{at}.value{i}.map", "Flatten", like, start_dim=0, end_dim=1)
-        v = _f(net, f"{at}.value{i}", "ReshapeAs", [v, like])
+        v = _f(net, f"{at}.value{i}", "ReshapeAs", [v, fmap])  # (bs·nh, dh, h, w)
         sampled.append(_f(net, f"{at}.sample{i}", "GridSample", [v, f"{g}:{i}"]))
     s = _f(net, f"{at}.samples", "Cat", sampled, dim=-1)
     aw = _f(net, f"{at}.weights_t", "Permute", aw, dims=[0, 2, 1, 3])
@@ -103,7 +100,9 @@ def RTDETRDecoder(
         y = net.add(f"{p}.1", "BatchNorm2d", y, num_features=hd, **BN)
         t = _f(net, f"{p}.tokens", "Flatten", y, start_dim=2)
         t = _f(net, f"{p}.tokens_t", "Permute", t, dims=[0, 2, 1])
-        levels.append((y, t))
+        like = _f(net, f"{p}.heads", "Unflatten", y, dim=1, unflattened_size=[nh, hd // nh])
+        like = _f(net, f"{p}.by_heads", "Flatten", like, start_dim=0, end_dim=1)
+        levels.append((like, t))  # the shape a level's values take, by heads
         tokens.append(t)
     feats = _f(net, f"{at}.feats", "Cat", tokens, dim=1)
     # the anchors and their validity, one row per token (made from the levels' sizes)
