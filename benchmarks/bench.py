@@ -113,11 +113,12 @@ def main() -> None:
         print(row("sizes resnet50 --range 1:4096 (H and W together)", sweep50, torch_s, 0.5))
         # Ultralytics model YAML (the table by rows and its summary, THOP's proxy analyses
         # included); set
-        # ULTRALYTICS_YAML to one of its own files (e.g. .../cfg/models/v8/yolov8n.yaml, read as
-        # yolov8.yaml at n)
+        # ULTRALYTICS_YAML to some of its own files, separated by the path separator (e.g.
+        # .../cfg/models/v8/yolov8n.yaml, read as yolov8.yaml at n; .../rt-detr/rtdetr-x.yaml)
         yolos = [
             str(ROOT / "tests" / "ultralytics" / "yolo91m-seg.yaml"),
-            *filter(None, [os.environ.get("ULTRALYTICS_YAML")]),
+            str(ROOT / "tests" / "ultralytics" / "yolo83s-detr.yaml"),
+            *filter(None, os.environ.get("ULTRALYTICS_YAML", "").split(os.pathsep)),
         ]
         for y in yolos:
             print(row(f"shapes {Path(y).name}", timed([*CNNCALC, "shapes", y]), torch_s, 0.15))

@@ -157,6 +157,7 @@ class Analysis:
     # tensor -> its strides where a view left it non-contiguous (the others are contiguous)
     strides: dict = field(default_factory=dict)
     input_dtype: str = "float32"
+    by_name: dict = field(default_factory=dict, repr=False, compare=False)  # name -> LayerResult
 
     @property
     def output(self) -> tuple[int, ...]:

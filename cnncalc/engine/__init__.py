@@ -13,21 +13,22 @@ from __future__ import annotations
 from ..diagnostics import SpecError
 from ..layers import LayerError
 from ..layers.base import arity, contiguous, dims, prod, times
-from ..model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec, Tensor
+from ..model import Analysis, Field, LayerResult, LayerSpec, LayerWarning, Spec
 from .fields import CONST
 from .fields import field as _field
-from .tensors import named as _named
-from .tensors import pruned as _pruned
-from .tensors import shared as _shared
-from .tensors import tied as _tied
+from .tensors import tensors as _tensors
 
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 MAX_DIMS = 64
 MAX_SIZE = 10**18  # a dim past it is no net's: every count and byte size stays exact and printable
 
 
-def analyze(spec: Spec, batch: int | None = None) -> Analysis:
-    """Compute every layer's facts; raises SpecError at the first layer that does not fit."""
+def analyze(spec: Spec, batch: int | None = None, *, counting: bool = False) -> Analysis:
+    """Compute every layer's facts; raises SpecError at the first layer that does not fit.
+
+    ``counting``: only the shapes, kwargs and MACs, for a spec whose full analysis (at another
+    input size) has passed: no receptive fields, tensors or warnings, and none of the checks of
+    names that the input size cannot change."""
     named = [k for k, d in spec.symbols.items() if not (batch is not None and d == [0])]
     if named:
         listed = ", ".join(named)
@@ -43,9 +44,11 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     shape = input_at(spec, batch)
     n_sp = _spatial_dims(spec)
     outputs: dict[str, tuple[int, ...]] = {"input": shape}
-    fields: dict[str, Field | None] = {
+    fields: dict[str, Field | None] | None = {
         "input": Field((1,) * n_sp, (1,) * n_sp, (0.0,) * n_sp) if n_sp else None
     }
+    if counting:
+        fields = None
     owned: dict[
         str, str
     ] = {}  # parameter and buffer names -> layer, to catch clashes with layer names
@@ -56,14 +59,15 @@ def analyze(spec: Spec, batch: int | None = None) -> Analysis:
     names = {layer.name for layer in spec.layers}
     for layer in spec.layers:
         try:
-            prev = _layer(layer, analysis, outputs, fields, strides, owned, prev, names)
+            prev = _layer(layer, analysis, outputs, fields, strides, owned, prev, names, counting)
         except SpecError as e:
             err = SpecError(e.message + layer.context(), e.pos, e.layer)
             err.partial = analysis  # the layers that fit, for a table up to the failing one
             raise err from None
     _outputs(spec, analysis, outputs)
     analysis.strides = strides
-    _too_big(analysis)
+    if not counting:
+        _too_big(analysis)
     analysis.model = spec.ultralytics  # an Ultralytics model YAML's rows (its summary: analyses/)
     return analysis
 
@@ -180,11 +184,12 @@ def _layer(
     layer: LayerSpec,
     analysis: Analysis,
     outputs: dict,
-    fields: dict,
+    fields: dict | None,
     strides: dict,
     owned: dict,
     prev: str,
     names: set,
+    counting: bool = False,
 ) -> str:
     """Analyse one layer into ``analysis``; returns its name (the next layer's default input)."""
     label = f"layer '{layer.name}' ({layer.type})"
@@ -236,31 +241,11 @@ def _layer(
                 layer.pos,
                 layer.name,
             )
-    if layer.pruned:
-        out.params, out.buffers = _pruned(layer, out, label)
-    _named(layer, "frozen", [attr for attr, _ in out.params], label)
-    if layer.tied:
-        out.params = _tied(layer, out, analysis, label)
-    if layer.shares is not None:
-        _shared(layer, analysis, args, label)
-        out.params, out.buffers = [], []
-    params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
-    buffers = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.buffers]
-    for t in (*params, *buffers):
-        if t.name in outputs and t.name != layer.name:
-            raise SpecError(
-                f"{label}: its tensor '{t.name}' has the name of a layer above",
-                layer.at("name"),
-                layer.name,
-            )
-        owned[t.name] = layer.name
-    if owned.get(layer.name, layer.name) != layer.name:
-        raise SpecError(
-            f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'",
-            layer.at("name"),
-            layer.name,
-        )
-    fld = _field(out.rf, [fields[s] for s in sources])
+    if counting:
+        params, buffers = [], []
+    else:
+        params, buffers = _tensors(layer, out, analysis, args, outputs, owned, label)
+    fld = None if fields is None else _field(out.rf, [fields[s] for s in sources])
     if (
         fld is not None
         and out.mixes_dim is not None
@@ -291,6 +276,28 @@ def _layer(
         input_strides=tuple(strides.get(s) for s in sources),
     )
     analysis.layers.append(result)
+    analysis.by_name[layer.name] = result
+    if not counting:
+        _notes(analysis, layer, out, sources, xs, label)
+    if out.outputs is not None:
+        outputs[layer.name] = len(out.outputs)  # the bare name stands for several tensors: name one
+        for k, o in enumerate(result.output_shapes):
+            outputs[f"{layer.name}:{k}"] = o
+            if fields is not None:
+                fields[f"{layer.name}:{k}"] = fld
+            if st is not None and not is_contiguous(o, st):
+                strides[f"{layer.name}:{k}"] = st
+        return layer.name  # a layer below without `from` is told to name one output
+    outputs[layer.name] = result.output_shape
+    if fields is not None:
+        fields[layer.name] = CONST if arity(layer.kind)[1] == 0 else fld
+    if st is not None and not is_contiguous(result.output_shape, st):
+        strides[layer.name] = st
+    return layer.name
+
+
+def _notes(analysis: Analysis, layer: LayerSpec, out, sources, xs, label: str) -> None:
+    """What the analysis records beside the numbers: flattens, and the layer's warnings."""
     if out.flattened:
         analysis.flattens.append((layer.name, prod(out.flattened), tuple(out.flattened)))
     if xs:
@@ -303,19 +310,6 @@ def _layer(
             )
         )
     analysis.warnings += [LayerWarning(layer.pos, f"{label}: {w}") for w in out.warnings]
-    if out.outputs is not None:
-        outputs[layer.name] = len(out.outputs)  # the bare name stands for several tensors: name one
-        for k, o in enumerate(result.output_shapes):
-            outputs[f"{layer.name}:{k}"] = o
-            fields[f"{layer.name}:{k}"] = fld
-            if st is not None and not is_contiguous(o, st):
-                strides[f"{layer.name}:{k}"] = st
-        return layer.name  # a layer below without `from` is told to name one output
-    outputs[layer.name] = result.output_shape
-    fields[layer.name] = CONST if arity(layer.kind)[1] == 0 else fld
-    if st is not None and not is_contiguous(result.output_shape, st):
-        strides[layer.name] = st
-    return layer.name
 
 
 def is_contiguous(shape, stride) -> bool:
@@ -340,7 +334,7 @@ def _flatten_hint(layer: LayerSpec, analysis: Analysis, sources, xs, message: st
     if layer.type != "Linear" or not xs or len(xs[0]) <= 2 or "add a Flatten" in message:
         return ""
     src = base(sources[0])
-    kind = next((r.type for r in reversed(analysis.layers) if r.name == src), None)
+    kind = getattr(analysis.by_name.get(src), "type", None)
     if kind is None or not kind.startswith(("Conv", "MaxPool", "AvgPool", "Adaptive", "LPPool")):
         return ""
     x = xs[0]

@@ -4,7 +4,7 @@ called again (shared weights) that holds none of its own."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from ..model import Analysis, LayerSpec
+from ..model import Analysis, LayerSpec, Tensor
 
 
 def named(layer: LayerSpec, key: str, own: list[str], label: str) -> None:
@@ -48,7 +48,7 @@ def pruned(layer: LayerSpec, out, label: str):
 
 def shared(layer: LayerSpec, analysis: Analysis, args: dict, label: str) -> None:
     """A second call of another layer's module: the same kind and arguments, above this one."""
-    first = next((x for x in analysis.layers if x.name == layer.shares), None)
+    first = analysis.by_name.get(layer.shares)
     if first is None or first.shares is not None:
         raise SpecError(
             f"{label}: shares names '{layer.shares}', which is not a layer above with a module "
@@ -66,3 +66,33 @@ def shared(layer: LayerSpec, analysis: Analysis, args: dict, label: str) -> None
             layer.at("shares"),
             layer.name,
         )
+
+
+def tensors(layer: LayerSpec, out, analysis: Analysis, args, outputs, owned, label: str):
+    """The layer's parameter and buffer tensors, named; their names checked against the layers
+    and tensors above."""
+    if layer.pruned:
+        out.params, out.buffers = pruned(layer, out, label)
+    named(layer, "frozen", [attr for attr, _ in out.params], label)
+    if layer.tied:
+        out.params = tied(layer, out, analysis, label)
+    if layer.shares is not None:
+        shared(layer, analysis, args, label)
+        out.params, out.buffers = [], []
+    params = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.params]
+    buffers = [Tensor(f"{layer.name}.{attr}" if attr else layer.name, s) for attr, s in out.buffers]
+    for t in (*params, *buffers):
+        if t.name in outputs and t.name != layer.name:
+            raise SpecError(
+                f"{label}: its tensor '{t.name}' has the name of a layer above",
+                layer.at("name"),
+                layer.name,
+            )
+        owned[t.name] = layer.name
+    if owned.get(layer.name, layer.name) != layer.name:
+        raise SpecError(
+            f"{label}: the name clashes with tensor '{layer.name}' of layer '{owned[layer.name]}'",
+            layer.at("name"),
+            layer.name,
+        )
+    return params, buffers
