@@ -50,7 +50,7 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml yolo26n.yaml yolo26s.yaml yolo26n-p2.yaml
     yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml
     yolo26n-sem.yaml yolo26n-depth.yaml rtdetr-l.yaml rtdetr-x.yaml rtdetr-resnet50.yaml
-    rtdetr-resnet101.yaml yolov8-rtdetr.yaml""".split()
+    rtdetr-resnet101.yaml yolov8-rtdetr.yaml yolov8s-world.yaml yolov8s-worldv2.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -85,6 +85,10 @@ TEST_RUNS = [
     ("yolo83n-detr.yaml", 640),
     ("yolo83s-detr.yaml", 96),
     ("yolo83n-detr.yaml", 32),
+    ("yolo82n-world.yaml", 640),
+    ("yolo82s-world.yaml", 224),
+    ("yolo81-worldv2.yaml", 640),
+    ("yolo81-worldv2.yaml", 96),
 ]
 
 
@@ -105,6 +109,8 @@ def build(cfg: str):
     }[task]
     if d["head"][-1][2] == "RTDETRDecoder":  # RT-DETR's own model class (the same parse_model)
         cls = tasks.RTDETRDetectionModel
+    if d["head"][-1][2] == "WorldDetect":  # YOLO-World's: it feeds the text embeddings
+        cls = tasks.WorldModel
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = cls(d, verbose=False)
     return model, d

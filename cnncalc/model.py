@@ -158,6 +158,7 @@ class Analysis:
     strides: dict = field(default_factory=dict)
     input_dtype: str = "float32"
     by_name: dict = field(default_factory=dict, repr=False, compare=False)  # name -> LayerResult
+    batch_size: int | None = None  # the input's first dim where it is the batch
 
     @property
     def output(self) -> tuple[int, ...]:

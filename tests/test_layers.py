@@ -1243,3 +1243,26 @@ def test_inferred_sizes_build_in_torch(shape, layers):
 
     report = verify(analysis_of(shape, layers), device="cpu")
     assert report.ok, report.problems + [r for r in report.rows if not r.ok]
+
+
+def test_a_batched_constant_has_the_input_batch():
+    """``batched: true``: a Constant made at the input's batch (``torch.zeros(x.size(0), 2)``),
+    so --batch reaches it; torch's forward and the built model agree at every batch."""
+    import torch
+
+    from cnncalc.bridge.verify import verify
+
+    layers = [
+        {"name": "c", "type": "Constant", "shape": [1, 2], "batched": True},
+        {"type": "Cat", "from": ["input", "c"], "dim": 1},
+    ]
+    for batch, n in ((None, 3), (5, 5)):
+        a = analysis_of((3, 4), layers, batch)
+        x = torch.randn(n, 4)
+        assert a.output == tuple(torch.cat([x, torch.zeros(x.size(0), 2)], 1).shape) == (n, 6)
+        report = verify(a, device="cpu")
+        assert report.ok, report.problems
+    unbatched = [{"type": "Conv2d", "out_channels": 2, "kernel_size": 1}, *layers]
+    with pytest.raises(SpecError) as e:
+        analysis_of((3, 4, 4), unbatched)
+    assert "batched needs a batched input" in e.value.message

@@ -81,6 +81,8 @@ def test_truth_covers_each_module_and_head():
         "yolo85n-sem.yaml",
         "yolo84n-depth.yaml",
         "yolo83s-detr.yaml",
+        "yolo82s-world.yaml",
+        "yolo81-worldv2.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):
@@ -104,6 +106,27 @@ def test_export_builds_the_model_with_its_names_and_frozen_dfl():
     ]
     outs = model(torch.zeros(1, 3, 64, 64))
     assert [list(o.shape) for o in outs] == [list(s) for _, s in a.outputs]
+
+
+def test_the_text_embeddings_follow_the_batch():
+    """YOLO-World's text embeddings are expanded to the input's batch (WorldModel's predict), so
+    the text-side products grow with it: at batch 2 the MACs are twice batch 1's (Ultralytics':
+    658,243,584 and 1,316,487,168 at 256, FlopCounterMode of its eval forward), and torch runs
+    the built model at that batch with every number the analysis has."""
+    spec = load(str(HERE / "yolo82n-world.yaml"), imgsz=64)
+    one, two = analyze(spec, 1), analyze(spec, 2)
+    assert two.total_macs == 2 * one.total_macs
+    assert next(r for r in two.layers if r.name == "txt_feats").output_shape == (2, 80, 512)
+    report = verify(two, "cpu")
+    assert report.ok, report
+
+
+def test_a_world_head_refuses_classes_the_offline_text_does_not_hold(tmp_path):
+    text = (HERE / "yolo81-worldv2.yaml").read_text().replace("nc: 80", "nc: 5")
+    (tmp_path / "w.yaml").write_text(text)
+    r = run("shapes", tmp_path / "w.yaml")
+    assert r.exit_code == 1
+    assert "WorldDetect with nc 5" in r.stderr and "(in row" not in r.stderr.split("error:")[0]
 
 
 def test_a_scaled_name_reads_the_unscaled_file_and_scale_option():
@@ -215,9 +238,9 @@ head:
         ),
         (
             "C2f, [128, True]",
-            "C2fAttn, [128, True]",
+            "C2fPSA, [128, True]",
             (7, 13),
-            "module C2fAttn is not read by cnncalc yet",
+            "module C2fPSA is not read by cnncalc yet",
         ),
         (
             "[[-1, 0], 1, Concat",

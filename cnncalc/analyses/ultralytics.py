@@ -118,10 +118,13 @@ def _thop(a, model: Model) -> tuple[int, int]:
     for r in a.layers:
         t = r.type
         if r.name in model.functional:
+            n = 0
             if t == "MatMul":
                 n = prod(r.output_shape) * r.input_shapes[0][-1]
-                total += n
-                functional += n
+            elif t == "Einsum" and len(r.input_shapes) == 2:
+                n = _thop_einsum(r.kwargs["equation"], r.input_shapes)
+            total += n
+            functional += n
             continue
         x, y, kw = (r.input_shapes[0] if r.input_shapes else ()), r.output_shape, r.kwargs
         if t.startswith("Conv") and not t.startswith("ConvTranspose"):
@@ -174,3 +177,30 @@ def _thop_attention(r) -> int:
     n = attended
     softmax = batch * kw["num_heads"] * tgt * (n + max(n - 1, 0) + n)
     return batch * (projections + attention) + softmax
+
+
+def _thop_einsum(equation: str, shapes) -> int:
+    """THOP's rule for a two-operand einsum: one multiply-add per combination of the labels the
+    operands contract together or the output keeps; a dim of size 1 (a broadcast) adds nothing."""
+    terms, arrow, output = equation.replace(" ", "").partition("->")
+    if not arrow:  # implicit output: the ellipsis and the labels written once
+        output = "..." + "".join(c for c in terms if terms.count(c) == 1)
+
+    def labelled(term: str, shape) -> dict:
+        names: list = list(term)
+        if "..." in term:  # the ellipsis's dims, named by their place from the right
+            before, after = term.split("...")
+            extra = len(shape) - len(before) - len(after)
+            names = [*before, *(("...", j) for j in range(extra, 0, -1)), *after]
+        return {n: d for n, d in zip(names, shape) if d != 1}
+
+    a, b = (labelled(t, x) for t, x in zip(terms.split(","), shapes))
+
+    def counted(n) -> bool:
+        return (n in a and n in b) or (("..." in output) if isinstance(n, tuple) else n in output)
+
+    total = 1
+    for n in a.keys() | b.keys():
+        if counted(n):
+            total *= a[n] if n in a else b[n]
+    return total

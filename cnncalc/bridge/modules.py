@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .picks import Gather, GridSample, TopK  # noqa: F401 (built by name)
+from .picks import Gather, GridSample, Index, TopK  # noqa: F401 (built by name)
 
 
 class Cat(nn.Module):
@@ -278,6 +278,11 @@ class Input(nn.Module):
     def forward(self):
         return self.example(self.device)
 
+    def _apply(self, fn, recurse=True):  # .double(), .to(device): as a tensor of it would go
+        probe = fn(torch.empty(0, dtype=self.dtype, device=self.device))
+        self.dtype, self.device = probe.dtype, probe.device
+        return super()._apply(fn, recurse)
+
     def example(self, device=None):
         if self.dtype.is_floating_point:
             return torch.randn(self.shape, dtype=self.dtype, device=device)
@@ -285,7 +290,11 @@ class Input(nn.Module):
 
 
 class Constant(Input):
-    """A tensor the forward makes from sizes (zeros)."""
+    """A tensor the forward makes from sizes (zeros); ``batched``: its shape has the batch's size
+    already (the analysis gave it)."""
+
+    def __init__(self, shape, dtype="float32", batched=False):
+        super().__init__(shape, dtype)
 
     def forward(self):
         return torch.zeros(self.shape, dtype=self.dtype, device=self.device)
@@ -382,14 +391,3 @@ class Buf(Param):
 
     def parameters(self, recurse: bool = False):
         return iter([])
-
-
-class Index(nn.Module):
-    """``x[index]`` along ``dim``."""
-
-    def __init__(self, dim=0):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x, index):
-        return x[(slice(None),) * self.dim + (index,)]

@@ -1,4 +1,4 @@
-"""Modules for the picking and sampling kinds: TopK, Gather and GridSample."""
+"""Modules for the picking and sampling kinds: Index, TopK, Gather and GridSample."""
 
 from __future__ import annotations
 
@@ -42,3 +42,14 @@ class GridSample(nn.Module):
         return nn.functional.grid_sample(
             x, grid, self.mode, self.padding_mode, align_corners=self.align_corners
         )
+
+
+class Index(nn.Module):
+    """``x[index]`` along ``dim``."""
+
+    def __init__(self, dim=0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x, index):
+        return x[(slice(None),) * self.dim + (index,)]

@@ -199,7 +199,8 @@ def verify(a: Analysis, device: str = "meta", progress=None) -> Report:
         model.zero_grad()
         outs = out if isinstance(out, tuple) else (out,)
         loss = sum(torch.nn.MSELoss()(o, torch.randn(o.shape)) for o in outs)
-        loss.backward()
+        if loss.requires_grad:  # a net of no parameters has nothing to differentiate
+            loss.backward()
         for n, p in model.named_parameters():
             if n in frozen:
                 if p.grad is not None:

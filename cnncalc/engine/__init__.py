@@ -55,6 +55,7 @@ def analyze(spec: Spec, batch: int | None = None, *, counting: bool = False) -> 
     strides: dict[str, tuple] = {}  # tensor -> its strides where a view left it non-contiguous
     analysis = Analysis(spec.name, shape, [], input_dtype=spec.input_dtype)
     analysis.warnings += [LayerWarning(pos, message) for pos, message in spec.notes]
+    analysis.batch_size = None if n_sp and len(shape) == n_sp + 1 else shape[0]
     prev = "input"
     names = {layer.name for layer in spec.layers}
     for layer in spec.layers:
@@ -207,6 +208,12 @@ def _layer(
             )
     xs = [outputs[s] for s in sources]
     args = dict(layer.args)
+    if args.get("batched"):  # a Constant whose first dim is the batch
+        if analysis.batch_size is None:
+            raise SpecError(
+                f"{label}: batched needs a batched input", layer.at("batched"), layer.name
+            )
+        args["shape"] = (analysis.batch_size, *args["shape"][1:])
     try:
         out = (
             layer.kind.infer(args, *xs)

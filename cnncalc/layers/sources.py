@@ -4,7 +4,19 @@ positional or keyword input) and tensors its forward creates from sizes (``Const
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, choice, dims, integer, prod, register, schema
+from .base import (
+    REQUIRED,
+    Kind,
+    LayerError,
+    Out,
+    choice,
+    dims,
+    flag,
+    integer,
+    prod,
+    register,
+    schema,
+)
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8")
 DTYPES += ("bool",)
@@ -29,7 +41,8 @@ class Source(Kind):
 
     def explain(self, a, xs, out):
         what = "an input of the model" if self.type == "Input" else "a tensor the forward makes"
-        return [f"{what}: {dims(out)} {a['dtype']} ({prod(out):,} values), no parameters"]
+        lead = ", its first dim the input's batch" if a.get("batched") else ""
+        return [f"{what}: {dims(out)} {a['dtype']} ({prod(out):,} values){lead}, no parameters"]
 
     def module(self, kwargs):
         return self.type, kwargs
@@ -54,7 +67,13 @@ register(
     Source("Input", {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")}),
     Source(
         "Constant",
-        {"shape": (_shape, REQUIRED), "dtype": (choice(*DTYPES), "float32")},
+        {
+            "shape": (_shape, REQUIRED),
+            "dtype": (choice(*DTYPES), "float32"),
+            # its first dim is the input's batch size (torch.zeros(x.size(0), 64), an expand
+            # to x.shape[0]): the engine sets it, so --batch reaches it
+            "batched": (flag, False),
+        },
     ),
 )
 

@@ -168,7 +168,9 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         args = [read(s) for s in layer.inputs]
         if layer.type in EXPRESSIONS:
             attr = inputs.get(layer.name, f"self.{layer.name}")
-            expr = expression(layer, args, attr).replace("x_input.device", "x.device")
+            expr = expression(layer, args, attr)
+            for attr_ in ("device", "size(0)"):  # of the forward's own argument, x
+                expr = expr.replace(f"x_input.{attr_}", f"x.{attr_}")
         else:
             expr = call(layer, access(layer.shares or layer.name), args)
         body.append(f"        {var[layer.name]} = {expr}")

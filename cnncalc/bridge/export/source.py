@@ -176,7 +176,9 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t in ("Input", "Buffer"):
         return attr  # the forward's argument of that name, the buffer
     if t == "Constant":
-        shape = tuple(a["shape"])
+        shape = str(tuple(a["shape"]))
+        if a.get("batched"):  # the batch of the forward's input, not the one analysed
+            shape = f"(x_input.size(0), {', '.join(map(str, a['shape'][1:]))})"
         return f"torch.zeros({shape}, dtype=torch.{a['dtype']}, device=x_input.device)"
     if t == "Pointwise":
         if a["op"] == "pow":

@@ -28,6 +28,7 @@ from .modules import (
 from .net import _Refused
 from .rtdetr import AIFI, HGBlock, HGStem, RepC3
 from .v10 import PSA, C2fCIB, SCDown
+from .world import C2fAttn, ImagePoolingAttn, WorldDetect
 from .yolo26 import Depth, Proto26, held_conv, held_conv2d, held_flow
 
 
@@ -51,10 +52,12 @@ def _three(net, c_out, c_mid):
 
 
 def Detect(
-    net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None, one2one=False, legacy=None
-):
+    net, at, xs, nc=80, reg_max=16, end2end=False, ch=(), *, extra=None, one2one=False,
+    legacy=None, classes=None,
+):  # fmt: skip
     """``one2one``: v10Detect's copy of both branches (``one2one_cv2``, ``one2one_cv3``), run
-    beside them; ``legacy`` the class branch's kind where the head fixes it."""
+    beside them; ``legacy`` the class branch's kind where the head fixes it; ``classes`` a class
+    branch of the head's own (``make(at, x, c, c3)``, WorldDetect's)."""
     one2one = one2one or bool(end2end)  # YOLO26's heads: v10Detect's pair of branches
     nl = len(ch)
     if nl == 0:
@@ -71,7 +74,9 @@ def Detect(
         y = Conv(net, f"{a}.1.1", y, c3, c3, 1)
         return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
 
-    scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
+    scores = _level_head(
+        net, f"{at}.cv3", xs, ch, (lambda a, x, c: classes(a, x, c, c3)) if classes else cls
+    )
     # Segment / Pose / OBB: one more per-level head, concatenated into y
     more = extra("cv4") if extra else []
     pair = []
@@ -278,6 +283,9 @@ MODULES = {
         RepC3,
         AIFI,
         RTDETRDecoder,
+        C2fAttn,
+        ImagePoolingAttn,
+        WorldDetect,
     )
     # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in
     # parse_model)
@@ -308,10 +316,11 @@ BASE = {
     "C2fCIB",
     "A2C2f",
     "RepC3",
+    "C2fAttn",
 }
-REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f", "RepC3"}
+REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f", "RepC3", "C2fAttn"}
 HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
-HEADS |= {"SemanticSegment", "Depth", "RTDETRDecoder"}
+HEADS |= {"SemanticSegment", "Depth", "RTDETRDecoder", "WorldDetect"}
 TASKS = {"Classify": "classify", "SemanticSegment": "semantic", "Depth": "depth"}  # else detect
 TASKS |= {"Segment": "segment", "Segment26": "segment", "Pose": "pose", "Pose26": "pose"}
 TASKS |= {"OBB": "obb", "OBB26": "obb"}
@@ -329,9 +338,6 @@ NN = {
     "nn.SiLU": "SiLU",
 }
 KNOWN_ELSEWHERE = {
-    "C2fAttn",
-    "ImagePoolingAttn",
-    "WorldDetect",
     "YOLOEDetect",
     "YOLOESegment",
     "C2fPSA",

@@ -55,6 +55,7 @@ class _Net:
         self.shared_rep_act = False  # RepConv.default_act: another, shared by every RepConv
         self.functional: set[str] = set()
         self.held: set[str] = set()  # tensors modules hold that the eval forward never runs
+        self.text = self.text0 = None  # YOLO-World's text embeddings: as updated, as held
 
     def add(
         self, name: str, type_: str, src, functional: bool = False, leaf: bool = True, **args

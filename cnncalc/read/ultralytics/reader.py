@@ -18,6 +18,7 @@ from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
 from .net import _Net, _Refused, make_divisible
 from .rows import _arity, _build
 
+LISTS = ("Concat", "CBFuse", "ImagePoolingAttn")  # rows besides the heads that take a list
 BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
 
 
@@ -232,7 +233,7 @@ def read(
         at = f"model.{i}"
         first = len(net.items)
         try:
-            if isinstance(f, list) and m not in HEADS and m not in ("Concat", "CBFuse"):
+            if isinstance(f, list) and m not in HEADS and m not in LISTS:
                 raise _Refused(f"{m} takes one input, but from lists {len(f)}")
             if m in BASE:
                 if not args:
@@ -244,6 +245,16 @@ def read(
                     )
                 if m != "Classify":
                     c2 = make_divisible(min(c2, max_channels) * width, 8)
+                if m == "C2fAttn":  # the heads scaled; the embed channels become the hidden ones
+                    nh = args[2]
+                    args[2] = (
+                        int(max(round(min(nh, max_channels // 64)) * width, 1)) if nh > 1 else nh
+                    )
+                    args[1] = int(c2 * (args[6] if len(args) > 6 else 0.5))
+                    if args[1] % args[2]:
+                        raise _Refused(
+                            f"its hidden channels {args[1]} are not divisible by nh {args[2]}"
+                        )
                 args = [c1, c2, *args[1:]]
                 if m in REPEAT:
                     args.insert(2, n)
@@ -274,6 +285,8 @@ def read(
                 args = [ch[f], c2, *args[1:]]
             elif m == "CBFuse":
                 c2 = fuse_channels(table, i, srcs, args, ch)
+            elif m == "ImagePoolingAttn":
+                args.insert(1, [ch[x] for x in srcs])
             elif m == "nn.BatchNorm2d":
                 args = [ch[f]]
             elif m == "Concat":

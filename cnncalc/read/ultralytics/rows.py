@@ -57,7 +57,7 @@ def _build(net: _Net, at: str, m: str, n: int, refs: list[str], args: list, i: i
             x = one(f"{at}.{k}", x)
         return x
     f = MODULES[m]
-    if m in HEADS or m == "CBFuse":
+    if m in HEADS or m in ("CBFuse", "ImagePoolingAttn"):
         return f(net, at, refs, *args)
     x = refs[0]
     kw = (
