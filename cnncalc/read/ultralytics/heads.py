@@ -28,7 +28,7 @@ from .modules import (
 from .net import _Refused
 from .rtdetr import AIFI, HGBlock, HGStem, RepC3
 from .v10 import PSA, C2fCIB, SCDown
-from .world import C2fAttn, ImagePoolingAttn, WorldDetect
+from .world import TEXT, C2fAttn, ImagePoolingAttn, contrastive, text
 from .yolo26 import Depth, Proto26, held_conv, held_conv2d, held_flow
 
 
@@ -132,6 +132,26 @@ def v10Detect(net, at, xs, nc=80, ch=()):
     """Detect's one-to-many head with the depthwise class branch, and its one-to-one copy; the
     eval forward runs both and returns the one-to-many inference with both branches' maps."""
     return Detect(net, at, xs, nc, 16, False, ch, one2one=True, legacy=False)
+
+
+def WorldDetect(net, at, xs, nc=80, embed=512, with_bn=False, reg_max=16, end2end=False, ch=()):
+    """Detect whose class branch ends in ``embed`` channels, each level's scored against the text
+    (``cv4``); the eval output as Detect's."""
+    if nc != TEXT[0]:
+        raise _Refused(
+            f"WorldDetect with nc {nc}: the text embeddings Ultralytics builds offline hold "
+            f"{TEXT[0]} classes, so its own forward cannot run it (set nc: {TEXT[0]})"
+        )
+    if end2end:
+        raise _Refused("an end2end WorldDetect is not read by cnncalc yet")
+    text(net)
+    w = net.text0  # the embeddings as the model holds them, before any ImagePoolingAttn
+
+    def classes(a, x, c, c3):
+        y = _three(net, embed, c3)(a, x, c)
+        return contrastive(net, a.replace(".cv3.", ".cv4."), y, w, embed, with_bn)
+
+    return Detect(net, at, xs, nc, reg_max, end2end, ch, legacy=True, classes=classes)
 
 
 def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=(), *, v26=False):

@@ -119,25 +119,3 @@ def contrastive(net, at, x, w, embed, with_bn):
     if not with_bn:
         net.leaves += 1  # ContrastiveHead: a module of parameters alone
     return _f(net, f"{at}.out", "Add", [_f(net, f"{at}.scaled", "Mul", [y, s]), b])
-
-
-def WorldDetect(net, at, xs, nc=80, embed=512, with_bn=False, reg_max=16, end2end=False, ch=()):
-    """Detect whose class branch ends in ``embed`` channels, each level's scored against the text
-    (``cv4``); the eval output as Detect's."""
-    from .heads import Detect, _three
-
-    if nc != TEXT[0]:
-        raise _Refused(
-            f"WorldDetect with nc {nc}: the text embeddings Ultralytics builds offline hold "
-            f"{TEXT[0]} classes, so its own forward cannot run it (set nc: {TEXT[0]})"
-        )
-    if end2end:
-        raise _Refused("an end2end WorldDetect is not read by cnncalc yet")
-    text(net)
-    w = net.text0  # the embeddings as the model holds them, before any ImagePoolingAttn
-
-    def classes(a, x, c, c3):
-        y = _three(net, embed, c3)(a, x, c)
-        return contrastive(net, a.replace(".cv3.", ".cv4."), y, w, embed, with_bn)
-
-    return Detect(net, at, xs, nc, reg_max, end2end, ch, legacy=True, classes=classes)
