@@ -89,6 +89,8 @@ TEST_RUNS = [
     ("yolo82s-world.yaml", 224),
     ("yolo81-worldv2.yaml", 640),
     ("yolo81-worldv2.yaml", 96),
+    ("yolo80n-e2e-pose.yaml", 640),
+    ("yolo80n-e2e-pose.yaml", 160),
 ]
 
 

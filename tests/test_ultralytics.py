@@ -83,6 +83,7 @@ def test_truth_covers_each_module_and_head():
         "yolo83s-detr.yaml",
         "yolo82s-world.yaml",
         "yolo81-worldv2.yaml",
+        "yolo80n-e2e-pose.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

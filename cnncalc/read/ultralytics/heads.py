@@ -174,18 +174,20 @@ def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=()
 
 
 def Pose(net, at, xs, nc=80, kpt_shape=(17, 3), reg_max=16, end2end=False, ch=()):
-    if end2end:
-        raise _Refused("end2end Pose heads are not read by cnncalc yet")
+    """The keypoint branch per level (``cv4``, with end2end its one-to-one copy); the eval output
+    decodes the one-to-many keypoints and returns both branches' raw ones."""
     nk = kpt_shape[0] * kpt_shape[1]
     c4 = max(ch[0] // 4, nk) if ch else nk
 
     def extra(name):
         k = _level_head(net, f"{at}.{name}", xs, ch, _three(net, nk, c4))
+        if name != "cv4":
+            return [k]
         return [net.add(f"{at}.kpts_decode", "Mul", k, functional=True, value=2.0)]
 
     y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
-    y_, boxes, scores, *rest = net.outputs
-    net.outputs = [y_, boxes, scores, *xs, f"{at}.cv4.cat"]
+    y_, boxes, scores, *rest = net.outputs  # rest: the maps, the decoded keypoints, the pair
+    net.outputs = [y_, boxes, scores, *xs, f"{at}.cv4.cat", *rest[len(xs) + 1 :]]
     return y
 
 
