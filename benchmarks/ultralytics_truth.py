@@ -9,7 +9,8 @@ run here, never copied into the repository, and models are built from YAML only 
     /tmp/oracle/bin/pip install --no-deps -e .
     /tmp/oracle/bin/python benchmarks/ultralytics_truth.py [--write] [--imgsz N] [CONFIG ...]
 
-CONFIG is a path, or the name of a config Ultralytics ships (`yolov8n.yaml`: `yolov8.yaml` at scale
+With --all: every config Ultralytics ships, at every scale it declares. CONFIG is a path, or the
+name of a config Ultralytics ships (`yolov8n.yaml`: `yolov8.yaml` at scale
 n).
 Without CONFIG: every test config under tests/ultralytics/ and the shipped list below. For each:
 build the
@@ -50,7 +51,8 @@ SHIPPED = """yolov3-tiny.yaml yolov3.yaml yolov3-spp.yaml yolov5n.yaml yolov5s.y
     yolo12n-pose.yaml yolo12n-obb.yaml yolo12n-cls.yaml yolo26n.yaml yolo26s.yaml yolo26n-p2.yaml
     yolo26n-p6.yaml yolo26n-obb.yaml yolo26n-cls.yaml yolo26n-seg.yaml yolo26n-pose.yaml
     yolo26n-sem.yaml yolo26n-depth.yaml rtdetr-l.yaml rtdetr-x.yaml rtdetr-resnet50.yaml
-    rtdetr-resnet101.yaml yolov8-rtdetr.yaml yolov8s-world.yaml yolov8s-worldv2.yaml""".split()
+    rtdetr-resnet101.yaml yolov8-rtdetr.yaml yolov8s-world.yaml yolov8s-worldv2.yaml yoloe-v8s.yaml
+    yoloe-11s-seg.yaml yoloe-26s.yaml yoloe-26s-seg.yaml""".split()
 # the test configs (written for cnncalc in Ultralytics' format), under scaled names where they have
 # scales, and sizes
 TEST_RUNS = [
@@ -91,6 +93,10 @@ TEST_RUNS = [
     ("yolo81-worldv2.yaml", 96),
     ("yolo80n-e2e-pose.yaml", 640),
     ("yolo80n-e2e-pose.yaml", 160),
+    ("yolo79n-prompt.yaml", 640),
+    ("yolo79n-prompt.yaml", 128),
+    ("yolo78n-e2e-prompt-seg.yaml", 640),
+    ("yolo78n-e2e-prompt-seg.yaml", 128),
 ]
 
 
@@ -113,6 +119,8 @@ def build(cfg: str):
         cls = tasks.RTDETRDetectionModel
     if d["head"][-1][2] == "WorldDetect":  # YOLO-World's: it feeds the text embeddings
         cls = tasks.WorldModel
+    if d["head"][-1][2].startswith("YOLOE"):  # YOLOE's: it feeds the class prompt embeddings
+        cls = tasks.YOLOESegModel if "Segment" in d["head"][-1][2] else tasks.YOLOEModel
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = cls(d, verbose=False)
     return model, d
@@ -207,6 +215,8 @@ def main(argv: list[str]) -> int:
         imgsz = int(argv[argv.index("--imgsz") + 1])
         argv = [a for i, a in enumerate(argv) if a != "--imgsz" and argv[i - 1] != "--imgsz"]
     names = [a for a in argv if not a.startswith("--")]
+    if "--all" in argv:  # every model YAML Ultralytics ships, at every scale it declares
+        names = every_shipped()
     tests = [(str(TESTS / name), size) for name, size in TEST_RUNS]
     runs = [(n, imgsz) for n in names] if names else [*tests, *((n, imgsz) for n in SHIPPED)]
     store, exact = {}, 0
@@ -242,6 +252,24 @@ def main(argv: list[str]) -> int:
         path.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
         print(f"wrote {len(store)} runs to {TESTS / 'truth.json'}")
     return 0
+
+
+def every_shipped() -> list[str]:
+    """Each shipped config under the name of each of its scales (yolov8-seg.yaml at n:
+    yolov8n-seg.yaml); a config of no scales, or one whose name has no number, as it is."""
+    import re
+
+    import ultralytics
+    import yaml
+
+    names = []
+    for p in sorted((Path(ultralytics.__file__).parent / "cfg" / "models").rglob("*.yaml")):
+        scales = list((yaml.safe_load(p.read_text()) or {}).get("scales") or {})
+        if not scales or not re.match(r"^\D*\d+", p.stem):
+            names.append(str(p))
+            continue
+        names += [re.sub(r"^(\D*\d+)", rf"\g<1>{k}", p.stem) + ".yaml" for k in scales]
+    return names
 
 
 def shipped_path(cfg: str) -> Path:

@@ -84,6 +84,8 @@ def test_truth_covers_each_module_and_head():
         "yolo82s-world.yaml",
         "yolo81-worldv2.yaml",
         "yolo80n-e2e-pose.yaml",
+        "yolo79n-prompt.yaml",
+        "yolo78n-e2e-prompt-seg.yaml",
     ],
 )
 def test_the_built_torch_model_agrees(name):

@@ -1,35 +1,14 @@
-"""Ultralytics' heads (Detect, Segment, Pose, OBB) and the tables of what a row may name."""
+"""Ultralytics' heads: Detect (and v10Detect), Segment, Pose, OBB and their YOLO26 forms,
+SemanticSegment, YOLO-World's WorldDetect and YOLOE's YOLOEDetect and YOLOESegment."""
 
 from __future__ import annotations
 
 import math
 
-from .area import A2C2f
-from .detr import RTDETRDecoder
-from .elan import ELAN1, SPPELAN, AConv, ADown, CBFuse, CBLinear, RepNCSPELAN4
-from .modules import (
-    C2,
-    C2PSA,
-    C3,
-    SPP,
-    SPPF,
-    Bottleneck,
-    C2f,
-    C3Ghost,
-    C3k2,
-    Classify,
-    Conv,
-    DWConv,
-    GhostBottleneck,
-    GhostConv,
-    Proto,
-    ResNetLayer,
-)
+from .modules import Conv, DWConv, Proto
 from .net import _Refused
-from .rtdetr import AIFI, HGBlock, HGStem, RepC3
-from .v10 import PSA, C2fCIB, SCDown
-from .world import TEXT, C2fAttn, ImagePoolingAttn, contrastive, text
-from .yolo26 import Depth, Proto26, held_conv, held_conv2d, held_flow
+from .world import TEXT, contrastive, text
+from .yolo26 import Proto26, _held, held_conv, held_conv2d, held_flow
 
 
 def _level_head(net, at, xs, chs, make):
@@ -66,17 +45,11 @@ def Detect(
     boxes = _level_head(net, f"{at}.cv2", xs, ch, _three(net, 4 * reg_max, c2))
 
     def cls(a, x, c):
-        if net.legacy if legacy is None else legacy:
-            return _three(net, nc, c3)(a, x, c)
-        y = DWConv(net, f"{a}.0.0", x, c, c, 3)
-        y = Conv(net, f"{a}.0.1", y, c, c3, 1)
-        y = DWConv(net, f"{a}.1.0", y, c3, c3, 3)
-        y = Conv(net, f"{a}.1.1", y, c3, c3, 1)
-        return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=nc, kernel_size=1)
+        if classes:
+            return classes(a, x, c, c3)
+        return _cls_branch(net, a, x, c, c3, nc, net.legacy if legacy is None else legacy)
 
-    scores = _level_head(
-        net, f"{at}.cv3", xs, ch, (lambda a, x, c: classes(a, x, c, c3)) if classes else cls
-    )
+    scores = _level_head(net, f"{at}.cv3", xs, ch, cls)
     # Segment / Pose / OBB: one more per-level head, concatenated into y
     more = extra("cv4") if extra else []
     pair = []
@@ -134,6 +107,25 @@ def v10Detect(net, at, xs, nc=80, ch=()):
     return Detect(net, at, xs, nc, 16, False, ch, one2one=True, legacy=False)
 
 
+def _cls_branch(net, a, x, c, c3, out, legacy):
+    """Detect's class branch: three Convs (legacy), or two depthwise-and-pointwise pairs; then a
+    1×1 conv to ``out`` channels."""
+    if legacy:
+        return _three(net, out, c3)(a, x, c)
+    y = DWConv(net, f"{a}.0.0", x, c, c, 3)
+    y = Conv(net, f"{a}.0.1", y, c, c3, 1)
+    y = DWConv(net, f"{a}.1.0", y, c3, c3, 3)
+    y = Conv(net, f"{a}.1.1", y, c3, c3, 1)
+    return net.add(f"{a}.2", "Conv2d", y, in_channels=c3, out_channels=out, kernel_size=1)
+
+
+def _cv4(a: str) -> str:
+    """``model.22.cv3.0`` -> ``model.22.cv4.0`` (and one2one_cv3 -> one2one_cv4): a level's
+    contrastive head beside its class branch."""
+    head, branch, i = a.rsplit(".", 2)
+    return f"{head}.{branch.replace('cv3', 'cv4')}.{i}"
+
+
 def WorldDetect(net, at, xs, nc=80, embed=512, with_bn=False, reg_max=16, end2end=False, ch=()):
     """Detect whose class branch ends in ``embed`` channels, each level's scored against the text
     (``cv4``); the eval output as Detect's."""
@@ -149,19 +141,24 @@ def WorldDetect(net, at, xs, nc=80, embed=512, with_bn=False, reg_max=16, end2en
 
     def classes(a, x, c, c3):
         y = _three(net, embed, c3)(a, x, c)
-        return contrastive(net, a.replace(".cv3.", ".cv4."), y, w, embed, with_bn)
+        return contrastive(net, _cv4(a), y, w, embed, with_bn)
 
     return Detect(net, at, xs, nc, reg_max, end2end, ch, legacy=True, classes=classes)
 
 
-def Segment(net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=(), *, v26=False):
-    """``v26``: Segment26, whose prototypes come from every level (Proto26)."""
+def Segment(
+    net, at, xs, nc=80, nm=32, npr=256, reg_max=16, end2end=False, ch=(), *, v26=False,
+    mask="cv4", classes=None,
+):  # fmt: skip
+    """``v26``: Segment26, whose prototypes come from every level (Proto26); ``mask`` the mask
+    coefficients' branch (YOLOE's cv5), ``classes`` a class branch of the head's own."""
     c4 = max(ch[0] // 4, nm) if ch else nm
 
     def extra(name):
+        name = name.replace("cv4", mask)
         return [_level_head(net, f"{at}.{name}", xs, ch, _three(net, nm, c4))]
 
-    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra)
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, extra=extra, classes=classes)
     proto = (
         Proto26(net, f"{at}.proto", xs, ch, npr, nm, nc)
         if v26
@@ -261,116 +258,71 @@ def OBB26(net, at, xs, nc=80, ne=1, reg_max=16, end2end=False, ch=()):
     return OBB(net, at, xs, nc, ne, reg_max, end2end, ch, raw=True)
 
 
-MODULES = {
-    f.__name__: f
-    for f in (
-        Conv,
-        DWConv,
-        GhostConv,
-        Bottleneck,
-        GhostBottleneck,
-        C2,
-        C2f,
-        C3,
-        C3Ghost,
-        C3k2,
-        SPPF,
-        SPP,
-        C2PSA,
-        ResNetLayer,
-        RepNCSPELAN4,
-        ELAN1,
-        AConv,
-        ADown,
-        SPPELAN,
-        CBLinear,
-        CBFuse,
-        SCDown,
-        PSA,
-        C2fCIB,
-        A2C2f,
-        v10Detect,
-        OBB26,
-        Segment26,
-        Pose26,
-        SemanticSegment,
-        Depth,
-        Classify,
-        Detect,
-        Segment,
-        Pose,
-        OBB,
-        HGStem,
-        HGBlock,
-        RepC3,
-        AIFI,
-        RTDETRDecoder,
-        C2fAttn,
-        ImagePoolingAttn,
-        WorldDetect,
+def _yoloe(net, at, ch, embed, with_bn):
+    """YOLOE's class branch (Detect's, to ``embed`` channels) scored against the class prompt
+    embeddings; and what only prompting runs, held: the text prompts' residual SwiGLU (reprta)
+    and the visual prompts' encoder (SAVPE)."""
+    if not with_bn:
+        raise _Refused("YOLOE heads take with_bn (Ultralytics asserts it)")
+    if len(ch) != 3:  # its forward_head asserts three maps and the embeddings
+        raise _Refused(f"YOLOE heads take three maps in from, found {len(ch)}")
+    # the class embeddings, with no prompt given: YOLOEModel's zeros(1, 80, 512), at the batch
+    pe = net.add("cls_pe", "Constant", None, functional=True, shape=[1, *TEXT], batched=True)
+
+    def classes(a, x, c, c3):
+        if c3 > embed:
+            raise _Refused(f"YOLOE's class channels {c3} are more than embed {embed}")
+        y = _cls_branch(net, a, x, c, c3, embed, net.legacy)
+        return contrastive(net, _cv4(a), y, pe, embed, True)
+
+    for name, shape in (("w12", [4 * embed, embed]), ("w3", [embed, 2 * embed])):
+        _held(net, f"{at}.reprta.m.{name}.weight", "Parameter", shape=shape)
+        _held(net, f"{at}.reprta.m.{name}.bias", "Parameter", shape=shape[:1])
+        net.leaves += 1
+    return classes
+
+
+def _savpe(net, at, ch, c3, embed):
+    for i, c in enumerate(ch):
+        held_conv(net, f"{at}.savpe.cv1.{i}.0", c, c3, 3)
+        held_conv(net, f"{at}.savpe.cv1.{i}.1", c3, c3, 3)
+        held_conv(net, f"{at}.savpe.cv2.{i}.0", c, c3, 1)
+        net.leaves += 2  # each Sequential's Upsample or Identity
+    held_conv2d(net, f"{at}.savpe.cv3", 3 * c3, embed)
+    _held_conv2d(net, f"{at}.savpe.cv4", 3 * c3, 16, 3)
+    _held_conv2d(net, f"{at}.savpe.cv5", 1, 16, 3)
+    held_conv(net, f"{at}.savpe.cv6.0", 32, 16, 3)
+    _held_conv2d(net, f"{at}.savpe.cv6.1", 16, 16, 3)
+
+
+def _held_conv2d(net, at, c1, c2, k):
+    _held(net, f"{at}.weight", "Parameter", shape=[c2, c1, k, k])
+    _held(net, f"{at}.bias", "Parameter", shape=[c2])
+    net.leaves += 1
+
+
+def YOLOEDetect(net, at, xs, nc=80, embed=512, with_bn=True, reg_max=16, end2end=False, ch=()):
+    """Detect with YOLOE's class branch; the eval output as Detect's (80 classes: the prompt
+    embeddings')."""
+    classes = _yoloe(net, at, ch, embed, with_bn)
+    y = Detect(net, at, xs, nc, reg_max, end2end, ch, classes=classes)
+    _savpe(net, at, ch, max(ch[0], min(nc, 100)), embed)
+    return y
+
+
+def YOLOESegment(
+    net, at, xs, nc=80, nm=32, npr=256, embed=512, with_bn=True, reg_max=16, end2end=False,
+    ch=(), *, v26=False,
+):  # fmt: skip
+    classes = _yoloe(net, at, ch, embed, with_bn)
+    y = Segment(
+        net, at, xs, nc, nm, npr, reg_max, end2end, ch, v26=v26, mask="cv5", classes=classes
     )
-    # the modules a row may name (C3k, PSABlock, Attention and Proto are only inside others, as in
-    # parse_model)
-}
-BASE = {
-    "Classify",
-    "Conv",
-    "GhostConv",
-    "Bottleneck",
-    "GhostBottleneck",
-    "SPP",
-    "SPPF",
-    "C2PSA",
-    "DWConv",
-    "C2",
-    "C2f",
-    "C3k2",
-    "C3",
-    "C3Ghost",
-    "nn.ConvTranspose2d",
-    "RepNCSPELAN4",
-    "ELAN1",
-    "ADown",
-    "AConv",
-    "SPPELAN",
-    "SCDown",
-    "PSA",
-    "C2fCIB",
-    "A2C2f",
-    "RepC3",
-    "C2fAttn",
-}
-REPEAT = {"C2", "C2f", "C3k2", "C3", "C3Ghost", "C2PSA", "C2fCIB", "A2C2f", "RepC3", "C2fAttn"}
-HEADS = {"Detect", "Segment", "Segment26", "Pose", "Pose26", "OBB", "OBB26", "v10Detect"}
-HEADS |= {"SemanticSegment", "Depth", "RTDETRDecoder", "WorldDetect"}
-TASKS = {"Classify": "classify", "SemanticSegment": "semantic", "Depth": "depth"}  # else detect
-TASKS |= {"Segment": "segment", "Segment26": "segment", "Pose": "pose", "Pose26": "pose"}
-TASKS |= {"OBB": "obb", "OBB26": "obb"}
-NN = {
-    "nn.Upsample": "Upsample",
-    "nn.MaxPool2d": "MaxPool2d",
-    "nn.ZeroPad2d": "ZeroPad2d",
-    "nn.BatchNorm2d": "BatchNorm2d",
-    "nn.Identity": "Identity",
-    "nn.AvgPool2d": "AvgPool2d",
-    "nn.AdaptiveAvgPool2d": "AdaptiveAvgPool2d",
-    "nn.ConvTranspose2d": "ConvTranspose2d",
-    "nn.Dropout": "Dropout",
-    "nn.ReLU": "ReLU",
-    "nn.SiLU": "SiLU",
-}
-KNOWN_ELSEWHERE = {
-    "YOLOEDetect",
-    "YOLOESegment",
-    "C2fPSA",
-    "TorchVision",
-    "Index",
-    "Focus",
-    "C1",
-    "C3x",
-    "C3TR",
-    "BottleneckCSP",
-    "ConvTranspose",
-    "DWConvTranspose2d",
-    "YOLOESegment26",
-}
+    _savpe(net, at, ch, max(ch[0], min(nc, 100)), embed)
+    return y
+
+
+def YOLOESegment26(
+    net, at, xs, nc=80, nm=32, npr=256, embed=512, with_bn=True, reg_max=16, end2end=False, ch=()
+):
+    return YOLOESegment(net, at, xs, nc, nm, npr, embed, with_bn, reg_max, end2end, ch, v26=True)

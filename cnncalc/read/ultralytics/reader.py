@@ -14,9 +14,9 @@ from ..options import ReadOptions
 from ..yamlpos import Map, Seq
 from . import IMGSZ, Model, Row, scale_of
 from .elan import fuse_channels
-from .heads import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
 from .net import _Net, _Refused, make_divisible
 from .rows import _arity, _build
+from .tables import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
 
 LISTS = ("Concat", "CBFuse", "ImagePoolingAttn")  # rows besides the heads that take a list
 BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
@@ -304,7 +304,10 @@ def read(
                 )  # [nc, ch]: no reg_max, end2end
                 if chs is not None:
                     args.extend([chs] if plain else [reg_max, end2end, chs])
-                if m in ("Segment", "Segment26") and len(args) > 2:
+                if (
+                    m in ("Segment", "Segment26", "YOLOESegment", "YOLOESegment26")
+                    and len(args) > 2
+                ):
                     args[2] = make_divisible(min(args[2], max_channels) * width, 8)
                 heads = refs
             out = _build(net, at, m, n, refs, args, i)

@@ -5,8 +5,8 @@ not fit a module's signature."""
 from __future__ import annotations
 
 from ...diagnostics import cut
-from .heads import HEADS, MODULES, NN
 from .net import _Net
+from .tables import HEADS, MODULES, NN
 
 
 def _arity(m: str, args: list, e: TypeError) -> str:
