@@ -92,6 +92,22 @@ class _Net:
         return self.add(name, "Identity", x)
 
 
+def tensor_op(net, at, kind, src, **args):
+    """A tensor operation of a forward (no module, no leaf, no THOP rule)."""
+    return net.add(at, kind, src, functional=True, **args)
+
+
+def linear(net, at, x, c1, c2, shares=None):
+    """``nn.Linear``; ``shares``: the layer whose module this call runs again."""
+    return net.add(
+        at, "Linear", x, leaf=shares is None, in_features=c1, out_features=c2, shares=shares
+    )
+
+
+def layer_norm(net, at, x, c):
+    return net.add(at, "LayerNorm", x, normalized_shape=[c])
+
+
 def _plain(v):
     if isinstance(v, tuple):
         return [_plain(x) for x in v]

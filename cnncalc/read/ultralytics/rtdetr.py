@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .elan import RepConv
 from .modules import Conv, DWConv
-from .net import Act, _Refused
+from .net import Act, _Refused, layer_norm, linear, tensor_op
 
 
 def LightConv(net, at, x, c1, c2, k=1, act=None):
@@ -57,23 +57,9 @@ def RepC3(net, at, x, c1, c2, n=3, e=1.0):
     return Conv(net, f"{at}.cv3", y, c_, c2, 1, 1)
 
 
-def _f(net, at, kind, src, **args):
-    return net.add(at, kind, src, functional=True, **args)
-
-
-def _linear(net, at, x, c1, c2, shares=None):
-    return net.add(
-        at, "Linear", x, leaf=shares is None, in_features=c1, out_features=c2, shares=shares
-    )
-
-
-def _norm(net, at, x, c):
-    return net.add(at, "LayerNorm", x, normalized_shape=[c])
-
-
 def _residual(net, at, x, y, norm, c, drop, p):
     y = net.add(f"{at}.{drop}", "Dropout", y, p=p)
-    return _norm(net, f"{at}.{norm}", _f(net, f"{at}.{norm}_in", "Add", [x, y]), c)
+    return layer_norm(net, f"{at}.{norm}", tensor_op(net, f"{at}.{norm}_in", "Add", [x, y]), c)
 
 
 def AIFI(net, at, x, c1, cm=2048, num_heads=8, dropout=0, act=None, normalize_before=False):
@@ -81,21 +67,21 @@ def AIFI(net, at, x, c1, cm=2048, num_heads=8, dropout=0, act=None, normalize_be
         raise _Refused("AIFI with normalize_before is not read yet")
     if c1 % 4:
         raise _Refused(f"AIFI's 2-D sin-cos positions need channels divisible by 4, found {c1}")
-    src = _f(net, f"{at}.tokens", "Flatten", x, start_dim=2)
-    src = _f(net, f"{at}.tokens_t", "Permute", src, dims=[0, 2, 1])
+    src = tensor_op(net, f"{at}.tokens", "Flatten", x, start_dim=2)
+    src = tensor_op(net, f"{at}.tokens_t", "Permute", src, dims=[0, 2, 1])
     # build_2d_sincos_position_embedding: (h·w, 1) grids @ (1, c/4) frequencies, sin and cos
-    grid = _f(net, f"{at}.pos.grid", "Select", x, dim=1, index=0)
-    grid = _f(net, f"{at}.pos.grid_flat", "Flatten", grid, start_dim=0)
-    grid = _f(net, f"{at}.pos.grid_col", "Unsqueeze", grid, dim=-1)
-    omega = _f(net, f"{at}.pos.omega", "Constant", None, shape=[1, c1 // 4])
+    grid = tensor_op(net, f"{at}.pos.grid", "Select", x, dim=1, index=0)
+    grid = tensor_op(net, f"{at}.pos.grid_flat", "Flatten", grid, start_dim=0)
+    grid = tensor_op(net, f"{at}.pos.grid_col", "Unsqueeze", grid, dim=-1)
+    omega = tensor_op(net, f"{at}.pos.omega", "Constant", None, shape=[1, c1 // 4])
     parts = []
     for axis in ("h", "w"):
-        out = _f(net, f"{at}.pos.out_{axis}", "MatMul", [grid, omega])
+        out = tensor_op(net, f"{at}.pos.out_{axis}", "MatMul", [grid, omega])
         for op in ("sin", "cos"):
-            parts.append(_f(net, f"{at}.pos.{op}_{axis}", "Pointwise", out, op=op))
-    pos = _f(net, f"{at}.pos.cat", "Cat", parts, dim=1)
-    pos = _f(net, f"{at}.pos", "Unsqueeze", pos, dim=0)
-    q = _f(net, f"{at}.with_pos", "Add", [src, pos])
+            parts.append(tensor_op(net, f"{at}.pos.{op}_{axis}", "Pointwise", out, op=op))
+    pos = tensor_op(net, f"{at}.pos.cat", "Cat", parts, dim=1)
+    pos = tensor_op(net, f"{at}.pos", "Unsqueeze", pos, dim=0)
+    q = tensor_op(net, f"{at}.with_pos", "Add", [src, pos])
     a = net.add(
         f"{at}.ma",
         "MultiheadAttention",
@@ -106,14 +92,14 @@ def AIFI(net, at, x, c1, cm=2048, num_heads=8, dropout=0, act=None, normalize_be
         batch_first=True,
     )
     src = _residual(net, at, src, f"{a}:0", "norm1", c1, "dropout1", dropout)
-    y = _linear(net, f"{at}.fc1", src, c1, cm)
+    y = linear(net, f"{at}.fc1", src, c1, cm)
     y = net.add(f"{at}.act", act or "GELU", y)
     y = net.add(f"{at}.dropout", "Dropout", y, p=dropout)
-    y = _linear(net, f"{at}.fc2", y, cm, c1)
+    y = linear(net, f"{at}.fc2", y, cm, c1)
     y = _residual(net, at, src, y, "norm2", c1, "dropout2", dropout)
-    y = _f(net, f"{at}.maps_t", "Permute", y, dims=[0, 2, 1])
-    y = _f(net, f"{at}.maps", "ViewAs", [y, x])
-    return _f(net, f"{at}.contiguous", "Contiguous", y)
+    y = tensor_op(net, f"{at}.maps_t", "Permute", y, dims=[0, 2, 1])
+    y = tensor_op(net, f"{at}.maps", "ViewAs", [y, x])
+    return tensor_op(net, f"{at}.contiguous", "Contiguous", y)
 
 
 def MLP(net, at, x, c1, ch, c2, n, again=None):
@@ -122,23 +108,25 @@ def MLP(net, at, x, c1, ch, c2, n, again=None):
     dims = [c1, *[ch] * (n - 1), c2]
     for i in range(n):
         base = f"{again or at}.layers.{i}"
-        x = _linear(net, f"{at}.layers.{i}", x, dims[i], dims[i + 1], base if again else None)
+        x = linear(net, f"{at}.layers.{i}", x, dims[i], dims[i + 1], base if again else None)
         if i < n - 1:
             x = net.add(f"{at}.act.{i}", "ReLU", x, leaf=not again and i == 0)
     return net.add(f"{at}.out_norm", "Identity", x, leaf=not again)
 
 
 def _inverse_sigmoid(net, at, x, eps=1e-5):
-    x = _f(net, f"{at}.clamp", "Pointwise", x, op="clamp", min=0, max=1)
-    x1 = _f(net, f"{at}.x1", "Pointwise", x, op="clamp", min=eps)
-    x2 = _f(net, f"{at}.one_minus", "Pointwise", x, op="neg")
-    x2 = _f(net, f"{at}.one_minus_x", "Add", x2, value=1)
-    x2 = _f(net, f"{at}.x2", "Pointwise", x2, op="clamp", min=eps)
-    return _f(net, f"{at}.log", "Pointwise", _f(net, f"{at}.ratio", "Div", [x1, x2]), op="log")
+    x = tensor_op(net, f"{at}.clamp", "Pointwise", x, op="clamp", min=0, max=1)
+    x1 = tensor_op(net, f"{at}.x1", "Pointwise", x, op="clamp", min=eps)
+    x2 = tensor_op(net, f"{at}.one_minus", "Pointwise", x, op="neg")
+    x2 = tensor_op(net, f"{at}.one_minus_x", "Add", x2, value=1)
+    x2 = tensor_op(net, f"{at}.x2", "Pointwise", x2, op="clamp", min=eps)
+    return tensor_op(
+        net, f"{at}.log", "Pointwise", tensor_op(net, f"{at}.ratio", "Div", [x1, x2]), op="log"
+    )
 
 
 def _gather_rows(net, at, x, index, width):
     """``x[batch_ind, topk_ind].view(bs, k, -1)``: the rows the top-k picked, per sample."""
-    i = _f(net, f"{at}.index", "Unsqueeze", index, dim=-1)
-    i = _f(net, f"{at}.index_expand", "Expand", i, shape=[-1, -1, width])
-    return _f(net, at, "Gather", [x, i], dim=1)
+    i = tensor_op(net, f"{at}.index", "Unsqueeze", index, dim=-1)
+    i = tensor_op(net, f"{at}.index_expand", "Expand", i, shape=[-1, -1, width])
+    return tensor_op(net, at, "Gather", [x, i], dim=1)
