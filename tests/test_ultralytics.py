@@ -246,6 +246,12 @@ head:
             "module C2fPSA is not read by cnncalc yet",
         ),
         (
+            "C2f, [128, True]",
+            "TorchVision, [128, ResNet18, DEFAULT]",
+            (7, 13),
+            "module TorchVision builds a torchvision model by name",
+        ),
+        (
             "[[-1, 0], 1, Concat",
             "[[-1, 9], 1, Concat",
             (10, 6),

@@ -16,7 +16,7 @@ from . import IMGSZ, Model, Row, scale_of
 from .elan import fuse_channels
 from .net import _Net, _Refused, make_divisible
 from .rows import _arity, _build
-from .tables import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, REPEAT, TASKS
+from .tables import BASE, HEADS, KNOWN_ELSEWHERE, MODULES, NN, OFFLINE, REPEAT, TASKS
 
 LISTS = ("Concat", "CBFuse", "ImagePoolingAttn")  # rows besides the heads that take a list
 BUILD_ERRORS = (ArithmeticError, ValueError, IndexError, KeyError, AttributeError, RecursionError)
@@ -216,7 +216,8 @@ def read(
             if isinstance(m, str) and (
                 m in KNOWN_ELSEWHERE or m.startswith(("nn.", "torchvision."))
             ):
-                raise SpecError(f"row {i}: module {m} is not read by cnncalc yet", mpos)
+                why = OFFLINE.get(m, "is not read by cnncalc yet")
+                raise SpecError(f"row {i}: module {m} {why}", mpos)
             from ...diagnostics import did_you_mean
 
             hint = did_you_mean(str(m), [*MODULES, *NN, "Concat"]) if isinstance(m, str) else ""

@@ -158,3 +158,10 @@ KNOWN_ELSEWHERE = {
     "ConvTranspose",
     "DWConvTranspose2d",
 }
+# modules Ultralytics itself cannot build offline: why, in the refusal
+OFFLINE = {
+    "TorchVision": (
+        "builds a torchvision model by name (with the weights it names, which Ultralytics "
+        "downloads to build it): not read by cnncalc"
+    ),
+}
