@@ -265,7 +265,8 @@ def every_shipped() -> list[str]:
     names = []
     for p in sorted((Path(ultralytics.__file__).parent / "cfg" / "models").rglob("*.yaml")):
         scales = list((yaml.safe_load(p.read_text()) or {}).get("scales") or {})
-        if not scales or not re.match(r"^\D*\d+", p.stem):
+        named = re.match(r"^\D*\d+([a-z])", p.stem)  # yolov10b.yaml: its scale in its name
+        if not scales or not re.match(r"^\D*\d+", p.stem) or (named and named[1] in scales):
             names.append(str(p))
             continue
         names += [re.sub(r"^(\D*\d+)", rf"\g<1>{k}", p.stem) + ".yaml" for k in scales]
