@@ -120,6 +120,17 @@ def test_the_text_embeddings_follow_the_batch():
     one, two = analyze(spec, 1), analyze(spec, 2)
     assert two.total_macs == 2 * one.total_macs
     assert next(r for r in two.layers if r.name == "txt_feats").output_shape == (2, 80, 512)
+    said = [w.message for w in one.warnings if "assumed" in w.message]
+    assert said == [
+        "the text embeddings are assumed as Ultralytics builds the model offline: WorldModel's "
+        "(1, 80, 512) placeholder, not CLIP's for your classes (80 rows)"
+    ]
+    yoloe = analyze(load(str(HERE / "yolo79n-prompt.yaml"), imgsz=64), 3)
+    assert [w.message for w in yoloe.warnings if "assumed" in w.message] == [
+        "the class embeddings are assumed as Ultralytics builds the model offline, with no "
+        "prompt given: YOLOEModel's zeros for 80 classes (the scores have 80 rows)"
+    ]
+    assert next(r for r in yoloe.layers if r.name == "cls_pe").output_shape == (3, 80, 512)
     report = verify(two, "cpu")
     assert report.ok, report
 

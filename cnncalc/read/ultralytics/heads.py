@@ -268,6 +268,10 @@ def _yoloe(net, at, ch, embed, with_bn):
         raise _Refused(f"YOLOE heads take three maps in from, found {len(ch)}")
     # the class embeddings, with no prompt given: YOLOEModel's zeros(1, 80, 512), at the batch
     pe = net.add("cls_pe", "Constant", None, functional=True, shape=[1, *TEXT], batched=True)
+    net.assumed = (
+        "the class embeddings are assumed as Ultralytics builds the model offline, with no "
+        "prompt given: YOLOEModel's zeros for 80 classes (the scores have 80 rows)"
+    )
 
     def classes(a, x, c, c3):
         if c3 > embed:

@@ -56,6 +56,7 @@ class _Net:
         self.functional: set[str] = set()
         self.held: set[str] = set()  # tensors modules hold that the eval forward never runs
         self.text = self.text0 = None  # YOLO-World's text embeddings: as updated, as held
+        self.assumed = ""  # what the reading assumes of data Ultralytics would download
 
     def add(
         self, name: str, type_: str, src, functional: bool = False, leaf: bool = True, **args

@@ -330,6 +330,8 @@ def read(
         if i == 0:
             ch = []
         ch.append(c2)
+    if net.assumed:  # data Ultralytics would fetch (text or prompt embeddings), as built offline
+        warnings.append((table[-1].pos, net.assumed))
     for name in net.frozen:
         for item, _ in net.items:
             if item["name"] == name:

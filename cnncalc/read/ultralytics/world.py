@@ -18,6 +18,10 @@ def text(net):
     if net.text is None:
         t = tensor_op(net, "txt_feats", "Constant", None, shape=[1, *TEXT], batched=True)
         net.text = net.text0 = t  # expanded to the batch, as WorldModel's predict does
+        net.assumed = (
+            "the text embeddings are assumed as Ultralytics builds the model offline: "
+            "WorldModel's (1, 80, 512) placeholder, not CLIP's for your classes (80 rows)"
+        )
     return net.text
 
 
