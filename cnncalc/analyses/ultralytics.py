@@ -57,9 +57,8 @@ def _gflops(spec, analysis, model: Model, analyze) -> float:
     h, w = model.imgsz
     full = analysis if analysis.input[0] == 1 else None
     detr = model.rows[-1].module == "RTDETRDecoder"
-    if (
-        model.heads and not detr
-    ):  # DetectionModel's stride: 256 / each head input's height on a 256x256 image
+    # DetectionModel's stride: 256 / each head input's height on a 256x256 image (RT-DETR's: 32)
+    if model.heads and not detr:
         a = _at(spec, analyze, 256, 256)
         got = {r.name: r.output_shape for r in a.layers}
         heights = [_shape(a, got, ref)[-2] for ref in model.heads]
@@ -171,10 +170,9 @@ def _thop_attention(r) -> int:
     tgt = out[-2] if bf or len(out) == 2 else out[0]
     batch = 1 if len(out) == 2 else out[0 if bf else 1]
     appended = kw["add_bias_kv"] + kw["add_zero_attn"]
-    attended = (k[-2] if bf or len(k) == 2 else k[0]) + appended
-    projections = e * (2 * tgt * e + (attended - appended) * (kdim + vdim))
-    attention = 2 * tgt * attended * e
-    n = attended
+    n = (k[-2] if bf or len(k) == 2 else k[0]) + appended  # the key positions attended
+    projections = e * (2 * tgt * e + (n - appended) * (kdim + vdim))
+    attention = 2 * tgt * n * e
     softmax = batch * kw["num_heads"] * tgt * (n + max(n - 1, 0) + n)
     return batch * (projections + attention) + softmax
 
