@@ -108,7 +108,7 @@ register(
     TopK(
         "TopK",
         {
-            "k": (integer(0), REQUIRED),
+            "k": (integer(1), REQUIRED),
             "dim": (integer(None), -1),
             "largest": (flag, True),
             "sorted": (flag, True),
