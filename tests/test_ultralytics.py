@@ -116,6 +116,8 @@ def test_the_text_embeddings_follow_the_batch():
     the text-side products grow with it: at batch 2 the MACs are twice batch 1's (Ultralytics':
     658,243,584 and 1,316,487,168 at 256, FlopCounterMode of its eval forward), and torch runs
     the built model at that batch with every number the analysis has."""
+    at256 = load(str(HERE / "yolo82n-world.yaml"), imgsz=256)
+    assert [analyze(at256, b).total_macs for b in (1, 2)] == [658_243_584, 1_316_487_168]
     spec = load(str(HERE / "yolo82n-world.yaml"), imgsz=64)
     one, two = analyze(spec, 1), analyze(spec, 2)
     assert two.total_macs == 2 * one.total_macs
