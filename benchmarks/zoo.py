@@ -36,20 +36,7 @@ from cnncalc.read import parse
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
 
-TV_SKIP = {
-    "vit_b_16",
-    "vit_b_32",
-    "vit_l_16",
-    "vit_l_32",
-    "vit_h_14",
-    "swin_t",
-    "swin_s",
-    "swin_b",
-    "swin_v2_t",
-    "swin_v2_s",
-    "swin_v2_b",
-    "maxvit_t",
-}  # transformers: welcome, not required
+TV_SKIP: set[str] = set()  # every classification model, transformers included
 TIMM = [
     "resnet18",
     "resnet26d",

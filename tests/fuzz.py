@@ -169,6 +169,12 @@ TYPES = [
     "MaxUnpool2d",
     "Constant",
     "Input",
+    "Buffer",
+    "Index",
+    "TopK",
+    "Gather",
+    "GridSample",
+    "Roll",
     "B",
 ]
 

@@ -95,6 +95,7 @@ def _oracle(type_, kw):
                 kw.get("dim", 0),
             )
         ),
+        "Roll": lambda: lambda x: torch.roll(x, kw["shifts"], _or(kw.get("dims"), ())),
         "Chunk": lambda: lambda x: torch.chunk(x, kw["chunks"], kw.get("dim", 0)),
         "Unbind": lambda: lambda x: torch.unbind(x, kw.get("dim", 0)),
         "Mean": lambda: _reduce(torch.mean, kw),
@@ -230,6 +231,10 @@ def _Attention(need_weights=True, average_attn_weights=True, **kw):
             return (out, w) if need_weights else (out,)
 
     return Attention(**kw)
+
+
+def _or(v, default):
+    return default if v is None else v
 
 
 def torch_run(input_shape, layers):

@@ -130,9 +130,16 @@ def _json(v) -> str:
 
 
 def to_yaml(
-    name: str, shape: tuple[int, ...], layers: list[dict], outputs=None, unused=(), dtype=None
+    name: str,
+    shape: tuple[int, ...],
+    layers: list[dict],
+    outputs=None,
+    unused=(),
+    dtype=None,
+    notes=(),
 ) -> str:
     lines = [f"# imported from {name} with cnncalc import"]
+    lines += [f"# not in this spec: {note}" for note in notes]
     if unused:
         lines.append(
             f"# not in this spec: {len(unused)} parameter tensors the forward never uses: "
@@ -194,7 +201,7 @@ def import_model(
         inputs = Inputs.sized(tuple(inputs))
     with as_given(model, mode):
         t, layers, outputs, unused = trace_to_layers(model, inputs)
-        text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype)
+        text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype, t.notes)
         spec, a, macs = _check(model, t.gm, text, unused)
         if t.gm.real:
             _eagerly(model, inputs, t.gm)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .picks import Gather, GridSample, Index, TopK  # noqa: F401 (built by name)
+from .picks import Gather, GridSample, Index, Roll, TopK  # noqa: F401 (built by name)
 
 
 class Cat(nn.Module):

@@ -1,5 +1,6 @@
-"""The op table's handlers for tensors made in the forward (``torch.zeros(x.size(0), ...)``) and
-for attention as a function (``F.scaled_dot_product_attention``)."""
+"""The op table's handlers for pointwise functions, einsum and attention as a function
+(``F.scaled_dot_product_attention``); tensors made in the forward from sizes are folded (see
+``fold``)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,6 @@ def _hashable(target) -> bool:
     except TypeError:
         return False
     return True
-
-
-_MAKERS = {torch.zeros, torch.ones, torch.full, torch.empty, torch.rand, torch.randn}
-_MAKERS |= {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like}
-_MAKERS |= {torch.rand_like, torch.randn_like, torch.arange}
-_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty"}
-
-
-def constant(t: Trace, node, v, op, target) -> None:
-    """A tensor whose shape the trace knows and whose values no layer computes: a Constant."""
-    name = target if isinstance(target, str) else target.__name__
-    t.emit(node, "Constant", {"shape": list(v.shape), "dtype": v.dtype}, t.fresh(name), [])
 
 
 def attention(t: Trace, node, v, op, target) -> None:
@@ -98,10 +87,21 @@ def pointwise(t: Trace, node, v, op, target) -> None:
     t.emit(node, "Pointwise", {"op": name, **args}, t.fresh(name), [t.ref(x, node)])
 
 
+def normalize(t: Trace, node, v, op, target) -> None:
+    """``F.normalize(x, p, dim, eps)`` as torch computes it: x over its p-norm along dim (kept),
+    clamped to at least eps: a Norm, a clamp and a Div."""
+    p, d = t.value(_arg(node, 1, "p", 2.0)), t.value(_arg(node, 2, "dim", 1))
+    eps = t.value(_arg(node, 3, "eps", 1e-12))
+    x = t.ref(node.args[0], node)
+    n = t.emit(None, "Norm", {"p": float(p), "dim": [d], "keepdim": True}, t.fresh("norm"), [x])
+    n = t.emit(None, "Pointwise", {"op": "clamp", "min": eps}, t.fresh("clamp"), [n])
+    t.emit(node, "Div", {}, t.fresh("normalize"), [x, n])
+
+
 SEQ_OPS = [
     (lambda op, target: _hashable(target) and target in _POINTWISE, pointwise),
     (lambda op, target: target is torch.einsum, einsum),
     (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
-    (lambda op, target: target in _MAKERS or target in _METHODS, constant),
     (lambda op, target: target is F.scaled_dot_product_attention, attention),
+    (lambda op, target: target is F.normalize, normalize),
 ]

@@ -300,10 +300,18 @@ def reduce(t: Trace, node, v, op, target) -> None:
 
 def no_op(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
-    if target == "contiguous" and not src.meta["value"].contiguous:
+    if isinstance(src, type(node)) and src.op == "get_attr":  # a parameter's copy: read as it
+        t.alias[node] = src
+    elif target == "contiguous" and not src.meta["value"].contiguous:
         t.emit(node, "Contiguous", {}, t.fresh("contiguous"), [t.ref(src, node)])
     else:
         t.name_of[node] = t.ref(src, node)
+
+
+def roll(t: Trace, node, v, op, target) -> None:
+    shifts, ds = t.value(_arg(node, 1, "shifts")), t.value(_arg(node, 2, "dims", None))
+    args = {"shifts": shifts, "dims": [ds] if isinstance(ds, int) else ds or None}
+    t.emit(node, "Roll", args, t.fresh("roll"), [t.ref(node.args[0], node)])
 
 
 TENSOR_OPS = [
@@ -323,4 +331,5 @@ TENSOR_OPS = [
     (lambda op, target: target in _SQUEEZE, squeeze),
     (lambda op, target: target in _REDUCE, reduce),
     (lambda op, target: target in _NO_OPS, no_op),
+    (lambda op, target: target in (torch.roll, "roll"), roll),
 ]

@@ -1,4 +1,4 @@
-"""Modules for the picking and sampling kinds: Index, TopK, Gather and GridSample."""
+"""Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample and Roll."""
 
 from __future__ import annotations
 
@@ -53,3 +53,14 @@ class Index(nn.Module):
 
     def forward(self, x, index):
         return x[(slice(None),) * self.dim + (index,)]
+
+
+class Roll(nn.Module):
+    """``torch.roll(x, shifts, dims)``."""
+
+    def __init__(self, shifts, dims=None):
+        super().__init__()
+        self.shifts, self.dims = list(shifts), list(dims or ())
+
+    def forward(self, x):
+        return torch.roll(x, self.shifts, self.dims)

@@ -12,6 +12,7 @@ from torch import fx, nn
 
 from ..diagnostics import cut
 from ..layers import REGISTRY
+from .fold import is_static, value_writes, writes_into
 
 
 class ImportFailed(Exception):
@@ -136,6 +137,9 @@ class Trace:
         self.params = dict(model.named_parameters())
         self.canonical = {id(p): n for n, p in self.params.items()}  # a tied tensor's one name
         self.buffers = dict(model.named_buffers())
+        self.static: set = set()  # nodes of tensors made from sizes alone (folded, see fold)
+        self.alias: dict = {}  # a copy of a parameter or buffer (``.clone()``) -> its node
+        self.notes: list[str] = []  # what the spec does not say of the model, as comments
 
     scope: str | None = None  # the module whose forward the current operation is in
 
@@ -179,8 +183,13 @@ class Trace:
     def ref(self, a, node) -> str:
         """The spec name of a tensor argument; a parameter read directly becomes a Parameter
         layer."""
+        a = self.alias.get(a, a)
         if a in self.name_of:
             return self.name_of[a]
+        if a in self.static and isinstance(a.meta.get("value"), _T):
+            v = a.meta["value"]
+            args = {"shape": list(v.shape), "dtype": v.dtype}
+            return self.emit(a, "Constant", args, self.fresh(_what(a)), [])
         if isinstance(a, fx.Node) and a.op == "get_attr":
             if a.target in self.params:
                 if a.target in self.used:
@@ -243,6 +252,7 @@ class Trace:
         for attr, a in tensors.items():
             if a is None:
                 continue
+            a = self.alias.get(a, a)
             if not (isinstance(a, fx.Node) and a.op == "get_attr") or "." not in a.target and attr:
                 raise ImportFailed(
                     f"'{_what(node)}' uses a {attr} that is not a module's own tensor{_where(node)}"
@@ -282,7 +292,15 @@ def _placeholder(t: Trace, node, v) -> None:
 def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     """Each node to layers by the first handler of ``ops`` whose test takes its (op, target):
     (layers, outputs, parameters the forward never uses)."""
+    skip, copied = value_writes(t.gm.graph)
+    if copied:
+        t.notes.append(
+            f"values written into copies of {len(copied)} parameters in the forward (as zeros): "
+            f"{', '.join(copied[:4])}" + (", ..." if len(copied) > 4 else "")
+        )
     for node in t.gm.graph.nodes:
+        if node in skip:
+            continue
         v = node.meta.get("value")
         op, target = node.op, node.target
         if op == "placeholder":
@@ -302,10 +320,20 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
             continue
         if op == "get_attr":
             continue  # read where it is used
+        if writes_into(node):
+            if not is_static(node, t.is_tensor, t.static):
+                raise ImportFailed(
+                    f"item assignment into a tensor a layer computes has no cnncalc layer"
+                    f"{_where(node)}"
+                )
+            continue  # into a tensor made from sizes: its shape stays
         if not isinstance(v, (_T, tuple, list)) or (
             isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
         ):
             continue  # sizes, dims, asserts: plain values, read where they are used
+        if is_static(node, t.is_tensor, t.static):
+            t.static.add(node)  # a Constant where a layer reads it
+            continue
         stack = node.meta.get("nn_module_stack") if op != "call_module" else None
         t.scope = next(reversed(stack)) if stack else None
         for match, handle in ops:

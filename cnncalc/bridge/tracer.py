@@ -4,6 +4,9 @@ eager values, and FlopCounterMode counts what the forward runs."""
 
 from __future__ import annotations
 
+import contextlib
+import operator
+
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
@@ -53,6 +56,9 @@ def _keeps_shape(m: nn.Module, args, kwargs):
 class _Proxy(fx.Proxy):
     def __len__(self):
         return len(self.node.meta["concrete"])
+
+    def __setitem__(self, key, value):  # a node the walk reads (into a mask made from sizes)
+        self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
 
 
 class _Tracer(fx.Tracer):
@@ -168,8 +174,6 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     ``inputs`` (:class:`~cnncalc.bridge.inputs.Inputs`) are bound to the forward's arguments; every
     operation runs as it is traced, on meta tensors (shapes without data or memory) where
     ``fake``, else on real ones. The caller sets the mode and hands the model back as it came."""
-    import contextlib
-
     from torch.utils.flop_counter import FlopCounterMode
 
     from .inputs import on_meta
@@ -181,7 +185,7 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     tracer = _Tracer({**extra, **values})
     tracer.meta = fake
     tracer.record_stack_traces = stacks  # the source lines a refusal names
-    with on_meta(model) if fake else contextlib.nullcontext(), counter:
+    with on_meta(model) if fake else contextlib.nullcontext(), counter, _into_wrapped():
         tracer.named = {id(p): n for n, p in model.named_parameters()}
         tracer.named |= {id(b): n for n, b in model.named_buffers()}  # read as themselves
         graph = tracer.trace(model, concrete_args=extra or None)
@@ -193,6 +197,20 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     g = _Graph(graph, tracer.root, outputs, counter.get_total_flops() // 2)
     g.real = not fake
     return g
+
+
+@contextlib.contextmanager
+def _into_wrapped():
+    """Functions a library marks with ``torch.fx.wrap`` (torchvision's Swin: its window attention,
+    its relative position bias) traced into, as any other code, not kept as one opaque call."""
+    from torch.fx import _symbolic_trace as st
+
+    held = dict(st._wrapped_fns_to_patch)
+    st._wrapped_fns_to_patch.clear()
+    try:
+        yield
+    finally:
+        st._wrapped_fns_to_patch.update(held)
 
 
 class _Graph:

@@ -11,6 +11,7 @@ from .base import (
     LayerError,
     Out,
     choice,
+    dim_list,
     dims,
     flag,
     int_list,
@@ -335,3 +336,35 @@ class ChannelShuffle(Kind):
             f"the {c} channels, as {g} groups of {c // g}, are interleaved: channel j of "
             f"group i moves to j·{g} + i"
         ]
+
+
+class Roll(Kind):
+    """torch.roll: elements shifted cyclically along ``dims`` (the flattened tensor without
+    them); the shape stays, a copy, no MACs."""
+
+    def infer(self, a, x):
+        shifts, ds = a["shifts"], a["dims"]
+        if not ds:  # torch's default, dims=[]
+            if len(shifts) != 1:
+                raise LayerError(
+                    f"{len(shifts)} shifts without dims: a roll of the flattened tensor takes one",
+                    "shifts",
+                )
+            return Out(shape=x, rf=None)
+        if len(shifts) != len(ds):
+            raise LayerError(
+                f"{len(shifts)} shifts for {len(ds)} dims: they must pair up", "shifts"
+            )
+        if not x:
+            raise LayerError("a 0-D tensor has no dim to roll along", "dims")
+        ds = [norm_dim(d, len(x), "dims") for d in ds]
+        return Out(shape=x, rf="same" if all(d < 2 for d in ds) else None)
+
+    def explain(self, a, x, out):
+        if not a["dims"]:
+            return [f"the {prod(x):,} values, flattened, move {a['shifts'][0]} places (cyclic)"]
+        moves = ", ".join(f"{s} along dim {d}" for s, d in zip(a["shifts"], a["dims"]))
+        return [f"values move cyclically, {moves}: {dims(x)} stays"]
+
+
+register(Roll("Roll", {"shifts": (int_list, REQUIRED), "dims": (optional(dim_list), None)}))

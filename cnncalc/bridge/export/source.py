@@ -94,6 +94,7 @@ EXPRESSIONS = {
     "TopK",
     "Gather",
     "GridSample",
+    "Roll",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -189,6 +190,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "TopK":
         k = f"min({a['k']}, {x}.shape[{a['dim']}])" if a["at_most"] else a["k"]
         return f"torch.topk({x}, {k}, {a['dim']}, {a['largest']}, {a['sorted']})"
+    if t == "Roll":
+        return f"torch.roll({x}, {list(a['shifts'])}, {list(a['dims'] or ())})"
     if t == "Gather":
         return f"torch.gather({x}, {a['dim']}, {args[1]}.long())"
     if t == "GridSample":

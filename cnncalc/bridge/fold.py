@@ -1,0 +1,73 @@
+"""Tensors the forward makes from sizes alone (``torch.zeros``, ``arange``, ``meshgrid``, a mask
+written into with item assignment): the walk folds each such computation into one ``Constant`` of
+its shape and dtype where a layer first reads it. An operation FlopCounterMode counts (a product,
+a convolution, attention) is never folded: it stays a layer, its inputs Constants."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import fx
+
+MAKERS = {torch.zeros, torch.ones, torch.full, torch.empty, torch.rand, torch.randn, torch.eye}
+MAKERS |= {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like}
+MAKERS |= {torch.rand_like, torch.randn_like, torch.arange, torch.linspace, torch.tensor}
+METHODS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"}  # sizes of x, not x
+
+_COUNTED = {operator.matmul, torch.matmul, torch.bmm, torch.mm, torch.einsum, torch.addmm}
+_COUNTED |= {torch.baddbmm, F.linear, F.conv1d, F.conv2d, F.conv3d, F.scaled_dot_product_attention}
+_COUNTED |= {"matmul", "bmm", "mm", "addmm", "baddbmm"}
+
+
+def _hashable(target) -> bool:
+    try:
+        hash(target)
+    except TypeError:
+        return False
+    return True
+
+
+def is_static(node, is_tensor, static: set) -> bool:
+    """Whether ``node`` computes a tensor from sizes and other such tensors only (``static``: the
+    nodes found so so far); ``is_tensor``: whether a node argument is a tensor."""
+    if node.op not in ("call_function", "call_method") or not _hashable(node.target):
+        return False
+    if node.target in _COUNTED:
+        return False
+    if node.target in MAKERS or node.target in METHODS:
+        return True
+    tensors: list = []
+    fx.node.map_arg((node.args, node.kwargs), tensors.append)
+    return all(a in static for a in tensors if is_tensor(a))
+
+
+def writes_into(node) -> bool:
+    """An item assignment (``mask[h0:h1, w0:w1] = k``): in place, its value None."""
+    return node.op == "call_function" and node.target is operator.setitem
+
+
+_FILLS = {"zero_", "fill_"}  # in place, values only
+_PARTS = {operator.getitem, "narrow", "select", "view"}
+
+
+def value_writes(graph) -> tuple[set, list[str]]:
+    """Writes of values into a copy of a parameter that nothing reads but the copy itself
+    (Swin V2's ``qkv_bias = self.qkv.bias.clone(); qkv_bias[n : 2 * n].zero_()``): the nodes to
+    pass over (the write and the part it writes into) and the parameters so copied. Shapes,
+    parameters and MACs are those of the parameter itself; the values are not the spec's."""
+    skip: set = set()
+    copied: list[str] = []
+    for node in graph.nodes:
+        if node.op != "call_method" or node.target not in _FILLS or node.users:
+            continue
+        chain, cur = [node], node.args[0]
+        while isinstance(cur, fx.Node) and cur.target in _PARTS and len(cur.users) == 1:
+            chain.append(cur)
+            cur = cur.args[0]
+        src = cur.args[0] if isinstance(cur, fx.Node) and cur.target == "clone" else None
+        if len(chain) > 1 and isinstance(src, fx.Node) and src.op == "get_attr":
+            skip.update(chain)
+            copied.append(src.target)
+    return skip, copied
