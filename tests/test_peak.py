@@ -161,7 +161,7 @@ def unmodelled(a) -> bool:
         return False
     new = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
     new |= {"Einsum", "Unfold", "Fold", "Pointwise", "Input", "Constant", "Buffer", "Index"}
-    new |= {"TopK", "Gather", "GridSample"}
+    new |= {"TopK", "Gather", "GridSample", "RMSNorm"}
     assert all(
         x.type in new
         or x.type.startswith(("MaxUnpool", "MaxPool", "AdaptiveMaxPool"))

@@ -65,6 +65,7 @@ UNMODELLED |= {
     "TopK",
     "Gather",
     "GridSample",
+    "RMSNorm",
 }
 
 

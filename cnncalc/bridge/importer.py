@@ -21,6 +21,7 @@ from torch import nn
 
 from .inputs import Inputs
 from .ops import LAYER_OPS
+from .ops_derived import DERIVED_OPS
 from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
 from .trace import ImportFailed, Trace, _flatten_out, _line, _op_name, _where, walk
@@ -29,7 +30,7 @@ from .tracer import Raised, traced
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
 # (test, handler) pairs; a node takes the first whose test holds: module calls and functional layers
 # with parameters, then tensor operations, then pads, interpolation and activations
-OPS = LAYER_OPS[:3] + SEQ_OPS + TENSOR_OPS + LAYER_OPS[3:]
+OPS = LAYER_OPS[:3] + SEQ_OPS + DERIVED_OPS + TENSOR_OPS + LAYER_OPS[3:]
 
 
 def load_target(target: str):
@@ -232,7 +233,8 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
             f"the traced spec's parameters differ from the model's: model only {extra}, "
             f"spec only {missing}"
         )
-    owners = {t.name.rsplit(".", 1)[0] for t in a.buffers}
+    modules = {x.name for x in a.layers if x.type != "Buffer"}  # hold all their buffers
+    owners = {t.name.rsplit(".", 1)[0] for t in a.buffers} & modules
     bufs = sorted(
         (n, tuple(b.shape))
         for n, b in model.named_buffers()
@@ -261,8 +263,12 @@ def _eagerly(model: nn.Module, inputs, ran) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     args, kwargs = inputs.make(False)
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        out = model(*args, **kwargs, **inputs.extra)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            out = model(*args, **kwargs, **inputs.extra)
+    except AssertionError:  # FlopCounterMode's module hooks without autograd (CaiT's class
+        with FlopCounterMode(display=False) as fc:  # token, a parameter expanded): with it
+            out = model(*args, **kwargs, **inputs.extra)
     got = [tuple(t.shape) for t in _flatten_out(out) if isinstance(t, torch.Tensor)]
     macs = fc.get_total_flops() // 2
     if (got, macs) != (ran.outputs, ran.macs):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
 from ..layers import REGISTRY, REQUIRED
 from ..layers.base import arity
+from .ops_derived import product
 from .trace import ImportFailed, Trace, _arg, _base_kind, _plain, _shape_of, _where
 
 
@@ -130,6 +131,7 @@ _FUNC_MODULE = {F.linear: "Linear", F.conv1d: "Conv1d", F.conv2d: "Conv2d", F.co
 
 
 _NORM_FUNCS = {F.batch_norm: "BatchNorm", F.layer_norm: "LayerNorm", F.group_norm: "GroupNorm"}
+_NORM_FUNCS[F.rms_norm] = "RMSNorm"
 
 
 _METHOD_ACT = {
@@ -225,7 +227,15 @@ def _forward_args(t: Trace, type_: str, node) -> dict:
 def functional_layer(t: Trace, node, v, op, target) -> None:
     type_ = _FUNC_MODULE[target]
     x, w, b = node.args[0], _arg(node, 1, "weight"), _arg(node, 2, "bias")
-    owner = t.owned(node, {"weight": w, "bias": b})
+    added = None  # a bias the forward computes (BEiT's cat of q, k and v biases): added after
+    if type_ == "Linear" and isinstance(b, fx.Node) and t.alias.get(b, b).op != "get_attr":
+        added, b = b, None
+    try:
+        owner = t.owned(node, {"weight": w, "bias": b})
+    except ImportFailed:
+        if type_ != "Linear" or not all(t.is_tensor(a) for a in (x, w, b) if a is not None):
+            raise
+        return product(t, node, x, w, b if added is None else added)
     ws = t.params[w.target].shape
     if type_ == "Linear":
         args = {"in_features": ws[1], "out_features": ws[0], "bias": b is not None}
@@ -245,7 +255,19 @@ def functional_layer(t: Trace, node, v, op, target) -> None:
             args[key] = val if isinstance(val, (str, int)) else list(val)
         args["bias"] = b is not None
         args = {k: v for k, v in args.items() if k in REGISTRY[type_].args}
-    t.emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [t.ref(x, node)])
+    args = _without_defaults(REGISTRY[type_], args)
+    if added is None:
+        t.emit(node, type_, args, owner, [t.ref(x, node)])
+    else:  # x @ W.T + b: the same product (FlopCounterMode counts no bias), then the sum
+        y = t.emit(None, type_, args, owner, [t.ref(x, node)])
+        t.emit(node, "Add", {}, t.fresh("bias"), [y, t.ref(added, node)])
+
+
+def _norm_owner(t: Trace, node, tensors: dict, base: str) -> str:
+    """The module a functional norm's parameters belong to; a norm without any: a new name."""
+    if all(a is None for a in tensors.values()):
+        return t.fresh(base)
+    return t.owned(node, tensors)
 
 
 def functional_norm(t: Trace, node, v, op, target) -> None:
@@ -280,13 +302,22 @@ def functional_norm(t: Trace, node, v, op, target) -> None:
             )
     elif kind == "LayerNorm":
         w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")
-        owner = t.owned(node, {"weight": w, "bias": b})
+        owner = _norm_owner(t, node, {"weight": w, "bias": b}, "layer_norm")
         type_ = "LayerNorm"
         args = {
             "normalized_shape": list(t.value(node.args[1])),
             "eps": t.value(_arg(node, 4, "eps", 1e-5)),
             "elementwise_affine": w is not None,
             "bias": b is not None,
+        }
+    elif kind == "RMSNorm":
+        w = _arg(node, 2, "weight")
+        owner = _norm_owner(t, node, {"weight": w}, "rms_norm")
+        type_ = "RMSNorm"
+        args = {
+            "normalized_shape": list(t.value(node.args[1])),
+            "eps": t.value(_arg(node, 3, "eps", None)),
+            "elementwise_affine": w is not None,
         }
     else:
         w, b = _arg(node, 2, "weight"), _arg(node, 3, "bias")

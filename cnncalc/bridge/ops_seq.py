@@ -1,6 +1,6 @@
 """The op table's handlers for pointwise functions, einsum and attention as a function
 (``F.scaled_dot_product_attention``); tensors made in the forward from sizes are folded (see
-``fold``)."""
+``fold``), operations written as several layers are in ``ops_derived``."""
 
 from __future__ import annotations
 
@@ -87,21 +87,9 @@ def pointwise(t: Trace, node, v, op, target) -> None:
     t.emit(node, "Pointwise", {"op": name, **args}, t.fresh(name), [t.ref(x, node)])
 
 
-def normalize(t: Trace, node, v, op, target) -> None:
-    """``F.normalize(x, p, dim, eps)`` as torch computes it: x over its p-norm along dim (kept),
-    clamped to at least eps: a Norm, a clamp and a Div."""
-    p, d = t.value(_arg(node, 1, "p", 2.0)), t.value(_arg(node, 2, "dim", 1))
-    eps = t.value(_arg(node, 3, "eps", 1e-12))
-    x = t.ref(node.args[0], node)
-    n = t.emit(None, "Norm", {"p": float(p), "dim": [d], "keepdim": True}, t.fresh("norm"), [x])
-    n = t.emit(None, "Pointwise", {"op": "clamp", "min": eps}, t.fresh("clamp"), [n])
-    t.emit(node, "Div", {}, t.fresh("normalize"), [x, n])
-
-
 SEQ_OPS = [
     (lambda op, target: _hashable(target) and target in _POINTWISE, pointwise),
     (lambda op, target: target is torch.einsum, einsum),
     (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
     (lambda op, target: target is F.scaled_dot_product_attention, attention),
-    (lambda op, target: target is F.normalize, normalize),
 ]

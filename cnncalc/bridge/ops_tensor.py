@@ -6,6 +6,7 @@ from __future__ import annotations
 import operator
 
 import torch
+from torch import fx
 
 from ..layers.base import prod
 from .trace import ImportFailed, Trace, _arg, _op_name, _shape_of, _where
@@ -78,6 +79,11 @@ def _count(v) -> int:
     return sum(_count(x) for x in v) if isinstance(v, (tuple, list)) else 1
 
 
+def _ints(i) -> bool:
+    """A list of ints as an index (``x[:, [2, 0, 1]]``: the positions it picks)."""
+    return isinstance(i, list) and bool(i) and all(type(j) is int for j in i)
+
+
 def getitem(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
     if src in t.parts:  # a tuple of inputs
@@ -96,7 +102,14 @@ def getitem(t: Trace, node, v, op, target) -> None:
         else:
             t.name_of[node] = f"{t.name_of[src]}:{at}"
         return
-    raw = node.args[1] if isinstance(node.args[1], (tuple, list)) else (node.args[1],)
+    key = node.args[1]
+    raw = (key,) if _ints(key) else key if isinstance(key, (tuple, list)) else (key,)
+    at = [k for k, i in enumerate(raw) if _ints(i)]
+    if at == [len(raw) - 1] and all(i == slice(None) for i in raw[:-1]):  # x[:, [2, 0, 1]]
+        ks = raw[-1]
+        c = t.emit(None, "Constant", {"shape": [len(ks)], "dtype": "int64"}, t.fresh("picks"), [])
+        t.emit(node, "Index", {"dim": len(raw) - 1}, t.fresh("index"), [t.ref(src, node), c])
+        return
     if any(t.is_tensor(i) for i in raw):  # x[index] or x[:, index]: one index tensor
         *lead, index = raw
         if not all(i == slice(None) for i in lead) or not t.is_tensor(index):
@@ -156,11 +169,16 @@ def arith(t: Trace, node, v, op, target) -> None:
     elif t.is_tensor(a0) or (type_ not in ("Div", "Sub") and t.is_tensor(a1)):
         x, c = (a0, a1) if t.is_tensor(a0) else (a1, a0)
         t.emit(node, type_, {"value": t.value(c)}, t.fresh(type_.lower()), [t.ref(x, node)])
+    elif t.is_tensor(a1):  # c - x as -x + c, c / x as (1 / x) * c
+        op, then = ("neg", "Add") if type_ == "Sub" else ("reciprocal", "Mul")
+        y = t.emit(None, "Pointwise", {"op": op}, t.fresh(op), [t.ref(a1, node)])
+        value = t.value(a0)
+        if value == 1 and then == "Mul":
+            t.name_of[node] = y
+        else:
+            t.emit(node, then, {"value": value}, t.fresh(type_.lower()), [y])
     else:
-        raise ImportFailed(
-            f"a constant {'divided by' if type_ == 'Div' else 'minus'} a tensor has no "
-            f"cnncalc layer{_where(node)}"
-        )
+        raise ImportFailed(f"'{what}' of no tensor has no cnncalc layer{_where(node)}")
 
 
 def addcmul(t: Trace, node, v, op, target) -> None:
@@ -214,8 +232,11 @@ def norm(t: Trace, node, v, op, target) -> None:
 
 
 def cat(t: Trace, node, v, op, target) -> None:
-    tensors = node.args[0]
+    tensors = [x for x in node.args[0] if x not in t.empty]  # an empty part adds nothing
     dim = t.value(_arg(node, 1, "dim", 0))
+    if len(tensors) == 1:
+        t.name_of[node] = t.ref(tensors[0], node)
+        return
     t.emit(node, "Cat", {"dim": dim}, t.fresh("cat"), [t.ref(x, node) for x in tensors])
 
 
@@ -300,7 +321,7 @@ def reduce(t: Trace, node, v, op, target) -> None:
 
 def no_op(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
-    if isinstance(src, type(node)) and src.op == "get_attr":  # a parameter's copy: read as it
+    if isinstance(src, fx.Node) and src.op == "get_attr":  # a parameter's copy: read as it
         t.alias[node] = src
     elif target == "contiguous" and not src.meta["value"].contiguous:
         t.emit(node, "Contiguous", {}, t.fresh("contiguous"), [t.ref(src, node)])

@@ -5,9 +5,11 @@ cancel; max pools become average pools of the same geometry (a max routes the gr
 element only), element-wise layers and normalizations become identities (as in the usual
 definition, statistics are not counted), and reflection or replication padding becomes zero
 padding (what a border position reads is then the padding, not a mirrored pixel). For a layer,
-the gradient of the sum over channels at output position p is taken with respect to an all-ones
-input; along each spatial dim, the first and last input positions where it is non-zero must be the
-analytic field [centre − (size − 1)/2, centre + (size − 1)/2], centre = start + p·jump, clipped to
+the gradient of a weighted sum over channels (positive weights, not all equal) at output
+position p is taken with respect to a positive
+input (uniform in [0.5, 1.5): an all-ones one would cancel the gradient of ``x / ||x||``); along
+each spatial dim, the first and last input positions where it is non-zero must be the analytic
+field [centre − (size − 1)/2, centre + (size − 1)/2], centre = start + p·jump, clipped to
 the input. Positions are the first and last whose field lies inside the input (so padding cannot
 hide what a window reads); where the field is wider than the input, the middle one, whose
 support must then lie within the clipped field (a dilated window's taps may miss the border).
@@ -29,12 +31,15 @@ _IDENTITY_PREFIXES = (
     "InstanceNorm",
     "GroupNorm",
     "LayerNorm",
+    "RMSNorm",
     "LocalResponseNorm",
     "Dropout",
 )
 
 
 def _swap(type_: str, m: nn.Module) -> nn.Module:
+    if type_ == "Pointwise" and m.op == "square":  # kept: as an identity, a variance's sum of
+        return m  # squared deviations would be a sum of deviations, which cancels
     if type_.startswith(_IDENTITY_PREFIXES) or REGISTRY[type_].pointwise:
         return nn.Identity()
     if type_.startswith("MaxPool"):
@@ -121,7 +126,9 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
         for (name, m, inputs, drop), layer in zip(model._steps, a.layers)
     ]
     model.eval()
-    x = torch.ones(a.input, dtype=torch.float64, requires_grad=True)
+    g = torch.Generator().manual_seed(0)  # positive, and not all equal: a normalization's
+    x = torch.rand(a.input, generator=g, dtype=torch.float64) + 0.5  # gradient does not vanish
+    x.requires_grad_(True)
     outs = {}
 
     def record(name, m, xs):
@@ -141,11 +148,13 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
         interior = [inside for _, _, inside in picks]
         positions = list(zip(*((lo, hi) for lo, hi, _ in picks)))
         for pos in positions:
-            (g,) = torch.autograd.grad(y[(..., *pos)].sum(), x, retain_graph=True)
+            at = y[(..., *pos)]  # summed over channels with positive weights, not all equal
+            w = torch.rand(at.shape, generator=g, dtype=at.dtype) + 0.5  # (a centring cancels)
+            (grad,) = torch.autograd.grad((at * w).sum(), x, retain_graph=True)
             measured, expected = [], []
             for d in range(n):
                 axis = x.dim() - n + d
-                mass = g.abs().sum(dim=[j for j in range(x.dim()) if j != axis])
+                mass = grad.abs().sum(dim=[j for j in range(x.dim()) if j != axis])
                 nz = torch.nonzero(mass).flatten().tolist()
                 measured.append((nz[0], nz[-1]) if nz else None)
                 centre = f.start[d] + pos[d] * f.jump[d]

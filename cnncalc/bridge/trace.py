@@ -138,6 +138,7 @@ class Trace:
         self.canonical = {id(p): n for n, p in self.params.items()}  # a tied tensor's one name
         self.buffers = dict(model.named_buffers())
         self.static: set = set()  # nodes of tensors made from sizes alone (folded, see fold)
+        self.empty: set = set()  # nodes of tensors without elements: a cat passes them over
         self.alias: dict = {}  # a copy of a parameter or buffer (``.clone()``) -> its node
         self.notes: list[str] = []  # what the spec does not say of the model, as comments
 
@@ -186,6 +187,11 @@ class Trace:
         a = self.alias.get(a, a)
         if a in self.name_of:
             return self.name_of[a]
+        if a in self.empty:
+            raise ImportFailed(
+                f"'{_what(node)}' of a tensor with no elements {list(a.meta['value'].shape)}, "
+                f"which cnncalc does not take{_where(node)}"
+            )
         if a in self.static and isinstance(a.meta.get("value"), _T):
             v = a.meta["value"]
             args = {"shape": list(v.shape), "dtype": v.dtype}
@@ -319,6 +325,8 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
                 names = [t.layers[-1]["name"]]
             continue
         if op == "get_attr":
+            if target not in t.params and target not in t.buffers:
+                t.static.add(node)  # a tensor the forward made eagerly (fx's constant)
             continue  # read where it is used
         if writes_into(node):
             if not is_static(node, t.is_tensor, t.static):
@@ -331,6 +339,9 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
             isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
         ):
             continue  # sizes, dims, asserts: plain values, read where they are used
+        if isinstance(v, _T) and 0 in v.shape:
+            t.empty.add(node)  # a part of no elements (EVA's prefix tokens when there are none)
+            continue
         if is_static(node, t.is_tensor, t.static):
             t.static.add(node)  # a Constant where a layer reads it
             continue

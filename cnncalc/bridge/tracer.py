@@ -57,6 +57,15 @@ class _Proxy(fx.Proxy):
     def __len__(self):
         return len(self.node.meta["concrete"])
 
+    def __int__(self):  # int(N ** 0.5) of a traced size: its value, as eagerly
+        return int(self.node.meta["concrete"])
+
+    def __float__(self):
+        return float(self.node.meta["concrete"])
+
+    def __index__(self):
+        return int(self.node.meta["concrete"])
+
     def __setitem__(self, key, value):  # a node the walk reads (into a mask made from sizes)
         self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
 
@@ -101,6 +110,8 @@ class _Tracer(fx.Tracer):
 
     def create_node(self, kind, target, args, kwargs, *rest, **kw):
         node = super().create_node(kind, target, args, kwargs, *rest, **kw)
+        if kind == "get_attr" and target.startswith("_tensor_constant"):  # made eagerly
+            node.meta["concrete"] = getattr(self.root, target)
         if kind == "call_function" and isinstance(target, type) and issubclass(target, tuple):
             real = lambda n: n.meta.get("concrete") if isinstance(n, fx.Node) else n  # noqa: E731
             node.meta["concrete"] = target(*fx.node.map_aggregate(args, real))  # a named tuple
@@ -188,7 +199,12 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     with on_meta(model) if fake else contextlib.nullcontext(), counter, _into_wrapped():
         tracer.named = {id(p): n for n, p in model.named_parameters()}
         tracer.named |= {id(b): n for n, b in model.named_buffers()}  # read as themselves
-        graph = tracer.trace(model, concrete_args=extra or None)
+        had = set(vars(model))
+        try:
+            graph = tracer.trace(model, concrete_args=extra or None)
+        finally:  # the tensors fx hung on the model as it traced, taken off again
+            for name in [k for k in vars(model) if k not in had and k.startswith("_tensor_c")]:
+                delattr(model, name)
     out = next(n for n in graph.nodes if n.op == "output")
     got = fx.node.map_aggregate(out.args[0], lambda n: n.meta.get("concrete"))
     outputs = [tuple(t.shape) for t in _flatten_out(got) if isinstance(t, torch.Tensor)]

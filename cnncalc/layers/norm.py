@@ -159,6 +159,14 @@ class LayerNorm(Kind):
         return [("in", 0)] + [("new", lead, "act")] * 2
 
 
+class RMSNorm(LayerNorm):
+    """nn.RMSNorm: x over the root mean square of its last dims (``eps`` None: the dtype's
+    machine epsilon), times ``weight``; no bias, no MACs."""
+
+    def infer(self, a, x):
+        return super().infer({**a, "bias": False}, x)
+
+
 class LocalResponseNorm(Kind):
     autocast = "fp32"
 
@@ -242,6 +250,14 @@ register(
             "eps": _EPS,
             "elementwise_affine": (flag, True),
             "bias": (flag, True),
+        },
+    ),
+    RMSNorm(
+        "RMSNorm",
+        {
+            "normalized_shape": (int_list, REQUIRED),
+            "eps": (optional(number(0.0)), None),
+            "elementwise_affine": (flag, True),
         },
     ),
     LocalResponseNorm(

@@ -1,0 +1,112 @@
+"""Operations a spec writes as several layers, each exact in shape and value: ``F.linear`` with
+tensors no Linear owns (a transpose and a product), ``F.normalize`` (a norm, a clamp, a
+division), ``var`` and ``std`` (mean, deviation, square, sum, scale), ``repeat`` and
+``repeat_interleave`` (views, an expand and a reshape)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .trace import ImportFailed, Trace, _arg, _shape_of, _where
+
+
+def product(t: Trace, node, x, w, b) -> None:
+    """``F.linear(x, w, b)`` with tensors no Linear module owns (a parameter of another name, a
+    computed weight): ``x @ w.T`` (+ b), the product FlopCounterMode counts."""
+    wt = t.emit(None, "Transpose", {"dim0": 0, "dim1": 1}, t.fresh("weight_t"), [t.ref(w, node)])
+    y = t.emit(
+        None if b is not None else node, "MatMul", {}, t.fresh("linear"), [t.ref(x, node), wt]
+    )
+    if b is not None:
+        t.emit(node, "Add", {}, t.fresh("bias"), [y, t.ref(b, node)])
+
+
+def normalize(t: Trace, node, v, op, target) -> None:
+    """``F.normalize(x, p, dim, eps)`` as torch computes it: x over its p-norm along dim (kept),
+    clamped to at least eps: a Norm, a clamp and a Div."""
+    p, d = t.value(_arg(node, 1, "p", 2.0)), t.value(_arg(node, 2, "dim", 1))
+    eps = t.value(_arg(node, 3, "eps", 1e-12))
+    x = t.ref(node.args[0], node)
+    n = t.emit(None, "Norm", {"p": float(p), "dim": [d], "keepdim": True}, t.fresh("norm"), [x])
+    n = t.emit(None, "Pointwise", {"op": "clamp", "min": eps}, t.fresh("clamp"), [n])
+    t.emit(node, "Div", {}, t.fresh("normalize"), [x, n])
+
+
+def variance(t: Trace, node, v, op, target) -> None:
+    """``var`` and ``std`` (``dim``, ``correction`` or ``unbiased``, ``keepdim``) as torch
+    defines them: the mean of the squared deviations, over ``n - correction``: Mean, Sub,
+    square, Sum, a Mul by the constant (a square root for std); no MACs, as FlopCounterMode."""
+    name = target if isinstance(target, str) else target.__name__
+    src = node.args[0]
+    d = t.value(_arg(node, 1, "dim", None))
+    kw = {k: t.value(w) for k, w in node.kwargs.items()}
+    if isinstance(d, bool):  # var(x, unbiased)
+        kw["unbiased"], d = d, None
+    if len(node.args) > 2:  # var(x, dim, unbiased, keepdim)
+        kw["unbiased"] = t.value(node.args[2])
+    if len(node.args) > 3:
+        kw["keepdim"] = t.value(node.args[3])
+    keep = bool(kw.get("keepdim", False))
+    corr = kw.get("correction")
+    corr = (1 if kw.get("unbiased", True) else 0) if corr is None else corr
+    shape = _shape_of(src)
+    ds = list(range(len(shape))) if d is None else [d] if isinstance(d, int) else list(d)
+    n = 1
+    for k in ds:
+        n *= shape[k]
+    if n - corr <= 0:
+        raise ImportFailed(f"'{name}' over {n} values with correction {corr}{_where(node)}")
+    x = t.ref(src, node)
+    m = t.emit(None, "Mean", {"dim": ds, "keepdim": True}, t.fresh("mean"), [x])
+    dev = t.emit(None, "Sub", {}, t.fresh("deviation"), [x, m])
+    sq = t.emit(None, "Pointwise", {"op": "square"}, t.fresh("square"), [dev])
+    total = t.emit(None, "Sum", {"dim": ds, "keepdim": keep}, t.fresh("sum"), [sq])
+    var = t.emit(
+        None if name == "std" else node, "Mul", {"value": 1.0 / (n - corr)}, t.fresh("var"), [total]
+    )
+    if name == "std":
+        t.emit(node, "Pointwise", {"op": "sqrt"}, t.fresh("std"), [var])
+
+
+def repeat_interleave(t: Trace, node, v, op, target) -> None:
+    """``x.repeat_interleave(r, dim)`` with an int ``r``: each element ``r`` times in a row, as
+    ``x.unsqueeze(dim + 1).expand(..., r, ...).reshape(...)`` gives it."""
+    src = node.args[0]
+    r, d = t.value(_arg(node, 1, "repeats")), t.value(_arg(node, 2, "dim", None))
+    if type(r) is not int or d is None or node.kwargs.get("output_size") is not None:
+        raise ImportFailed(
+            f"repeat_interleave other than an int count along a dim has no cnncalc layer"
+            f"{_where(node)}"
+        )
+    x = _shape_of(src)
+    d %= len(x)
+    y = t.emit(None, "Unsqueeze", {"dim": d + 1}, t.fresh("unsqueeze"), [t.ref(src, node)])
+    y = t.emit(None, "Expand", {"shape": [*x[: d + 1], r, *x[d + 1 :]]}, t.fresh("expand"), [y])
+    t.emit(node, "Reshape", {"shape": list(v.shape)}, t.fresh("repeat_interleave"), [y])
+
+
+def repeat(t: Trace, node, v, op, target) -> None:
+    """``x.repeat(r0, r1, ...)``: whole copies along each dim, as a reshape to (1, s0, 1, s1,
+    ...), an expand to (r0, s0, r1, s1, ...) and a reshape to (r0 * s0, r1 * s1, ...)."""
+    src = node.args[0]
+    rs = t.value(list(node.args[1:]) if len(node.args) > 2 else node.args[1])
+    rs = [rs] if isinstance(rs, int) else list(rs)
+    x = _shape_of(src)
+    x = (1,) * (len(rs) - len(x)) + tuple(x)
+    pairs = [s for size in x for s in (1, size)]
+    y = t.emit(None, "Reshape", {"shape": pairs}, t.fresh("reshape"), [t.ref(src, node)])
+    wide = [s for r, size in zip(rs, x) for s in (r, size)]
+    y = t.emit(None, "Expand", {"shape": wide}, t.fresh("expand"), [y])
+    t.emit(node, "Reshape", {"shape": list(v.shape)}, t.fresh("repeat"), [y])
+
+
+DERIVED_OPS = [
+    (lambda op, target: target is F.normalize, normalize),
+    (lambda op, target: target in (torch.var, torch.std, "var", "std"), variance),
+    (
+        lambda op, target: target in (torch.repeat_interleave, "repeat_interleave"),
+        repeat_interleave,
+    ),
+    (lambda op, target: target == "repeat", repeat),
+]

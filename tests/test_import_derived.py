@@ -1,0 +1,130 @@
+"""import of what the vision zoo's forwards write that a spec holds as several layers (the models
+below are written for this test, each on one mechanism timm's models use): ``var`` and ``std``,
+``F.normalize``, ``repeat`` and ``repeat_interleave``, ``F.linear`` with a weight no Linear owns
+or a bias the forward computes, ``F.rms_norm``, a constant minus or over a tensor, a list as an
+index, an empty part of a cat, ``int()`` of a traced size. The importer checks every number
+against the model itself; here the spec is also built in torch with the model's own tensors
+loaded by name, and must compute the model's values."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnncalc.bridge.build import build
+from cnncalc.bridge.importer import import_model
+from cnncalc.bridge.verify import verify
+from cnncalc.engine import analyze
+from cnncalc.read import parse
+
+
+class Var(nn.Module):
+    def forward(self, x):
+        a = torch.var(x, dim=(2, 3), keepdim=True, unbiased=False)
+        b = x.std(-1, keepdim=True)
+        c = x.var(1, keepdim=True, correction=0)
+        return (x - x.mean(1, keepdim=True)) / (a + 1e-5).sqrt() + b + c
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        return F.normalize(x, dim=-1) + F.normalize(x, p=1.0, dim=1, eps=1e-6)
+
+
+class Repeats(nn.Module):
+    def forward(self, x):
+        y = x.repeat_interleave(3, dim=1) + x.repeat(1, 3, 1, 1)
+        return torch.cat([y, x.repeat(2, 1, 1, 1, 1).flatten(0, 1)[:2]], dim=1)
+
+
+class ForeignWeights(nn.Module):
+    """A weight of another name (``weights``), a bias the forward computes (BEiT's q, zero k and
+    v biases), a computed weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = nn.Parameter(torch.randn(6, 5))
+        self.qkv = nn.Linear(5, 9, bias=False)
+        self.q_bias, self.v_bias = nn.Parameter(torch.randn(3)), nn.Parameter(torch.randn(3))
+        self.register_buffer("k_bias", torch.zeros(3), persistent=False)
+        self.scale = nn.Parameter(torch.randn(6, 1))
+
+    def forward(self, x):
+        a = F.linear(x, self.weights)
+        b = F.linear(x, self.qkv.weight, torch.cat((self.q_bias, self.k_bias, self.v_bias)))
+        c = F.linear(x, self.weights * self.scale)
+        return torch.cat([a, b, c], dim=-1)
+
+
+class RmsAndConstants(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.Module()
+        self.norm.weight = nn.Parameter(torch.rand(7) + 0.5)
+        self.gate = nn.Parameter(torch.randn(7))
+
+    def forward(self, x):
+        y = F.rms_norm(x, (7,), self.norm.weight.float(), 1e-6) + F.rms_norm(x, (7,))
+        g = torch.sigmoid(self.gate)
+        y = (1.0 - g) * y + 2.0 / (y.abs() + 1.0)
+        side = int(x.shape[1] ** 0.5)
+        return y * side
+
+
+class EmptyPrefix(nn.Module):
+    """EVA's rotary embedding with no prefix tokens: an empty part concatenated."""
+
+    def __init__(self, prefix=0):
+        super().__init__()
+        self.prefix = prefix
+
+    def forward(self, x):
+        head, rest = x[:, : self.prefix], x[:, self.prefix :]
+        return torch.cat([head, rest * 0.5 + rest], dim=1)
+
+
+class ListIndex(nn.Module):
+    def forward(self, x):
+        return x[:, :, [6, 0, 5, 1, 4, 2, 3]] + x[:, [1, 0]].sum(1, keepdim=True)
+
+
+CASES = [
+    (Var, (2, 3, 4, 5)),
+    (Normalize, (2, 3, 6)),
+    (Repeats, (2, 2, 3, 4)),
+    (ForeignWeights, (2, 4, 5)),
+    (RmsAndConstants, (2, 9, 7)),
+    (ListIndex, (2, 3, 7)),
+]
+
+
+@pytest.mark.parametrize("make,shape", CASES, ids=[c[0].__name__ for c in CASES])
+def test_derived_operations_import_exactly_and_compute_the_models_values(make, shape):
+    torch.manual_seed(0)
+    model = make().eval()
+    a = analyze(parse(import_model(model, shape, make.__name__).text))  # checked against torch
+    assert verify(a, "cpu").ok
+    net = build(a).eval()
+    missing, extra = net.load_state_dict(model.state_dict(), strict=False)
+    assert not extra and not [k for k in missing if not k.endswith(("k_bias",))]
+    if isinstance(getattr(model, "k_bias", None), torch.Tensor):
+        net.k_bias = model.k_bias
+    if "Constant" in [layer.type for layer in a.layers]:
+        return  # a Constant holds a shape and dtype, not the values (the list index's)
+    x = torch.randn(shape)
+    with torch.no_grad():
+        assert torch.allclose(net(x), model(x), atol=1e-5, rtol=1e-4)
+
+
+def test_an_empty_part_of_a_cat_is_passed_over():
+    a = analyze(parse(import_model(EmptyPrefix(0), (2, 5, 4), "e").text))
+    assert a.output == (2, 5, 4) and "Cat" not in [x.type for x in a.layers]
+    b = analyze(parse(import_model(EmptyPrefix(2), (2, 5, 4), "e").text))
+    assert "Cat" in [x.type for x in b.layers]
+
+
+def test_the_tensors_fx_makes_are_taken_off_the_model():
+    model = RmsAndConstants()
+    before = set(vars(model))
+    import_model(model, (2, 9, 7), "r")
+    assert set(vars(model)) == before
