@@ -39,7 +39,10 @@ def is_static(node, is_tensor, static: set) -> bool:
     if node.target in MAKERS or node.target in METHODS:
         return True
     tensors: list = []
-    fx.node.map_arg((node.args, node.kwargs), tensors.append)
+    if node.target in ("to", "type_as"):  # x.to(w): w gives only the dtype and device
+        fx.node.map_arg(node.args[:1], tensors.append)
+    else:
+        fx.node.map_arg((node.args, node.kwargs), tensors.append)
     return all(a in static for a in tensors if is_tensor(a))
 
 

@@ -12,7 +12,7 @@ from torch import fx, nn
 
 from ..diagnostics import cut
 from ..layers import REGISTRY
-from .fold import is_static, value_writes, writes_into
+from .fold import MAKERS, METHODS, is_static, value_writes, writes_into
 
 
 class ImportFailed(Exception):
@@ -195,7 +195,8 @@ class Trace:
         if a in self.static and isinstance(a.meta.get("value"), _T):
             v = a.meta["value"]
             args = {"shape": list(v.shape), "dtype": v.dtype}
-            return self.emit(a, "Constant", args, self.fresh(_what(a)), [])
+            made = a.target in MAKERS or a.target in METHODS  # named so; a result "constant"
+            return self.emit(a, "Constant", args, self.fresh(_what(a) if made else "constant"), [])
         if isinstance(a, fx.Node) and a.op == "get_attr":
             if a.target in self.params:
                 if a.target in self.used:

@@ -53,6 +53,14 @@ def _keeps_shape(m: nn.Module, args, kwargs):
     return torch.empty_like(x)
 
 
+def _plain(v) -> bool:
+    """A size, a dim, a dtype, a flag: handed to the model as the value itself (``torch.ones(B,
+    n)`` with ``B = x.shape[0]`` takes it as torch would eagerly); tensors stay traced."""
+    if isinstance(v, (tuple, list)):
+        return all(_plain(x) for x in v)
+    return isinstance(v, (int, float, bool, str, torch.dtype, torch.device, torch.Size))
+
+
 class _Proxy(fx.Proxy):
     def __len__(self):
         return len(self.node.meta["concrete"])
@@ -132,7 +140,9 @@ class _Tracer(fx.Tracer):
         finally:
             self.eager -= 1
         p.node.meta["concrete"] = val
-        return p
+        if kind == "placeholder" or target is getattr:  # fx's lazy attributes need a node
+            return p
+        return val if _plain(val) else p
 
     def _counted(self, p, kind, target, args, cargs, ckw):
         if kind == "call_module" and isinstance(self.root.get_submodule(target), _FUSED):
@@ -201,7 +211,8 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
         tracer.named |= {id(b): n for n, b in model.named_buffers()}  # read as themselves
         had = set(vars(model))
         try:
-            graph = tracer.trace(model, concrete_args=extra or None)
+            with _makers_traced(tracer):
+                graph = tracer.trace(model, concrete_args=extra or None)
         finally:  # the tensors fx hung on the model as it traced, taken off again
             for name in [k for k in vars(model) if k not in had and k.startswith("_tensor_c")]:
                 delattr(model, name)
@@ -213,6 +224,34 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     g = _Graph(graph, tracer.root, outputs, counter.get_total_flops() // 2)
     g.real = not fake
     return g
+
+
+_MAKERS = ("zeros", "ones", "full", "empty", "rand", "randn", "eye", "arange", "linspace")
+_MAKERS += ("tensor", "as_tensor", "logspace")
+
+
+@contextlib.contextmanager
+def _makers_traced(tracer):
+    """``torch.arange(n)``, ``torch.zeros(h, w)``: traced, not run eagerly, where the sizes are
+    plain ints (as the tracer hands sizes on), so what the forward computes from them is in the
+    graph, and FlopCounterMode counts no product the graph does not hold."""
+    held = {name: getattr(torch, name) for name in _MAKERS}
+
+    def traced_maker(f):
+        def make(*args, **kwargs):
+            if tracer.eager:
+                return f(*args, **kwargs)
+            return tracer.create_proxy("call_function", f, args, kwargs)
+
+        return make
+
+    for name, f in held.items():
+        setattr(torch, name, traced_maker(f))
+    try:
+        yield
+    finally:
+        for name, f in held.items():
+            setattr(torch, name, f)
 
 
 @contextlib.contextmanager
