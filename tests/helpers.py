@@ -173,6 +173,8 @@ def _oracle(type_, kw):
         return _Made(lambda x, i: torch.gather(x, kw["dim"], i))
     if type_ == "GridSample":
         return _Made(lambda x, g: torch.nn.functional.grid_sample(x, g, **kw))
+    if type_ == "StdConv2d":
+        return _std_conv(**kw)
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":
@@ -196,6 +198,28 @@ def _oracle(type_, kw):
     m = torch.nn.Module()
     m.forward = fn
     return m
+
+
+def _std_conv(eps=1e-6, gain=False, scale=1.0, **kw):
+    """A Conv2d whose weight is standardised by hand: (w - mean) / sqrt(var + eps) per output
+    channel (the biased variance), times gain * scale."""
+    import torch
+
+    conv = torch.nn.Conv2d(**kw)
+    if gain:
+        conv.gain = torch.nn.Parameter(torch.rand(conv.out_channels, 1, 1, 1) + 0.5)
+
+    def forward(x):
+        w = conv.weight
+        mean = w.mean(dim=(1, 2, 3), keepdim=True)
+        var = ((w - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)
+        w = (w - mean) / torch.sqrt(var + eps)
+        if gain:
+            w = w * conv.gain * scale
+        return conv._conv_forward(x, w, conv.bias)
+
+    conv.forward = forward
+    return conv
 
 
 class _Made:

@@ -2,9 +2,9 @@
 below are written for this test, each on one mechanism timm's models use): ``var`` and ``std``,
 ``F.normalize``, ``repeat`` and ``repeat_interleave``, ``F.linear`` with a weight no Linear owns
 or a bias the forward computes, ``F.rms_norm``, a constant minus or over a tensor, a list as an
-index, an empty part of a cat, ``int()`` of a traced size. The importer checks every number
-against the model itself; here the spec is also built in torch with the model's own tensors
-loaded by name, and must compute the model's values."""
+index, an empty part of a cat, ``int()`` of a traced size, weight standardisation. The importer
+checks every number against the model itself; here the spec is also built in torch with the
+model's own tensors loaded by name, and must compute the model's values."""
 
 import pytest
 import torch
@@ -88,6 +88,39 @@ class ListIndex(nn.Module):
         return x[:, :, [6, 0, 5, 1, 4, 2, 3]] + x[:, [1, 0]].sum(1, keepdim=True)
 
 
+class StandardisedConv(nn.Conv2d):
+    """Weight standardisation as the NFNets write it: the weight through F.batch_norm in training
+    mode without statistics, with a gain times a fixed scale."""
+
+    def __init__(self, *args, gain=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gain = nn.Parameter(torch.rand(self.out_channels, 1, 1, 1) + 0.5) if gain else None
+        self.scale = 1.7 * self.weight[0].numel() ** -0.5
+
+    def forward(self, x):
+        g = None if self.gain is None else (self.gain * self.scale).view(-1)
+        w = F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1),
+            None,
+            None,
+            weight=g,
+            training=True,
+            momentum=0.0,
+            eps=1e-5,
+        ).reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Standardised(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = StandardisedConv(3, 8, 3, stride=2, padding=1)
+        self.b = StandardisedConv(8, 4, 1, bias=False, gain=False, groups=2)
+
+    def forward(self, x):
+        return self.b(F.relu(self.a(x)))
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -95,6 +128,7 @@ CASES = [
     (ForeignWeights, (2, 4, 5)),
     (RmsAndConstants, (2, 9, 7)),
     (ListIndex, (2, 3, 7)),
+    (Standardised, (2, 3, 9, 8)),
 ]
 
 

@@ -151,6 +151,20 @@ def test_every_layer_kind_under_autocast(shape, layers):
     assert abs(mine - peak_oracle.peak(a, **step)["peak_bytes"]) <= 0.01 * mine
 
 
+@pytest.mark.xfail(strict=True, reason="known: the books miss 630 bytes of this step's peak")
+def test_an_upsample_to_the_input_after_a_conv_under_autocast():
+    """Found when the autocast sample above shifted: the peak of a bfloat16 training step through
+    a conv and an UpsampleAs to the input's size is 7,286 bytes by the books, 7,916 in torch."""
+    layers = [
+        {"name": "p", "type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1},
+        {"name": "c", "type": "Conv2d", "out_channels": 5, "kernel_size": 1},
+        {"type": "UpsampleAs", "from": ["c", "input"]},
+    ]
+    a = analysis_of((1, 3, 13, 7), layers)
+    step = {"optimizer": "adam", "foreach": False, "loss": "mse", "amp": "bfloat16"}
+    assert peak(a, **step).peak_bytes == peak_oracle.peak(a, **step)["peak_bytes"]
+
+
 def unmodelled(a) -> bool:
     """A net whose step the books do not model is refused, located at its first such layer."""
     from cnncalc.analyses.peak import _unmodelled
@@ -161,7 +175,7 @@ def unmodelled(a) -> bool:
         return False
     new = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
     new |= {"Einsum", "Unfold", "Fold", "Pointwise", "Input", "Constant", "Buffer", "Index"}
-    new |= {"TopK", "Gather", "GridSample", "RMSNorm"}
+    new |= {"TopK", "Gather", "GridSample", "RMSNorm", "StdConv2d"}
     assert all(
         x.type in new
         or x.type.startswith(("MaxUnpool", "MaxPool", "AdaptiveMaxPool"))

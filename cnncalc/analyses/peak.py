@@ -66,6 +66,7 @@ UNMODELLED |= {
     "Gather",
     "GridSample",
     "RMSNorm",
+    "StdConv2d",
 }
 
 

@@ -74,3 +74,46 @@ def value_writes(graph) -> tuple[set, list[str]]:
             skip.update(chain)
             copied.append(src.target)
     return skip, copied
+
+
+def standardised(graph) -> tuple[dict, set]:
+    """Convs whose weight the forward standardises (timm's StdConv2d: ``F.batch_norm`` of
+    ``weight.reshape(1, out, -1)`` in training mode, without statistics, reshaped back; with
+    ScaledStdConv2d's ``(gain * scale).view(-1)`` as the norm's weight): {conv node: (weight,
+    gain or None, scale, eps)} and the nodes that compute the weight (passed over)."""
+    found, skip = {}, set()
+    for node in graph.nodes:
+        if node.op != "call_function" or node.target is not F.conv2d or len(node.args) < 2:
+            continue
+        back = node.args[1]
+        if not (isinstance(back, fx.Node) and back.target in ("reshape_as", "view_as")):
+            continue
+        bn, w = back.args[0], back.args[1]
+        if not (isinstance(bn, fx.Node) and bn.target is F.batch_norm and w.op == "get_attr"):
+            continue
+        flat = bn.args[0]
+        kw = dict(
+            zip(("input", "running_mean", "running_var", "weight", "bias", "training"), bn.args)
+        )
+        kw |= bn.kwargs
+        if kw.get("running_mean") is not None or kw.get("bias") is not None:
+            continue
+        if not kw.get("training") or not (isinstance(flat, fx.Node) and flat.args[0] is w):
+            continue
+        nodes, gain, scale = [back, bn, flat], None, 1.0
+        g = kw.get("weight")
+        if g is not None:  # (gain * scale).view(-1)
+            prod = g.args[0] if isinstance(g, fx.Node) and g.target == "view" else None
+            if not (isinstance(prod, fx.Node) and prod.target is operator.mul):
+                continue
+            gain, scale = prod.args
+            if not (isinstance(gain, fx.Node) and gain.op == "get_attr"):
+                continue
+            if not isinstance(scale, (int, float)):
+                continue
+            nodes += [g, prod]
+        if any(len(n.users) != 1 for n in nodes):
+            continue
+        found[node] = (w, gain, float(scale), float(kw.get("eps", 1e-5)))
+        skip.update(nodes)
+    return found, skip

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .picks import Gather, GridSample, Index, Roll, TopK  # noqa: F401 (built by name)
+from .std_conv import StdConv2d  # noqa: F401
 
 
 class Cat(nn.Module):

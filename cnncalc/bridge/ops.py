@@ -10,7 +10,7 @@ from torch import fx, nn
 
 from ..layers import REGISTRY, REQUIRED
 from ..layers.base import arity
-from .ops_derived import product
+from .ops_derived import product, std_conv
 from .trace import ImportFailed, Trace, _arg, _base_kind, _plain, _shape_of, _where
 
 
@@ -225,6 +225,8 @@ def _forward_args(t: Trace, type_: str, node) -> dict:
 
 
 def functional_layer(t: Trace, node, v, op, target) -> None:
+    if node in t.std:
+        return std_conv(t, node, v, op, target)
     type_ = _FUNC_MODULE[target]
     x, w, b = node.args[0], _arg(node, 1, "weight"), _arg(node, 2, "bias")
     added = None  # a bias the forward computes (BEiT's cat of q, k and v biases): added after

@@ -1,4 +1,5 @@
-"""Operations a spec writes as several layers, each exact in shape and value: ``F.linear`` with
+"""Operations a spec writes as several layers, each exact in shape and value, or as one layer read
+from several nodes (a conv whose weight the forward standardises: StdConv2d): ``F.linear`` with
 tensors no Linear owns (a transpose and a product), ``F.normalize`` (a norm, a clamp, a
 division), ``var`` and ``std`` (mean, deviation, square, sum, scale), ``repeat`` and
 ``repeat_interleave`` (views, an expand and a reshape)."""
@@ -99,6 +100,28 @@ def repeat(t: Trace, node, v, op, target) -> None:
     wide = [s for r, size in zip(rs, x) for s in (r, size)]
     y = t.emit(None, "Expand", {"shape": wide}, t.fresh("expand"), [y])
     t.emit(node, "Reshape", {"shape": list(v.shape)}, t.fresh("repeat"), [y])
+
+
+def std_conv(t: Trace, node, v, op, target) -> None:
+    """``F.conv2d(x, standardised(weight), bias, ...)`` (see ``fold.standardised``): one
+    StdConv2d layer under the module that owns the weight."""
+    w, gain, scale, eps = t.std[node]
+    b = _arg(node, 2, "bias")
+    owner = t.owned(node, {"weight": w, "bias": b, **({"gain": gain} if gain is not None else {})})
+    ws = t.params[w.target].shape
+    groups = t.value(_arg(node, 6, "groups", 1))
+    args = {
+        "in_channels": ws[1] * groups,
+        "out_channels": ws[0],
+        "kernel_size": list(ws[2:]),
+    }
+    for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1)):
+        val = t.value(_arg(node, i, key, default))
+        args[key] = val if isinstance(val, (str, int)) else list(val)
+    args |= {"groups": groups, "bias": b is not None, "eps": eps}
+    if gain is not None:
+        args |= {"gain": True, "scale": scale}
+    t.emit(node, "StdConv2d", args, owner, [t.ref(node.args[0], node)])
 
 
 DERIVED_OPS = [

@@ -49,6 +49,20 @@ def _swap(type_: str, m: nn.Module) -> nn.Module:
         return getattr(nn, f"ZeroPad{n}d")(m.padding)
     if type_.startswith(("Conv", "ConvTranspose")):
         m.padding_mode = "zeros"
+    if type_ == "StdConv2d":  # its geometry as a plain conv: a standardised weight of ones is 0
+        c = nn.Conv2d(
+            m.in_channels,
+            m.out_channels,
+            m.kernel_size,
+            m.stride,
+            m.padding,
+            m.dilation,
+            m.groups,
+            bias=False,
+        )
+        with torch.no_grad():
+            c.weight.fill_(1.0)
+        return c.to(m.weight.dtype)
     return m
 
 

@@ -12,7 +12,7 @@ from torch import fx, nn
 
 from ..diagnostics import cut
 from ..layers import REGISTRY
-from .fold import MAKERS, METHODS, is_static, value_writes, writes_into
+from .fold import MAKERS, METHODS, is_static, standardised, value_writes, writes_into
 
 
 class ImportFailed(Exception):
@@ -139,6 +139,7 @@ class Trace:
         self.buffers = dict(model.named_buffers())
         self.static: set = set()  # nodes of tensors made from sizes alone (folded, see fold)
         self.empty: set = set()  # nodes of tensors without elements: a cat passes them over
+        self.std: dict = {}  # conv nodes whose weight is standardised -> (see fold.standardised)
         self.alias: dict = {}  # a copy of a parameter or buffer (``.clone()``) -> its node
         self.notes: list[str] = []  # what the spec does not say of the model, as comments
 
@@ -300,6 +301,8 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     """Each node to layers by the first handler of ``ops`` whose test takes its (op, target):
     (layers, outputs, parameters the forward never uses)."""
     skip, copied = value_writes(t.gm.graph)
+    t.std, passed = standardised(t.gm.graph)
+    skip |= passed
     if copied:
         t.notes.append(
             f"values written into copies of {len(copied)} parameters in the forward (as zeros): "

@@ -13,6 +13,7 @@ from .base import (
     flag,
     integer,
     ints,
+    number,
     optional,
     prod,
     register,
@@ -285,6 +286,27 @@ class ConvTranspose(Kind):
         return lines
 
 
+class StdConv(Conv):
+    """A conv whose weight is standardised in the forward (timm's StdConv2d and ScaledStdConv2d,
+    the NFNets' and BiT's): per output channel, ``(w - mean) / sqrt(var + eps)``, times ``gain``
+    and ``scale`` where it has a gain. The conv's shape, its MACs (the standardisation counts
+    none under FlopCounterMode), its weight and bias, and the gain ``(C_out, 1, 1, 1)``."""
+
+    def infer(self, a, x):
+        out = super().infer(a, x)
+        if a["gain"]:
+            out.params.append(("gain", (a["out_channels"], 1, 1, 1)))
+        return out
+
+    def explain(self, a, x, out):
+        gain = f", times gain · {a['scale']:g}" if a["gain"] else ""
+        return [
+            *super().explain(a, x, out),
+            f"its weight standardised per output channel in the forward (eps {a['eps']:g}"
+            f"{gain}): no MACs of its own",
+        ]
+
+
 def _args(n: int, transposed: bool) -> dict:
     """Constructor arguments in torch's order; a transposed conv adds output_padding and pads
     with zeros only."""
@@ -310,7 +332,10 @@ def _args(n: int, transposed: bool) -> dict:
     return args
 
 
+_STD = {"eps": (number(0.0), 1e-6), "gain": (flag, False), "scale": (number(None), 1.0)}
+
 register(
     *(Conv(f"Conv{n}d", _args(n, False), n=n) for n in (1, 2, 3)),
+    StdConv("StdConv2d", {**_args(2, False), **_STD}, n=2),
     *(ConvTranspose(f"ConvTranspose{n}d", _args(n, True), n=n) for n in (1, 2, 3)),
 )

@@ -15,6 +15,7 @@ from .source import (
     EXPRESSIONS,
     MODULE_DICT_METHODS,
     STATES,
+    STD_CONV,
     STOCHASTIC_DEPTH,
     ExportError,
     _ident,
@@ -182,13 +183,15 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
     uses_torch = "torch." in text
     head = (
         ["import torch", "from torch import nn"]
-        if uses_torch or any(x.type == "StochasticDepth" for x in a.layers)
+        if uses_torch or any(x.type in ("StochasticDepth", "StdConv2d") for x in a.layers)
         else ["from torch import nn"]
     )
     if any(x.pruned for x in a.layers):
         head.append("from torch.nn.utils import prune")
     if any(x.type == "StochasticDepth" for x in a.layers):
         head.append(STOCHASTIC_DEPTH.rstrip())
+    if any(x.type == "StdConv2d" for x in a.layers):
+        head.append(STD_CONV.rstrip())
     if any(x.type in ("RNN", "LSTM", "GRU") for x in a.layers):
         head.append(STATES.rstrip())
     doc = (

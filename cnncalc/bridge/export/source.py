@@ -118,6 +118,25 @@ class StochasticDepth(nn.Module):
         return x * (noise / (1.0 - self.p) if self.p < 1.0 else noise)'''
 
 
+# written into exported files that hold a StdConv2d (bridge/std_conv.py holds the same module)
+STD_CONV = '''
+
+class StdConv2d(nn.Conv2d):
+    """A Conv2d whose weight is standardised per output channel as it runs (times gain * scale
+    where it has a gain)."""
+
+    def __init__(self, *args, eps=1e-6, gain=False, scale=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eps, self.scale = eps, scale
+        self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1)) if gain else None
+
+    def forward(self, x):
+        g = None if self.gain is None else (self.gain * self.scale).view(-1)
+        w = self.weight.reshape(1, self.out_channels, -1)
+        w = nn.functional.batch_norm(w, None, None, g, training=True, momentum=0.0, eps=self.eps)
+        return self._conv_forward(x, w.reshape_as(self.weight), self.bias)'''
+
+
 def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     """The ``forward`` expression of a layer written inline."""
     a, t = layer.kwargs, layer.type
@@ -255,7 +274,7 @@ def module_source(layer: LayerResult) -> str:
         norm = None if default is None or default is REQUIRED else reader(default, key)
         if default is REQUIRED or key in kind.size_keys or v != norm:
             parts.append(f"{key}={_value(v, key in SHAPE_ARGS)}")
-    return f"nn.{layer.type}({', '.join(parts)})"
+    return f"{'' if layer.type == 'StdConv2d' else 'nn.'}{layer.type}({', '.join(parts)})"
 
 
 def _ident(name: str) -> bool:
