@@ -1174,6 +1174,21 @@ C = [
     ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
+    (  # q, k, v whose last dim is not contiguous: torch's CPU math kernel, its products counted
+        (2, 3, 8, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
+            {"type": "ScaledDotProductAttention", "from": ["t", "t", "t"]},
+        ],
+    ),
+    (
+        (2, 3, 8, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
+            {"name": "c", "type": "Contiguous"},
+            {"type": "ScaledDotProductAttention", "from": ["c", "c", "t"]},
+        ],
+    ),
     ((1, 3, 9, 8), [{"type": "StdConv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3}]),
     (
         (2, 4, 9, 8),

@@ -220,7 +220,10 @@ def _layer(
             if layer.kind.inputs == 1
             else layer.kind.infer(args, xs, sources)
         )
-        st, copies = _layout(layer.kind, args, xs, [strides.get(s) for s in sources], out.shape)
+        xst = [strides.get(s) for s in sources]
+        if any(xst):  # a kernel picked by the layout (attention's, on the CPU)
+            out = layer.kind.laid_out(args, xs, xst, out)
+        st, copies = _layout(layer.kind, args, xs, xst, out.shape)
     except LayerError as e:
         raise SpecError(
             f"{label}: {e.message}{_flatten_hint(layer, analysis, sources, xs, e.message)}",

@@ -257,9 +257,7 @@ class Kind:
         or a conv whose windows are single positions one apart)."""
         return self.size_blind or self.pointwise
 
-    inputs = (
-        1  # how many inputs it takes; 0 means two or more; (lo, hi) a range (hi None: no limit)
-    )
+    inputs = 1  # how many inputs it takes; 0: two or more; (lo, hi) a range (hi None: no limit)
     size_keys: tuple[str, ...] = ()  # input-size arguments that may be inferred
 
     def __init__(self, type_: str, args: dict, **attrs):
@@ -274,12 +272,15 @@ class Kind:
     view = False  # the output shares the input's storage (a view, or the input itself)
     keeps_layout = False  # the output has the input's strides (element-wise kernels)
     reads_input_for_weight = False  # keeps its input only for its weight's gradient (conv, linear)
-    needs_strides = (
-        False  # ``saves`` also takes the inputs' strides (what it keeps depends on the layout)
-    )
+    needs_strides = False  # ``saves`` also takes the inputs' strides (it keeps by the layout)
 
     def shares_input(self, a: dict) -> bool:
         return self.view
+
+    def laid_out(self, a: dict, xs: list, strides: list, out):
+        """``out`` for inputs of these ``strides`` (None: contiguous), where a kernel picked by
+        the layout changes the count."""
+        return out
 
     def storage_numel(self, a: dict, xs: list, out) -> int:
         """Elements of the storage torch allocates for the output (more than it holds in rare

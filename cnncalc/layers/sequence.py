@@ -232,6 +232,16 @@ class ScaledDotProductAttention(Kind):
         macs = 0 if fused else prod(lead) * q[-2] * k[-2] * (q[-1] + v[-1])
         return Out(shape=out, macs=macs)
 
+    def laid_out(self, a, xs, strides, out):
+        # torch's CPU flash kernel takes q, k and v only with a last dim of stride 1; else the
+        # math kernel runs, whose two products FlopCounterMode counts
+        q, k, v = xs[:3]
+        qkv = zip(xs[:3], strides[:3])
+        if out.macs or all(st is None or x[-1] == 1 or st[-1] == 1 for x, st in qkv):
+            return out
+        out.macs = prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+        return out
+
     def module(self, kwargs):
         return "ScaledDotProduct", kwargs
 
