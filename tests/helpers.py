@@ -178,8 +178,20 @@ def _oracle(type_, kw):
     if type_ == "Einsum":
         return _Made(lambda *xs: torch.einsum(kw["equation"], *xs))
     if type_ == "ScaledDotProductAttention":
-        f = torch.nn.functional.scaled_dot_product_attention
-        return _Made(lambda q, k, v, *mask: f(q, k, v, *mask, **kw))
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        kernel = {"math": SDPBackend.MATH, "flash": SDPBackend.FLASH_ATTENTION}.get(
+            kw.pop("kernel", None)
+        )
+
+        def attend(q, k, v, *mask):
+            f = torch.nn.functional.scaled_dot_product_attention
+            if kernel is None:
+                return f(q, k, v, *mask, **kw)
+            with sdpa_kernel([kernel]):
+                return f(q, k, v, *mask, **kw)
+
+        return _Made(attend)
     if type_ == "Buffer":
         m = torch.nn.Module()
         m.register_buffer(

@@ -1174,6 +1174,39 @@ C = [
     ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
+    (
+        (2, 3, 8, 5),
+        [{"type": "ScaledDotProductAttention", "from": ["input"] * 3, "kernel": "math"}],
+    ),
+    (
+        (2, 3, 8, 5),
+        [{"type": "ScaledDotProductAttention", "from": ["input"] * 3, "kernel": "flash"}],
+    ),
+    (
+        (2, 3, 8, 5),
+        [
+            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
+            {"type": "ScaledDotProductAttention", "from": ["t", "t", "t"], "kernel": "flash"},
+        ],
+    ),
+    (
+        (2, 3, 8, 5),
+        [
+            {"name": "m", "type": "Input", "shape": [3, 8, 8]},
+            {"type": "ScaledDotProductAttention", "from": ["input", "input", "input", "m"]},
+        ],
+    ),
+    (
+        (2, 3, 8, 5),
+        [
+            {"name": "m", "type": "Input", "shape": [3, 8, 8]},
+            {
+                "type": "ScaledDotProductAttention",
+                "from": ["input", "input", "input", "m"],
+                "kernel": "flash",
+            },
+        ],
+    ),
     (  # q, k, v whose last dim is not contiguous: torch's CPU math kernel, its products counted
         (2, 3, 8, 5),
         [

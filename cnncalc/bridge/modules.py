@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .picks import Gather, GridSample, Index, Roll, TopK  # noqa: F401 (built by name)
+from .products import Einsum, ScaledDotProduct  # noqa: F401
 from .std_conv import StdConv2d  # noqa: F401
 
 
@@ -332,24 +333,6 @@ class Attention(nn.MultiheadAttention):
             q, k, v, need_weights=self.need_weights, average_attn_weights=self.average
         )
         return (out, w) if self.need_weights else (out,)
-
-
-class ScaledDotProduct(nn.Module):
-    def __init__(self, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-        super().__init__()
-        self.kw = dict(dropout_p=dropout_p, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
-
-    def forward(self, q, k, v, mask=None):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, mask, **self.kw)
-
-
-class Einsum(nn.Module):
-    def __init__(self, equation):
-        super().__init__()
-        self.equation = equation
-
-    def forward(self, *xs):
-        return torch.einsum(self.equation, *xs)
 
 
 class Unpool(nn.Module):

@@ -94,6 +94,8 @@ def repeat(t: Trace, node, v, op, target) -> None:
     rs = t.value(list(node.args[1:]) if len(node.args) > 2 else node.args[1])
     rs = [rs] if isinstance(rs, int) else list(rs)
     x = _shape_of(src)
+    if target in ("tile", torch.tile):  # tile's fewer counts than dims: ones in front
+        rs = [1] * (len(x) - len(rs)) + rs
     x = (1,) * (len(rs) - len(x)) + tuple(x)
     pairs = [s for size in x for s in (1, size)]
     y = t.emit(None, "Reshape", {"shape": pairs}, t.fresh("reshape"), [t.ref(src, node)])
@@ -124,6 +126,29 @@ def std_conv(t: Trace, node, v, op, target) -> None:
     t.emit(node, "StdConv2d", args, owner, [t.ref(node.args[0], node)])
 
 
+def extreme(t: Trace, node, v, op, target) -> None:
+    """``x.max(dim)`` (and min): its values as an Amax (of the negation, for min); its indices
+    have no layer."""
+    name = target if isinstance(target, str) else target.__name__
+    d = _arg(node, 1, "dim")
+    whole = d is None and len(node.args) == 1 and not node.kwargs  # x.max(): of every value
+    if not whole and (not isinstance(v, tuple) or not isinstance(d, int)):
+        raise ImportFailed(f"'{name}' other than along one dim has no cnncalc layer{_where(node)}")
+    keep = bool(t.value(_arg(node, 2, "keepdim", False)))
+    x = t.ref(node.args[0], node)
+    if whole:
+        y = t.emit(None if name == "min" else node, "Amax", {}, t.fresh(name), [x])
+        if name == "min":
+            t.emit(node, "Pointwise", {"op": "neg"}, t.fresh("min"), [y])
+        return
+    if name == "min":
+        x = t.emit(None, "Pointwise", {"op": "neg"}, t.fresh("neg"), [x])
+    y = t.emit(None, "Amax", {"dim": [d], "keepdim": keep}, t.fresh(name), [x])
+    if name == "min":
+        y = t.emit(None, "Pointwise", {"op": "neg"}, t.fresh("min"), [y])
+    t.parts[node] = [y]  # the values; the indices, asked for, have no layer
+
+
 DERIVED_OPS = [
     (lambda op, target: target is F.normalize, normalize),
     (lambda op, target: target in (torch.var, torch.std, "var", "std"), variance),
@@ -131,5 +156,6 @@ DERIVED_OPS = [
         lambda op, target: target in (torch.repeat_interleave, "repeat_interleave"),
         repeat_interleave,
     ),
-    (lambda op, target: target == "repeat", repeat),
+    (lambda op, target: target in ("repeat", "tile", torch.tile), repeat),
+    (lambda op, target: target in ("max", "min", torch.max, torch.min), extreme),
 ]

@@ -32,6 +32,8 @@ def attention(t: Trace, node, v, op, target) -> None:
         if not t.is_tensor(mask):
             raise ImportFailed(f"an attention mask that is not a tensor{_where(node)}")
         srcs.append(t.ref(mask, node))
+    if node.meta.get("macs") is not None:  # the kernel torch ran on the CPU (its count)
+        args["kernel"] = "math" if node.meta["macs"] else "flash"
     t.emit(node, "ScaledDotProductAttention", args, t.fresh("attention"), srcs)
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import fx
 
 from ..layers.base import prod
-from .trace import ImportFailed, Trace, _arg, _op_name, _shape_of, _where
+from .trace import ImportFailed, Trace, _arg, _op_name, _shape_of, _what, _where
 
 _VIEWS = {"view": "View", "reshape": "Reshape", torch.reshape: "Reshape"}
 
@@ -86,8 +86,11 @@ def _ints(i) -> bool:
 
 def getitem(t: Trace, node, v, op, target) -> None:
     src = node.args[0]
-    if src in t.parts:  # a tuple of inputs
-        t.name_of[node] = t.parts[src][t.value(node.args[1])]
+    if src in t.parts:  # a tuple of inputs, or of the parts a handler made
+        parts, k = t.parts[src], t.value(node.args[1])
+        if isinstance(parts, list) and not (isinstance(k, int) and -len(parts) <= k < len(parts)):
+            raise ImportFailed(f"part {k!r} of '{_what(src)}' has no cnncalc layer{_where(node)}")
+        t.name_of[node] = parts[k]
         return
     if src in t.name_of and isinstance(src.meta.get("value"), (tuple, list)):
         k = t.value(node.args[1])

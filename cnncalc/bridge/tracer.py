@@ -145,7 +145,9 @@ class _Tracer(fx.Tracer):
         return val if _plain(val) else p
 
     def _counted(self, p, kind, target, args, cargs, ckw):
-        if kind == "call_module" and isinstance(self.root.get_submodule(target), _FUSED):
+        if (kind == "call_module" and isinstance(self.root.get_submodule(target), _FUSED)) or (
+            target is F.scaled_dot_product_attention  # which kernel ran: its own count
+        ):
             from torch.utils.flop_counter import FlopCounterMode
 
             with FlopCounterMode(display=False) as own:  # did torch run its fused kernel?
@@ -210,12 +212,20 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
         tracer.named = {id(p): n for n, p in model.named_parameters()}
         tracer.named |= {id(b): n for n, b in model.named_buffers()}  # read as themselves
         had = set(vars(model))
+        caches = [  # a forward's caches (TinyViT's attention biases): they would keep proxies
+            (m, k, dict(v))
+            for m in model.modules()
+            for k, v in vars(m).items()
+            if type(v) is dict and not k.startswith("_")
+        ]
         try:
             with _makers_traced(tracer):
                 graph = tracer.trace(model, concrete_args=extra or None)
         finally:  # the tensors fx hung on the model as it traced, taken off again
             for name in [k for k in vars(model) if k not in had and k.startswith("_tensor_c")]:
                 delattr(model, name)
+            for m, k, v in caches:
+                setattr(m, k, v)
     out = next(n for n in graph.nodes if n.op == "output")
     got = fx.node.map_aggregate(out.args[0], lambda n: n.meta.get("concrete"))
     outputs = [tuple(t.shape) for t in _flatten_out(got) if isinstance(t, torch.Tensor)]

@@ -229,6 +229,16 @@ class ScaledDotProductAttention(Kind):
         lead = q[:-2]
         out = (*lead, q[-2], v[-1])
         fused = q[-1] == v[-1] and len(q) == 4 and not a["enable_gqa"]
+        if a["kernel"] == "flash" and not (fused and (len(xs) < 4 or len(xs[3]) in (2, 4))):
+            raise LayerError(
+                "the flash kernel takes 4-D q, k and v of one head size, without enable_gqa, "
+                "and a 2-D or 4-D mask",
+                "kernel",
+            )
+        if a["kernel"] is None:  # torch's CPU flash kernel takes a 2-D or 4-D mask only
+            fused = fused and (len(xs) < 4 or len(xs[3]) in (2, 4))
+        else:
+            fused = a["kernel"] == "flash"
         macs = 0 if fused else prod(lead) * q[-2] * k[-2] * (q[-1] + v[-1])
         return Out(shape=out, macs=macs)
 
@@ -236,8 +246,12 @@ class ScaledDotProductAttention(Kind):
         # torch's CPU flash kernel takes q, k and v only with a last dim of stride 1; else the
         # math kernel runs, whose two products FlopCounterMode counts
         q, k, v = xs[:3]
-        qkv = zip(xs[:3], strides[:3])
-        if out.macs or all(st is None or x[-1] == 1 or st[-1] == 1 for x, st in qkv):
+        qkv = list(zip(xs[:3], strides[:3]))
+        if a["kernel"] == "flash" and not all(
+            st is None or x[-1] == 1 or st[-1] == 1 for x, st in qkv
+        ):
+            raise LayerError("the flash kernel takes q, k and v of a contiguous last dim", "kernel")
+        if out.macs or a["kernel"] or all(st is None or x[-1] == 1 or st[-1] == 1 for x, st in qkv):
             return out
         out.macs = prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
         return out
@@ -289,6 +303,9 @@ register(
             "is_causal": (flag, False),
             "scale": (optional(number()), None),
             "enable_gqa": (flag, False),
+            # the kernel torch ran (an import records it): flash counts no MACs, math its two
+            # products; none: torch's CPU pick by shapes, mask and layout
+            "kernel": (optional(choice("flash", "math")), None),
         },
     ),
 )

@@ -221,7 +221,7 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "Einsum":
         return f"torch.einsum({a['equation']!r}, {', '.join(args)})"
     if t == "ScaledDotProductAttention":
-        kw = {k: v for k, v in a.items() if v not in (None, False, 0.0)}
+        kw = {k: v for k, v in a.items() if v not in (None, False, 0.0) and k != "kernel"}
         extra = "".join(f", {k}={v!r}" for k, v in kw.items())
         return f"nn.functional.scaled_dot_product_attention({', '.join(args)}{extra})"
     raise ExportError(f"layer '{layer.name}' ({t}) has no expression")
