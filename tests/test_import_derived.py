@@ -2,9 +2,10 @@
 below are written for this test, each on one mechanism timm's models use): ``var`` and ``std``,
 ``F.normalize``, ``repeat`` and ``repeat_interleave``, ``F.linear`` with a weight no Linear owns
 or a bias the forward computes, ``F.rms_norm``, a constant minus or over a tensor, a list as an
-index, an empty part of a cat, ``int()`` of a traced size, weight standardisation. The importer
-checks every number against the model itself; here the spec is also built in torch with the
-model's own tensors loaded by name, and must compute the model's values."""
+index, an empty part of a cat, ``int()`` of a traced size, weight standardisation, a buffer as a
+conv's weight. The importer checks every number against the model itself; here the spec is also
+built in torch with the model's own tensors loaded by name, and must compute the model's
+values."""
 
 import pytest
 import torch
@@ -121,6 +122,30 @@ class Standardised(nn.Module):
         return self.b(F.relu(self.a(x)))
 
 
+class Blur(nn.Module):
+    """An anti-aliasing blur pool: a fixed binomial filter held as a buffer, as the conv's
+    weight, one per channel."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        row = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("filt", (row[:, None] * row[None, :] / 16)[None, None])
+        self.channels = channels
+
+    def forward(self, x):
+        w = self.filt.expand(self.channels, 1, 3, 3)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w, stride=2, groups=4)
+
+
+class Blurred(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.blur = nn.Conv2d(3, 4, 3), Blur()
+
+    def forward(self, x):
+        return self.blur(self.conv(x))
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -129,6 +154,7 @@ CASES = [
     (RmsAndConstants, (2, 9, 7)),
     (ListIndex, (2, 3, 7)),
     (Standardised, (2, 3, 9, 8)),
+    (Blurred, (2, 3, 11, 10)),
 ]
 
 

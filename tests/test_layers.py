@@ -1175,6 +1175,34 @@ C = [
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
     (
+        (1, 4, 9, 8),
+        [
+            {"name": "filt", "type": "Buffer", "shape": [4, 1, 3, 3]},
+            {"type": "FunctionalConv2d", "from": ["input", "filt"], "stride": 2, "groups": 4},
+        ],
+    ),
+    (
+        (2, 4, 9, 8),
+        [
+            {"name": "w", "type": "Parameter", "shape": [6, 2, 3, 1]},
+            {"name": "b", "type": "Parameter", "shape": [6]},
+            {
+                "type": "FunctionalConv2d",
+                "from": ["input", "w", "b"],
+                "padding": [1, 0],
+                "dilation": 2,
+                "groups": 2,
+            },
+        ],
+    ),
+    (
+        (1, 4, 9, 8),
+        [
+            {"name": "w", "type": "Buffer", "shape": [4, 3, 3, 3]},
+            {"type": "FunctionalConv2d", "from": ["input", "w"]},
+        ],
+    ),
+    (
         (2, 3, 8, 5),
         [{"type": "ScaledDotProductAttention", "from": ["input"] * 3, "kernel": "math"}],
     ),

@@ -67,6 +67,7 @@ UNMODELLED |= {
     "GridSample",
     "RMSNorm",
     "StdConv2d",
+    "FunctionalConv2d",
 }
 
 

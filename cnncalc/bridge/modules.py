@@ -9,7 +9,7 @@ from torch import nn
 
 from .picks import Gather, GridSample, Index, Roll, TopK  # noqa: F401 (built by name)
 from .products import Einsum, ScaledDotProduct  # noqa: F401
-from .std_conv import StdConv2d  # noqa: F401
+from .std_conv import FunctionalConv2d, StdConv2d  # noqa: F401
 
 
 class Cat(nn.Module):

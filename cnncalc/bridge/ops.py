@@ -235,7 +235,7 @@ def functional_layer(t: Trace, node, v, op, target) -> None:
     try:
         owner = t.owned(node, {"weight": w, "bias": b})
     except ImportFailed:
-        if type_ != "Linear" or not all(t.is_tensor(a) for a in (x, w, b) if a is not None):
+        if type_ not in ("Linear", "Conv2d") or not all(t.is_tensor(a) for a in (x, w, b) if a):
             raise
         return product(t, node, x, w, b if added is None else added)
     ws = t.params[w.target].shape

@@ -14,7 +14,17 @@ from .trace import ImportFailed, Trace, _arg, _shape_of, _where
 
 def product(t: Trace, node, x, w, b) -> None:
     """``F.linear(x, w, b)`` with tensors no Linear module owns (a parameter of another name, a
-    computed weight): ``x @ w.T`` (+ b), the product FlopCounterMode counts."""
+    computed weight): ``x @ w.T`` (+ b), the product FlopCounterMode counts; ``F.conv2d`` with
+    such a weight (a blur pool's fixed filter, a buffer): a FunctionalConv2d of them."""
+    if node.target is F.conv2d:
+        args = {}
+        for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1)):
+            val = t.value(_arg(node, i, key, default))
+            args[key] = val if isinstance(val, (str, int)) else list(val)
+        args["groups"] = t.value(_arg(node, 6, "groups", 1))
+        srcs = [t.ref(a, node) for a in (x, w, b) if a is not None]
+        t.emit(node, "FunctionalConv2d", args, t.fresh("conv2d"), srcs)
+        return
     wt = t.emit(None, "Transpose", {"dim0": 0, "dim1": 1}, t.fresh("weight_t"), [t.ref(w, node)])
     y = t.emit(
         None if b is not None else node, "MatMul", {}, t.fresh("linear"), [t.ref(x, node), wt]

@@ -135,6 +135,9 @@ def measure(a: Analysis, limit: int = 24) -> list[tuple]:
     for n, p in model.named_parameters():
         with torch.no_grad():
             p.fill_(1.0 if not n.endswith("bias") else 0.0)
+    for b in model.buffers():  # a fixed filter a conv reads (a Buffer): positive too
+        if b.is_floating_point():
+            b.fill_(1.0)
     model._steps = [
         (name, _swap(layer.type, m), inputs, drop)
         for (name, m, inputs, drop), layer in zip(model._steps, a.layers)

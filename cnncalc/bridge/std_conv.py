@@ -1,5 +1,6 @@
-"""The module of the StdConv2d kind: a Conv2d whose weight is standardised per output channel as
-it runs (timm's StdConv2d, and ScaledStdConv2d with ``gain``), written for cnncalc."""
+"""Modules of the conv kinds torch.nn lacks: StdConv2d, a Conv2d whose weight is standardised per
+output channel as it runs (timm's StdConv2d, and ScaledStdConv2d with ``gain``), and
+FunctionalConv2d, ``F.conv2d`` of a weight another layer gives."""
 
 from __future__ import annotations
 
@@ -22,3 +23,12 @@ class StdConv2d(nn.Conv2d):
 
     def forward(self, x):
         return self._conv_forward(x, self.standardised(), self.bias)
+
+
+class FunctionalConv2d(nn.Module):
+    def __init__(self, stride=1, padding=0, dilation=1, groups=1):
+        super().__init__()
+        self.kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def forward(self, x, weight, bias=None):
+        return F.conv2d(x, weight, bias, **self.kw)

@@ -307,6 +307,46 @@ class StdConv(Conv):
         ]
 
 
+class FunctionalConv(Conv):
+    """``F.conv2d(x, weight[, bias])`` of tensors other layers give (a Buffer: a blur pool's
+    fixed filter): the weight's shape is the kernel's, ``(C_out, C_in / groups, *k)``; the
+    conv's output and MACs; no parameters of its own."""
+
+    inputs = (2, 3)
+    size_keys = ()
+
+    def blind(self, a):
+        return False
+
+    def _conv(self, a, xs):
+        x, w = xs[0], xs[1]
+        n = self.n
+        if len(w) != n + 2:
+            raise LayerError(
+                f"the weight {list(w)} must be {n + 2}-D, (C_out, C_in / groups, *kernel)", "from"
+            )
+        if len(xs) == 3 and tuple(xs[2]) != (w[0],):
+            raise LayerError(f"the bias {list(xs[2])} must be ({w[0]},), one per output", "from")
+        g = a["groups"]
+        c = x[-n - 1] if len(x) > n else 0
+        if c != w[1] * g:
+            raise LayerError(
+                f"the weight {list(w)} takes {w[1] * g} channels in {g} group(s), but the "
+                f"incoming tensor {list(x)} has {c}",
+                "from",
+            )
+        kernel = {"in_channels": c, "out_channels": w[0], "kernel_size": tuple(w[2:])}
+        return {**a, **kernel, "bias": False, "padding_mode": "zeros"}
+
+    def infer(self, a, xs, names=()):
+        out = super().infer(self._conv(a, xs), xs[0])
+        out.params = []
+        return out
+
+    def explain(self, a, xs, out):
+        return super().explain(self._conv(a, xs), xs[0], out)
+
+
 def _args(n: int, transposed: bool) -> dict:
     """Constructor arguments in torch's order; a transposed conv adds output_padding and pads
     with zeros only."""
@@ -337,5 +377,14 @@ _STD = {"eps": (number(0.0), 1e-6), "gain": (flag, False), "scale": (number(None
 register(
     *(Conv(f"Conv{n}d", _args(n, False), n=n) for n in (1, 2, 3)),
     StdConv("StdConv2d", {**_args(2, False), **_STD}, n=2),
+    FunctionalConv(
+        "FunctionalConv2d",
+        {
+            k: v
+            for k, v in _args(2, False).items()
+            if k in ("stride", "padding", "dilation", "groups")
+        },
+        n=2,
+    ),
     *(ConvTranspose(f"ConvTranspose{n}d", _args(n, True), n=n) for n in (1, 2, 3)),
 )

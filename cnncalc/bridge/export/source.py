@@ -95,6 +95,7 @@ EXPRESSIONS = {
     "Gather",
     "GridSample",
     "Roll",
+    "FunctionalConv2d",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -209,6 +210,9 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "TopK":
         k = f"min({a['k']}, {x}.shape[{a['dim']}])" if a["at_most"] else a["k"]
         return f"torch.topk({x}, {k}, {a['dim']}, {a['largest']}, {a['sorted']})"
+    if t == "FunctionalConv2d":
+        kw = ", ".join(f"{k}={_value(a[k], False)}" for k in ("stride", "padding", "dilation"))
+        return f"nn.functional.conv2d({', '.join(args)}, {kw}, groups={a['groups']})"
     if t == "Roll":
         return f"torch.roll({x}, {list(a['shifts'])}, {list(a['dims'] or ())})"
     if t == "Gather":
