@@ -1174,6 +1174,18 @@ C = [
     ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
+    ((2, 4, 9, 8), [{"type": "TensorUnfold", "dimension": 2, "size": 4, "step": 2}]),
+    ((2, 5), [{"type": "TensorUnfold", "dimension": -1, "size": 5, "step": 3}]),
+    ((2, 5), [{"type": "TensorUnfold", "dimension": 1, "size": 6, "step": 1}]),
+    ((2, 5), [{"type": "TensorUnfold", "dimension": 2, "size": 1, "step": 1}]),
+    (
+        (2, 3, 8, 8),
+        [
+            {"type": "TensorUnfold", "dimension": 2, "size": 4, "step": 4},
+            {"type": "TensorUnfold", "dimension": 3, "size": 4, "step": 2},
+            {"type": "Reshape", "shape": [2, 3, 2, 3, 16]},
+        ],
+    ),
     (
         (1, 4, 9, 8),
         [

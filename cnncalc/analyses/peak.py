@@ -68,6 +68,7 @@ UNMODELLED |= {
     "RMSNorm",
     "StdConv2d",
     "FunctionalConv2d",
+    "TensorUnfold",
 }
 
 

@@ -338,6 +338,13 @@ def roll(t: Trace, node, v, op, target) -> None:
     t.emit(node, "Roll", args, t.fresh("roll"), [t.ref(node.args[0], node)])
 
 
+def unfold(t: Trace, node, v, op, target) -> None:
+    """``x.unfold(dimension, size, step)`` (the method; ``F.unfold`` is the Unfold kind)."""
+    d, n, s = (t.value(_arg(node, i, k)) for i, k in ((1, "dimension"), (2, "size"), (3, "step")))
+    args = {"dimension": d, "size": n, "step": s}
+    t.emit(node, "TensorUnfold", args, t.fresh("unfold"), [t.ref(node.args[0], node)])
+
+
 TENSOR_OPS = [
     (lambda op, target: op == "call_function" and target is operator.getitem, getitem),
     (lambda op, target: target in _ARITH, arith),
@@ -356,4 +363,5 @@ TENSOR_OPS = [
     (lambda op, target: target in _REDUCE, reduce),
     (lambda op, target: target in _NO_OPS, no_op),
     (lambda op, target: target in (torch.roll, "roll"), roll),
+    (lambda op, target: op == "call_method" and target == "unfold", unfold),
 ]

@@ -1,4 +1,5 @@
-"""Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample and Roll."""
+"""Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample, Roll and
+TensorUnfold."""
 
 from __future__ import annotations
 
@@ -64,3 +65,14 @@ class Roll(nn.Module):
 
     def forward(self, x):
         return torch.roll(x, self.shifts, self.dims)
+
+
+class TensorUnfold(nn.Module):
+    """``x.unfold(dimension, size, step)``."""
+
+    def __init__(self, dimension, size, step):
+        super().__init__()
+        self.dimension, self.size, self.step = dimension, size, step
+
+    def forward(self, x):
+        return x.unfold(self.dimension, self.size, self.step)

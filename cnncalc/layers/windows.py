@@ -1,9 +1,11 @@
 """Unfold and Fold: sliding blocks of a 2-D image as columns (im2col) and back; no MACs (torch
-copies the windows, FlopCounterMode counts no product)."""
+copies the windows, FlopCounterMode counts no product). TensorUnfold: ``x.unfold(dimension,
+size, step)``, the windows along one dim as a view (HaloNet's key-value blocks)."""
 
 from __future__ import annotations
 
-from .base import REQUIRED, Kind, LayerError, Out, dims, ints, prod, register
+from .base import REQUIRED, Kind, LayerError, Out, dims, integer, ints, norm_dim, prod, register
+from .views import Strided
 
 _TWO = ("H", "W")
 
@@ -82,4 +84,43 @@ _WINDOW = {
 register(
     Unfold("Unfold", dict(_WINDOW)),
     Fold("Fold", {"output_size": (ints(2), REQUIRED), **_WINDOW}),
+)
+
+
+class TensorUnfold(Strided):
+    """``x.unfold(dimension, size, step)``: dim ``dimension`` becomes ⌊(n − size) / step⌋ + 1
+    windows, a new last dim of ``size`` their elements; a view (no copy, no MACs)."""
+
+    def infer(self, a, x):
+        if not x:
+            raise LayerError("a 0-D tensor has no dim to unfold", "dimension")
+        d = norm_dim(a["dimension"], len(x), "dimension")
+        if a["size"] > x[d]:
+            raise LayerError(
+                f"a window of size {a['size']} does not fit in dim {d} of size {x[d]}", "size"
+            )
+        n = (x[d] - a["size"]) // a["step"] + 1
+        return Out(shape=(*x[:d], n, *x[d + 1 :], a["size"]), rf=None)
+
+    def layout(self, a, x, stride, out):
+        d = a["dimension"] % len(x)
+        return (*stride[:d], stride[d] * a["step"], *stride[d + 1 :], stride[d])
+
+    def explain(self, a, x, out):
+        d = a["dimension"] % len(x)
+        return [
+            f"dim {d}: {out[d]} windows of {a['size']}, {a['step']} apart, as a view: "
+            f"{dims(x)} -> {dims(out)}"
+        ]
+
+
+register(
+    TensorUnfold(
+        "TensorUnfold",
+        {
+            "dimension": (integer(None), REQUIRED),
+            "size": (integer(), REQUIRED),  # 0 would give an empty window
+            "step": (integer(), REQUIRED),
+        },
+    )
 )

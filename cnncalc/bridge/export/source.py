@@ -96,6 +96,7 @@ EXPRESSIONS = {
     "GridSample",
     "Roll",
     "FunctionalConv2d",
+    "TensorUnfold",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -213,6 +214,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "FunctionalConv2d":
         kw = ", ".join(f"{k}={_value(a[k], False)}" for k in ("stride", "padding", "dilation"))
         return f"nn.functional.conv2d({', '.join(args)}, {kw}, groups={a['groups']})"
+    if t == "TensorUnfold":
+        return f"{x}.unfold({a['dimension']}, {a['size']}, {a['step']})"
     if t == "Roll":
         return f"torch.roll({x}, {list(a['shifts'])}, {list(a['dims'] or ())})"
     if t == "Gather":
