@@ -146,6 +146,16 @@ class Blurred(nn.Module):
         return self.blur(self.conv(x))
 
 
+class WriteRegion(nn.Module):
+    """Item assignment of a tensor into slices of a computed one (MViTv2's relative positions)."""
+
+    def forward(self, x):
+        a = x * 2
+        a[:, :, 1:, 2:4] = a[:, :, 1:, 2:4] * 3 + 1.0
+        a[:, 1:] = a[:, 1:].sigmoid()
+        return a + 1
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -155,6 +165,7 @@ CASES = [
     (ListIndex, (2, 3, 7)),
     (Standardised, (2, 3, 9, 8)),
     (Blurred, (2, 3, 11, 10)),
+    (WriteRegion, (2, 3, 5, 6)),
 ]
 
 

@@ -6,6 +6,8 @@ division), ``var`` and ``std`` (mean, deviation, square, sum, scale), ``repeat``
 
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn.functional as F
 
@@ -159,7 +161,51 @@ def extreme(t: Trace, node, v, op, target) -> None:
     t.parts[node] = [y]  # the values; the indices, asked for, have no layer
 
 
+def write_into(t: Trace, node, v, op, target) -> None:
+    """``x[:, :, a:b, c:d] = y`` into a tensor a layer computes (MViTv2's relative positions
+    added to all but the class token): x rebuilt around the region, Slices of x on either side
+    concatenated with y along each sliced dim; later reads of x read the result."""
+    x, key, y = node.args
+    key = key if isinstance(key, tuple) else (key,)
+    where = f"item assignment into a tensor a layer computes{_where(node)}"
+    if not t.is_tensor(y) or any(not isinstance(k, slice) for k in key):
+        raise ImportFailed(f"{where}: only slices of it, and a tensor, have cnncalc layers")
+    shape = _shape_of(x)
+    cuts = []
+    for d, k in enumerate(key):
+        start, stop, step = (t.value(k.start), t.value(k.stop), t.value(k.step))
+        if step not in (None, 1):
+            raise ImportFailed(f"{where}: a slice with a step has no cnncalc layer")
+        lo, hi, _ = slice(start, stop).indices(shape[d])
+        if (lo, hi) != (0, shape[d]):
+            cuts.append((d, lo, hi))
+    region = list(shape)
+    for d, lo, hi in cuts:
+        region[d] = hi - lo
+    if tuple(_shape_of(y)) != tuple(region):
+        raise ImportFailed(f"{where}: a value of {list(_shape_of(y))} for a region {region}")
+    t.name_of[x] = _around(t, t.ref(x, node), shape, t.ref(y, node), cuts)
+
+
+def _around(t: Trace, x: str, shape: tuple, y: str, cuts: list) -> str:
+    """x (of ``shape``) with the region ``cuts`` ((dim, lo, hi), outermost first) replaced by
+    y."""
+    if not cuts:
+        return y
+    (d, lo, hi), rest = cuts[0], cuts[1:]
+
+    def part(a, b):
+        return t.emit(None, "Slice", {"dim": d, "start": a, "end": b}, t.fresh("slice"), [x])
+
+    inner = y
+    if rest:
+        inner = _around(t, part(lo, hi), (*shape[:d], hi - lo, *shape[d + 1 :]), y, rest)
+    parts = ([part(None, lo)] if lo else []) + [inner] + ([part(hi, None)] if hi < shape[d] else [])
+    return t.emit(None, "Cat", {"dim": d}, t.fresh("written"), parts) if len(parts) > 1 else inner
+
+
 DERIVED_OPS = [
+    (lambda op, target: target is operator.setitem, write_into),
     (lambda op, target: target is F.normalize, normalize),
     (lambda op, target: target in (torch.var, torch.std, "var", "std"), variance),
     (

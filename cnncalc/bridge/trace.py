@@ -332,14 +332,11 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
             if target not in t.params and target not in t.buffers:
                 t.static.add(node)  # a tensor the forward made eagerly (fx's constant)
             continue  # read where it is used
-        if writes_into(node):
-            if not is_static(node, t.is_tensor, t.static):
-                raise ImportFailed(
-                    f"item assignment into a tensor a layer computes has no cnncalc layer"
-                    f"{_where(node)}"
-                )
+        if writes_into(node) and is_static(node, t.is_tensor, t.static):
             continue  # into a tensor made from sizes: its shape stays
-        if not isinstance(v, (_T, tuple, list)) or (
+        if writes_into(node):
+            pass  # into a tensor a layer computes: its handler (ops_derived.write_into)
+        elif not isinstance(v, (_T, tuple, list)) or (
             isinstance(v, (tuple, list)) and not any(isinstance(x, _T) for x in v)
         ):
             continue  # sizes, dims, asserts: plain values, read where they are used
