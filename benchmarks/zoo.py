@@ -106,6 +106,15 @@ WRITE = {
     "tv_mnasnet0_5",
     "tv_densenet121",
     "tv_lraspp_mobilenet_v3_large",
+    "tv_vit_b_16",
+    "tv_swin_t",
+    "tv_swin_v2_t",
+    "tv_maxvit_t",
+    "timm_dm_nfnet_f0",
+    "timm_halonet26t",
+    "timm_mvitv2_tiny",
+    "timm_tresnet_m",
+    "timm_tiny_vit_5m_224",
 }
 
 

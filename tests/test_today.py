@@ -74,7 +74,8 @@ def test_unused_parameters_are_reported_not_counted():
 
 @pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
 def test_zoo_imports_match_torchvision(path):
-    """Specs imported from torchvision 0.29 models; the numbers torch gave for the model itself."""
+    """Specs imported from torchvision 0.29 and timm models (CNNs, ViT, Swin, MaxViT, NFNet,
+    HaloNet, MViTv2, TResNet, TinyViT); the numbers torch gave for the model itself."""
     truth = json.loads(path.with_suffix(".json").read_text())
     a = analyze(load(str(path)))
     assert (a.total_params, a.total_macs, [list(s) for _, s in a.outputs]) == (
