@@ -204,7 +204,7 @@ def import_model(
         t, layers, outputs, unused = trace_to_layers(model, inputs)
         text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype, t.notes)
         spec, a, macs = _check(model, t.gm, text, unused)
-        if t.gm.real:
+        if t.gm.real or any(type(m).__name__ in _FAST for m in model.modules()):
             _eagerly(model, inputs, t.gm)
     return Imported(text, unused, a, macs, spec)
 

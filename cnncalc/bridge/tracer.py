@@ -28,8 +28,32 @@ class _OnTheCPU(Exception):
 
 
 # modules whose CPU kernels may be fused ones FlopCounterMode does not see into (oneDNN's LSTM,
-# the fast path of MultiheadAttention): traced on the CPU, and their own count recorded
+# the fast path of MultiheadAttention): their own count recorded; a net with an LSTM is traced
+# on the CPU, attention (the module or the function) runs there alone within a meta trace
 _FUSED = (nn.RNNBase, nn.MultiheadAttention)
+
+
+def _on_cpu(f, cargs, ckw):
+    """``f`` run on CPU tensors of the meta arguments' shapes, strides and dtypes (random values,
+    as the kernel picked by the CPU needs data), its tensors handed back as meta ones."""
+
+    made: dict = {}  # one CPU tensor per meta one (self-attention's fast path needs q is k)
+
+    def cpu(x):
+        if not (isinstance(x, torch.Tensor) and x.is_meta):
+            return x
+        if id(x) not in made:
+            y = torch.empty_strided(tuple(x.shape), x.stride(), dtype=x.dtype)
+            made[id(x)] = y.normal_() if y.is_floating_point() else y.zero_()
+        return made[id(x)]
+
+    def meta(y):
+        if not isinstance(y, torch.Tensor):
+            return y
+        return torch.empty_strided(tuple(y.shape), y.stride(), dtype=y.dtype, device="meta")
+
+    out = f(*fx.node.map_aggregate(cargs, cpu), **fx.node.map_aggregate(ckw, cpu))
+    return fx.node.map_aggregate(out, meta) if isinstance(out, (tuple, list)) else meta(out)
 
 
 def _keeps_shape(m: nn.Module, args, kwargs):
@@ -169,17 +193,32 @@ class _Tracer(fx.Tracer):
                     val = getattr(val, part)
             elif kind == "call_function":
                 if target is F.scaled_dot_product_attention and self.meta:
-                    raise _OnTheCPU("attention picks its kernel by the device")
-                val = target(*cargs, **ckw)
+                    val = _on_cpu(target, cargs, ckw)  # the kernel the CPU picks
+                else:
+                    val = target(*cargs, **ckw)
             elif kind == "call_method":
                 val = getattr(cargs[0], target)(*cargs[1:], **ckw)
             elif kind == "call_module":
                 m = self.root.get_submodule(target)
+                if self.meta and isinstance(m, nn.MultiheadAttention):
+                    return self._cpu_module(target, m, cargs, ckw)
                 val = _keeps_shape(m, cargs, ckw)
                 val = m(*cargs, **ckw) if val is None else val
             else:
                 val = None
         return val
+
+    originals: dict = {}  # the model's own parameters and buffers (a meta trace swaps them)
+
+    def _cpu_module(self, name, m, cargs, ckw):
+        """Attention as a module within a meta trace: run on the CPU with its own tensors (the
+        fast path torch takes there, or not), its output as meta tensors."""
+        from torch.nn.utils.stateless import _reparametrize_module
+
+        pre = f"{name}."
+        own = {k[len(pre) :]: v for k, v in self.originals.items() if k.startswith(pre)}
+        with _reparametrize_module(m, own):
+            return _on_cpu(m, cargs, ckw)
 
     def to_bool(self, obj):
         return bool(obj.node.meta["concrete"])
@@ -201,11 +240,13 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
 
     from .inputs import on_meta
 
-    if fake and any(isinstance(m, _FUSED) for m in model.modules()):
+    if fake and any(isinstance(m, nn.RNNBase) for m in model.modules()):
         fake = False
     values, extra = inputs.bind(model, fake)
     counter = FlopCounterMode(display=False)
     tracer = _Tracer({**extra, **values})
+    tracer.originals = dict(model.named_parameters(remove_duplicate=False))
+    tracer.originals |= dict(model.named_buffers(remove_duplicate=False))
     tracer.meta = fake
     tracer.record_stack_traces = stacks  # the source lines a refusal names
     with on_meta(model) if fake else contextlib.nullcontext(), counter, _into_wrapped():
