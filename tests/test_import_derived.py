@@ -156,6 +156,17 @@ class WriteRegion(nn.Module):
         return a + 1
 
 
+class AsOther(nn.Module):
+    """LeViT's ``bn(x.flatten(0, 1)).reshape_as(x)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        return self.bn(x.flatten(0, 1)).reshape_as(x) + (x * 2).view_as(x)
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -166,6 +177,7 @@ CASES = [
     (Standardised, (2, 3, 9, 8)),
     (Blurred, (2, 3, 11, 10)),
     (WriteRegion, (2, 3, 5, 6)),
+    (AsOther, (2, 5, 6)),
 ]
 
 

@@ -1225,13 +1225,6 @@ C = [
     (
         (2, 3, 8, 5),
         [
-            {"name": "t", "type": "Transpose", "dim0": 2, "dim1": 3},
-            {"type": "ScaledDotProductAttention", "from": ["t", "t", "t"], "kernel": "flash"},
-        ],
-    ),
-    (
-        (2, 3, 8, 5),
-        [
             {"name": "m", "type": "Input", "shape": [3, 8, 8]},
             {"type": "ScaledDotProductAttention", "from": ["input", "input", "input", "m"]},
         ],

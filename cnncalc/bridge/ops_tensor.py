@@ -12,6 +12,7 @@ from ..layers.base import prod
 from .trace import ImportFailed, Trace, _arg, _op_name, _shape_of, _what, _where
 
 _VIEWS = {"view": "View", "reshape": "Reshape", torch.reshape: "Reshape"}
+_VIEWS |= {"view_as": "View", "reshape_as": "Reshape"}  # to the other's shape, as the trace gave
 
 
 _SQUEEZE = {
