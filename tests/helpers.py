@@ -173,6 +173,8 @@ def _oracle(type_, kw):
         return _Made(lambda x, i: torch.gather(x, kw["dim"], i))
     if type_ == "GridSample":
         return _Made(lambda x, g: torch.nn.functional.grid_sample(x, g, **kw))
+    if type_ == "Upsample" and kw.get("antialias"):
+        return _Made(lambda x: torch.nn.functional.interpolate(x, **kw))
     if type_ == "TensorUnfold":
         return _Made(lambda x: x.unfold(kw["dimension"], kw["size"], kw["step"]))
     if type_ == "FunctionalConv2d":

@@ -1174,6 +1174,13 @@ C = [
     ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
+    ((1, 3, 16, 12), [{"type": "Upsample", "size": [7, 5], "mode": "bilinear", "antialias": True}]),
+    (
+        (1, 3, 8, 8),
+        [{"type": "Upsample", "scale_factor": 0.5, "mode": "bicubic", "antialias": True}],
+    ),
+    ((1, 3, 8, 8), [{"type": "Upsample", "scale_factor": 0.5, "antialias": True}]),
+    ((1, 3, 8), [{"type": "Upsample", "size": 3, "mode": "linear", "antialias": True}]),
     ((2, 4, 9, 8), [{"type": "TensorUnfold", "dimension": 2, "size": 4, "step": 2}]),
     ((2, 5), [{"type": "TensorUnfold", "dimension": -1, "size": 5, "step": 3}]),
     ((2, 5), [{"type": "TensorUnfold", "dimension": 1, "size": 6, "step": 1}]),

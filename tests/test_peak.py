@@ -182,6 +182,7 @@ def unmodelled(a) -> bool:
         or x.type.startswith(("MaxUnpool", "MaxPool", "AdaptiveMaxPool"))
         or x.frozen
         or x.tied
+        or x.kwargs.get("antialias")
         for x in odd
     ), [x.type for x in odd]  # only what this session added is refused
     with pytest.raises(SpecError) as e:

@@ -78,6 +78,8 @@ def _unmodelled(layer) -> str | None:
         return f"{layer.type} layers"
     if layer.type in ("Input", "Constant") and layer.kwargs.get("dtype") != "float32":
         return "a non-float32 tensor"
+    if layer.kwargs.get("antialias"):
+        return "an antialiased interpolation"
     if layer.kwargs.get("return_indices"):
         return "a pool's indices"
     if layer.frozen:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .picks import Gather, GridSample, Index, Roll, TensorUnfold, TopK  # noqa: F401 (by name)
+from .picks import Gather, GridSample, Index, Interpolate, Roll, TensorUnfold, TopK  # noqa: F401
 from .products import Einsum, ScaledDotProduct  # noqa: F401
 from .std_conv import FunctionalConv2d, StdConv2d  # noqa: F401
 

@@ -355,8 +355,8 @@ def interpolate(t: Trace, node, v, op, target) -> None:
     names = ["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"]
     args = {k: t.value(_arg(node, i + 1, k)) for i, k in enumerate(names)}
     args = {k: w for k, w in args.items() if w is not None}
-    if "antialias" in node.kwargs and node.kwargs["antialias"]:
-        raise ImportFailed(f"interpolate with antialias has no cnncalc layer{_where(node)}")
+    if t.value(_arg(node, 6, "antialias", False)):
+        args["antialias"] = True
     t.emit(node, "Upsample", args, t.fresh("interpolate"), [t.ref(node.args[0], node)])
 
 

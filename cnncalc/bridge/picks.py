@@ -1,5 +1,5 @@
-"""Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample, Roll and
-TensorUnfold."""
+"""Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample, Roll,
+TensorUnfold, and Upsample with antialias (``Interpolate``)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,14 @@ class TensorUnfold(nn.Module):
 
     def forward(self, x):
         return x.unfold(self.dimension, self.size, self.step)
+
+
+class Interpolate(nn.Module):
+    """``F.interpolate`` with ``antialias`` (nn.Upsample has no such argument)."""
+
+    def __init__(self, **kw):
+        super().__init__()
+        self.kw = kw
+
+    def forward(self, x):
+        return nn.functional.interpolate(x, **self.kw)

@@ -135,6 +135,10 @@ class Upsample(Kind):
                 "and trilinear",
                 "align_corners",
             )
+        if a["antialias"] and (mode not in ("bilinear", "bicubic") or len(x) != 4):
+            raise LayerError(
+                "antialias takes the modes bilinear and bicubic, on a 4-D input", "antialias"
+            )
         size, scale = a["size"], a["scale_factor"]
         if (size is None) == (scale is None):
             raise LayerError(
@@ -191,6 +195,8 @@ class Upsample(Kind):
         kw = dict(kwargs)
         if isinstance(kw["size"], tuple) and len(kw["size"]) == 1:
             kw["size"] = kw["size"][0]
+        if kw.pop("antialias", False):  # F.interpolate's, which nn.Upsample does not take
+            return "Interpolate", {**kw, "antialias": True}
         return "Upsample", kw
 
 
@@ -294,6 +300,7 @@ register(
             ),
             "align_corners": (optional(flag), None),
             "recompute_scale_factor": (optional(flag), None),
+            "antialias": (flag, False),
         },
     ),
     UpsampleAs(

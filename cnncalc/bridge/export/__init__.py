@@ -13,6 +13,7 @@ __all__ = ["ExportError", "export"]
 
 from .source import (
     EXPRESSIONS,
+    INTERPOLATE,
     MODULE_DICT_METHODS,
     STATES,
     STD_CONV,
@@ -192,6 +193,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         head.append(STOCHASTIC_DEPTH.rstrip())
     if any(x.type == "StdConv2d" for x in a.layers):
         head.append(STD_CONV.rstrip())
+    if any(x.kwargs.get("antialias") for x in a.layers):
+        head.append(INTERPOLATE.rstrip())
     if any(x.type in ("RNN", "LSTM", "GRU") for x in a.layers):
         head.append(STATES.rstrip())
     doc = (

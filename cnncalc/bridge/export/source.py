@@ -120,6 +120,19 @@ class StochasticDepth(nn.Module):
         return x * (noise / (1.0 - self.p) if self.p < 1.0 else noise)'''
 
 
+# written into exported files that hold an antialiased Upsample (bridge/picks.py holds the same)
+INTERPOLATE = '''
+
+class Interpolate(nn.Module):
+    """F.interpolate with antialias (nn.Upsample has no such argument)."""
+
+    def __init__(self, **kw):
+        super().__init__()
+        self.kw = kw
+
+    def forward(self, x):
+        return nn.functional.interpolate(x, antialias=True, **self.kw)'''
+
 # written into exported files that hold a StdConv2d (bridge/std_conv.py holds the same module)
 STD_CONV = '''
 
@@ -273,6 +286,10 @@ def module_source(layer: LayerResult) -> str:
         raise ExportError("graph layers are expressions, not modules")
     if layer.type == "StochasticDepth":
         return f"StochasticDepth(p={layer.kwargs['p']!r}, mode={layer.kwargs['mode']!r})"
+    if layer.kwargs.get("antialias"):  # F.interpolate's: nn.Upsample does not take it
+        keys = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
+        kw = {k: layer.kwargs[k] for k in keys if layer.kwargs.get(k) is not None}
+        return "Interpolate(" + ", ".join(f"{k}={_value(v)}" for k, v in kw.items()) + ")"
     parts = []
     for key, (reader, default) in kind.args.items():
         if key in CALL_ARGS.get(layer.type, ()):
