@@ -95,6 +95,8 @@ def _oracle(type_, kw):
                 kw.get("dim", 0),
             )
         ),
+        "Maximum": lambda: torch.maximum,
+        "Minimum": lambda: torch.minimum,
         "Roll": lambda: lambda x: torch.roll(x, kw["shifts"], _or(kw.get("dims"), ())),
         "Chunk": lambda: lambda x: torch.chunk(x, kw["chunks"], kw.get("dim", 0)),
         "Unbind": lambda: lambda x: torch.unbind(x, kw.get("dim", 0)),

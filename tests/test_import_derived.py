@@ -167,6 +167,18 @@ class AsOther(nn.Module):
         return self.bn(x.flatten(0, 1)).reshape_as(x) + (x * 2).view_as(x)
 
 
+class Clamped(nn.Module):
+    """Gemma's clamp to bounds held as buffers, and torch.minimum of two tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("lo", torch.tensor(-0.5))
+        self.register_buffer("hi", torch.tensor(0.7))
+
+    def forward(self, x):
+        return torch.clamp(x, self.lo, self.hi) + torch.minimum(x, x.mean(0) * 2)
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -178,6 +190,7 @@ CASES = [
     (Blurred, (2, 3, 11, 10)),
     (WriteRegion, (2, 3, 5, 6)),
     (AsOther, (2, 5, 6)),
+    (Clamped, (2, 5, 6)),
 ]
 
 

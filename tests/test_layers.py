@@ -1174,6 +1174,22 @@ C = [
     ((5,), [{"type": "ReplicationPad1d", "padding": 2}]),
     ((2, 3, 4, 5), [{"type": "ReplicationPad3d", "padding": 1}]),
     # kinds of the zoo's transformers: appended, so the samples other tests take (C[::3]) stay
+    (
+        (2, 3, 4),
+        [
+            {"name": "lo", "type": "Parameter", "shape": [3, 1]},
+            {"name": "m", "type": "Maximum", "from": ["input", "lo"]},
+            {"name": "hi", "type": "Input", "shape": [4]},
+            {"type": "Minimum", "from": ["m", "hi"]},
+        ],
+    ),
+    (
+        (2, 3, 4),
+        [
+            {"name": "b", "type": "Input", "shape": [2, 4]},
+            {"type": "Maximum", "from": ["input", "b"]},
+        ],
+    ),
     ((1, 3, 16, 12), [{"type": "Upsample", "size": [7, 5], "mode": "bilinear", "antialias": True}]),
     (
         (1, 3, 8, 8),

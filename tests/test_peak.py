@@ -176,7 +176,7 @@ def unmodelled(a) -> bool:
     new = {"Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention"}
     new |= {"Einsum", "Unfold", "Fold", "Pointwise", "Input", "Constant", "Buffer", "Index"}
     new |= {"TopK", "Gather", "GridSample", "RMSNorm", "StdConv2d"}
-    new |= {"FunctionalConv2d", "TensorUnfold"}
+    new |= {"FunctionalConv2d", "TensorUnfold", "Maximum", "Minimum"}
     assert all(
         x.type in new
         or x.type.startswith(("MaxUnpool", "MaxPool", "AdaptiveMaxPool"))

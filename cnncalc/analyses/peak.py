@@ -69,6 +69,8 @@ UNMODELLED |= {
     "StdConv2d",
     "FunctionalConv2d",
     "TensorUnfold",
+    "Maximum",
+    "Minimum",
 }
 
 

@@ -7,7 +7,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .picks import Gather, GridSample, Index, Interpolate, Roll, TensorUnfold, TopK  # noqa: F401
+from .picks import (  # noqa: F401 (built by name)
+    Gather,
+    GridSample,
+    Index,
+    Interpolate,
+    Maximum,
+    Minimum,
+    Roll,
+    TensorUnfold,
+    TopK,
+)
 from .products import Einsum, ScaledDotProduct  # noqa: F401
 from .std_conv import FunctionalConv2d, StdConv2d  # noqa: F401
 

@@ -83,14 +83,30 @@ def pointwise(t: Trace, node, v, op, target) -> None:
             raise ImportFailed(f"'pow' with a tensor exponent has no cnncalc layer{_where(node)}")
         args["exponent"] = t.value(exponent)
     if name == "clamp":
-        args = {"min": t.value(_arg(node, 1, "min")), "max": t.value(_arg(node, 2, "max"))}
-        if any(isinstance(w, list) for w in args.values()):
-            raise ImportFailed(f"'clamp' with tensor bounds has no cnncalc layer{_where(node)}")
+        bounds = [_arg(node, 1, "min"), _arg(node, 2, "max")]
+        if any(t.is_tensor(b) for b in bounds):  # torch.clamp(x, lo, hi): max then min
+            y = t.ref(x, node)
+            for b, kind in zip(bounds, ("Maximum", "Minimum")):
+                if b is not None:
+                    if not t.is_tensor(b):
+                        raise ImportFailed(f"'clamp' with one tensor bound{_where(node)}")
+                    y = t.emit(None, kind, {}, t.fresh(kind.lower()), [y, t.ref(b, node)])
+            t.name_of[node] = y
+            return
+        args = {"min": t.value(bounds[0]), "max": t.value(bounds[1])}
     t.emit(node, "Pointwise", {"op": name, **args}, t.fresh(name), [t.ref(x, node)])
+
+
+def extremum(t: Trace, node, v, op, target) -> None:
+    name = target if isinstance(target, str) else target.__name__
+    kind = "Maximum" if name == "maximum" else "Minimum"
+    a, b = node.args[0], _arg(node, 1, "other")
+    t.emit(node, kind, {}, t.fresh(name), [t.ref(a, node), t.ref(b, node)])
 
 
 SEQ_OPS = [
     (lambda op, target: _hashable(target) and target in _POINTWISE, pointwise),
+    (lambda op, target: target in (torch.maximum, torch.minimum, "maximum", "minimum"), extremum),
     (lambda op, target: target is torch.einsum, einsum),
     (lambda op, target: op == "call_function" and _is_named_tuple(target), packed),
     (lambda op, target: target is F.scaled_dot_product_attention, attention),

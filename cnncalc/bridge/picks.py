@@ -1,5 +1,5 @@
 """Modules for the picking and sampling kinds: Index, TopK, Gather, GridSample, Roll,
-TensorUnfold, and Upsample with antialias (``Interpolate``)."""
+TensorUnfold, Maximum and Minimum, and Upsample with antialias (``Interpolate``)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,13 @@ class Interpolate(nn.Module):
 
     def forward(self, x):
         return nn.functional.interpolate(x, **self.kw)
+
+
+class Maximum(nn.Module):
+    def forward(self, a, b):
+        return torch.maximum(a, b)
+
+
+class Minimum(nn.Module):
+    def forward(self, a, b):
+        return torch.minimum(a, b)

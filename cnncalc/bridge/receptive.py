@@ -2,9 +2,10 @@
 
 The model is rebuilt in float64 with every weight positive and biases zero, so no gradient can
 cancel; max pools become average pools of the same geometry (a max routes the gradient to one
-element only), element-wise layers and normalizations become identities (as in the usual
-definition, statistics are not counted), and reflection or replication padding becomes zero
-padding (what a border position reads is then the padding, not a mirrored pixel). For a layer,
+element only; a Maximum or Minimum becomes a sum), element-wise layers and normalizations
+become identities (as in the usual definition, statistics are not counted), and reflection or
+replication padding becomes zero padding (what a border position reads is then the padding, not
+a mirrored pixel). For a layer,
 the gradient of a weighted sum over channels (positive weights, not all equal) at output
 position p is taken with respect to a positive
 input (uniform in [0.5, 1.5): an all-ones one would cancel the gradient of ``x / ||x||``); along
@@ -38,6 +39,10 @@ _IDENTITY_PREFIXES = (
 
 
 def _swap(type_: str, m: nn.Module) -> nn.Module:
+    if type_ in ("Maximum", "Minimum"):  # a sum: the gradient reaches both (a pick, one)
+        from .modules import Add
+
+        return Add()
     if type_ == "Pointwise" and m.op == "square":  # kept: as an identity, a variance's sum of
         return m  # squared deviations would be a sum of deviations, which cancels
     if type_.startswith(_IDENTITY_PREFIXES) or REGISTRY[type_].pointwise:

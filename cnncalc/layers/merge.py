@@ -1,6 +1,6 @@
 """The graph layers torch.nn lacks as modules: Add, Mul, Sub, Div (broadcasting, or with a
-constant), Cat, Stack, Split and Chunk (several outputs), Unbind; MatMul and Parameter live in
-``matmul.py`` and are registered here, in their place."""
+constant), Maximum and Minimum, Cat, Stack, Split and Chunk (several outputs), Unbind; MatMul
+and Parameter live in ``matmul.py`` and are registered here, in their place."""
 
 from __future__ import annotations
 
@@ -132,6 +132,20 @@ def _partials(xs) -> list[tuple[int, ...]]:
         x = tuple(xs[k])
         out.append(out[-1] if x == out[-1] else broadcast([out[-1], x], ["0", str(k)]))
     return out
+
+
+class Extremum(Kind):
+    """Maximum and Minimum: the element-wise larger (smaller) of two tensors, broadcasting
+    (``torch.maximum``; a clamp to tensor bounds is a Maximum then a Minimum); no MACs."""
+
+    inputs = (2, 2)
+
+    def infer(self, a, xs, names=()):
+        return Out(shape=broadcast(xs, list(names)), rf="same")
+
+    def explain(self, a, xs, out):
+        what = "larger" if self.type == "Maximum" else "smaller"
+        return [f"the {what} of the two, element by element: {dims(out)}"]
 
 
 class Cat(Kind):
@@ -305,6 +319,8 @@ register(
     Elementwise2("Mul", dict(_VALUE)),
     Elementwise2("Sub", dict(_VALUE)),
     Elementwise2("Div", dict(_VALUE)),
+    Extremum("Maximum", {}),
+    Extremum("Minimum", {}),
     Stack("Stack", {"dim": (integer(None), 0)}),
     Cat("Cat", {"dim": (integer(None), 1)}),
     Split("Split", {"split_size_or_sections": (_sections, REQUIRED), "dim": (integer(None), 0)}),

@@ -97,6 +97,8 @@ EXPRESSIONS = {
     "Roll",
     "FunctionalConv2d",
     "TensorUnfold",
+    "Maximum",
+    "Minimum",
 }
 _OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
 
@@ -227,6 +229,8 @@ def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     if t == "FunctionalConv2d":
         kw = ", ".join(f"{k}={_value(a[k], False)}" for k in ("stride", "padding", "dilation"))
         return f"nn.functional.conv2d({', '.join(args)}, {kw}, groups={a['groups']})"
+    if t in ("Maximum", "Minimum"):
+        return f"torch.{t.lower()}({args[0]}, {args[1]})"
     if t == "TensorUnfold":
         return f"{x}.unfold({a['dimension']}, {a['size']}, {a['step']})"
     if t == "Roll":
