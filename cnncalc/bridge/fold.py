@@ -21,7 +21,7 @@ _COUNTED |= {torch.baddbmm, F.linear, F.conv1d, F.conv2d, F.conv3d, F.scaled_dot
 _COUNTED |= {"matmul", "bmm", "mm", "addmm", "baddbmm"}
 
 
-def _hashable(target) -> bool:
+def hashable(target) -> bool:
     try:
         hash(target)
     except TypeError:
@@ -32,7 +32,7 @@ def _hashable(target) -> bool:
 def is_static(node, is_tensor, static: set) -> bool:
     """Whether ``node`` computes a tensor from sizes and other such tensors only (``static``: the
     nodes found so so far); ``is_tensor``: whether a node argument is a tensor."""
-    if node.op not in ("call_function", "call_method") or not _hashable(node.target):
+    if node.op not in ("call_function", "call_method") or not hashable(node.target):
         return False
     if node.target in _COUNTED:
         return False

@@ -10,15 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from ..layers.pointwise import OPS
+from .fold import hashable as _hashable
 from .trace import ImportFailed, Trace, _arg, _where
-
-
-def _hashable(target) -> bool:
-    try:
-        hash(target)
-    except TypeError:
-        return False
-    return True
 
 
 def attention(t: Trace, node, v, op, target) -> None:
