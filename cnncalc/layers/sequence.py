@@ -229,12 +229,6 @@ class ScaledDotProductAttention(Kind):
         lead = q[:-2]
         out = (*lead, q[-2], v[-1])
         fused = q[-1] == v[-1] and len(q) == 4 and not a["enable_gqa"]
-        if a["kernel"] == "flash" and not (fused and (len(xs) < 4 or len(xs[3]) in (2, 4))):
-            raise LayerError(
-                "the flash kernel takes 4-D q, k and v of one head size, without enable_gqa, "
-                "and a 2-D or 4-D mask",
-                "kernel",
-            )
         if a["kernel"] is None:  # torch's CPU flash kernel takes a 2-D or 4-D mask only
             fused = fused and (len(xs) < 4 or len(xs[3]) in (2, 4))
         else:
@@ -300,9 +294,10 @@ register(
             "scale": (optional(number()), None),
             "enable_gqa": (flag, False),
             # the kernel torch ran (an import records it): flash counts no MACs, math its two
-            # products; none: torch's CPU pick by shapes, mask and layout (a recorded kernel
-            # wins: the layout the books derive can differ from torch's after a pool that keeps
-            # a channels-last input channels-last)
+            # products; none: torch 2.13's CPU pick by shapes, mask and layout. A recorded
+            # kernel is taken as given: torch 2.14 runs 3-D inputs on the flash kernel that 2.13
+            # runs on the math one, and the layout the books derive can differ from torch's
+            # after a pool that keeps a channels-last input channels-last
             "kernel": (optional(choice("flash", "math")), None),
         },
     ),
