@@ -22,11 +22,6 @@ class Raised(Exception):
         self.node, self.error = node, error
 
 
-class _OnTheCPU(Exception):
-    """An operation whose count under FlopCounterMode depends on the kernel the CPU picks (fused
-    or not): the trace runs on the CPU instead."""
-
-
 # modules whose CPU kernels may be fused ones FlopCounterMode does not see into (oneDNN's LSTM,
 # the fast path of MultiheadAttention): their own count recorded; a net with an LSTM is traced
 # on the CPU, attention (the module or the function) runs there alone within a meta trace
@@ -157,8 +152,6 @@ class _Tracer(fx.Tracer):
         self.eager += 1
         try:
             val = self._counted(p, kind, target, args, cargs, ckw)
-        except _OnTheCPU:
-            raise
         except Exception as e:
             raise Raised(p.node, e) from None
         finally:
