@@ -108,7 +108,7 @@ def test_shifted_windows_import_exactly(cosine, batch):
     assert types.count("Constant") == 1  # the shifted block's mask, folded
     assert verify(a, "cpu").ok
     spec_text = imported.text
-    assert ("values written into copies of 2 parameters" in spec_text) == cosine
+    assert ("into copies of 2 parameters in the forward" in spec_text) == cosine
     with pytest.raises(ExportError, match="top-level module only"):
         export(a)  # tables owned by submodules: refused in one line, never written wrongly
 

@@ -1,7 +1,9 @@
-"""Tensors the forward makes from sizes alone (``torch.zeros``, ``arange``, ``meshgrid``, a mask
-written into with item assignment): the walk folds each such computation into one ``Constant`` of
-its shape and dtype where a layer first reads it. An operation FlopCounterMode counts (a product,
-a convolution, attention) is never folded: it stays a layer, its inputs Constants."""
+"""What the walk reads of a graph's patterns before its layers. Tensors the forward makes from
+sizes alone (``torch.zeros``, ``arange``, ``meshgrid``, a mask written into with item assignment):
+each such computation is folded into one ``Constant`` of its shape and dtype where a layer first
+reads it; an operation FlopCounterMode counts (a product, a convolution, attention) is never
+folded: it stays a layer, its inputs Constants. Value writes into a copy of a parameter, and
+convs whose weight the forward standardises, are found here too."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def hashable(target) -> bool:
 
 def is_static(node, is_tensor, static: set) -> bool:
     """Whether ``node`` computes a tensor from sizes and other such tensors only (``static``: the
-    nodes found so so far); ``is_tensor``: whether a node argument is a tensor."""
+    nodes found so far); ``is_tensor``: whether a node argument is a tensor."""
     if node.op not in ("call_function", "call_method") or not hashable(node.target):
         return False
     if node.target in _COUNTED:

@@ -10,7 +10,7 @@ from torch import fx, nn
 
 from ..layers import REGISTRY, REQUIRED
 from ..layers.base import arity
-from .ops_derived import product, std_conv
+from .ops_derived import conv_args, product, std_conv
 from .trace import ImportFailed, Trace, _arg, _base_kind, _plain, _shape_of, _where
 
 
@@ -247,15 +247,7 @@ def functional_layer(t: Trace, node, v, op, target) -> None:
             "out_channels": ws[0],
             "kernel_size": list(ws[2:]),
         }
-        for i, key, default in (
-            (3, "stride", 1),
-            (4, "padding", 0),
-            (5, "dilation", 1),
-            (6, "groups", 1),
-        ):
-            val = t.value(_arg(node, i, key, default))
-            args[key] = val if isinstance(val, (str, int)) else list(val)
-        args["bias"] = b is not None
+        args |= conv_args(t, node) | {"bias": b is not None}
         args = {k: v for k, v in args.items() if k in REGISTRY[type_].args}
     args = _without_defaults(REGISTRY[type_], args)
     if added is None:

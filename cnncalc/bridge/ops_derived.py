@@ -14,16 +14,26 @@ import torch.nn.functional as F
 from .trace import ImportFailed, Trace, _arg, _shape_of, _where
 
 
+def conv_args(t: Trace, node) -> dict:
+    """``F.conv*d(x, w, b, stride, padding, dilation, groups)``'s geometry, as a layer holds it."""
+    args = {}
+    for i, key, default in (
+        (3, "stride", 1),
+        (4, "padding", 0),
+        (5, "dilation", 1),
+        (6, "groups", 1),
+    ):
+        val = t.value(_arg(node, i, key, default))
+        args[key] = val if isinstance(val, (str, int)) else list(val)
+    return args
+
+
 def product(t: Trace, node, x, w, b) -> None:
     """``F.linear(x, w, b)`` with tensors no Linear module owns (a parameter of another name, a
     computed weight): ``x @ w.T`` (+ b), the product FlopCounterMode counts; ``F.conv2d`` with
     such a weight (a blur pool's fixed filter, a buffer): a FunctionalConv2d of them."""
     if node.target is F.conv2d:
-        args = {}
-        for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1)):
-            val = t.value(_arg(node, i, key, default))
-            args[key] = val if isinstance(val, (str, int)) else list(val)
-        args["groups"] = t.value(_arg(node, 6, "groups", 1))
+        args = conv_args(t, node)
         srcs = [t.ref(a, node) for a in (x, w, b) if a is not None]
         t.emit(node, "FunctionalConv2d", args, t.fresh("conv2d"), srcs)
         return
@@ -129,10 +139,7 @@ def std_conv(t: Trace, node, v, op, target) -> None:
         "out_channels": ws[0],
         "kernel_size": list(ws[2:]),
     }
-    for i, key, default in ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1)):
-        val = t.value(_arg(node, i, key, default))
-        args[key] = val if isinstance(val, (str, int)) else list(val)
-    args |= {"groups": groups, "bias": b is not None, "eps": eps}
+    args |= conv_args(t, node) | {"bias": b is not None, "eps": eps}
     if gain is not None:
         args |= {"gain": True, "scale": scale}
     t.emit(node, "StdConv2d", args, owner, [t.ref(node.args[0], node)])

@@ -305,7 +305,8 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
     skip |= passed
     if copied:
         t.notes.append(
-            f"values written into copies of {len(copied)} parameters in the forward (as zeros): "
+            f"values written (zero_, fill_) into copies of {len(copied)} parameters in the "
+            "forward: "
             f"{', '.join(copied[:4])}" + (", ..." if len(copied) > 4 else "")
         )
     for node in t.gm.graph.nodes:
