@@ -200,6 +200,10 @@ def _oracle(type_, kw):
                 return f(q, k, v, *mask, **kw)
 
         return _Made(attend)
+    if type_ == "GroupNorm" and not kw.pop("bias", True):
+        m = torch.nn.GroupNorm(**kw)  # a weight alone: torch's own, its bias set to None
+        m.bias = None
+        return m
     if type_ == "Buffer":
         m = torch.nn.Module()
         m.register_buffer(

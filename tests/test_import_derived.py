@@ -179,6 +179,19 @@ class Clamped(nn.Module):
         return torch.clamp(x, self.lo, self.hi) + torch.minimum(x, x.mean(0) * 2)
 
 
+class GroupNormWeightOnly(nn.Module):
+    """timm's GroupNorm1NoBias: a GroupNorm whose bias is set to None, its forward F.group_norm;
+    and torch's own GroupNorm with its bias taken off."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.GroupNorm(1, 4), nn.GroupNorm(2, 4)
+        self.a.bias = self.b.bias = None
+
+    def forward(self, x):
+        return self.b(F.group_norm(x, 1, self.a.weight, None, 1e-6))
+
+
 CASES = [
     (Var, (2, 3, 4, 5)),
     (Normalize, (2, 3, 6)),
@@ -191,6 +204,7 @@ CASES = [
     (WriteRegion, (2, 3, 5, 6)),
     (AsOther, (2, 5, 6)),
     (Clamped, (2, 5, 6)),
+    (GroupNormWeightOnly, (2, 4, 3, 5)),
 ]
 
 

@@ -1300,6 +1300,12 @@ C = [
     ((2, 5), [{"type": "Roll", "shifts": [1], "dims": [0, 1]}]),
     ((2, 5), [{"type": "Roll", "shifts": 2, "dims": 2}]),
     ((2, 5), [{"type": "Sum"}, {"type": "Roll", "shifts": 1, "dims": 0}]),
+    ((2, 8, 5, 5), [{"type": "GroupNorm", "num_groups": 1, "num_channels": 8, "bias": False}]),
+    ((2, 8, 5), [{"type": "GroupNorm", "num_groups": 4, "num_channels": 8, "bias": True}]),
+    (
+        (2, 6, 4),
+        [{"type": "GroupNorm", "num_groups": 3, "num_channels": 6, "affine": False, "bias": False}],
+    ),
 ]
 
 

@@ -226,7 +226,7 @@ def _dtypes(f: _Fwd, kind, layer, size: int, amp: int | None) -> None:
         f.dt[layer.name] = size if not layer.inputs else max(ins)
         f.low[layer.name] = False
         return
-    how = kind.autocast
+    how = kind.autocast if kind.autocast in ("low", "fp32") else ""
     op = {"low": amp, "fp32": 4}.get(how)
     f.op[layer.name] = [op or max(ins)] * len(ins) if how or len(set(ins)) == 1 else ins
     f.dt[layer.name] = op or max(ins)

@@ -142,6 +142,9 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     so = f.dt[layer.name]  # the output's (and its gradient's) element bytes
     si = f.op[layer.name]  # each input's as the op sees it: its gradient's, until cast back
     sp = f.op[layer.name][0] if f.low[layer.name] else size  # the parameters' gradients
+    promoted = kind.autocast == "weight" and layer.params and max(si, default=size) < size
+    if promoted:  # made at the weight's dtype (float32), cast back inside the node
+        si = [size] * len(si)
     sends, temps, following, done = [], [], None, 0
     if not layer.inputs:  # a parameter: .grad steals a dense gradient of its own, else a copy
         own = prod(out_shape) * so
@@ -223,7 +226,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
     for k, grad, n in sends:  # made at the output's shape: summed to the input's
         k, grad, n = _sum_down(pool, k, grad, n, shapes[k], si[k])
         out.append((layer.inputs[k], grad, n))
-    return out, incoming
+    return (_cast_back(pool, layer, f, out, size) if promoted else out), incoming
 
 
 def _cast_back(pool: _Pool, layer, f: _Fwd, outs: list, size: int) -> list:

@@ -215,6 +215,14 @@ class StochasticDepth(nn.Module):
         return x * noise
 
 
+class GroupNormNoBias(nn.GroupNorm):
+    """nn.GroupNorm with a weight and no bias (timm's GroupNorm1NoBias)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bias = None
+
+
 class Stack(nn.Module):
     def __init__(self, dim=0):
         super().__init__()

@@ -321,6 +321,7 @@ def functional_norm(t: Trace, node, v, op, target) -> None:
             "num_groups": t.value(node.args[1]),
             "eps": t.value(_arg(node, 4, "eps", 1e-5)),
             "affine": w is not None,
+            "bias": b is not None or w is None,
         }
     t.emit(node, type_, _without_defaults(REGISTRY[type_], args), owner, [t.ref(x, node)])
 

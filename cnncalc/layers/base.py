@@ -305,7 +305,7 @@ class Kind:
     saved_without_grad = True
     shape_only: tuple[int, ...] = ()  # inputs it reads the shape of, never the values (no grad)
     # under torch.autocast: "low" runs in the low dtype (inputs and weights cast), "fp32" in
-    # float32, "" in its inputs' dtype
+    # float32, "" in its inputs' dtype ("weight": its input's gradient at its weight's, float32)
     autocast = ""
     weight_for_input_grad = False  # its node keeps the weight only for the input's gradient
 

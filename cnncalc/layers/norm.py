@@ -110,6 +110,7 @@ class InstanceNorm(Kind):
 
 class GroupNorm(Kind):
     size_keys = ("num_channels",)
+    autocast = "weight"
 
     def infer(self, a, x):
         if len(x) < 2:
@@ -129,10 +130,15 @@ class GroupNorm(Kind):
                 "normalize; torch refuses it"
             )
         params, _ = _tensors(c, a["affine"], False)
-        return Out(shape=x, params=params, rf="same")
+        return Out(shape=x, params=params[: 1 + a["bias"]], rf="same")
 
     def saves(self, a, xs, out, grads):
         return [("in", 0)] + [("new", (xs[0][0], a["num_groups"]), "act")] * 2
+
+    def module(self, kwargs):
+        # torch's GroupNorm has a weight and a bias or neither; a weight alone (timm's
+        # GroupNorm1NoBias) is one with its bias set to None
+        return ("GroupNorm" if kwargs.pop("bias") else "GroupNormNoBias"), kwargs
 
 
 class LayerNorm(Kind):
@@ -241,6 +247,7 @@ register(
             "num_channels": (optional(integer()), INFER),
             "eps": _EPS,
             "affine": (flag, True),
+            "bias": (flag, True),
         },
     ),
     LayerNorm(

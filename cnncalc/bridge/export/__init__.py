@@ -13,6 +13,7 @@ __all__ = ["ExportError", "export"]
 
 from .source import (
     EXPRESSIONS,
+    GROUP_NORM_NO_BIAS,
     INTERPOLATE,
     MODULE_DICT_METHODS,
     STATES,
@@ -195,6 +196,8 @@ def export(a: Analysis, class_name: str = "Net", spec=None) -> str:
         head.append(STD_CONV.rstrip())
     if any(x.kwargs.get("antialias") for x in a.layers):
         head.append(INTERPOLATE.rstrip())
+    if any(x.type == "GroupNorm" and not x.kwargs["bias"] for x in a.layers):
+        head.append(GROUP_NORM_NO_BIAS.rstrip())
     if any(x.type in ("RNN", "LSTM", "GRU") for x in a.layers):
         head.append(STATES.rstrip())
     doc = (

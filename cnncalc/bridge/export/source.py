@@ -154,6 +154,17 @@ class StdConv2d(nn.Conv2d):
         return self._conv_forward(x, w.reshape_as(self.weight), self.bias)'''
 
 
+# written into exported files holding a GroupNorm without a bias (bridge/modules.py holds the same)
+GROUP_NORM_NO_BIAS = '''
+
+class GroupNormNoBias(nn.GroupNorm):
+    """nn.GroupNorm with a weight and no bias."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bias = None'''
+
+
 def expression(layer: LayerResult, args: list[str], attr: str) -> str:
     """The ``forward`` expression of a layer written inline."""
     a, t = layer.kwargs, layer.type
@@ -294,15 +305,18 @@ def module_source(layer: LayerResult) -> str:
         keys = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
         kw = {k: layer.kwargs[k] for k in keys if layer.kwargs.get(k) is not None}
         return "Interpolate(" + ", ".join(f"{k}={_value(v)}" for k, v in kw.items()) + ")"
+    name = f"{'' if layer.type == 'StdConv2d' else 'nn.'}{layer.type}"
+    if layer.type == "GroupNorm" and not layer.kwargs["bias"]:
+        name = "GroupNormNoBias"
     parts = []
     for key, (reader, default) in kind.args.items():
-        if key in CALL_ARGS.get(layer.type, ()):
-            continue  # an argument of the forward, written at the call
+        if key in CALL_ARGS.get(layer.type, ()) or (layer.type == "GroupNorm" and key == "bias"):
+            continue  # an argument of the forward, written at the call; or the class's
         v = layer.kwargs.get(key)
         norm = None if default is None or default is REQUIRED else reader(default, key)
         if default is REQUIRED or key in kind.size_keys or v != norm:
             parts.append(f"{key}={_value(v, key in SHAPE_ARGS)}")
-    return f"{'' if layer.type == 'StdConv2d' else 'nn.'}{layer.type}({', '.join(parts)})"
+    return f"{name}({', '.join(parts)})"
 
 
 def _ident(name: str) -> bool:
