@@ -238,3 +238,25 @@ def test_the_tensors_fx_makes_are_taken_off_the_model():
     before = set(vars(model))
     import_model(model, (2, 9, 7), "r")
     assert set(vars(model)) == before
+
+
+class BiasAlone(nn.Module):
+    """A GroupNorm whose weight is set to None, its bias kept: no spec holds a bias alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.b = nn.Conv2d(4, 4, 1), nn.GroupNorm(2, 4)
+        self.b.weight = None
+
+    def forward(self, x):
+        return self.b(self.c(x))
+
+
+def test_a_failed_check_names_the_operation_and_its_source_line():
+    from cnncalc.bridge.trace import ImportFailed
+
+    with pytest.raises(ImportFailed) as e:
+        import_model(BiasAlone(), (2, 4, 3, 3), "b")
+    message = str(e.value)
+    assert "parameters differ" in message and "spec only [('b.weight', (4,))]" in message
+    assert "(from 'b' at test_import_derived.py:" in message and "\n" not in message

@@ -71,13 +71,13 @@ def load_target(target: str):
     return model
 
 
-def trace_to_layers(model: nn.Module, inputs, fake: bool = True):
+def trace_to_layers(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     """(the walk's trace, layers, outputs, parameters the forward never uses); ``inputs`` an
     :class:`Inputs` or one input's shape."""
     if not isinstance(inputs, Inputs):
         inputs = Inputs.sized(tuple(inputs))
     try:
-        t = Trace(model, _traced(model, inputs, fake))
+        t = Trace(model, _traced(model, inputs, fake, stacks))
         return (t, *walk(t, OPS))  # t.gm: the graph, and the outputs and MACs torch gave
     except ImportFailed:  # traced again with the stacks that name the source line
         t = Trace(model, _traced(model, inputs, fake, stacks=True))
@@ -203,10 +203,44 @@ def import_model(
     with as_given(model, mode):
         t, layers, outputs, unused = trace_to_layers(model, inputs)
         text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype, t.notes)
-        spec, a, macs = _check(model, t.gm, text, unused)
+        try:
+            spec, a, macs = _check(model, t.gm, text, unused)
+        except ImportFailed as e:
+            if not getattr(e, "names", None):
+                raise
+            again = trace_to_layers(model, inputs, stacks=True)[0]  # the stacks name the line
+            raise ImportFailed(f"{e}{_located(again, e.names)}") from None
         if t.gm.real or any(type(m).__name__ in _FAST for m in model.modules()):
             _eagerly(model, inputs, t.gm)
     return Imported(text, unused, a, macs, spec)
+
+
+def _refused(message: str, names) -> ImportFailed:
+    """A check's refusal, with the spec names (of layers or tensors) it is about: the import
+    names the operation that made the first of them and its source line."""
+    e = ImportFailed(message)
+    e.names = [n for n in names if n]
+    return e
+
+
+def _located(t: Trace, names) -> str:
+    """`` (from 'op' at file.py:LINE (code))``: the graph node behind the first name found (a
+    layer's name, a tensor's, a parameter's that a node reads), else nothing."""
+    node_of = {layer: node for node, layer in t.name_of.items()}
+    reads = {}
+    for node in t.gm.graph.nodes:
+        if node.op == "get_attr" and node.users:
+            reads.setdefault(node.target, next(iter(node.users)))
+        elif node.op == "call_module":
+            reads.setdefault(node.target, node)
+    for name in names:
+        parts = name.split(".")
+        for k in range(len(parts), 0, -1):
+            key = ".".join(parts[:k])
+            node = node_of.get(key) or reads.get(key)
+            if node is not None:
+                return f" (from '{_op_name(node.target)}'{_where(node)})"
+    return ""
 
 
 def _check(model: nn.Module, ran, text: str, unused: list[str]):
@@ -220,8 +254,10 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
         spec = parse(text)
         a = analyze(spec)
     except SpecError as e:
-        raise ImportFailed(
-            f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}"
+        layer = re.match(r"layer '([^']+)'", e.message)
+        raise _refused(
+            f"the traced spec does not analyse (a cnncalc bug, please report it): {e.message}",
+            [layer and layer.group(1)],
         ) from None
     skip = set(unused)
     theirs = sorted((n, tuple(p.shape)) for n, p in model.named_parameters() if n not in skip)
@@ -229,9 +265,10 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
     if theirs != ours:
         extra = sorted(set(theirs) - set(ours))[:3]
         missing = sorted(set(ours) - set(theirs))[:3]
-        raise ImportFailed(
+        raise _refused(
             f"the traced spec's parameters differ from the model's: model only {extra}, "
-            f"spec only {missing}"
+            f"spec only {missing}",
+            [n for n, _ in missing + extra],
         )
     modules = {x.name for x in a.layers if x.type != "Buffer"}  # hold all their buffers
     owners = {t.name.rsplit(".", 1)[0] for t in a.buffers} & modules
@@ -240,8 +277,12 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
         for n, b in model.named_buffers()
         if n.rsplit(".", 1)[0] in owners or n in {t.name for t in a.buffers}
     )
-    if bufs != sorted((t.name, t.shape) for t in a.buffers):
-        raise ImportFailed("the traced spec's buffers differ from the model's")
+    held = sorted((t.name, t.shape) for t in a.buffers)
+    if bufs != held:
+        odd = sorted(set(bufs) ^ set(held))
+        raise _refused(
+            f"the traced spec's buffers differ from the model's: {odd[:3]}", [n for n, _ in odd]
+        )
     got, macs = ran.outputs, ran.macs
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
