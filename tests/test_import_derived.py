@@ -260,3 +260,48 @@ def test_a_failed_check_names_the_operation_and_its_source_line():
     message = str(e.value)
     assert "parameters differ" in message and "spec only [('b.weight', (4,))]" in message
     assert "(from 'b' at test_import_derived.py:" in message and "\n" not in message
+
+
+class TwoLinears(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 6), nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_a_count_that_differs_names_the_first_operation_whose_count_differs(monkeypatch):
+    """The MACs check, made to fail by counting one layer wrong: the refusal names that layer's
+    operation and source line (FlopCounterMode's count of each operation, kept from the trace)."""
+    import cnncalc.engine
+    from cnncalc.bridge.trace import ImportFailed
+
+    real = cnncalc.engine.analyze
+
+    def miscounted(spec):
+        a = real(spec)
+        a.by_name["fc2"].macs += 1
+        return a
+
+    monkeypatch.setattr(cnncalc.engine, "analyze", miscounted)
+    with pytest.raises(ImportFailed) as e:
+        import_model(TwoLinears(), (2, 4), "t")
+    message = str(e.value)
+    assert "MACs 85 differ from torch's 84" in message, message
+    assert "(from 'fc2' at test_import_derived.py:" in message and "self.fc2(" in message
+
+
+class Conditional(nn.Module):
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda y: y * 2, lambda y: y, (x,))
+
+
+def test_what_fx_cannot_trace_is_refused_with_its_source_line():
+    from cnncalc.bridge.trace import ImportFailed
+
+    with pytest.raises(ImportFailed) as e:
+        import_model(Conditional(), (2, 4), "c")
+    message = str(e.value)
+    assert message.startswith("torch.fx cannot trace the model at test_import_derived.py:")
+    assert "(return torch.cond(" in message and "\n" not in message

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import re
 import sys
+import traceback
 from pathlib import Path
 
 import torch
@@ -105,12 +106,26 @@ def _traced(model, inputs, fake: bool, stacks: bool = False):
         odd = re.search(r"argument of type: <class '([\w.]+)'>", str(e))
         if odd:  # fx meets a value that is not a tensor, a number or a container of them
             raise ImportFailed(
-                f"the model hands on a {odd.group(1)}, which is not a tensor: cnncalc summarises "
-                "models whose values are tensors (in tuples, lists or dicts)"
+                f"the model hands on a {odd.group(1)}{_raised_at(e)}, which is not a tensor: "
+                "cnncalc summarises models whose values are tensors (in tuples, lists or dicts)"
             ) from None
         raise ImportFailed(
-            f"torch.fx cannot trace the model: {type(e).__name__}: {_line(e)}"
+            f"torch.fx cannot trace the model{_raised_at(e)}: {type(e).__name__}: {_line(e)}"
         ) from None
+
+
+def _raised_at(e: Exception) -> str:
+    """`` at file.py:LINE (code)``: the innermost frame of the model's own code in the
+    exception's traceback (not torch's, not cnncalc's), else nothing."""
+    found = ""
+    for frame in traceback.extract_tb(e.__traceback__):
+        path = frame.filename.replace("\\", "/")
+        if path.split("site-packages/")[-1].startswith(("torch/", "cnncalc/")):
+            continue
+        if "/cnncalc/" in path or path.startswith("<"):
+            continue
+        found = f" at {Path(path).name}:{frame.lineno} ({(frame.line or '').strip()[:120]})"
+    return found
 
 
 def _json(v) -> str:
@@ -204,7 +219,7 @@ def import_model(
         t, layers, outputs, unused = trace_to_layers(model, inputs)
         text = to_yaml(name, t.input_shape, layers, outputs, unused, t.input_dtype, t.notes)
         try:
-            spec, a, macs = _check(model, t.gm, text, unused)
+            spec, a, macs = _check(model, t, text, unused)
         except ImportFailed as e:
             if not getattr(e, "names", None):
                 raise
@@ -227,6 +242,7 @@ def _located(t: Trace, names) -> str:
     """`` (from 'op' at file.py:LINE (code))``: the graph node behind the first name found (a
     layer's name, a tensor's, a parameter's that a node reads), else nothing."""
     node_of = {layer: node for node, layer in t.name_of.items()}
+    node_of |= {f"node:{node.name}": node for node in t.gm.graph.nodes}
     reads = {}
     for node in t.gm.graph.nodes:
         if node.op == "get_attr" and node.users:
@@ -243,9 +259,19 @@ def _located(t: Trace, names) -> str:
     return ""
 
 
-def _check(model: nn.Module, ran, text: str, unused: list[str]):
+def _first_count_differing(t: Trace, a) -> list[str]:
+    """The first operation of the graph whose MACs (FlopCounterMode's, as it ran in the trace)
+    differ from those of the layers made for it: their names, or the node's."""
+    for node in t.gm.graph.nodes:
+        names = [n for n in t.made.get(node, ()) if n in a.by_name]
+        if node.meta.get("torch_macs", 0) != sum(a.by_name[n].macs for n in names):
+            return names or [f"node:{node.name}"]
+    return []
+
+
+def _check(model: nn.Module, t: Trace, text: str, unused: list[str]):
     """The spec's analysis against the model and against what torch gave as it ran the traced
-    forward (``ran``: its output shapes, FlopCounterMode's MACs)."""
+    forward (``t.gm``: its output shapes, FlopCounterMode's MACs)."""
     from ..diagnostics import SpecError
     from ..engine import analyze
     from ..read import parse
@@ -283,16 +309,17 @@ def _check(model: nn.Module, ran, text: str, unused: list[str]):
         raise _refused(
             f"the traced spec's buffers differ from the model's: {odd[:3]}", [n for n, _ in odd]
         )
-    got, macs = ran.outputs, ran.macs
+    got, macs = t.gm.outputs, t.gm.macs
     if got != [s for _, s in a.outputs]:
         raise ImportFailed(
             f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the "
             f"model's {[list(s) for s in got]}"
         )
     if macs != a.total_macs:
-        raise ImportFailed(
+        raise _refused(
             f"the traced spec's MACs {a.total_macs:,} differ from torch's {macs:,} "
-            "(FlopCounterMode / 2): an operation cnncalc counts differently"
+            "(FlopCounterMode / 2): an operation cnncalc counts differently",
+            _first_count_differing(t, a),
         )
     return spec, a, macs
 

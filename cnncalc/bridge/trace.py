@@ -129,6 +129,7 @@ class Trace:
         self.gm = gm
         self.layers: list[dict] = []
         self.name_of: dict = {}  # node -> the spec name of its tensor (or of its tuple of tensors)
+        self.made: dict = {}  # node -> the names of the layers made for it
         self.used: set[str] = set()
         self.called: set[str] = set()
         self.input_dtype, self.input_shape = "float32", ()
@@ -167,6 +168,7 @@ class Trace:
         self.layers.append(layer)
         if node is not None:
             self.name_of[node] = name
+            self.made.setdefault(node, []).append(name)
         return name
 
     def value(self, a):

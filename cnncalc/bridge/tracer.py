@@ -150,12 +150,14 @@ class _Tracer(fx.Tracer):
         cargs = fx.node.map_aggregate(args, real)
         ckw = fx.node.map_aggregate(kwargs, real)
         self.eager += 1
+        before = self.counter.get_total_flops()
         try:
             val = self._counted(p, kind, target, args, cargs, ckw)
         except Exception as e:
             raise Raised(p.node, e) from None
         finally:
             self.eager -= 1
+        p.node.meta["torch_macs"] = (self.counter.get_total_flops() - before) // 2  # its own
         p.node.meta["concrete"] = val
         if kind == "placeholder" or target is getattr:  # fx's lazy attributes need a node
             return p
@@ -238,6 +240,7 @@ def traced(model: nn.Module, inputs, fake: bool = True, stacks: bool = False):
     values, extra = inputs.bind(model, fake)
     counter = FlopCounterMode(display=False)
     tracer = _Tracer({**extra, **values})
+    tracer.counter = counter
     tracer.originals = dict(model.named_parameters(remove_duplicate=False))
     tracer.originals |= dict(model.named_buffers(remove_duplicate=False))
     tracer.meta = fake
