@@ -223,3 +223,26 @@ def test_float16_autocast_with_its_grad_scaler_within_one_percent(path):
         torch_ = peak_oracle.peak(a, amp="float16", **step)
         assert abs(mine.peak_bytes - torch_["peak_bytes"]) <= 0.01 * torch_["peak_bytes"]
         assert mine.peak_phase == torch_["peak_phase"]
+
+
+NORMS = [
+    {"type": "GroupNorm", "num_groups": 2},
+    {"type": "GroupNorm", "num_groups": 2, "bias": False},
+    {"type": "GroupNorm", "num_groups": 2, "affine": False},
+    {"type": "InstanceNorm2d", "affine": True},
+    {"type": "InstanceNorm2d", "track_running_stats": True},
+    {"type": "InstanceNorm2d", "affine": True, "track_running_stats": True},
+    {"type": "BatchNorm2d"},
+    {"type": "BatchNorm2d", "affine": False, "track_running_stats": False},
+]
+
+
+@pytest.mark.parametrize("norm", NORMS, ids=lambda n: "-".join(map(str, n.values())))
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_norms_on_a_low_precision_input_under_autocast(norm, optimizer):
+    """A norm after a conv under bfloat16 autocast: a low input, float32 weights and running
+    statistics (GroupNorm's input gradient made in float32 and cast back in its node; the
+    InstanceNorm's repeated weight and statistics in float32 beside a weight)."""
+    layers = [{"name": "c", "type": "Conv2d", "out_channels": 8, "kernel_size": 1}, norm]
+    a = analysis_of((2, 8, 5, 4), layers)
+    agree(a, optimizer=optimizer, foreach=False, loss="mse", amp="bfloat16")

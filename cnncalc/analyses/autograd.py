@@ -15,6 +15,14 @@ from ..model import Analysis
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 ITEM = {"int64": 8, "bool": 1}  # every other saved tensor has the activation dtype
+
+
+def nbytes(tag: str, act: int, size: int) -> int:
+    """Element bytes of a saved tensor or temporary: ``"param"`` a copy of a parameter's or
+    buffer's (float32 under autocast), else ``ITEM``'s or the activation dtype's."""
+    return size if tag == "param" else ITEM.get(tag, act)
+
+
 CATEGORIES = (
     "params",
     "buffers",
@@ -159,7 +167,7 @@ def _forward(
             layer.kwargs, list(layer.input_shapes), layer.output_shape, grads, layer.input_strides
         )
         before = [
-            pool.alloc(prod(t[1]) * ITEM.get(t[2], act), "temporaries")
+            pool.alloc(prod(t[1]) * nbytes(t[2], act, size), "temporaries")
             for t in temps
             if t[0] == "before"
         ]
@@ -189,11 +197,11 @@ def _forward(
                 elif item[0] == "buffer":  # a running statistic: alive anyway
                     continue
                 else:
-                    sid = pool.alloc(prod(item[1]) * ITEM.get(item[2], act), "activations")
+                    sid = pool.alloc(prod(item[1]) * nbytes(item[2], act, size), "activations")
                 held.append(sid)
         elif layer.inputs and kind.saved_without_grad:  # made still, and freed at once
             made = [
-                pool.alloc(prod(item[1]) * ITEM.get(item[2], act), "activations")
+                pool.alloc(prod(item[1]) * nbytes(item[2], act, size), "activations")
                 for item in saves(kind, layer, [True] * len(grads), True)
                 if item[0] == "new"
             ]
@@ -202,7 +210,10 @@ def _forward(
         f.saved[layer.name] = held
         for t in temps:
             if t[0] == "after":
-                pool.drop(pool.alloc(prod(t[1]) * ITEM.get(t[2], act), "temporaries"))
+                sid = pool.alloc(prod(t[1]) * nbytes(t[2], act, size), "temporaries")
+                if t[3:] == ("cast",) and nbytes(t[2], act, size) != size:  # to a buffer's dtype
+                    pool.drop(pool.alloc(prod(t[1]) * size, "temporaries"))
+                pool.drop(sid)
         for sid in before + casts:
             pool.drop(sid)  # None (no cast) is no-op
         for s in layer.inputs:

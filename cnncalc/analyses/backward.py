@@ -14,7 +14,7 @@ from ..engine import base
 from ..layers import REGISTRY
 from ..layers.base import contiguous, prod, view_strides
 from ..model import Analysis
-from .autograd import ITEM, _flows, _Fwd, _names, _Pool
+from .autograd import _flows, _Fwd, _names, _Pool, nbytes
 
 
 def _backward(pool: _Pool, a: Analysis, f: _Fwd, heads, size: int) -> None:
@@ -219,7 +219,7 @@ def _node(pool: _Pool, layer, f: _Fwd, incoming: list, size: int, a_strides: dic
                 pool.drop(sid)
             incoming = []
         else:
-            temps.append(pool.alloc(prod(item[1]) * ITEM.get(item[2], so), "temporaries"))
+            temps.append(pool.alloc(prod(item[1]) * nbytes(item[2], so, size), "temporaries"))
     for t in temps:
         pool.drop(t)
     out = []

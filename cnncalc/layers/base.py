@@ -291,14 +291,14 @@ class Kind:
         """What autograd keeps for backward in a training-mode forward (torch 2.13, CPU), as items:
         ``("in", k)`` input k's storage, ``("out",)`` the output's, ``("new", shape, dtype)`` a
         fresh tensor (``"buffer"``: a buffer's, allocated before the step), dtype ``"act"`` (the
-        activation dtype: statistics too, on the CPU) or ``"int64"``. Only asked when an input
-        needs a gradient or the layer has parameters."""
+        activation dtype: statistics too, on the CPU), ``"param"`` (a parameter's) or ``"int64"``.
+        Only asked when an input needs a gradient or the layer has parameters."""
         return []
 
     def forward_temps(self, a: dict, xs: list, out, grads=(), strides=()) -> list[tuple]:
         """Tensors its training forward makes and lets go: ``("before", shape, dtype)`` made
         before the output and freed after the layer, ``("after", shape, dtype)`` made and freed
-        one at a time after it."""
+        one at a time after it (``..., "cast")``: with its cast to a buffer's dtype)."""
         return []
 
     # where no gradient is needed the op still makes what ``saves`` lists ("new"), and drops it

@@ -87,16 +87,20 @@ class InstanceNorm(Kind):
         # batch norm over a (1, N·C, ...) view: statistics per sample and channel
         x, n = xs[0], self.n
         nc = prod(x[: len(x) - n])
-        stats = 2 + a["affine"] + 2 * a["track_running_stats"]
-        return [("in", 0)] + [("new", (nc,), "act")] * stats
+        # the statistics in the activation dtype; the weight and running statistics repeated
+        # per sample: with a weight in its dtype (float32 under autocast), without one cast to
+        # the input's
+        stats = "param" if a["affine"] else "act"
+        repeated = [("new", (nc,), stats)] * (a["affine"] + 2 * a["track_running_stats"])
+        return [("in", 0)] + [("new", (nc,), "act")] * 2 + repeated
 
     def forward_temps(self, a, xs, out, grads=(), strides=()):
         # the bias repeated per sample (not kept), and the running statistics' per-channel means
         nc = prod(xs[0][: len(xs[0]) - self.n])
         c = a["num_features"]
-        return [("before", (nc,), "act")] * a["affine"] + [("after", (c,), "act")] * (
-            2 * a["track_running_stats"]
-        )
+        # (the means in the repeated statistics' dtype; the input's cast back to the buffer's)
+        after = ("after", (c,), "param") if a["affine"] else ("after", (c,), "act", "cast")
+        return [("before", (nc,), "param")] * a["affine"] + [after] * 2 * a["track_running_stats"]
 
     def backward(self, a, xs, out, grads):
         # batch norm's kernel on the (1, N·C, ...) view: the input's gradient (needed or not),
@@ -105,7 +109,7 @@ class InstanceNorm(Kind):
         first = ("grad", 0) if grads[0] else ("tmp", xs[0], "act")
         if not a["affine"]:
             return [first]
-        return [first, ("tmp", (nc,), "act"), ("tmp", (nc,), "act"), ("release",), ("params",)]
+        return [first, ("tmp", (nc,), "param"), ("tmp", (nc,), "param"), ("release",), ("params",)]
 
 
 class GroupNorm(Kind):
