@@ -200,10 +200,6 @@ def _oracle(type_, kw):
                 return f(q, k, v, *mask, **kw)
 
         return _Made(attend)
-    if type_ == "GroupNorm" and not kw.pop("bias", True):
-        m = torch.nn.GroupNorm(**kw)  # a weight alone: torch's own, its bias set to None
-        m.bias = None
-        return m
     if type_ == "Buffer":
         m = torch.nn.Module()
         m.register_buffer(
@@ -309,11 +305,15 @@ def torch_run(input_shape, layers):
         src = layer.get("from", prev if sources else [])
         srcs = [src] if isinstance(src, str) else src
         try:
+            # GroupNorm with a weight alone: torch's own, its bias set to None
+            weight_alone = layer["type"] == "GroupNorm" and not kw.pop("bias", True)
             m = _oracle(layer["type"], kw)
             if m is None:
                 if len(srcs) == 1:
                     _fill_sizes(layer["type"], kw, outs[srcs[0]])
                 m = getattr(torch.nn, layer["type"])(**kw)
+            if weight_alone:
+                m.bias = None
             # shapes do not depend on the mode; batch norm needs 2 values per channel only in
             # training
             m.eval()

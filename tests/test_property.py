@@ -77,7 +77,10 @@ def layer(n):
         st.fixed_dictionaries(
             {"type": st.just(f"InstanceNorm{d}")}, optional={"affine": st.booleans()}
         ),
-        st.fixed_dictionaries({"type": st.just("GroupNorm"), "num_groups": st.integers(1, 2)}),
+        st.fixed_dictionaries(
+            {"type": st.just("GroupNorm"), "num_groups": st.integers(1, 2)},
+            optional={"bias": st.booleans()},
+        ),
     )
     act = st.fixed_dictionaries(
         {
