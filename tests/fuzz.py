@@ -175,6 +175,11 @@ TYPES = [
     "Gather",
     "GridSample",
     "Roll",
+    "RMSNorm",
+    "GroupNorm",
+    "StdConv2d",
+    "TensorUnfold",
+    "Maximum",
     "B",
 ]
 
@@ -390,8 +395,43 @@ def at_the_limit(rng: random.Random) -> str:
     return "input: [2, 8]\nlayers:\n" + "  - {type: Linear, out_features: 8}\n" * n
 
 
+VALUES = ["1", "2", "3", "-1", "0", "10000000000", "[1, 2]", "[]", "1e300", "true", "null", "x"]
+
+
+def recent_kinds(rng: random.Random) -> str:
+    """The kinds the vision zoo's import brought (weight standardisation, a functional conv of a
+    buffer, RMSNorm, a weight-only GroupNorm, x.unfold, bounds, antialiasing, SDPA's kernel) in a
+    small graph (the first k of its layers), each argument sound or, one time in twenty, hostile
+    or odd."""
+
+    def v(good: str) -> str:
+        return good if rng.random() < 0.95 else rng.choice(VALUES)
+
+    kind = rng.choice(["Maximum", "Minimum"])
+    layers = [
+        f"{{name: s, type: StdConv2d, out_channels: 4, kernel_size: 3, padding: {v('1')}, "
+        f"gain: {v('true')}}}",
+        f"{{name: r, type: RMSNorm, normalized_shape: {v(rng.choice(['[8]', '[8, 8]']))}}}",
+        f"{{name: g, type: GroupNorm, num_groups: {v('2')}, bias: {v('false')}}}",
+        f"{{name: w, type: Buffer, shape: {v('[4, 1, 3, 3]')}}}",
+        f"{{name: f, type: FunctionalConv2d, from: [g, w], groups: {v('4')}, padding: {v('1')}}}",
+        f"{{name: m, type: {kind}, from: [f, {rng.choice(['g', 's', 'w', 'r'])}]}}",
+        f"{{name: u, type: TensorUnfold, dimension: {v('2')}, size: {v('4')}, step: {v('2')}}}",
+        f"{{name: up, type: Upsample, from: m, scale_factor: {v('0.5')}, mode: bilinear, "
+        f"antialias: {v('true')}}}",
+        f"{{name: q, type: Reshape, from: m, shape: {v('[1, 4, 64]')}}}",
+        f"{{name: a, type: ScaledDotProductAttention, from: [q, q, q], "
+        f"kernel: {v(rng.choice(['math', 'flash']))}}}",
+        f"{{name: o, type: Roll, shifts: {v('[1, 2]')}, dims: {v('[1, 2]')}}}",
+    ]
+    keep = layers[: rng.randint(1, len(layers))]
+    return "input: [1, 4, 8, 8]\nlayers:\n" + "".join(f"  - {layer}\n" for layer in keep)
+
+
 def case(rng: random.Random) -> str:
-    kind = rng.randrange(9)
+    kind = rng.randrange(10)
+    if kind == 9:
+        return recent_kinds(rng)
     if kind == 8:
         return at_the_limit(rng)
     if kind == 6:
