@@ -25,7 +25,7 @@ from .ops import LAYER_OPS
 from .ops_derived import DERIVED_OPS
 from .ops_seq import SEQ_OPS
 from .ops_tensor import TENSOR_OPS
-from .trace import ImportFailed, Trace, _flatten_out, _line, _op_name, _where, walk
+from .trace import ImportFailed, Trace, _flatten_out, _line, _op_name, _where, own_code, walk
 from .tracer import Raised, traced
 
 __all__ = ["ImportFailed", "import_model", "import_spec", "load_target", "trace_to_layers"]
@@ -119,12 +119,9 @@ def _raised_at(e: Exception) -> str:
     exception's traceback (not torch's, not cnncalc's), else nothing."""
     found = ""
     for frame in traceback.extract_tb(e.__traceback__):
-        path = frame.filename.replace("\\", "/")
-        if path.split("site-packages/")[-1].startswith(("torch/", "cnncalc/")):
-            continue
-        if "/cnncalc/" in path or path.startswith("<"):
-            continue
-        found = f" at {Path(path).name}:{frame.lineno} ({(frame.line or '').strip()[:120]})"
+        if own_code(frame.filename) and not frame.filename.startswith("<"):
+            line = (frame.line or "").strip()[:120]
+            found = f" at {Path(frame.filename).name}:{frame.lineno} ({line})"
     return found
 
 

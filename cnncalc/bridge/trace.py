@@ -29,6 +29,13 @@ def _plain(v):
     return v
 
 
+def own_code(path: str) -> bool:
+    """Whether a frame's file is the model's own code: not torch's, not cnncalc's."""
+    path = path.replace("\\", "/")
+    tail = path.split("site-packages/")[-1]
+    return not (tail.startswith(("torch/", "cnncalc/")) or "/cnncalc/bridge/" in path)
+
+
 def _where(node) -> str:
     """`` at file.py:LINE (code)``: the innermost frame of the model's own code (not torch's, not
     cnncalc's),
@@ -39,9 +46,7 @@ def _where(node) -> str:
         m = re.search(r'File "([^"]+)", line (\d+)', line)
         if not m:
             continue
-        path = m.group(1).replace("\\", "/")
-        tail = path.split("site-packages/")[-1]
-        if tail.startswith(("torch/", "cnncalc/")) or "/cnncalc/bridge/" in path:
+        if not own_code(m.group(1)):
             continue
         code = lines[i + 1].strip() if i + 1 < len(lines) else ""
         found = f" at {Path(m.group(1)).name}:{m.group(2)} ({code[:120]})"
