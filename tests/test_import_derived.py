@@ -305,3 +305,45 @@ def test_what_fx_cannot_trace_is_refused_with_its_source_line():
     message = str(e.value)
     assert message.startswith("torch.fx cannot trace the model at test_import_derived.py:")
     assert "(return torch.cond(" in message and "\n" not in message
+
+
+class Relu(nn.Module):
+    def forward(self, x):
+        return torch.relu(x) * 2
+
+
+def test_a_refusal_that_does_not_say_where_gets_its_operations_line(monkeypatch):
+    """A handler's refusal without a source line (as a plain value's check has none) is given
+    the line of the operation the handler was reading."""
+    from cnncalc.bridge import importer
+    from cnncalc.bridge.trace import ImportFailed
+
+    def refuse(t, node, v, op, target):
+        raise ImportFailed("no layer for this")
+
+    first = (lambda op, target: target is torch.relu, refuse)
+    monkeypatch.setattr(importer, "OPS", [first, *importer.OPS])
+    with pytest.raises(ImportFailed) as e:
+        import_model(Relu(), (2, 3), "r")
+    message = str(e.value)
+    assert message.startswith("no layer for this in 'relu' at test_import_derived.py:"), message
+    assert "(return torch.relu(x) * 2)" in message
+
+
+def test_outputs_that_differ_name_the_layer_that_gives_them(monkeypatch):
+    import cnncalc.engine
+    from cnncalc.bridge.trace import ImportFailed
+
+    real = cnncalc.engine.analyze
+
+    def reshaped(spec):
+        a = real(spec)
+        a.outputs = [(name, (*shape, 1)) for name, shape in a.outputs]
+        return a
+
+    monkeypatch.setattr(cnncalc.engine, "analyze", reshaped)
+    with pytest.raises(ImportFailed) as e:
+        import_model(TwoLinears(), (2, 4), "t")
+    message = str(e.value)
+    assert "outputs [[2, 3, 1]] differ from the model's [[2, 3]]" in message, message
+    assert "(from 'fc2' at test_import_derived.py:" in message

@@ -308,9 +308,10 @@ def _check(model: nn.Module, t: Trace, text: str, unused: list[str]):
         )
     got, macs = t.gm.outputs, t.gm.macs
     if got != [s for _, s in a.outputs]:
-        raise ImportFailed(
+        raise _refused(
             f"the traced spec's outputs {[list(s) for _, s in a.outputs]} differ from the "
-            f"model's {[list(s) for s in got]}"
+            f"model's {[list(s) for s in got]}",
+            [n for (n, s), g in zip(a.outputs, got) if s != g] or [n for n, _ in a.outputs],
         )
     if macs != a.total_macs:
         raise _refused(

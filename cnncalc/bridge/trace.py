@@ -358,7 +358,12 @@ def walk(t: Trace, ops: list) -> tuple[list[dict], list[str], list[str]]:
         t.scope = next(reversed(stack)) if stack else None
         for match, handle in ops:
             if match(op, target):
-                handle(t, node, v, op, target)
+                try:
+                    handle(t, node, v, op, target)
+                except ImportFailed as e:  # a refusal that does not say where: the node's line
+                    if not node.stack_trace or re.search(r" at \S+:\d+ \(", str(e)):
+                        raise
+                    raise ImportFailed(f"{e} in '{_op_name(target)}'{_where(node)}") from None
                 break
         else:
             raise ImportFailed(
