@@ -347,3 +347,21 @@ def test_outputs_that_differ_name_the_layer_that_gives_them(monkeypatch):
     message = str(e.value)
     assert "outputs [[2, 3, 1]] differ from the model's [[2, 3]]" in message, message
     assert "(from 'fc2' at test_import_derived.py:" in message
+
+
+class LatentQuery(nn.Module):
+    """timm's attention pool: a parameter expanded to the batch, into a Linear (the view the
+    trace makes without grad is one FlopCounterMode's module hooks cannot hook)."""
+
+    def __init__(self):
+        super().__init__()
+        self.latent = nn.Parameter(torch.zeros(1, 1, 6))
+        self.q = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.q(self.latent.expand(x.shape[0], -1, -1)) + x.mean(1, keepdim=True)
+
+
+def test_a_parameter_expanded_into_a_module_imports():
+    a = analyze(parse(import_model(LatentQuery(), (2, 5, 6), "l").text))
+    assert a.output == (2, 1, 6) and a.total_params == 6 + 42

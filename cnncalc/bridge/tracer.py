@@ -97,6 +97,20 @@ class _Proxy(fx.Proxy):
         self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
 
 
+def _hookable(a):
+    """A view made without grad of a tensor that needs one (``self.latent.expand(B, -1, -1)``
+    in the trace), detached: FlopCounterMode's module hooks cannot hook it (no grad_fn to find),
+    and its shape and the counts are the same."""
+    if (
+        isinstance(a, torch.Tensor)
+        and a.requires_grad
+        and a.grad_fn is None
+        and a._base is not None
+    ):
+        return a.detach()
+    return a
+
+
 class _Tracer(fx.Tracer):
     """Modules with a layer kind are leaves; everything else is traced into (timm's BatchNormAct2d,
     LayerNorm2d).
@@ -197,6 +211,7 @@ class _Tracer(fx.Tracer):
                 m = self.root.get_submodule(target)
                 if self.meta and isinstance(m, nn.MultiheadAttention):
                     return self._cpu_module(target, m, cargs, ckw)
+                cargs = fx.node.map_aggregate(cargs, _hookable)
                 val = _keeps_shape(m, cargs, ckw)
                 val = m(*cargs, **ckw) if val is None else val
             else:
