@@ -144,3 +144,36 @@ def test_a_product_of_tensors_made_from_sizes_is_counted():
         ProductOfSizes()(torch.randn(2, 5, 8))
     assert a.total_macs == fc.get_total_flops() // 2 == 5 * 4
     assert [x.type for x in a.layers if x.macs] == ["MatMul"]
+
+
+class Attentions(nn.Module):
+    """Attention calls of the same kernel's inputs twice over (as a ViT's blocks), and of others."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.ModuleList(nn.MultiheadAttention(8, 2, batch_first=True) for _ in range(3))
+
+    def forward(self, x):
+        x = self.a[0](x, x, x, need_weights=False)[0]
+        x = self.a[1](x, x, x, need_weights=False)[0]
+        y = self.a[2](x, x[:, :3], x[:, :3])[0]  # cross-attention, with weights: another kernel
+        return F.scaled_dot_product_attention(x, x, x) + F.scaled_dot_product_attention(x, x, x) + y
+
+
+def test_attention_calls_alike_run_once_on_the_cpu_and_count_as_torch_does(monkeypatch):
+    """Within a meta trace, attention runs alone on the CPU (the kernel it picks there needs
+    data); a call like one before it (module settings, shapes, strides, dtypes, which arguments
+    are the same tensor) takes that run's counts and shapes. The import's MACs equal
+    FlopCounterMode's of the model run eagerly."""
+    from cnncalc.bridge import tracer
+
+    runs = []
+    real = tracer._on_cpu
+    monkeypatch.setattr(tracer, "_on_cpu", lambda *a: runs.append(1) or real(*a))
+    model = Attentions().eval()
+    imported = import_model(model, (2, 5, 8), "a")
+    assert len(runs) == 3  # a[0] and a[1] alike, a[2] not; the two sdpa calls alike
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        out = model(torch.randn(2, 5, 8))
+    assert imported.analysis.total_macs == fc.get_total_flops() // 2
+    assert imported.analysis.output == tuple(out.shape)

@@ -42,13 +42,15 @@ def _on_cpu(f, cargs, ckw):
             made[id(x)] = y.normal_() if y.is_floating_point() else y.zero_()
         return made[id(x)]
 
-    def meta(y):
-        if not isinstance(y, torch.Tensor):
-            return y
-        return torch.empty_strided(tuple(y.shape), y.stride(), dtype=y.dtype, device="meta")
-
     out = f(*fx.node.map_aggregate(cargs, cpu), **fx.node.map_aggregate(ckw, cpu))
-    return fx.node.map_aggregate(out, meta) if isinstance(out, (tuple, list)) else meta(out)
+    return fx.node.map_aggregate(out, _meta_like)
+
+
+def _meta_like(y):
+    """A meta tensor of ``y``'s shape, strides and dtype (other values as they are)."""
+    if not isinstance(y, torch.Tensor):
+        return y
+    return torch.empty_strided(tuple(y.shape), y.stride(), dtype=y.dtype, device="meta")
 
 
 def _keeps_shape(m: nn.Module, args, kwargs):
@@ -122,6 +124,7 @@ class _Tracer(fx.Tracer):
     def __init__(self, inputs: dict):
         super().__init__()
         self.inputs = inputs  # placeholder name -> its value
+        self.ran_alone: dict = {}  # an attention call on the CPU: its output and its counts
 
     eager = 0  # > 0 while an operation runs for real: module calls and attributes are plain
 
@@ -183,12 +186,53 @@ class _Tracer(fx.Tracer):
         ):
             from torch.utils.flop_counter import FlopCounterMode
 
+            key = self._same_call(kind, target, cargs, ckw)
+            if key in self.ran_alone:  # as a call before it ran: its counts, and its shapes
+                out, counts = self.ran_alone[key]
+                for op, n in counts.items():
+                    self.counter.flop_counts["Global"][op] += n
+                p.node.meta["macs"] = sum(counts.values()) // 2
+                return fx.node.map_aggregate(out, _meta_like)
             with FlopCounterMode(display=False) as own:  # did torch run its fused kernel?
                 val = self._run(kind, target, args, cargs, ckw)
             p.node.meta["macs"] = own.get_total_flops() // 2
+            if key is not None:
+                self.ran_alone[key] = (val, dict(own.flop_counts["Global"]))
         else:
             val = self._run(kind, target, args, cargs, ckw)
         return val
+
+    def _same_call(self, kind, target, cargs, ckw):
+        """What the kernel an attention call on the CPU runs depends on (the module's settings
+        and its tensors' shapes; each argument's shape, strides and dtype, and which arguments
+        are the same tensor; grad and autocast): a key, or None where the trace is not on meta
+        (its values are real) or an argument is neither a tensor nor a plain value."""
+        if not self.meta:
+            return None
+        ids: dict = {}
+
+        def sig(x):
+            if isinstance(x, torch.Tensor):
+                same = ids.setdefault(id(x), len(ids))
+                return (tuple(x.shape), x.stride(), x.dtype, x.requires_grad, x.device.type, same)
+            if x is None or isinstance(x, (bool, int, float, str)):
+                return x
+            raise TypeError
+
+        try:
+            key = (kind, fx.node.map_aggregate((cargs, ckw), sig), torch.is_grad_enabled())
+        except TypeError:
+            return None
+        key += (torch.is_autocast_enabled("cpu"),)
+        if kind == "call_module":
+            m = self.root.get_submodule(target)
+            if not isinstance(m, nn.MultiheadAttention):
+                return None
+            fields = ("training", "batch_first", "num_heads", "embed_dim", "kdim", "vdim")
+            fields += ("dropout", "_qkv_same_embed_dim", "add_zero_attn")
+            own = [(n, tuple(t.shape), t.dtype) for n, t in m.named_parameters()]
+            return (*key, type(m), tuple(getattr(m, f) for f in fields), tuple(own))
+        return (*key, target)
 
     def _run(self, kind, target, args, cargs, ckw):
         with torch.no_grad():
