@@ -205,8 +205,9 @@ class _Tracer(fx.Tracer):
     def _same_call(self, kind, target, cargs, ckw):
         """What the kernel an attention call on the CPU runs depends on (the module's settings
         and its tensors' shapes; each argument's shape, strides and dtype, and which arguments
-        are the same tensor; grad and autocast): a key, or None where the trace is not on meta
-        (its values are real) or an argument is neither a tensor nor a plain value."""
+        are the same tensor; grad, autocast, the kernels allowed): a key, or None where the
+        trace is not on meta (its values are real) or an argument is neither a tensor nor a
+        plain value."""
         if not self.meta:
             return None
         ids: dict = {}
@@ -223,7 +224,9 @@ class _Tracer(fx.Tracer):
             key = (kind, fx.node.map_aggregate((cargs, ckw), sig), torch.is_grad_enabled())
         except TypeError:
             return None
-        key += (torch.is_autocast_enabled("cpu"),)
+        b = torch.backends.cuda  # the kernels allowed (``sdpa_kernel`` sets them), CPU's too
+        key += (torch.is_autocast_enabled("cpu"), b.flash_sdp_enabled(), b.math_sdp_enabled())
+        key += (b.mem_efficient_sdp_enabled(), b.cudnn_sdp_enabled())
         if kind == "call_module":
             m = self.root.get_submodule(target)
             if not isinstance(m, nn.MultiheadAttention):
