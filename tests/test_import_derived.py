@@ -271,23 +271,27 @@ class TwoLinears(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-def test_a_count_that_differs_names_the_first_operation_whose_count_differs(monkeypatch):
-    """The MACs check, made to fail by counting one layer wrong: the refusal names that layer's
-    operation and source line (FlopCounterMode's count of each operation, kept from the trace)."""
+def _refusal_of_two_linears(monkeypatch, tweak) -> str:
+    """The import's refusal of TwoLinears where ``tweak`` alters the spec's analysis first."""
     import cnncalc.engine
     from cnncalc.bridge.trace import ImportFailed
 
     real = cnncalc.engine.analyze
+    monkeypatch.setattr(cnncalc.engine, "analyze", lambda spec: tweak(real(spec)))
+    with pytest.raises(ImportFailed) as e:
+        import_model(TwoLinears(), (2, 4), "t")
+    return str(e.value)
 
-    def miscounted(spec):
-        a = real(spec)
+
+def test_a_count_that_differs_names_the_first_operation_whose_count_differs(monkeypatch):
+    """The MACs check, made to fail by counting one layer wrong: the refusal names that layer's
+    operation and source line (FlopCounterMode's count of each operation, kept from the trace)."""
+
+    def miscounted(a):
         a.by_name["fc2"].macs += 1
         return a
 
-    monkeypatch.setattr(cnncalc.engine, "analyze", miscounted)
-    with pytest.raises(ImportFailed) as e:
-        import_model(TwoLinears(), (2, 4), "t")
-    message = str(e.value)
+    message = _refusal_of_two_linears(monkeypatch, miscounted)
     assert "MACs 85 differ from torch's 84" in message, message
     assert "(from 'fc2' at test_import_derived.py:" in message and "self.fc2(" in message
 
@@ -331,20 +335,11 @@ def test_a_refusal_that_does_not_say_where_gets_its_operations_line(monkeypatch)
 
 
 def test_outputs_that_differ_name_the_layer_that_gives_them(monkeypatch):
-    import cnncalc.engine
-    from cnncalc.bridge.trace import ImportFailed
-
-    real = cnncalc.engine.analyze
-
-    def reshaped(spec):
-        a = real(spec)
+    def reshaped(a):
         a.outputs = [(name, (*shape, 1)) for name, shape in a.outputs]
         return a
 
-    monkeypatch.setattr(cnncalc.engine, "analyze", reshaped)
-    with pytest.raises(ImportFailed) as e:
-        import_model(TwoLinears(), (2, 4), "t")
-    message = str(e.value)
+    message = _refusal_of_two_linears(monkeypatch, reshaped)
     assert "outputs [[2, 3, 1]] differ from the model's [[2, 3]]" in message, message
     assert "(from 'fc2' at test_import_derived.py:" in message
 
